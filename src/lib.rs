@@ -1,0 +1,25 @@
+//! # pdpaint
+//!
+//! Diverse image inpainting with PD-GAN (Liu et al., CVPR 2021), implemented in Burn.
+//!
+//! * [`maps`]: the hard probability map of SPDNorm (no network needed), colormaps.
+//! * [`model`]: the networks: positional norm, SPDNorm, spectral-normalised convs, the SPD
+//!   residual block, the generator, the partial-conv prior and the two-scale discriminator;
+//!   checkpoint import and our own model folder format.
+//! * [`mask`]: hole masks on disk and in memory (1 = hole).
+//! * [`npy`]: little-endian f32 `.npy` arrays for the `forward` contract.
+//! * [`inference`]: the user path: crop around the hole, prior once, N samples, composite,
+//!   paste back.
+//! * [`backend`]: the only place that names a Burn backend.
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod error;
+pub mod imageops;
+pub mod inference;
+pub mod maps;
+pub mod mask;
+pub mod model;
+pub mod npy;
+
+pub use error::{Error, Result};
