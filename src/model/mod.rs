@@ -1,1 +1,79 @@
-//! (in progress)
+//! The PD-GAN networks in Burn, faithful to the authors' code (see `shared/pdgan-spec.md`).
+//!
+//! * [`config`]: presets (`official`, `small`, `tiny`) and the generator's unit layout.
+//! * [`params`]: where parameters come from (random init, zeros, the authors' state dicts).
+//! * [`layers`]: spectral-normalised conv, positional/instance norm, partial conv.
+//! * [`generator`]: SPDNorm, the SPD residual block and the generator.
+//! * [`prior`]: the stage-1 partial-conv encoder/decoder.
+//! * [`discriminator`]: the two-scale PatchGAN.
+//! * [`weights`]: import of the authors' `.pth` files and our model folder (`config.json` +
+//!   burnpack files).
+
+pub mod config;
+pub mod discriminator;
+pub mod generator;
+pub mod layers;
+pub mod params;
+pub mod prior;
+pub mod weights;
+
+use burn::prelude::*;
+
+pub use config::{ModelConfig, Preset};
+pub use discriminator::Discriminator;
+pub use generator::{Generator, UnitMaps};
+pub use prior::PriorNet;
+
+use crate::error::Result;
+use crate::model::params::ParamSource;
+
+/// The two inference networks of one model: the stage-1 prior and the stage-2 generator.
+#[derive(Module, Debug)]
+pub struct PdGan {
+    /// Stage 1.
+    pub prior: PriorNet,
+    /// Stage 2.
+    pub generator: Generator,
+}
+
+impl PdGan {
+    /// Builds both networks of `cfg` from one source (random init or zeros).
+    pub fn from_source(src: &mut ParamSource<'_>, cfg: &ModelConfig) -> Result<Self> {
+        cfg.validate()?;
+        let prior = PriorNet::from_sources_single(src, &cfg.prior)?;
+        let generator = Generator::from_source(src, &cfg.generator)?;
+        Ok(Self { prior, generator })
+    }
+
+    /// A randomly initialised model (the authors' N(0, 0.02) init), seeded.
+    pub fn random(cfg: &ModelConfig, seed: u64, device: &Device) -> Result<Self> {
+        Self::from_source(&mut ParamSource::random(seed, device), cfg)
+    }
+
+    /// Runs the prior: `image ⊙ known` with `known` as its mask.
+    ///
+    /// # Shapes
+    /// `image: [B, 3, R, R]` in [-1, 1], `known: [B, 1, R, R]` (1 = known) → `[B, 3, R, R]`.
+    pub fn run_prior(&self, image: Tensor<4>, known: Tensor<4>) -> Tensor<4> {
+        let k3 = known.clone().repeat_dim(1, 3);
+        self.prior.forward(image * k3.clone(), k3)
+    }
+}
+
+/// Reads a tensor back to the host as row-major f32 values.
+pub fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    let data = t.try_into_data().map_err(|e| {
+        crate::error::Error::Backend(format!("could not read a tensor back: {e:?}"))
+    })?;
+    data.try_to_vec::<f32>()
+        .map_err(|e| crate::error::Error::Backend(format!("tensor is not f32: {e:?}")))
+}
+
+/// Creates a tensor from row-major f32 values.
+pub fn tensor_from_vec<const D: usize>(
+    data: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(data, shape), device)
+}

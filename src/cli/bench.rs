@@ -1,0 +1,174 @@
+//! `pdpaint bench`: median timings of the prior, the generator (per sample) and the hard map.
+//!
+//! Models are randomly initialised (timings do not depend on the weights). Each measurement
+//! runs once to warm up (shader compilation on wgpu), then `--repeats` times; the median is
+//! reported. Results are read back to the host inside the timed region, so GPU work is
+//! included.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use serde::Serialize;
+
+use pdpaint::maps::{hard_map_cpu, hard_map_fast, Decay};
+use pdpaint::model::{tensor_from_vec, tensor_to_vec, PdGan, Preset};
+
+use super::{select_backend, BackendArgs};
+
+/// Arguments of `pdpaint bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Presets to time (default: official and small).
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [Preset::Official, Preset::Small])]
+    pub presets: Vec<Preset>,
+    /// Samples per generator call (batch); time is reported per sample.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Side of the square mask for the hard-map timing.
+    #[arg(long, default_value_t = 4096)]
+    pub map_size: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Debug, Serialize)]
+struct PresetTiming {
+    preset: String,
+    resolution: usize,
+    generator_params: usize,
+    prior_ms: f64,
+    generator_ms_per_sample: f64,
+    batch: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    backend: String,
+    repeats: usize,
+    presets: Vec<PresetTiming>,
+    hard_map_size: usize,
+    hard_map_fast_ms: f64,
+    hard_map_reference_ms: Option<f64>,
+    hard_map_speedup: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+fn time_it(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?; // warm-up
+    let mut v = Vec::with_capacity(repeats);
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        f()?;
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(v))
+}
+
+/// A centred square hole covering about a quarter of the image, as 1 = known.
+fn known_square(r: usize) -> Vec<f32> {
+    let (a, b) = (r / 4, 3 * r / 4);
+    let mut k = vec![1.0f32; r * r];
+    for y in a..b {
+        for x in a..b {
+            k[y * r + x] = 0.0;
+        }
+    }
+    k
+}
+
+/// Runs the benchmark.
+pub fn run(a: Args) -> Result<()> {
+    let sel = select_backend(&a.backend)?;
+    let dev = sel.device.clone();
+    let mut presets = Vec::new();
+    for p in &a.presets {
+        let cfg = p.config();
+        let r = cfg.resolution();
+        let b = a.batch.max(1);
+        eprintln!("timing preset {} ({} generator parameters)…", p.name(), cfg.generator.num_params());
+        let model = PdGan::random(&cfg, 0, &dev)?;
+        let image: Tensor<4> = Tensor::random([b, 3, r, r], burn::tensor::Distribution::Uniform(-1.0, 1.0), &dev);
+        let known1 = known_square(r);
+        let known_b: Vec<f32> = (0..b).flat_map(|_| known1.iter().copied()).collect();
+        let known = tensor_from_vec(known_b, [b, 1, r, r], &dev);
+        let prior_ms = time_it(a.repeats, || {
+            let p = model.run_prior(image.clone().slice([0..1]), known.clone().slice([0..1]));
+            tensor_to_vec(p)?;
+            Ok(())
+        })?;
+        let prior = model.run_prior(image.clone(), known.clone());
+        let z: Tensor<2> = Tensor::random([b, cfg.generator.z_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+        let gen_ms = time_it(a.repeats, || {
+            let (out, _) = model.generator.forward(z.clone(), prior.clone(), known.clone(), cfg.hard_map.decay(), false);
+            tensor_to_vec(out)?;
+            Ok(())
+        })? / b as f64;
+        presets.push(PresetTiming {
+            preset: p.name().into(),
+            resolution: r,
+            generator_params: cfg.generator.num_params(),
+            prior_ms,
+            generator_ms_per_sample: gen_ms,
+            batch: b,
+        });
+    }
+    let s = a.map_size;
+    let known = known_square(s);
+    let fast_ms = time_it(a.repeats, || {
+        std::hint::black_box(hard_map_fast(&known, s, s, 7, 5, Decay::Exp));
+        Ok(())
+    })?;
+    // The obvious reference is O(N·ks²) per pixel; time it on the same mask only when small
+    // enough to finish quickly, for the speed-up ratio.
+    let (reference_ms, speedup) = if s <= 4096 {
+        let r = time_it(1, || {
+            std::hint::black_box(hard_map_cpu(&known, s, s, 7, 5, Decay::Exp));
+            Ok(())
+        })?;
+        (Some(r), Some(r / fast_ms))
+    } else {
+        (None, None)
+    };
+    let report = Report {
+        backend: sel.description.clone(),
+        repeats: a.repeats,
+        presets,
+        hard_map_size: s,
+        hard_map_fast_ms: fast_ms,
+        hard_map_reference_ms: reference_ms,
+        hard_map_speedup: speedup,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("backend: {}  (median of {} runs)", report.backend, report.repeats);
+        println!("{:<10} {:>6} {:>13} {:>10} {:>18}", "preset", "res", "G params", "prior ms", "generator ms/sample");
+        for p in &report.presets {
+            println!(
+                "{:<10} {:>6} {:>13} {:>10.1} {:>18.1}",
+                p.preset, p.resolution, p.generator_params, p.prior_ms, p.generator_ms_per_sample
+            );
+        }
+        print!("hard map {s}x{s} (N=7, ks=5): {:.1} ms", report.hard_map_fast_ms);
+        if let (Some(r), Some(x)) = (report.hard_map_reference_ms, report.hard_map_speedup) {
+            print!("  (reference {r:.1} ms, {x:.1}x faster)");
+        }
+        println!();
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! `pdpaint import`: the authors' `.pth` files → a pdpaint model folder.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use pdpaint::model::weights::import_authors;
+
+/// Arguments of `pdpaint import`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stage-1 encoder checkpoint (`*_net_EN.pth`).
+    #[arg(long)]
+    pub encoder: PathBuf,
+    /// Stage-1 decoder checkpoint (`*_net_DE.pth`).
+    #[arg(long)]
+    pub decoder: PathBuf,
+    /// Stage-2 generator checkpoint (`*_net_PDGAN.pth`).
+    #[arg(long)]
+    pub generator: PathBuf,
+    /// Optional discriminator checkpoint (`*_net_D.pth`), kept for fine-tuning.
+    #[arg(long)]
+    pub discriminator: Option<PathBuf>,
+    /// Output model folder (replaced atomically if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs the import.
+pub fn run(a: Args) -> Result<()> {
+    let device = burn::tensor::Device::flex();
+    let report = import_authors(
+        &a.encoder,
+        &a.decoder,
+        &a.generator,
+        a.discriminator.as_deref(),
+        &a.out,
+        &device,
+    )?;
+    let g = &report.config.generator;
+    println!(
+        "imported {} model: generator nf={} z_dim={} nhidden={} resolution={} ({} parameters), prior ngf={}",
+        report.config.preset,
+        g.nf,
+        g.z_dim,
+        g.nhidden,
+        g.resolution(),
+        report.generator_params,
+        report.config.prior.ngf
+    );
+    for (path, keys) in &report.unused {
+        if !keys.is_empty() {
+            println!("  ignored {} unused tensors in {} (e.g. {})", keys.len(), path.display(), keys[0]);
+        }
+    }
+    println!("wrote {}", a.out.display());
+    Ok(())
+}

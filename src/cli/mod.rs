@@ -1,0 +1,100 @@
+//! Command-line interface: clap definitions and one module per subcommand.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use pdpaint::backend::{self, BackendChoice};
+use pdpaint::model::Preset;
+
+mod bench;
+mod forward;
+mod import;
+mod inpaint;
+mod maps;
+
+/// pdpaint: diverse image inpainting with PD-GAN.
+#[derive(Debug, Parser)]
+#[command(name = "pdpaint", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Backend option shared by the commands that run a network.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArgs {
+    /// Compute backend: auto = a hardware wgpu adapter if one exists, else the CPU.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fill the hole of a photo with N diverse samples.
+    Inpaint(inpaint::Args),
+    /// Write the hard (and optionally soft) probability maps of a mask as PNGs.
+    Maps(maps::Args),
+    /// Import the authors' PyTorch checkpoints into a pdpaint model folder.
+    Import(import::Args),
+    /// Run the exact network on raw .npy arrays (research and parity checks).
+    Forward(forward::Args),
+    /// Time the prior, the generator and the hard map.
+    Bench(bench::Args),
+    /// Write a randomly initialised model folder of a preset (for tests and demos).
+    Init {
+        /// Size preset.
+        #[arg(long, value_enum, default_value_t = Preset::Small)]
+        preset: Preset,
+        /// Seed of the initialisation.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output model folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Selects and reports the backend.
+pub fn select_backend(args: &BackendArgs) -> Result<backend::Selected> {
+    let sel = backend::select(args.backend)?;
+    eprintln!("backend: {}", sel.description);
+    Ok(sel)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Inpaint(a) => inpaint::run(a),
+        Command::Maps(a) => maps::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Forward(a) => forward::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Init { preset, seed, out } => {
+            let device = burn::tensor::Device::flex();
+            let cfg = preset.config();
+            let model = pdpaint::model::PdGan::random(&cfg, seed, &device)?;
+            let disc = pdpaint::model::Discriminator::from_source(
+                &mut pdpaint::model::params::ParamSource::random(seed.wrapping_add(1), &device),
+                &cfg.discriminator,
+            )?;
+            pdpaint::model::weights::save_model_folder(
+                &out,
+                &cfg,
+                &model,
+                Some(&disc),
+                &format!("random init (preset {}, seed {seed}): untrained", preset.name()),
+            )?;
+            println!(
+                "wrote untrained {} model ({} generator parameters) to {}",
+                preset.name(),
+                cfg.generator.num_params(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}

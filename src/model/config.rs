@@ -1,0 +1,297 @@
+//! Model configuration: the three presets and the per-unit layout of the generator.
+//!
+//! `config.json` in a model folder is a serialised [`ModelConfig`]; it is the contract between
+//! training, import and inference.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::maps::{Decay, UnitMapSpec};
+
+/// Dilation iterations `N` and kernel size `ks` of the hard map, per generator unit (spec §3.4).
+pub const UNIT_MAP_SPECS: [UnitMapSpec; 6] = [
+    UnitMapSpec { n: 2, ks: 3 },
+    UnitMapSpec { n: 3, ks: 3 },
+    UnitMapSpec { n: 4, ks: 3 },
+    UnitMapSpec { n: 5, ks: 3 },
+    UnitMapSpec { n: 6, ks: 5 },
+    UnitMapSpec { n: 7, ks: 5 },
+];
+
+/// Number of SPDNorm units (residual block + upsampling) in the generator.
+pub const NUM_UNITS: usize = 6;
+
+/// Stage-2 generator sizes (`SPDNormGenerator`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorConfig {
+    /// Base width `nf` (official 64). Unit widths are multiples of it.
+    pub nf: usize,
+    /// Length of the noise vector z (official 256).
+    pub z_dim: usize,
+    /// Hidden width of every SPDNorm modulation MLP and of `conv_to_f` (official 128).
+    pub nhidden: usize,
+    /// Side of the latent grid the fc layer produces (official 4). Resolution = latent·64.
+    pub latent: usize,
+}
+
+/// The layout of one generator unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitLayout {
+    /// Input channels of the residual block.
+    pub fin: usize,
+    /// Output channels of the residual block (and of its transposed conv).
+    pub fout: usize,
+    /// `min(fin, fout)`.
+    pub fmid: usize,
+    /// Side of the square feature map the block runs at.
+    pub size: usize,
+    /// Hard-map parameters of this unit.
+    pub map: UnitMapSpec,
+}
+
+impl GeneratorConfig {
+    /// Output resolution (square): `latent · 2^6`.
+    pub fn resolution(&self) -> usize {
+        self.latent << NUM_UNITS
+    }
+
+    /// Channels of the fc output grid: `16·nf`.
+    pub fn fc_channels(&self) -> usize {
+        16 * self.nf
+    }
+
+    /// The six units, in order.
+    pub fn units(&self) -> [UnitLayout; NUM_UNITS] {
+        let nf = self.nf;
+        let ch = [
+            (16 * nf, 16 * nf),
+            (16 * nf, 16 * nf),
+            (16 * nf, 8 * nf),
+            (8 * nf, 4 * nf),
+            (4 * nf, 2 * nf),
+            (2 * nf, nf),
+        ];
+        std::array::from_fn(|k| UnitLayout {
+            fin: ch[k].0,
+            fout: ch[k].1,
+            fmid: ch[k].0.min(ch[k].1),
+            size: self.latent << k,
+            map: UNIT_MAP_SPECS[k],
+        })
+    }
+
+    /// Number of parameters, by arithmetic (matches the module's count).
+    pub fn num_params(&self) -> usize {
+        let conv = |cin: usize, cout: usize, k: usize, bias: bool| {
+            cout * cin * k * k + if bias { cout } else { 0 }
+        };
+        let nh = self.nhidden;
+        let spd = |c: usize| conv(3, nh, 3, true) + 2 * conv(nh, c, 3, true);
+        let mut total = self.z_dim * self.fc_channels() * self.latent * self.latent
+            + self.fc_channels() * self.latent * self.latent;
+        for u in self.units() {
+            let (fin, fout, fmid, ks) = (u.fin, u.fout, u.fmid, u.map.ks);
+            total += 1; // block.v
+            total += conv(fin, fmid, 3, true) + fmid + fin * 9; // conv_0 + u + v
+            total += conv(fmid, fout, 3, true) + fout + fmid * 9; // conv_1
+            total += conv(fin, fout, 1, false) + fout + fin; // conv_s
+            total += spd(fin) + spd(fmid) + spd(fin);
+            total += ks * ks; // mask_conv
+            total += conv(3, nh, 3, true) + conv(nh, fin, 3, true); // conv_to_f
+            total += conv(2 * fin, fin, 3, true); // attention
+            total += fout * fout * 16 + fout; // up
+        }
+        total + conv(self.nf, 3, 3, true)
+    }
+}
+
+/// Stage-1 prior sizes (the partial-conv encoder/decoder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorConfig {
+    /// Base width `ngf` (official 64).
+    pub ngf: usize,
+    /// Number of partial-conv residual blocks in the bottleneck (official 4).
+    pub res_num: usize,
+}
+
+impl PriorConfig {
+    /// Encoder output channels of `Encoder_1..Encoder_6`.
+    pub fn encoder_channels(&self) -> [usize; 6] {
+        let g = self.ngf;
+        [g, 2 * g, 4 * g, 8 * g, 8 * g, 8 * g]
+    }
+}
+
+/// Two-scale PatchGAN discriminator sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscriminatorConfig {
+    /// Base width `ndf` (official 64).
+    pub ndf: usize,
+    /// Number of strided layers (official 4).
+    pub n_layers: usize,
+    /// Number of scales (official 2).
+    pub num_d: usize,
+    /// Input channels: mask (3, 1 = hole) + image (3).
+    pub input_nc: usize,
+}
+
+/// How the hard map decays from the hole edge inward.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum HardMapDecay {
+    /// The authors' code: ring i gets e^-i (the default).
+    #[default]
+    Code,
+    /// The paper: ring i gets 1/k^i.
+    Paper {
+        /// Decay base (the paper uses 4).
+        k: f32,
+    },
+}
+
+impl HardMapDecay {
+    /// The [`Decay`] of the maps module.
+    pub fn decay(self) -> Decay {
+        match self {
+            HardMapDecay::Code => Decay::Exp,
+            HardMapDecay::Paper { k } => Decay::Paper { k },
+        }
+    }
+}
+
+/// Everything needed to build the networks of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Preset name this config came from (`official`, `small`, `tiny`, or `custom`).
+    pub preset: String,
+    /// Stage-2 generator.
+    pub generator: GeneratorConfig,
+    /// Stage-1 prior.
+    pub prior: PriorConfig,
+    /// Discriminator (used only in training).
+    pub discriminator: DiscriminatorConfig,
+    /// Hard-map decay rule.
+    #[serde(default)]
+    pub hard_map: HardMapDecay,
+}
+
+/// The named size presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Exactly the authors' sizes (186,007,263 generator parameters).
+    Official,
+    /// Same structure, channels cut by 4 and SPDNorm hidden width 24 (5.7% of the official
+    /// generator FLOPs): CPU-trainable.
+    Small,
+    /// Minimal widths, for tests.
+    Tiny,
+}
+
+impl Preset {
+    /// The preset's name as used on the command line and in `config.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Official => "official",
+            Preset::Small => "small",
+            Preset::Tiny => "tiny",
+        }
+    }
+
+    /// The configuration of this preset.
+    pub fn config(self) -> ModelConfig {
+        let (nf, z_dim, nhidden, ngf, ndf) = match self {
+            Preset::Official => (64, 256, 128, 64, 64),
+            Preset::Small => (16, 256, 24, 16, 16),
+            Preset::Tiny => (2, 8, 8, 4, 4),
+        };
+        ModelConfig {
+            preset: self.name().to_string(),
+            generator: GeneratorConfig {
+                nf,
+                z_dim,
+                nhidden,
+                latent: 4,
+            },
+            prior: PriorConfig { ngf, res_num: 4 },
+            discriminator: DiscriminatorConfig {
+                ndf,
+                n_layers: 4,
+                num_d: 2,
+                input_nc: 6,
+            },
+            hard_map: HardMapDecay::Code,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Square input/output resolution of the model.
+    pub fn resolution(&self) -> usize {
+        self.generator.resolution()
+    }
+
+    /// Checks the sizes for consistency.
+    pub fn validate(&self) -> Result<()> {
+        let g = &self.generator;
+        if g.nf == 0 || g.z_dim == 0 || g.nhidden == 0 || g.latent == 0 {
+            return Err(Error::Config(
+                "generator nf, z_dim, nhidden and latent must be positive".into(),
+            ));
+        }
+        if self.prior.ngf == 0 {
+            return Err(Error::Config("prior ngf must be positive".into()));
+        }
+        if self.discriminator.ndf == 0 || self.discriminator.num_d == 0 {
+            return Err(Error::Config(
+                "discriminator ndf and num_d must be positive".into(),
+            ));
+        }
+        if g.resolution() > 4096 {
+            return Err(Error::Config(format!(
+                "resolution {} is too large (latent {})",
+                g.resolution(),
+                g.latent
+            )));
+        }
+        if let HardMapDecay::Paper { k } = self.hard_map
+            && !(k > 1.0 && k.is_finite())
+        {
+            return Err(Error::Config(format!(
+                "paper hard-map base k must be > 1, got {k}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_generator_has_the_authors_parameter_count() {
+        assert_eq!(
+            Preset::Official.config().generator.num_params(),
+            186_007_263
+        );
+    }
+
+    #[test]
+    fn units_run_at_doubling_sizes() {
+        let u = Preset::Official.config().generator.units();
+        let sizes: Vec<_> = u.iter().map(|u| u.size).collect();
+        assert_eq!(sizes, vec![4, 8, 16, 32, 64, 128]);
+        assert_eq!(u[2].fin, 1024);
+        assert_eq!(u[2].fout, 512);
+        assert_eq!(u[4].map.ks, 5);
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let c = Preset::Small.config();
+        let s = serde_json::to_string(&c).expect("serialise");
+        let back: ModelConfig = serde_json::from_str(&s).expect("parse");
+        assert_eq!(c, back);
+    }
+}

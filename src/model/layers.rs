@@ -1,0 +1,309 @@
+//! Building blocks shared by the networks: plain and spectral-normalised convolutions,
+//! positional and instance normalisation, and the partial convolution.
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use crate::error::Result;
+use crate::model::params::{Init, ParamSource};
+
+/// Standard deviation of the authors' `init_weights` (normal, 0.02).
+pub const INIT_STD: f32 = 0.02;
+
+/// Epsilon of positional and instance normalisation.
+pub const NORM_EPS: f64 = 1e-5;
+
+/// A plain 2-D convolution (stride `stride`, symmetric zero padding `pad`) with PyTorch keys
+/// `{prefix}.weight` `[cout, cin, k, k]` and `{prefix}.bias` `[cout]`.
+pub fn conv2d_from(
+    src: &mut ParamSource<'_>,
+    prefix: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    bias: bool,
+) -> Result<Conv2d> {
+    let weight = src.param(
+        &format!("{prefix}.weight"),
+        [cout, cin, k, k],
+        Init::Normal(INIT_STD),
+    )?;
+    let bias = if bias {
+        Some(src.param(&format!("{prefix}.bias"), [cout], Init::Zeros)?)
+    } else {
+        None
+    };
+    Ok(Conv2d {
+        weight,
+        bias,
+        stride: [stride, stride],
+        kernel_size: [k, k],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Explicit(pad, pad, pad, pad),
+    })
+}
+
+/// A transposed convolution `k4 s2 p1` with bias (doubles the spatial size). PyTorch stores the
+/// weight as `[cin, cout, k, k]`, which is Burn's layout too.
+pub fn conv_t_from(
+    src: &mut ParamSource<'_>,
+    prefix: &str,
+    cin: usize,
+    cout: usize,
+) -> Result<ConvTranspose2d> {
+    let weight = src.param(
+        &format!("{prefix}.weight"),
+        [cin, cout, 4, 4],
+        Init::Normal(INIT_STD),
+    )?;
+    let bias = Some(src.param(&format!("{prefix}.bias"), [cout], Init::Zeros)?);
+    Ok(ConvTranspose2d {
+        weight,
+        bias,
+        stride: [2, 2],
+        kernel_size: [4, 4],
+        dilation: [1, 1],
+        groups: 1,
+        padding: [1, 1],
+        padding_out: [0, 0],
+        channels: [cin, cout],
+    })
+}
+
+/// A convolution wrapped in PyTorch's spectral norm: stores `weight_orig`, `weight_u` `[cout]`
+/// and `weight_v` `[cin·k·k]`; the effective weight is `weight_orig / σ` with
+/// `σ = uᵀ (W v)` (W = `weight_orig` reshaped to `[cout, cin·k·k]`).
+#[derive(Module, Debug)]
+pub struct SnConv2d {
+    /// The unnormalised weight `[cout, cin, k, k]`.
+    pub weight_orig: Param<Tensor<4>>,
+    /// Left singular vector estimate `[cout]` (no gradient).
+    pub weight_u: Param<Tensor<1>>,
+    /// Right singular vector estimate `[cin·k·k]` (no gradient).
+    pub weight_v: Param<Tensor<1>>,
+    /// Optional bias `[cout]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// Stride.
+    pub stride: usize,
+    /// Symmetric zero padding.
+    pub pad: usize,
+}
+
+/// PyTorch's `F.normalize` with eps 1e-12.
+fn normalize(x: Tensor<1>) -> Tensor<1> {
+    let norm = x.clone().powi_scalar(2).sum().sqrt().clamp_min(1e-12);
+    x / norm
+}
+
+impl SnConv2d {
+    /// Builds from `{prefix}.weight_orig`, `.weight_u`, `.weight_v` and (if `bias`) `.bias`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_source(
+        src: &mut ParamSource<'_>,
+        prefix: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        Ok(Self {
+            weight_orig: src.param(
+                &format!("{prefix}.weight_orig"),
+                [cout, cin, k, k],
+                Init::Normal(INIT_STD),
+            )?,
+            weight_u: src.buffer(&format!("{prefix}.weight_u"), [cout], Init::UnitVector)?,
+            weight_v: src.buffer(
+                &format!("{prefix}.weight_v"),
+                [cin * k * k],
+                Init::UnitVector,
+            )?,
+            bias: if bias {
+                Some(src.param(&format!("{prefix}.bias"), [cout], Init::Zeros)?)
+            } else {
+                None
+            },
+            stride,
+            pad,
+        })
+    }
+
+    /// The eval-mode effective weight `W_orig / (uᵀ W v)` with the stored u and v.
+    pub fn weight(&self) -> Tensor<4> {
+        let w = self.weight_orig.val();
+        let [o, i, kh, kw] = w.dims();
+        let wm: Tensor<2> = w.clone().reshape([o, i * kh * kw]);
+        let u = self.weight_u.val().detach();
+        let v = self.weight_v.val().detach();
+        let sigma = sigma_of(wm, u, v);
+        w / sigma.reshape([1, 1, 1, 1])
+    }
+
+    /// One train-mode power iteration (PyTorch's spectral norm in training): returns the updated
+    /// module (new u, v) and `σ` computed with them.
+    ///
+    /// `v ← normalize(Wᵀu)`, `u ← normalize(W v)`, `σ = uᵀ W v`.
+    pub fn power_iteration(mut self) -> (Self, Tensor<1>) {
+        let w = self.weight_orig.val().detach();
+        let [o, i, kh, kw] = w.dims();
+        let wm: Tensor<2> = w.reshape([o, i * kh * kw]);
+        let u = self.weight_u.val().detach();
+        let v = normalize(
+            wm.clone()
+                .transpose()
+                .matmul(u.reshape([o, 1]))
+                .reshape([i * kh * kw]),
+        );
+        let u = normalize(
+            wm.clone()
+                .matmul(v.clone().reshape([i * kh * kw, 1]))
+                .reshape([o]),
+        );
+        let sigma = sigma_of(wm, u.clone(), v.clone());
+        self.weight_u = self.weight_u.map(|_| u);
+        self.weight_v = self.weight_v.map(|_| v);
+        (self, sigma)
+    }
+
+    /// Applies the convolution with the eval-mode weight.
+    ///
+    /// # Shapes
+    /// `[B, cin, H, W] → [B, cout, H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(
+            x,
+            self.weight(),
+            self.bias.as_ref().map(|b| b.val()),
+            ConvOptions::new([self.stride; 2], [self.pad; 2], [1, 1], 1),
+        )
+    }
+}
+
+fn sigma_of(wm: Tensor<2>, u: Tensor<1>, v: Tensor<1>) -> Tensor<1> {
+    let [o, n] = wm.dims();
+    let wv = wm.matmul(v.reshape([n, 1])).reshape([o]);
+    (u * wv).sum()
+}
+
+/// Positional normalisation (Li et al.): at each pixel, normalise across channels with the
+/// mean and the **unbiased** variance, eps 1e-5. No parameters.
+///
+/// # Shapes
+/// `[B, C, H, W] → [B, C, H, W]` (C ≥ 2).
+pub fn positional_norm(x: Tensor<4>) -> Tensor<4> {
+    let c = x.dims()[1];
+    let mean = x.clone().mean_dim(1);
+    let centred = x - mean;
+    let var = centred.clone().powi_scalar(2).sum_dim(1) / ((c.max(2) - 1) as f64);
+    centred / (var + NORM_EPS).sqrt()
+}
+
+/// Instance normalisation without affine parameters (biased variance, eps 1e-5), as
+/// `nn.InstanceNorm2d(affine=False)`.
+///
+/// # Shapes
+/// `[B, C, H, W] → [B, C, H, W]`.
+pub fn instance_norm(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let flat: Tensor<3> = x.reshape([b, c, h * w]);
+    let mean = flat.clone().mean_dim(2);
+    let centred = flat - mean;
+    let var = centred.clone().powi_scalar(2).mean_dim(2);
+    (centred / (var + NORM_EPS).sqrt()).reshape([b, c, h, w])
+}
+
+/// `nn.InstanceNorm2d(C, affine=True)`: keys `{prefix}.weight`, `{prefix}.bias` `[C]`.
+#[derive(Module, Debug)]
+pub struct InstanceNormAffine {
+    /// Scale `[C]`.
+    pub weight: Param<Tensor<1>>,
+    /// Shift `[C]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl InstanceNormAffine {
+    /// Builds from `{prefix}.weight` and `{prefix}.bias`.
+    pub fn from_source(src: &mut ParamSource<'_>, prefix: &str, c: usize) -> Result<Self> {
+        Ok(Self {
+            weight: src.param(&format!("{prefix}.weight"), [c], Init::Ones)?,
+            bias: src.param(&format!("{prefix}.bias"), [c], Init::Zeros)?,
+        })
+    }
+
+    /// # Shapes
+    /// `[B, C, H, W] → [B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let c = x.dims()[1];
+        let y = instance_norm(x);
+        y * self.weight.val().reshape([1, c, 1, 1]) + self.bias.val().reshape([1, c, 1, 1])
+    }
+}
+
+/// The authors' partial convolution (no bias): `o = conv(x⊙m, W_in)`, `s = conv(m, W_mask)`,
+/// output `o / s` where `s ≠ 0`, else 0; new mask 1 where `s ≠ 0`.
+///
+/// `W_mask` is used exactly as stored: the authors' init re-randomises it, so `s` is a random
+/// weighted window sum, not a pixel count (spec §2.1).
+#[derive(Module, Debug)]
+pub struct PartialConv {
+    /// `input_conv.weight` `[cout, cin, k, k]`.
+    pub input_conv: Param<Tensor<4>>,
+    /// `mask_conv.weight` `[cout, cin, k, k]` (frozen).
+    pub mask_conv: Param<Tensor<4>>,
+    /// Stride.
+    pub stride: usize,
+    /// Symmetric zero padding.
+    pub pad: usize,
+}
+
+impl PartialConv {
+    /// Builds from `{prefix}.input_conv.weight` and `{prefix}.mask_conv.weight`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_source(
+        src: &mut ParamSource<'_>,
+        prefix: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Result<Self> {
+        Ok(Self {
+            input_conv: src.param(
+                &format!("{prefix}.input_conv.weight"),
+                [cout, cin, k, k],
+                Init::Normal(INIT_STD),
+            )?,
+            mask_conv: src.buffer(
+                &format!("{prefix}.mask_conv.weight"),
+                [cout, cin, k, k],
+                Init::Normal(INIT_STD),
+            )?,
+            stride,
+            pad,
+        })
+    }
+
+    /// # Shapes
+    /// `x: [B, cin, H, W]`, `m: [B, cin, H, W]` (1 = valid) → `(out, new_mask)`, both
+    /// `[B, cout, H', W']`.
+    pub fn forward(&self, x: Tensor<4>, m: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let opts = ConvOptions::new([self.stride; 2], [self.pad; 2], [1, 1], 1);
+        let o = conv2d(x * m.clone(), self.input_conv.val(), None, opts.clone());
+        let s = conv2d(m, self.mask_conv.val().detach(), None, opts).detach();
+        let hole = s.clone().equal_elem(0.0);
+        let divisor = s.mask_fill(hole.clone(), 1.0);
+        let out = (o / divisor).mask_fill(hole.clone(), 0.0);
+        let new_mask = hole.bool_not().float();
+        (out, new_mask)
+    }
+}

@@ -1,0 +1,116 @@
+//! Model construction, parameter counts, our model folder format and weight errors.
+
+use std::collections::HashMap;
+
+use burn::module::Module;
+use burn::prelude::*;
+use pdpaint::model::config::Preset;
+use pdpaint::model::generator::Generator;
+use pdpaint::model::params::{ParamSource, RawTensor, StateDict};
+use pdpaint::model::weights::{load_model_folder, read_model_file, save_model_folder};
+use pdpaint::model::{tensor_from_vec, tensor_to_vec, PdGan};
+
+#[test]
+fn official_generator_module_has_186_007_263_parameters() {
+    let dev = Device::flex();
+    let cfg = Preset::Official.config();
+    let g = Generator::from_source(&mut ParamSource::zeros(&dev), &cfg.generator).expect("build");
+    // `block.v` (1 per unit) and the MaskGet weights (ks² per unit) are in the authors' state
+    // dict but carry no computation, so our module does not keep them.
+    let dropped: usize = cfg.generator.units().iter().map(|u| 1 + u.map.ks * u.map.ks).sum();
+    assert_eq!(g.num_params() + dropped, 186_007_263);
+    assert_eq!(cfg.generator.num_params(), 186_007_263);
+}
+
+#[test]
+fn small_preset_is_at_most_a_sixteenth_of_official_flops() {
+    // Conv FLOPs scale with cin·cout·k²·h·w: count them per preset.
+    fn flops(cfg: &pdpaint::model::config::GeneratorConfig) -> f64 {
+        let nh = cfg.nhidden as f64;
+        let mut f = 0.0;
+        for u in cfg.units() {
+            let hw = (u.size * u.size) as f64;
+            let (fin, fout, fmid) = (u.fin as f64, u.fout as f64, u.fmid as f64);
+            let conv = |a: f64, b: f64, k: f64| a * b * k * k * hw;
+            f += conv(fin, fmid, 3.0) + conv(fmid, fout, 3.0) + conv(fin, fout, 1.0);
+            for c in [fin, fmid, fin] {
+                f += conv(3.0, nh, 3.0) + 2.0 * conv(nh, c, 3.0);
+            }
+            f += conv(3.0, nh, 3.0) + conv(nh, fin, 3.0) + conv(2.0 * fin, fin, 3.0);
+            f += fout * fout * 16.0 * hw;
+        }
+        let r = cfg.resolution() as f64;
+        f + cfg.nf as f64 * 3.0 * 9.0 * r * r
+    }
+    let o = flops(&Preset::Official.config().generator);
+    let s = flops(&Preset::Small.config().generator);
+    assert!(s * 16.0 <= o * 1.0001, "small/official FLOPs = {}", s / o);
+}
+
+#[test]
+fn model_folder_round_trips_exactly() {
+    let dev = Device::flex();
+    let cfg = Preset::Tiny.config();
+    let model = PdGan::random(&cfg, 5, &dev).expect("random");
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path().join("m");
+    save_model_folder(&dir, &cfg, &model, None, "test").expect("save");
+    // Saving again over an existing folder replaces it.
+    save_model_folder(&dir, &cfg, &model, None, "test again").expect("save over");
+    assert_eq!(read_model_file(&dir).expect("read").source, "test again");
+    let (file, loaded) = load_model_folder(&dir, &dev).expect("load");
+    assert_eq!(file.config, cfg);
+    let r = cfg.resolution();
+    let image = Tensor::<4>::random([1, 3, r, r], burn::tensor::Distribution::Uniform(-1.0, 1.0), &dev);
+    let mut known = vec![1.0f32; r * r];
+    for y in 64..160 {
+        for x in 80..200 {
+            known[y * r + x] = 0.0;
+        }
+    }
+    let known = tensor_from_vec(known, [1, 1, r, r], &dev);
+    let z = Tensor::<2>::random([1, cfg.generator.z_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+    let run = |m: &PdGan| {
+        let p = m.run_prior(image.clone(), known.clone());
+        let (o, _) = m.generator.forward(z.clone(), p.clone(), known.clone(), cfg.hard_map.decay(), false);
+        (tensor_to_vec(p).expect("p"), tensor_to_vec(o).expect("o"))
+    };
+    assert_eq!(run(&model), run(&loaded));
+    // No staging folders are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(t.path())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn wrong_shape_error_names_key_and_both_shapes() {
+    let dev = Device::flex();
+    let cfg = Preset::Tiny.config();
+    let mut tensors = HashMap::new();
+    tensors.insert("fc.weight".to_string(), RawTensor { shape: vec![512, 9], data: vec![0.0; 512 * 9] });
+    let mut sd = StateDict::from_tensors(tensors, "/tmp/G.pth");
+    let err = Generator::from_source(&mut ParamSource::state_dict(&mut sd, &dev), &cfg.generator)
+        .expect_err("must fail")
+        .to_string();
+    assert!(err.contains("fc.weight") && err.contains("[512, 9]") && err.contains("[512, 8]"), "{err}");
+    assert!(err.ends_with("/tmp/G.pth"), "path not last: {err}");
+}
+
+#[test]
+fn missing_weights_file_is_an_error_not_a_panic() {
+    let dev = Device::flex();
+    let t = tempfile::tempdir().expect("tempdir");
+    let cfg = Preset::Tiny.config();
+    let model = PdGan::random(&cfg, 1, &dev).expect("random");
+    let dir = t.path().join("m");
+    save_model_folder(&dir, &cfg, &model, None, "x").expect("save");
+    // Truncate the generator weights.
+    let g = dir.join("generator.bpk");
+    let bytes = std::fs::read(&g).expect("read");
+    std::fs::write(&g, &bytes[..bytes.len() / 3]).expect("truncate");
+    let err = load_model_folder(&dir, &dev).expect_err("truncated must fail").to_string();
+    assert!(err.contains("generator.bpk"), "{err}");
+}
