@@ -394,6 +394,7 @@ fn edt_1d(f: &[f64], out: &mut [f64], v: &mut [usize], z: &mut [f64]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -568,9 +569,7 @@ mod tests {
     fn feather_is_one_on_holes_and_falls_off() {
         let m = square(20, 1, 5, 0, 8, 1);
         let a = m.feather(4.0);
-        for x in 5..8 {
-            assert_eq!(a[x], 1.0);
-        }
+        assert_eq!(&a[5..8], &[1.0, 1.0, 1.0]);
         assert!((a[8] - 0.75).abs() < 1e-6);
         assert!((a[9] - 0.5).abs() < 1e-6);
         assert!((a[4] - 0.75).abs() < 1e-6);

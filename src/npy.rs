@@ -473,12 +473,13 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn raw_npy(header: &str, payload: &[u8]) -> Vec<u8> {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
@@ -619,7 +620,7 @@ mod tests {
     fn reads_version_2_and_3_headers() {
         for version in [2u8, 3] {
             let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".to_string();
-            while (12 + h.len() + 1) % 64 != 0 {
+            while !(12 + h.len() + 1).is_multiple_of(64) {
                 h.push(' ');
             }
             h.push('\n');

@@ -139,6 +139,7 @@ pub fn log_scale(v: f32, floor: f32) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -234,6 +234,7 @@ pub fn unit_hard_maps_cpu(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::{OFFICIAL_UNITS, test_vectors};
     use super::*;

@@ -170,6 +170,7 @@ pub(crate) mod test_vectors {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

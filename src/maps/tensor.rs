@@ -68,6 +68,7 @@ pub fn nearest_strided_tensor(x: Tensor<4>, s: usize) -> Tensor<4> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::{OFFICIAL_UNITS, hard_map_cpu, nearest_strided, test_vectors};
     use super::*;
