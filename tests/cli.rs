@@ -22,7 +22,10 @@ fn stderr(o: &Output) -> String {
 /// Fails (non-zero, not a panic) with a message containing `needle`.
 fn assert_fails_with(o: &Output, needle: &str) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
     assert_ne!(o.status.code(), Some(101), "panicked: {err}");
     assert!(!err.contains("panicked"), "panicked: {err}");
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
@@ -30,20 +33,35 @@ fn assert_fails_with(o: &Output, needle: &str) {
 
 fn tiny_model(dir: &Path) -> PathBuf {
     let m = dir.join("tiny");
-    let o = run(&["init", "--preset", "tiny", "--seed", "3", "--out", m.to_str().expect("utf8")]);
+    let o = run(&[
+        "init",
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--out",
+        m.to_str().expect("utf8"),
+    ]);
     assert!(o.status.success(), "init failed: {}", stderr(&o));
     m
 }
 
 fn photo(dir: &Path, w: u32, h: u32) -> PathBuf {
-    let img = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8]));
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        Rgb([
+            (x * 255 / w) as u8,
+            (y * 255 / h) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    });
     let p = dir.join(format!("photo-{w}x{h}.png"));
     img.save(&p).expect("save photo");
     p
 }
 
 fn mask_png(dir: &Path, name: &str, w: u32, h: u32, hole: impl Fn(u32, u32) -> bool) -> PathBuf {
-    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([if hole(x, y) { 255 } else { 0 }]));
+    let img =
+        image::GrayImage::from_fn(w, h, |x, y| image::Luma([if hole(x, y) { 255 } else { 0 }]));
     let p = dir.join(name);
     img.save(&p).expect("save mask");
     p
@@ -58,11 +76,26 @@ fn inpaint_writes_samples_and_keeps_known_pixels() {
     let t = tempfile::tempdir().expect("tempdir");
     let m = tiny_model(t.path());
     let img = photo(t.path(), 300, 200);
-    let mask = mask_png(t.path(), "mask.png", 300, 200, |x, y| (120..180).contains(&x) && (60..140).contains(&y));
+    let mask = mask_png(t.path(), "mask.png", 300, 200, |x, y| {
+        (120..180).contains(&x) && (60..140).contains(&y)
+    });
     let out = t.path().join("out");
     let o = run(&[
-        "inpaint", "--model", s(&m), "--image", s(&img), "--mask", s(&mask), "--samples", "3", "--seed", "10", "--out",
-        s(&out), "--backend", "cpu",
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&mask),
+        "--samples",
+        "3",
+        "--seed",
+        "10",
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
     ]);
     assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
     let orig = image::open(&img).expect("open").to_rgb8();
@@ -85,7 +118,15 @@ fn inpaint_writes_samples_and_keeps_known_pixels() {
     }
     // The recipe reproduces the samples exactly.
     let out2 = t.path().join("out2");
-    let o = run(&["inpaint", "--recipe", s(&out.join("recipe.json")), "--out", s(&out2), "--backend", "cpu"]);
+    let o = run(&[
+        "inpaint",
+        "--recipe",
+        s(&out.join("recipe.json")),
+        "--out",
+        s(&out2),
+        "--backend",
+        "cpu",
+    ]);
     assert!(o.status.success(), "recipe re-run failed: {}", stderr(&o));
     for seed in 10..13 {
         let a = std::fs::read(out.join(format!("seed-{seed}.png"))).expect("a");
@@ -100,25 +141,77 @@ fn inpaint_bad_inputs_are_clear_errors() {
     let m = tiny_model(t.path());
     let img = photo(t.path(), 64, 48);
     let out = t.path().join("out");
-    let hole = mask_png(t.path(), "hole.png", 64, 48, |x, y| x > 20 && x < 40 && y > 10 && y < 30);
+    let hole = mask_png(t.path(), "hole.png", 64, 48, |x, y| {
+        x > 20 && x < 40 && y > 10 && y < 30
+    });
     // Missing photo.
-    let o = run(&["inpaint", "--model", s(&m), "--image", "/nonexistent/p.png", "--mask", s(&hole), "--out", s(&out)]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        "/nonexistent/p.png",
+        "--mask",
+        s(&hole),
+        "--out",
+        s(&out),
+    ]);
     assert_fails_with(&o, "/nonexistent/p.png");
     // Corrupt photo.
     let bad = t.path().join("corrupt.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("write");
-    let o = run(&["inpaint", "--model", s(&m), "--image", s(&bad), "--mask", s(&hole), "--out", s(&out)]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        s(&bad),
+        "--mask",
+        s(&hole),
+        "--out",
+        s(&out),
+    ]);
     assert_fails_with(&o, "corrupt.png");
     // Empty mask.
     let empty = mask_png(t.path(), "empty.png", 64, 48, |_, _| false);
-    let o = run(&["inpaint", "--model", s(&m), "--image", s(&img), "--mask", s(&empty), "--out", s(&out)]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&empty),
+        "--out",
+        s(&out),
+    ]);
     assert_fails_with(&o, "nothing to fill");
     // All-hole mask.
     let all = mask_png(t.path(), "all.png", 64, 48, |_, _| true);
-    let o = run(&["inpaint", "--model", s(&m), "--image", s(&img), "--mask", s(&all), "--out", s(&out)]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&all),
+        "--out",
+        s(&out),
+    ]);
     assert_fails_with(&o, "no known pixel");
     // Missing model folder.
-    let o = run(&["inpaint", "--model", "/nonexistent/model", "--image", s(&img), "--mask", s(&hole), "--out", s(&out)]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        "/nonexistent/model",
+        "--image",
+        s(&img),
+        "--mask",
+        s(&hole),
+        "--out",
+        s(&out),
+    ]);
     assert_fails_with(&o, "/nonexistent/model");
 }
 
@@ -127,11 +220,31 @@ fn mask_of_another_size_is_resized_and_said() {
     let t = tempfile::tempdir().expect("tempdir");
     let m = tiny_model(t.path());
     let img = photo(t.path(), 64, 48);
-    let small = mask_png(t.path(), "small.png", 32, 24, |x, y| (10..20).contains(&x) && (5..15).contains(&y));
+    let small = mask_png(t.path(), "small.png", 32, 24, |x, y| {
+        (10..20).contains(&x) && (5..15).contains(&y)
+    });
     let out = t.path().join("out");
-    let o = run(&["inpaint", "--model", s(&m), "--image", s(&img), "--mask", s(&small), "--samples", "1", "--out", s(&out), "--backend", "cpu"]);
+    let o = run(&[
+        "inpaint",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&small),
+        "--samples",
+        "1",
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
     assert!(o.status.success(), "failed: {}", stderr(&o));
-    assert!(stderr(&o).contains("resizing the mask"), "no note: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resizing the mask"),
+        "no note: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -145,16 +258,58 @@ fn forward_rejects_wrong_shapes() {
     write_npy(&mask, &[1, 1, 256, 256], &vec![0.0; 256 * 256]).expect("npy");
     write_npy(&z, &[1, 8], &[0.0; 8]).expect("npy");
     let out = t.path().join("out.npy");
-    let o = run(&["forward", "--model", s(&m), "--image", s(&img), "--mask", s(&mask), "--z", s(&z), "--out", s(&out), "--backend", "cpu"]);
+    let o = run(&[
+        "forward",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&mask),
+        "--z",
+        s(&z),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
     assert_fails_with(&o, "image");
     // z of the wrong length.
     write_npy(&img, &[1, 3, 256, 256], &vec![0.0; 3 * 256 * 256]).expect("npy");
     write_npy(&z, &[1, 7], &[0.0; 7]).expect("npy");
-    let o = run(&["forward", "--model", s(&m), "--image", s(&img), "--mask", s(&mask), "--z", s(&z), "--out", s(&out), "--backend", "cpu"]);
+    let o = run(&[
+        "forward",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&mask),
+        "--z",
+        s(&z),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
     assert_fails_with(&o, "z");
     // Not an npy file.
     std::fs::write(&z, b"hello").expect("write");
-    let o = run(&["forward", "--model", s(&m), "--image", s(&img), "--mask", s(&mask), "--z", s(&z), "--out", s(&out), "--backend", "cpu"]);
+    let o = run(&[
+        "forward",
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+        "--mask",
+        s(&mask),
+        "--z",
+        s(&z),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
     assert_fails_with(&o, "z.npy");
 }
 
@@ -167,21 +322,42 @@ fn import_rejects_truncated_and_foreign_files() {
     std::fs::write(&trunc, &gen_bytes[..gen_bytes.len() / 2]).expect("write");
     let out = t.path().join("m");
     let o = run(&[
-        "import", "--encoder", s(&f.join("encoder.pth")), "--decoder", s(&f.join("decoder.pth")), "--generator", s(&trunc),
-        "--out", s(&out),
+        "import",
+        "--encoder",
+        s(&f.join("encoder.pth")),
+        "--decoder",
+        s(&f.join("decoder.pth")),
+        "--generator",
+        s(&trunc),
+        "--out",
+        s(&out),
     ]);
     assert_fails_with(&o, "truncated.pth");
     let foreign = t.path().join("notes.pth");
     std::fs::write(&foreign, "just some text, not a checkpoint").expect("write");
     let o = run(&[
-        "import", "--encoder", s(&foreign), "--decoder", s(&f.join("decoder.pth")), "--generator", s(&f.join("generator.pth")),
-        "--out", s(&out),
+        "import",
+        "--encoder",
+        s(&foreign),
+        "--decoder",
+        s(&f.join("decoder.pth")),
+        "--generator",
+        s(&f.join("generator.pth")),
+        "--out",
+        s(&out),
     ]);
     assert_fails_with(&o, "notes.pth");
     // Encoder and generator swapped: a missing key is named.
     let o = run(&[
-        "import", "--encoder", s(&f.join("generator.pth")), "--decoder", s(&f.join("decoder.pth")), "--generator",
-        s(&f.join("encoder.pth")), "--out", s(&out),
+        "import",
+        "--encoder",
+        s(&f.join("generator.pth")),
+        "--decoder",
+        s(&f.join("decoder.pth")),
+        "--generator",
+        s(&f.join("encoder.pth")),
+        "--out",
+        s(&out),
     ]);
     assert_fails_with(&o, "missing tensor");
     assert!(!out.exists(), "a failed import left a model folder behind");
@@ -190,7 +366,9 @@ fn import_rejects_truncated_and_foreign_files() {
 #[test]
 fn maps_writes_pngs_and_legend() {
     let t = tempfile::tempdir().expect("tempdir");
-    let mask = mask_png(t.path(), "mask.png", 200, 120, |x, y| (50..120).contains(&x) && (30..90).contains(&y));
+    let mask = mask_png(t.path(), "mask.png", 200, 120, |x, y| {
+        (50..120).contains(&x) && (30..90).contains(&y)
+    });
     let out = t.path().join("maps");
     let o = run(&["maps", "--mask", s(&mask), "--out", s(&out)]);
     assert!(o.status.success(), "maps failed: {}", stderr(&o));
@@ -201,18 +379,35 @@ fn maps_writes_pngs_and_legend() {
         assert_eq!((f.width(), f.height()), (200, 120));
     }
     let legend: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("maps.json")).expect("legend")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(out.join("maps.json")).expect("legend"))
+            .expect("json");
     assert_eq!(legend["units"].as_array().map(|a| a.len()), Some(6));
 }
 
 #[test]
 fn auto_backend_says_what_it_picked() {
     let t = tempfile::tempdir().expect("tempdir");
-    let mask = mask_png(t.path(), "mask.png", 64, 64, |x, y| (20..40).contains(&x) && (20..40).contains(&y));
+    let mask = mask_png(t.path(), "mask.png", 64, 64, |x, y| {
+        (20..40).contains(&x) && (20..40).contains(&y)
+    });
     let m = tiny_model(t.path());
     let img = photo(t.path(), 64, 64);
-    let o = run(&["maps", "--mask", s(&mask), "--out", s(&t.path().join("o")), "--model", s(&m), "--image", s(&img)]);
+    let o = run(&[
+        "maps",
+        "--mask",
+        s(&mask),
+        "--out",
+        s(&t.path().join("o")),
+        "--model",
+        s(&m),
+        "--image",
+        s(&img),
+    ]);
     assert!(o.status.success(), "maps with model failed: {}", stderr(&o));
-    assert!(stderr(&o).contains("backend: "), "backend not reported: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("backend: "),
+        "backend not reported: {}",
+        stderr(&o)
+    );
     assert!(t.path().join("o/soft_5.png").exists());
 }

@@ -8,17 +8,26 @@ use pdpaint::model::config::Preset;
 use pdpaint::model::generator::Generator;
 use pdpaint::model::params::{ParamSource, RawTensor, StateDict};
 use pdpaint::model::weights::{load_model_folder, read_model_file, save_model_folder};
-use pdpaint::model::{tensor_from_vec, tensor_to_vec, PdGan};
+use pdpaint::model::{PdGan, tensor_from_vec, tensor_to_vec};
 
 #[test]
 fn official_generator_module_has_186_007_263_parameters() {
     let dev = Device::flex();
     let cfg = Preset::Official.config();
     let g = Generator::from_source(&mut ParamSource::zeros(&dev), &cfg.generator).expect("build");
-    // `block.v` (1 per unit) and the MaskGet weights (ks² per unit) are in the authors' state
-    // dict but carry no computation, so our module does not keep them.
-    let dropped: usize = cfg.generator.units().iter().map(|u| 1 + u.map.ks * u.map.ks).sum();
-    assert_eq!(g.num_params() + dropped, 186_007_263);
+    // `block.v` (1 per unit) and the MaskGet weights (ks² per unit) are parameters of the
+    // authors' module that carry no computation, so ours does not keep them; our module keeps
+    // the spectral-norm u, v vectors as (frozen) parameters, PyTorch as buffers.
+    let dropped: usize = cfg
+        .generator
+        .units()
+        .iter()
+        .map(|u| 1 + u.map.ks * u.map.ks)
+        .sum();
+    assert_eq!(
+        g.num_params() + dropped - cfg.generator.num_sn_buffers(),
+        186_007_263
+    );
     assert_eq!(cfg.generator.num_params(), 186_007_263);
 }
 
@@ -61,7 +70,11 @@ fn model_folder_round_trips_exactly() {
     let (file, loaded) = load_model_folder(&dir, &dev).expect("load");
     assert_eq!(file.config, cfg);
     let r = cfg.resolution();
-    let image = Tensor::<4>::random([1, 3, r, r], burn::tensor::Distribution::Uniform(-1.0, 1.0), &dev);
+    let image = Tensor::<4>::random(
+        [1, 3, r, r],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &dev,
+    );
     let mut known = vec![1.0f32; r * r];
     for y in 64..160 {
         for x in 80..200 {
@@ -69,13 +82,31 @@ fn model_folder_round_trips_exactly() {
         }
     }
     let known = tensor_from_vec(known, [1, 1, r, r], &dev);
-    let z = Tensor::<2>::random([1, cfg.generator.z_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+    let z = Tensor::<2>::random(
+        [1, cfg.generator.z_dim],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &dev,
+    );
     let run = |m: &PdGan| {
         let p = m.run_prior(image.clone(), known.clone());
-        let (o, _) = m.generator.forward(z.clone(), p.clone(), known.clone(), cfg.hard_map.decay(), false);
+        let (o, _) = m.generator.forward(
+            z.clone(),
+            p.clone(),
+            known.clone(),
+            cfg.hard_map.decay(),
+            false,
+        );
         (tensor_to_vec(p).expect("p"), tensor_to_vec(o).expect("o"))
     };
-    assert_eq!(run(&model), run(&loaded));
+    let (a, b) = (run(&model), run(&loaded));
+
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(
+        a.0.iter().chain(&a.1).all(|v| v.is_finite()),
+        "non-finite output"
+    );
+    assert_eq!(bits(&a.0), bits(&b.0), "prior differs after reload");
+    assert_eq!(bits(&a.1), bits(&b.1), "output differs after reload");
     // No staging folders are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(t.path())
         .expect("ls")
@@ -90,12 +121,21 @@ fn wrong_shape_error_names_key_and_both_shapes() {
     let dev = Device::flex();
     let cfg = Preset::Tiny.config();
     let mut tensors = HashMap::new();
-    tensors.insert("fc.weight".to_string(), RawTensor { shape: vec![512, 9], data: vec![0.0; 512 * 9] });
+    tensors.insert(
+        "fc.weight".to_string(),
+        RawTensor {
+            shape: vec![512, 9],
+            data: vec![0.0; 512 * 9],
+        },
+    );
     let mut sd = StateDict::from_tensors(tensors, "/tmp/G.pth");
     let err = Generator::from_source(&mut ParamSource::state_dict(&mut sd, &dev), &cfg.generator)
         .expect_err("must fail")
         .to_string();
-    assert!(err.contains("fc.weight") && err.contains("[512, 9]") && err.contains("[512, 8]"), "{err}");
+    assert!(
+        err.contains("fc.weight") && err.contains("[512, 9]") && err.contains("[512, 8]"),
+        "{err}"
+    );
     assert!(err.ends_with("/tmp/G.pth"), "path not last: {err}");
 }
 
@@ -111,6 +151,8 @@ fn missing_weights_file_is_an_error_not_a_panic() {
     let g = dir.join("generator.bpk");
     let bytes = std::fs::read(&g).expect("read");
     std::fs::write(&g, &bytes[..bytes.len() / 3]).expect("truncate");
-    let err = load_model_folder(&dir, &dev).expect_err("truncated must fail").to_string();
+    let err = load_model_folder(&dir, &dev)
+        .expect_err("truncated must fail")
+        .to_string();
     assert!(err.contains("generator.bpk"), "{err}");
 }

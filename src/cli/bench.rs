@@ -11,10 +11,10 @@ use anyhow::Result;
 use burn::prelude::*;
 use serde::Serialize;
 
-use pdpaint::maps::{hard_map_cpu, hard_map_fast, Decay};
-use pdpaint::model::{tensor_from_vec, tensor_to_vec, PdGan, Preset};
+use pdpaint::maps::{Decay, hard_map_cpu, hard_map_fast};
+use pdpaint::model::{PdGan, Preset, tensor_from_vec, tensor_to_vec};
 
-use super::{select_backend, BackendArgs};
+use super::{BackendArgs, select_backend};
 
 /// Arguments of `pdpaint bench`.
 #[derive(Debug, clap::Args)]
@@ -65,7 +65,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 fn time_it(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -100,21 +104,39 @@ pub fn run(a: Args) -> Result<()> {
         let cfg = p.config();
         let r = cfg.resolution();
         let b = a.batch.max(1);
-        eprintln!("timing preset {} ({} generator parameters)…", p.name(), cfg.generator.num_params());
+        eprintln!(
+            "timing preset {} ({} generator parameters)…",
+            p.name(),
+            cfg.generator.num_params()
+        );
         let model = PdGan::random(&cfg, 0, &dev)?;
-        let image: Tensor<4> = Tensor::random([b, 3, r, r], burn::tensor::Distribution::Uniform(-1.0, 1.0), &dev);
+        let image: Tensor<4> = Tensor::random(
+            [b, 3, r, r],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &dev,
+        );
         let known1 = known_square(r);
         let known_b: Vec<f32> = (0..b).flat_map(|_| known1.iter().copied()).collect();
         let known = tensor_from_vec(known_b, [b, 1, r, r], &dev);
         let prior_ms = time_it(a.repeats, || {
-            let p = model.run_prior(image.clone().slice([0..1]), known.clone().slice([0..1]));
+            let p = model.run_prior(image.clone().narrow(0, 0, 1), known.clone().narrow(0, 0, 1));
             tensor_to_vec(p)?;
             Ok(())
         })?;
         let prior = model.run_prior(image.clone(), known.clone());
-        let z: Tensor<2> = Tensor::random([b, cfg.generator.z_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &dev);
+        let z: Tensor<2> = Tensor::random(
+            [b, cfg.generator.z_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
         let gen_ms = time_it(a.repeats, || {
-            let (out, _) = model.generator.forward(z.clone(), prior.clone(), known.clone(), cfg.hard_map.decay(), false);
+            let (out, _) = model.generator.forward(
+                z.clone(),
+                prior.clone(),
+                known.clone(),
+                cfg.hard_map.decay(),
+                false,
+            );
             tensor_to_vec(out)?;
             Ok(())
         })? / b as f64;
@@ -156,15 +178,24 @@ pub fn run(a: Args) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("backend: {}  (median of {} runs)", report.backend, report.repeats);
-        println!("{:<10} {:>6} {:>13} {:>10} {:>18}", "preset", "res", "G params", "prior ms", "generator ms/sample");
+        println!(
+            "backend: {}  (median of {} runs)",
+            report.backend, report.repeats
+        );
+        println!(
+            "{:<10} {:>6} {:>13} {:>10} {:>18}",
+            "preset", "res", "G params", "prior ms", "generator ms/sample"
+        );
         for p in &report.presets {
             println!(
                 "{:<10} {:>6} {:>13} {:>10.1} {:>18.1}",
                 p.preset, p.resolution, p.generator_params, p.prior_ms, p.generator_ms_per_sample
             );
         }
-        print!("hard map {s}x{s} (N=7, ks=5): {:.1} ms", report.hard_map_fast_ms);
+        print!(
+            "hard map {s}x{s} (N=7, ks=5): {:.1} ms",
+            report.hard_map_fast_ms
+        );
         if let (Some(r), Some(x)) = (report.hard_map_reference_ms, report.hard_map_speedup) {
             print!("  (reference {r:.1} ms, {x:.1}x faster)");
         }

@@ -60,7 +60,13 @@ pub fn run(a: Args) -> Result<()> {
     if b == 0 {
         bail!("batch size is 0: nothing to do");
     }
-    if image.data.iter().chain(&mask.data).chain(&z.data).any(|v| !v.is_finite()) {
+    if image
+        .data
+        .iter()
+        .chain(&mask.data)
+        .chain(&z.data)
+        .any(|v| !v.is_finite())
+    {
         bail!("inputs contain NaN or infinite values");
     }
     if mask.data.iter().any(|&v| v != 0.0 && v != 1.0) {
@@ -73,18 +79,30 @@ pub fn run(a: Args) -> Result<()> {
     let z_t = tensor_from_vec(z.data, [b, zd], dev);
     let prior = model.run_prior(image_t, known_t.clone());
     let want_maps = a.maps_out.is_some();
-    let (out, maps) = model.generator.forward(z_t, prior.clone(), known_t, cfg.hard_map.decay(), want_maps);
+    let (out, maps) =
+        model
+            .generator
+            .forward(z_t, prior.clone(), known_t, cfg.hard_map.decay(), want_maps);
     write_npy(&a.out, &[b, 3, r, r], &tensor_to_vec(out)?)?;
     if let Some(p) = &a.prior_out {
         write_npy(p, &[b, 3, r, r], &tensor_to_vec(prior)?)?;
     }
     if let Some(dir) = &a.maps_out {
-        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
         for (k, m) in maps.into_iter().enumerate() {
             let hs = m.hard.dims();
             let ss = m.soft.dims();
-            write_npy(&dir.join(format!("hard_{k}.npy")), &hs, &tensor_to_vec(m.hard)?)?;
-            write_npy(&dir.join(format!("soft_{k}.npy")), &ss, &tensor_to_vec(m.soft)?)?;
+            write_npy(
+                &dir.join(format!("hard_{k}.npy")),
+                &hs,
+                &tensor_to_vec(m.hard)?,
+            )?;
+            write_npy(
+                &dir.join(format!("soft_{k}.npy")),
+                &ss,
+                &tensor_to_vec(m.soft)?,
+            )?;
         }
     }
     eprintln!("wrote {}", a.out.display());

@@ -50,7 +50,12 @@ pub fn run(a: Args) -> Result<()> {
     );
     for (path, keys) in &report.unused {
         if !keys.is_empty() {
-            println!("  ignored {} unused tensors in {} (e.g. {})", keys.len(), path.display(), keys[0]);
+            println!(
+                "  ignored {} unused tensors in {} (e.g. {})",
+                keys.len(),
+                path.display(),
+                keys[0]
+            );
         }
     }
     println!("wrote {}", a.out.display());

@@ -90,7 +90,11 @@ pub fn hash_model_folder(dir: &Path) -> Result<String> {
     names.sort();
     let mut h = Sha256::new();
     for p in names {
-        h.update(p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        h.update(
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         h.update(sha256_file(&p)?);
     }
     Ok(format!("{:x}", h.finalize()))
@@ -107,9 +111,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn run(a: Args) -> Result<()> {
     let (model_dir, image_path, mask_path, seeds, margin, feather, expect) = match &a.recipe {
         Some(r) => {
-            let text = std::fs::read_to_string(r).with_context(|| format!("could not read recipe {}", r.display()))?;
-            let rec: Recipe =
-                serde_json::from_str(&text).with_context(|| format!("not a pdpaint recipe: {}", r.display()))?;
+            let text = std::fs::read_to_string(r)
+                .with_context(|| format!("could not read recipe {}", r.display()))?;
+            let rec: Recipe = serde_json::from_str(&text)
+                .with_context(|| format!("not a pdpaint recipe: {}", r.display()))?;
             (
                 rec.model.path.clone(),
                 rec.image.path.clone(),
@@ -121,7 +126,9 @@ pub fn run(a: Args) -> Result<()> {
             )
         }
         None => {
-            let seeds = (0..a.samples as u64).map(|i| a.seed.wrapping_add(i)).collect();
+            let seeds = (0..a.samples as u64)
+                .map(|i| a.seed.wrapping_add(i))
+                .collect();
             (
                 a.model.clone().context("--model is required")?,
                 a.image.clone().context("--image is required")?,
@@ -168,7 +175,8 @@ pub fn run(a: Args) -> Result<()> {
         inp.model_file().config.preset,
         100.0 * mask.hole_ratio()
     );
-    std::fs::create_dir_all(&a.out).with_context(|| format!("could not create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("could not create {}", a.out.display()))?;
     let opts = InpaintOptions {
         margin,
         feather_px: feather,
@@ -176,8 +184,10 @@ pub fn run(a: Args) -> Result<()> {
     };
     let bar = indicatif::ProgressBar::new(seeds.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} samples  {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} samples  {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut outputs = Vec::new();
     let mut save_err = None;
@@ -200,12 +210,24 @@ pub fn run(a: Args) -> Result<()> {
         .map(|s| (s.photo.clone(), format!("seed {}", s.seed)))
         .collect();
     let cols = (thumbs.len() as f64).sqrt().ceil().max(1.0) as u32;
-    save_png_atomic(&contact_sheet(&thumbs, cols, 256), &a.out.join("contact-sheet.png"))?;
+    save_png_atomic(
+        &contact_sheet(&thumbs, cols, 256),
+        &a.out.join("contact-sheet.png"),
+    )?;
     let recipe = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
-        image: HashedFile { path: image_path, sha256: image_hash },
-        mask: HashedFile { path: mask_path, sha256: mask_hash },
-        model: HashedFile { path: model_dir, sha256: model_hash },
+        image: HashedFile {
+            path: image_path,
+            sha256: image_hash,
+        },
+        mask: HashedFile {
+            path: mask_path,
+            sha256: mask_hash,
+        },
+        model: HashedFile {
+            path: model_dir,
+            sha256: model_hash,
+        },
         seeds,
         margin,
         feather_px: feather,
@@ -213,7 +235,10 @@ pub fn run(a: Args) -> Result<()> {
         context_box: [prep.bx.x0, prep.bx.y0, prep.bx.size as i64],
         outputs: outputs.clone(),
     };
-    write_atomic(&a.out.join("recipe.json"), serde_json::to_string_pretty(&recipe)?.as_bytes())?;
+    write_atomic(
+        &a.out.join("recipe.json"),
+        serde_json::to_string_pretty(&recipe)?.as_bytes(),
+    )?;
     println!(
         "wrote {} samples, prior.png, contact-sheet.png and recipe.json to {}",
         outputs.len(),

@@ -19,7 +19,7 @@ use pdpaint::imageops::{self, save_png_atomic};
 use pdpaint::inference::{InpaintOptions, Inpainter, z_for_seed};
 use pdpaint::maps::{Colormap, Decay, hard_map_fast, log_scale, to_rgb_image, unit_hard_maps_cpu};
 use pdpaint::mask::Mask;
-use pdpaint::model::config::{UNIT_MAP_SPECS, HardMapDecay};
+use pdpaint::model::config::{HardMapDecay, UNIT_MAP_SPECS};
 use pdpaint::model::{tensor_from_vec, tensor_to_vec};
 
 use super::{BackendArgs, select_backend};
@@ -93,7 +93,9 @@ fn enlarge(v: &[f32], s: usize, r: usize) -> Vec<f32> {
 /// Runs `maps`.
 pub fn run(a: Args) -> Result<()> {
     let mask = Mask::load(&a.mask)?;
-    let bbox = mask.bbox().context("the mask has no hole: nothing to map (white = hole)")?;
+    let bbox = mask
+        .bbox()
+        .context("the mask has no hole: nothing to map (white = hole)")?;
     let decay = if a.paper {
         if !(a.k > 1.0 && a.k.is_finite()) {
             bail!("--k must be > 1, got {}", a.k);
@@ -102,14 +104,17 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Decay::Exp
     };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("could not create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("could not create {}", a.out.display()))?;
     // Soft maps need the model; its resolution then wins.
     let mut soft_means: Option<Vec<(usize, Vec<f32>)>> = None;
     let mut res = a.res;
     if let (Some(model_dir), Some(image_path)) = (&a.model, &a.image) {
         let photo = imageops::load_image(image_path)?;
         let mask_img = if (mask.width, mask.height) != photo.dimensions() {
-            eprintln!("note: mask size differs from the photo: resizing the mask (nearest neighbour)");
+            eprintln!(
+                "note: mask size differs from the photo: resizing the mask (nearest neighbour)"
+            );
             mask.resize_nearest(photo.width(), photo.height())
         } else {
             mask.clone()
@@ -117,17 +122,27 @@ pub fn run(a: Args) -> Result<()> {
         let sel = select_backend(&a.backend)?;
         let inp = Inpainter::load(model_dir, &sel.device)?;
         res = inp.resolution() as u32;
-        let opts = InpaintOptions { margin: a.margin, ..InpaintOptions::default() };
+        let opts = InpaintOptions {
+            margin: a.margin,
+            ..InpaintOptions::default()
+        };
         let p = inp.prepare(&photo, &mask_img, &opts)?;
         let prior = inp.prior(&p)?;
         let zd = inp.model_file().config.generator.z_dim;
         let z = tensor_from_vec(z_for_seed(a.seed, zd), [1, zd], inp.device());
-        let known = tensor_from_vec(p.hole.iter().map(|v| 1.0 - v).collect(), [1, 1, p.res, p.res], inp.device());
+        let known = tensor_from_vec(
+            p.hole.iter().map(|v| 1.0 - v).collect(),
+            [1, 1, p.res, p.res],
+            inp.device(),
+        );
         let model_decay = match inp.model_file().config.hard_map {
             HardMapDecay::Code if !a.paper => Decay::Exp,
             _ => decay,
         };
-        let (_, maps) = inp.model().generator.forward(z, prior, known, model_decay, true);
+        let (_, maps) = inp
+            .model()
+            .generator
+            .forward(z, prior, known, model_decay, true);
         let mut v = Vec::new();
         for m in maps {
             let [_, c, h, _] = m.soft.dims();
@@ -137,7 +152,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         soft_means = Some(v);
     }
-    if res < 64 || res % 64 != 0 {
+    if res < 64 || !res.is_multiple_of(64) {
         bail!("--res must be a multiple of 64 (the generator has six 2x upsamplings), got {res}");
     }
     let bx = imageops::context_box(bbox, mask.width, mask.height, res, a.margin);
@@ -153,8 +168,18 @@ pub fn run(a: Args) -> Result<()> {
         let floor = decay.coef(spec.n);
         let scaled: Vec<f32> = map.iter().map(|&v| log_scale(v, floor)).collect();
         let big = enlarge(&scaled, *hk, r);
-        save_png_atomic(&to_rgb_image(&big, res, res, Colormap::Viridis, 0.0, 1.0), &a.out.join(format!("hard_{k}.png")))?;
-        let full = hard_map_fast(&full_known, fh as usize, fw as usize, spec.n, spec.ks, decay);
+        save_png_atomic(
+            &to_rgb_image(&big, res, res, Colormap::Viridis, 0.0, 1.0),
+            &a.out.join(format!("hard_{k}.png")),
+        )?;
+        let full = hard_map_fast(
+            &full_known,
+            fh as usize,
+            fw as usize,
+            spec.n,
+            spec.ks,
+            decay,
+        );
         let full_scaled: Vec<f32> = full.iter().map(|&v| log_scale(v, floor)).collect();
         save_png_atomic(
             &to_rgb_image(&full_scaled, fw, fh, Colormap::Viridis, 0.0, 1.0),
@@ -163,7 +188,10 @@ pub fn run(a: Args) -> Result<()> {
         if let Some(soft) = &soft_means {
             let (s, mean) = &soft[k];
             let big = enlarge(mean, *s, r);
-            save_png_atomic(&to_rgb_image(&big, res, res, Colormap::Viridis, 0.0, 1.0), &a.out.join(format!("soft_{k}.png")))?;
+            save_png_atomic(
+                &to_rgb_image(&big, res, res, Colormap::Viridis, 0.0, 1.0),
+                &a.out.join(format!("soft_{k}.png")),
+            )?;
         }
         let _ = wk;
         legend.push(UnitLegend {
@@ -188,10 +216,15 @@ pub fn run(a: Args) -> Result<()> {
         units: legend,
     };
     let json = serde_json::to_string_pretty(&legend)?;
-    std::fs::write(a.out.join("maps.json"), json).with_context(|| format!("could not write {}", a.out.join("maps.json").display()))?;
+    std::fs::write(a.out.join("maps.json"), json)
+        .with_context(|| format!("could not write {}", a.out.join("maps.json").display()))?;
     println!(
         "wrote hard maps{} for 6 units to {}",
-        if soft_means.is_some() { " and soft maps" } else { "" },
+        if soft_means.is_some() {
+            " and soft maps"
+        } else {
+            ""
+        },
         a.out.display()
     );
     Ok(())

@@ -86,7 +86,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 &cfg,
                 &model,
                 Some(&disc),
-                &format!("random init (preset {}, seed {seed}): untrained", preset.name()),
+                &format!(
+                    "random init (preset {}, seed {seed}): untrained",
+                    preset.name()
+                ),
             )?;
             println!(
                 "wrote untrained {} model ({} generator parameters) to {}",

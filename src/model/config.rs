@@ -60,6 +60,14 @@ impl GeneratorConfig {
         16 * self.nf
     }
 
+    /// Number of spectral-norm `u`/`v` buffer values (stored in the state dict, not parameters).
+    pub fn num_sn_buffers(&self) -> usize {
+        self.units()
+            .iter()
+            .map(|u| (u.fmid + u.fin * 9) + (u.fout + u.fmid * 9) + (u.fout + u.fin))
+            .sum()
+    }
+
     /// The six units, in order.
     pub fn units(&self) -> [UnitLayout; NUM_UNITS] {
         let nf = self.nf;
@@ -80,7 +88,9 @@ impl GeneratorConfig {
         })
     }
 
-    /// Number of parameters, by arithmetic (matches the module's count).
+    /// Number of parameters as PyTorch's `parameters()` counts them for the authors' module:
+    /// every weight and bias including the unused `block.v` and the frozen MaskGet weights, but
+    /// not the spectral-norm `u`, `v` vectors (those are buffers).
     pub fn num_params(&self) -> usize {
         let conv = |cin: usize, cout: usize, k: usize, bias: bool| {
             cout * cin * k * k + if bias { cout } else { 0 }
@@ -92,9 +102,9 @@ impl GeneratorConfig {
         for u in self.units() {
             let (fin, fout, fmid, ks) = (u.fin, u.fout, u.fmid, u.map.ks);
             total += 1; // block.v
-            total += conv(fin, fmid, 3, true) + fmid + fin * 9; // conv_0 + u + v
-            total += conv(fmid, fout, 3, true) + fout + fmid * 9; // conv_1
-            total += conv(fin, fout, 1, false) + fout + fin; // conv_s
+            total += conv(fin, fmid, 3, true); // conv_0 (u, v are buffers)
+            total += conv(fmid, fout, 3, true); // conv_1
+            total += conv(fin, fout, 1, false); // conv_s
             total += spd(fin) + spd(fmid) + spd(fin);
             total += ks * ks; // mask_conv
             total += conv(3, nh, 3, true) + conv(nh, fin, 3, true); // conv_to_f

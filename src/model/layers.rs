@@ -19,6 +19,7 @@ pub const NORM_EPS: f64 = 1e-5;
 
 /// A plain 2-D convolution (stride `stride`, symmetric zero padding `pad`) with PyTorch keys
 /// `{prefix}.weight` `[cout, cin, k, k]` and `{prefix}.bias` `[cout]`.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_from(
     src: &mut ParamSource<'_>,
     prefix: &str,

@@ -307,7 +307,18 @@ impl<'a> ParamSource<'a> {
         d_out: usize,
         init: Init,
     ) -> Result<Param<Tensor<2>>> {
-        let t: Tensor<2> = self.tensor(key, [d_out, d_in], init)?;
-        Ok(Param::initialized(ParamId::new(), t.transpose()))
+        // Transpose on the host so the parameter is contiguous (a transposed view would make
+        // the matmul take another kernel path, and a reloaded model differ in the last bits).
+        let src = self.values(key, &[d_out, d_in], init)?;
+        let mut data = vec![0.0f32; src.len()];
+        for o in 0..d_out {
+            for i in 0..d_in {
+                data[i * d_out + o] = src[o * d_in + i];
+            }
+        }
+        Ok(Param::initialized(
+            ParamId::new(),
+            Tensor::from_data(TensorData::new(data, [d_in, d_out]), &self.device),
+        ))
     }
 }

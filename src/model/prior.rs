@@ -113,36 +113,72 @@ impl PriorNet {
         Self::build(enc, Some(dec), cfg)
     }
 
-    fn build(enc: &mut ParamSource<'_>, dec: Option<&mut ParamSource<'_>>, cfg: &PriorConfig) -> Result<Self> {
+    fn build(
+        enc: &mut ParamSource<'_>,
+        dec: Option<&mut ParamSource<'_>>,
+        cfg: &PriorConfig,
+    ) -> Result<Self> {
         let (encoder, middle) = Self::build_encoder(enc, cfg)?;
         let decoder = match dec {
             Some(d) => Self::build_decoder(d, cfg)?,
             None => Self::build_decoder(enc, cfg)?,
         };
-        Ok(Self { encoder, middle, decoder })
+        Ok(Self {
+            encoder,
+            middle,
+            decoder,
+        })
     }
 
-    fn build_encoder(enc: &mut ParamSource<'_>, cfg: &PriorConfig) -> Result<(Vec<EncoderStage>, Vec<PResBlock>)> {
+    fn build_encoder(
+        enc: &mut ParamSource<'_>,
+        cfg: &PriorConfig,
+    ) -> Result<(Vec<EncoderStage>, Vec<PResBlock>)> {
         let ch = cfg.encoder_channels();
         let mut encoder = Vec::with_capacity(6);
         let mut cin = 3;
         for (k, &cout) in ch.iter().enumerate() {
             let i = k + 1;
-            let conv = PartialConv::from_source(enc, &format!("Encoder_{i}.conv"), cin, cout, 4, 2, 1)?;
+            let conv =
+                PartialConv::from_source(enc, &format!("Encoder_{i}.conv"), cin, cout, 4, 2, 1)?;
             let norm = if (2..=5).contains(&i) {
-                Some(InstanceNormAffine::from_source(enc, &format!("Encoder_{i}.norm"), cout)?)
+                Some(InstanceNormAffine::from_source(
+                    enc,
+                    &format!("Encoder_{i}.norm"),
+                    cout,
+                )?)
             } else {
                 None
             };
-            encoder.push(EncoderStage { conv, norm, activate: i > 1 });
+            encoder.push(EncoderStage {
+                conv,
+                norm,
+                activate: i > 1,
+            });
             cin = cout;
         }
         let c = ch[5];
         let mut middle = Vec::with_capacity(cfg.res_num);
         for i in 0..cfg.res_num {
             middle.push(PResBlock {
-                conv_1: PartialConv::from_source(enc, &format!("middle.{i}.conv_1"), c, c, 3, 1, 1)?,
-                conv_2: PartialConv::from_source(enc, &format!("middle.{i}.conv_2"), c, c, 3, 1, 1)?,
+                conv_1: PartialConv::from_source(
+                    enc,
+                    &format!("middle.{i}.conv_1"),
+                    c,
+                    c,
+                    3,
+                    1,
+                    1,
+                )?,
+                conv_2: PartialConv::from_source(
+                    enc,
+                    &format!("middle.{i}.conv_2"),
+                    c,
+                    c,
+                    3,
+                    1,
+                    1,
+                )?,
             });
         }
         Ok((encoder, middle))
@@ -151,13 +187,24 @@ impl PriorNet {
     fn build_decoder(dec: &mut ParamSource<'_>, cfg: &PriorConfig) -> Result<Vec<DecoderStage>> {
         // Decoder_k input: y_{k-1} (or out_7) concatenated with the skip out_{6-k}.
         let g = cfg.ngf;
-        let dims = [(8 * g, 8 * g), (16 * g, 8 * g), (16 * g, 4 * g), (8 * g, 2 * g), (4 * g, g), (2 * g, 3)];
+        let dims = [
+            (8 * g, 8 * g),
+            (16 * g, 8 * g),
+            (16 * g, 4 * g),
+            (8 * g, 2 * g),
+            (4 * g, g),
+            (2 * g, 3),
+        ];
         let mut decoder = Vec::with_capacity(6);
         for (k, &(din, dout)) in dims.iter().enumerate() {
             let i = k + 1;
             let up = conv_t_from(dec, &format!("Decoder_{i}.model.1"), din, dout)?;
             let norm = if i < 6 {
-                Some(InstanceNormAffine::from_source(dec, &format!("Decoder_{i}.model.2"), dout)?)
+                Some(InstanceNormAffine::from_source(
+                    dec,
+                    &format!("Decoder_{i}.model.2"),
+                    dout,
+                )?)
             } else {
                 None
             };
