@@ -56,6 +56,22 @@ fn small_preset_is_at_most_a_sixteenth_of_official_flops() {
     assert!(s * 16.0 <= o * 1.0001, "small/official FLOPs = {}", s / o);
 }
 
+/// A `[1, 1, r, r]` known map (1 = known) with a rectangular hole `ys × xs`.
+fn known_with_hole(
+    r: usize,
+    ys: std::ops::Range<usize>,
+    xs: std::ops::Range<usize>,
+    dev: &Device,
+) -> Tensor<4> {
+    let mut known = vec![1.0f32; r * r];
+    for y in ys {
+        for x in xs.clone() {
+            known[y * r + x] = 0.0;
+        }
+    }
+    tensor_from_vec(known, [1, 1, r, r], dev)
+}
+
 #[test]
 fn model_folder_round_trips_exactly() {
     let dev = Device::flex();
@@ -75,13 +91,7 @@ fn model_folder_round_trips_exactly() {
         burn::tensor::Distribution::Uniform(-1.0, 1.0),
         &dev,
     );
-    let mut known = vec![1.0f32; r * r];
-    for y in 64..160 {
-        for x in 80..200 {
-            known[y * r + x] = 0.0;
-        }
-    }
-    let known = tensor_from_vec(known, [1, 1, r, r], &dev);
+    let known = known_with_hole(r, 64..160, 80..200, &dev);
     let z = Tensor::<2>::random(
         [1, cfg.generator.z_dim],
         burn::tensor::Distribution::Normal(0.0, 1.0),
@@ -168,13 +178,7 @@ fn shared_conditioning_equals_full_forward_per_sample() {
         burn::tensor::Distribution::Uniform(-1.0, 1.0),
         &dev,
     );
-    let mut known = vec![1.0f32; r * r];
-    for y in 40..150 {
-        for x in 30..120 {
-            known[y * r + x] = 0.0;
-        }
-    }
-    let known = tensor_from_vec(known, [1, 1, r, r], &dev);
+    let known = known_with_hole(r, 40..150, 30..120, &dev);
     let prior = model.run_prior(image, known.clone());
     let decay = cfg.hard_map.decay();
     let z = Tensor::<2>::random(

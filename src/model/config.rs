@@ -9,14 +9,7 @@ use crate::error::{Error, Result};
 use crate::maps::{Decay, UnitMapSpec};
 
 /// Dilation iterations `N` and kernel size `ks` of the hard map, per generator unit (spec §3.4).
-pub const UNIT_MAP_SPECS: [UnitMapSpec; 6] = [
-    UnitMapSpec { n: 2, ks: 3 },
-    UnitMapSpec { n: 3, ks: 3 },
-    UnitMapSpec { n: 4, ks: 3 },
-    UnitMapSpec { n: 5, ks: 3 },
-    UnitMapSpec { n: 6, ks: 5 },
-    UnitMapSpec { n: 7, ks: 5 },
-];
+pub const UNIT_MAP_SPECS: [UnitMapSpec; 6] = crate::maps::OFFICIAL_UNITS;
 
 /// Number of SPDNorm units (residual block + upsampling) in the generator.
 pub const NUM_UNITS: usize = 6;
