@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, tanh};
 
 use crate::error::Result;
-use crate::maps::{Decay, hard_map_tensor, nearest_strided_tensor};
+use crate::maps::{Decay, hard_map_fast, hard_map_tensor, nearest_strided_tensor};
 use crate::model::config::{GeneratorConfig, UnitLayout};
 use crate::model::layers::{
     INIT_STD, SnConv2d, conv_t_from, conv2d_from, instance_norm, positional_norm,
@@ -281,7 +281,7 @@ impl SpdResBlock {
         let pr = nearest_strided_tensor(prior, stride);
         let mr = nearest_strided_tensor(known, stride);
         let soft = self.soft_map(x.clone(), pr.clone(), mr.clone());
-        let hard = hard_map_tensor(mr.clone(), self.n, self.ks, decay);
+        let hard = hard_map_exact(mr.clone(), self.n, self.ks, decay);
         let norms = self.norm_s.forward(x.clone(), pr.clone(), soft.clone());
         let soft_out = self.conv_s.forward(norms.clone());
         let norm0 = self.norm_0.forward(x, pr.clone(), hard.clone());
@@ -320,7 +320,7 @@ impl SpdResBlock {
         let stride = (prior.dims()[2] / h).max(1);
         let pr = nearest_strided_tensor(prior, stride);
         let mr = nearest_strided_tensor(known, stride);
-        let hard = hard_map_tensor(mr.clone(), self.n, self.ks, decay);
+        let hard = hard_map_exact(mr.clone(), self.n, self.ks, decay);
         let fp = self.conv_to_f.forward(pr.clone());
         let (g0, b0) = self.norm_0.modulation(pr.clone());
         let (g1, b1) = self.norm_1.modulation(pr.clone());
@@ -389,6 +389,29 @@ impl SpdResBlock {
         let h = x.dims()[2];
         let c = self.condition(prior, known, h, decay);
         self.forward_cond(x, &c, want_maps)
+    }
+}
+
+/// The hard map of a batch of known maps `[B, 1, h, w]`, computed on the host with the exact
+/// CPU algorithm ([`hard_map_fast`], bit-identical to the reference) and uploaded.
+///
+/// The map depends on the mask only (no gradient flows through it) and is at most 128² per
+/// sample, so the round trip is cheap. It also sidesteps a Burn 0.22 wgpu fusion bug: the
+/// max-pool formulation ([`hard_map_tensor`], exact on the CPU backend) returns wrong rings on
+/// wgpu when the pooled map and its input meet in one fused element-wise kernel
+/// (`tests/wgpu.rs`). Falls back to the tensor version if the read-back fails.
+pub fn hard_map_exact(mr: Tensor<4>, n: usize, ks: usize, decay: Decay) -> Tensor<4> {
+    let [b, c, h, w] = mr.dims();
+    let device = mr.device();
+    match crate::model::tensor_to_vec(mr.clone()) {
+        Ok(v) => {
+            let mut out = Vec::with_capacity(v.len());
+            for plane in v.chunks(h * w) {
+                out.extend(hard_map_fast(plane, h, w, n, ks, decay));
+            }
+            Tensor::from_data(TensorData::new(out, [b, c, h, w]), &device)
+        }
+        Err(_) => hard_map_tensor(mr, n, ks, decay),
     }
 }
 
