@@ -198,13 +198,18 @@ pub fn run(a: Args) -> Result<()> {
             report.backend, report.repeats
         );
         println!(
-            "{:<10} {:>6} {:>13} {:>10} {:>18}",
-            "preset", "res", "G params", "prior ms", "generator ms/sample"
+            "{:<10} {:>6} {:>13} {:>10} {:>20} {:>20}",
+            "preset", "res", "G params", "prior ms", "G ms/sample (full)", "G ms/extra sample"
         );
         for p in &report.presets {
             println!(
-                "{:<10} {:>6} {:>13} {:>10.1} {:>18.1}",
-                p.preset, p.resolution, p.generator_params, p.prior_ms, p.generator_ms_per_sample
+                "{:<10} {:>6} {:>13} {:>10.1} {:>20.1} {:>20.1}",
+                p.preset,
+                p.resolution,
+                p.generator_params,
+                p.prior_ms,
+                p.generator_ms_per_sample,
+                p.generator_ms_per_extra_sample
             );
         }
         print!(

@@ -308,3 +308,89 @@ impl PartialConv {
         (out, new_mask)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model::params::ParamSource;
+    use crate::model::tensor_to_vec;
+
+    fn sn_with(w: Vec<f32>, u: Vec<f32>, v: Vec<f32>, shape: [usize; 4]) -> SnConv2d {
+        let dev = Device::flex();
+        let [o, i, kh, kw] = shape;
+        let mut conv =
+            SnConv2d::from_source(&mut ParamSource::zeros(&dev), "c", i, o, kh, 1, 0, false)
+                .unwrap();
+        conv.weight_orig = conv
+            .weight_orig
+            .map(|_| Tensor::from_data(TensorData::new(w, shape), &dev));
+        conv.weight_u = conv
+            .weight_u
+            .map(|_| Tensor::from_data(TensorData::new(u, [o]), &dev));
+        conv.weight_v = conv
+            .weight_v
+            .map(|_| Tensor::from_data(TensorData::new(v, [i * kh * kw]), &dev));
+        let _ = kw;
+        conv
+    }
+
+    #[test]
+    fn eval_weight_divides_by_u_w_v() {
+        // W = [[3, 0], [0, 1]] as a 2→2 1×1 conv; u = (0.6, 0.8), v = (1, 0): σ = 0.6·3 = 1.8.
+        let conv = sn_with(
+            vec![3.0, 0.0, 0.0, 1.0],
+            vec![0.6, 0.8],
+            vec![1.0, 0.0],
+            [2, 2, 1, 1],
+        );
+        let w = tensor_to_vec(conv.weight()).unwrap();
+        let want = [3.0 / 1.8, 0.0, 0.0, 1.0 / 1.8];
+        for (a, b) in w.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn power_iteration_converges_to_the_largest_singular_value() {
+        let mut conv = sn_with(
+            vec![3.0, 1.0, 0.0, 2.0],
+            vec![0.6, 0.8],
+            vec![0.8, 0.6],
+            [2, 2, 1, 1],
+        );
+        // One step by hand: v = norm(Wᵀu) = norm(1.8, 2.2); u = norm(W v).
+        let (c1, s1) = conv.clone().power_iteration();
+        let v = tensor_to_vec(c1.weight_v.val()).unwrap();
+        let n = (1.8f32 * 1.8 + 2.2 * 2.2).sqrt();
+        assert!(
+            (v[0] - 1.8 / n).abs() < 1e-6 && (v[1] - 2.2 / n).abs() < 1e-6,
+            "{v:?}"
+        );
+        assert!(tensor_to_vec(s1).unwrap()[0] > 0.0);
+        let mut sigma = 0.0;
+        for _ in 0..50 {
+            let (c, s) = conv.power_iteration();
+            conv = c;
+            sigma = tensor_to_vec(s).unwrap()[0];
+        }
+        // Singular values of [[3,1],[0,2]]: sqrt((14 ± sqrt(196-144))/2) → largest ≈ 3.4351.
+        let want = ((14.0f32 + (52.0f32).sqrt()) / 2.0).sqrt();
+        assert!((sigma - want).abs() < 1e-4, "σ = {sigma}, want {want}");
+    }
+
+    #[test]
+    fn positional_norm_uses_unbiased_variance() {
+        let dev = Device::flex();
+        // Channels (1, 2, 3, 6) at one pixel: mean 3, unbiased var 14/3.
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 6.0], [1, 4, 1, 1]),
+            &dev,
+        );
+        let y = tensor_to_vec(positional_norm(x)).unwrap();
+        let sd = (14.0f32 / 3.0 + 1e-5).sqrt();
+        for (a, v) in y.iter().zip([1.0f32, 2.0, 3.0, 6.0]) {
+            assert!((a - (v - 3.0) / sd).abs() < 1e-6);
+        }
+    }
+}
