@@ -7,6 +7,8 @@
 //!   residual block, the generator, the partial-conv prior and the two-scale discriminator;
 //!   checkpoint import and our own model folder format.
 //! * [`mask`]: hole masks on disk and in memory (1 = hole).
+//! * [`masks`]: procedural training and evaluation masks (DeepFill v2 strokes, LaMa presets,
+//!   boxes) and the NVIDIA hole-ratio bins.
 //! * [`npy`]: little-endian f32 `.npy` arrays for the `forward` contract.
 //! * [`inference`]: the user path: crop around the hole, prior once, N samples, composite,
 //!   paste back.
@@ -19,6 +21,7 @@ pub mod imageops;
 pub mod inference;
 pub mod maps;
 pub mod mask;
+pub mod masks;
 pub mod model;
 pub mod npy;
 
