@@ -40,7 +40,9 @@ pub use bins::{NVIDIA_BINS, RatioBin, sample_in_bin};
 ///
 /// Names on the command line and in configuration files (clap and serde): `deepfill`,
 /// `lama-thin`, `lama-medium`, `lama-thick`, `boxes`, `mixed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MaskKind {
     /// DeepFill v2 free-form strokes (1–3 zig-zag strokes of 4–11 vertices); ≈15 % hole at
@@ -58,7 +60,8 @@ pub enum MaskKind {
     LamaThick,
     /// 1–3 axis-aligned rectangles, each side between 1/8 and 1/2 of the image side.
     Boxes,
-    /// One of the other kinds, chosen uniformly for each mask.
+    /// One of the other kinds, chosen uniformly for each mask (the default).
+    #[default]
     Mixed,
 }
 
@@ -110,8 +113,9 @@ const MAX_REDRAWS: usize = 16;
 /// lengths, box sizes) by `√(width·height) / 256`, so the hole *ratio* stays about the same.
 /// Everything is clipped to the image.
 ///
-/// A draw that comes out empty or entirely hole is redrawn (up to 16 times), so the mask has at
-/// least one hole pixel and at least one known pixel whenever the image has two or more pixels.
+/// A draw that comes out empty or entirely hole is redrawn (up to 16 times, after which the last
+/// draw is returned; only images of a few pixels get that far), so the mask has at least one
+/// hole pixel and at least one known pixel whenever the image has two or more pixels.
 /// A zero-sized image gives an empty mask. The result is a pure function of `kind`, the size
 /// and the RNG's state.
 pub fn generate(kind: MaskKind, width: u32, height: u32, rng: &mut impl Rng) -> Mask {
@@ -303,6 +307,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<MaskKind>(&json).unwrap(), *kind);
         }
         assert_eq!(MaskKind::value_variants(), &MaskKind::ALL);
+        assert_eq!(MaskKind::default(), MaskKind::Mixed);
         assert!(serde_json::from_str::<MaskKind>("\"deep-fill\"").is_err());
     }
 
