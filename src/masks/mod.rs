@@ -3,8 +3,7 @@
 //! No package ships the NVIDIA irregular-mask set the PD-GAN authors trained on, so masks are
 //! drawn procedurally. Strokes are painted with [`Mask::rasterize_stroke`] (round brush),
 //! boxes are filled rectangles, everything is clipped to the image, and every generator takes
-//! its randomness from the caller's RNG, so a seeded RNG gives
-//! the same mask on every machine.
+//! its randomness from the caller's RNG, so a seeded RNG gives the same mask on every machine.
 //!
 //! * [`MaskKind::DeepFill`]: DeepFill v2 free-form strokes (Yu et al., ICCV 2019), see
 //!   [`deepfill`].
