@@ -12,6 +12,7 @@
 //! * [`npy`]: little-endian f32 `.npy` arrays for the `forward` contract.
 //! * [`inference`]: the user path: crop around the hole, prior once, N samples, composite,
 //!   paste back.
+//! * [`train`]: training (so far: the loss terms of both stages).
 //! * [`backend`]: the only place that names a Burn backend.
 #![warn(missing_docs)]
 
@@ -24,5 +25,6 @@ pub mod mask;
 pub mod masks;
 pub mod model;
 pub mod npy;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,398 @@
+//! The loss terms of both training stages, as in the authors' code (spec §2.4, §4.2, §4.3),
+//! with the paper's variants where the spec offers them.
+//!
+//! Every term is a function of tensors (images, masks, discriminator outputs, feature maps),
+//! so the feature network (VGG) stays outside: callers pass its activations. All reductions
+//! are means over all elements, as PyTorch's `L1Loss()` does. Masks are 1 = hole.
+//!
+//! Stage 1 (prior): `6·L1_hole + 1·L1_valid + 0.05·(Perc(out) + Perc(comp)) + 120·Style(out)
+//! + 0.1·TV(comp)` ([`Stage1Weights`]). Stage 2 (PD-GAN generator): hinge adversarial +
+//! `10/num_D`·feature matching + `10`·perceptual + `0.1`·TV(comp) + perceptual diversity
+//! ([`Stage2Weights`]); the discriminator uses the hinge loss with the real term once per fake
+//! sample, as the authors' code counts it.
+
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use serde::{Deserialize, Serialize};
+
+/// Weights of the stage-1 (prior) loss; the defaults are the authors'.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage1Weights {
+    /// L1 on hole pixels.
+    pub hole: f64,
+    /// L1 on known pixels.
+    pub valid: f64,
+    /// Perceptual loss, applied to the raw output and to the composite.
+    pub perceptual: f64,
+    /// Style (Gram) loss on the raw output.
+    pub style: f64,
+    /// Total variation on the composite.
+    pub tv: f64,
+}
+
+impl Default for Stage1Weights {
+    fn default() -> Self {
+        Self {
+            hole: 6.0,
+            valid: 1.0,
+            perceptual: 0.05,
+            style: 120.0,
+            tv: 0.1,
+        }
+    }
+}
+
+/// Weights of the stage-2 generator loss; the defaults are the authors'.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Weights {
+    /// Hinge adversarial loss (the code's implicit weight 1).
+    pub adversarial: f64,
+    /// Feature matching `λ_feat`, divided by the number of discriminator scales.
+    pub feature_matching: f64,
+    /// Perceptual ("reconstruction") loss.
+    pub perceptual: f64,
+    /// Total variation on the composite.
+    pub tv: f64,
+    /// Perceptual diversity loss.
+    pub diversity: f64,
+    /// ε of the diversity loss `1 / (distance + ε)`.
+    pub diversity_eps: f64,
+}
+
+impl Default for Stage2Weights {
+    fn default() -> Self {
+        Self {
+            adversarial: 1.0,
+            feature_matching: 10.0,
+            perceptual: 10.0,
+            tv: 0.1,
+            diversity: 1.0,
+            diversity_eps: 1e-5,
+        }
+    }
+}
+
+/// The row term of the TV loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TvRows {
+    /// Neighbouring rows, as a TV loss should be (the default).
+    #[default]
+    Fixed,
+    /// The authors' code: the first row minus the last, broadcast (spec §4.2); for training
+    /// parity only.
+    Code,
+}
+
+/// `mean |a − b|` over all elements.
+///
+/// # Shapes
+/// Any equal shapes → `[1]`.
+pub fn l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    (a - b).abs().mean()
+}
+
+/// Stage-1 masked L1 terms: `(mean|out⊙H − gt⊙H|, mean|out⊙K − gt⊙K|)` with K = 1 − H.
+///
+/// # Shapes
+/// `out, gt: [B, 3, H, W]`, `hole: [B, 1 or 3, H, W]` → two `[1]`.
+pub fn masked_l1(out: Tensor<4>, gt: Tensor<4>, hole: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
+    let diff = (out - gt).abs();
+    let known = hole.clone().neg() + 1.0;
+    ((diff.clone() * hole).mean(), (diff * known).mean())
+}
+
+/// The composite `out⊙H + gt⊙(1−H)`.
+///
+/// # Shapes
+/// `out, gt: [B, 3, H, W]`, `hole: [B, 1 or 3, H, W]` → `[B, 3, H, W]`.
+pub fn composite(out: Tensor<4>, gt: Tensor<4>, hole: Tensor<4>) -> Tensor<4> {
+    out * hole.clone() + gt * (hole.neg() + 1.0)
+}
+
+/// Gram matrix `F·Fᵀ / (C·H·W)` per sample.
+///
+/// # Shapes
+/// `[B, C, H, W] → [B, C, C]`.
+pub fn gram(f: Tensor<4>) -> Tensor<3> {
+    let [b, c, h, w] = f.dims();
+    let flat: Tensor<3> = f.reshape([b, c, h * w]);
+    flat.clone().matmul(flat.swap_dims(1, 2)) / ((c * h * w) as f64)
+}
+
+/// Perceptual loss `Σ_l mean|φ_l(a) − φ_l(b)|` over matching feature maps.
+pub fn perceptual(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
+    sum_terms(fa.iter().zip(fb).map(|(a, b)| l1(a.clone(), b.clone())))
+}
+
+/// Style loss `Σ_l mean|G(φ_l(a)) − G(φ_l(b))|` (the authors use relu2_2, relu3_3, relu4_3).
+pub fn style(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
+    sum_terms(
+        fa.iter()
+            .zip(fb)
+            .map(|(a, b)| l1(gram(a.clone()), gram(b.clone()))),
+    )
+}
+
+fn sum_terms(terms: impl Iterator<Item = Tensor<1>>) -> Tensor<1> {
+    let mut it = terms;
+    match it.next() {
+        Some(first) => it.fold(first, |acc, t| acc + t),
+        // No terms at all (an empty layer list): zero, on the CPU device.
+        None => Tensor::zeros([1], &Device::flex()),
+    }
+}
+
+/// The authors' TV loss on the hole region: with `Dl` = the hole dilated by 3×3 (any hole pixel
+/// in the window), the column term is `mean|Dl[..,1:]⊙Dl[..,:-1]⊙(I[..,1:] − I[..,:-1])|` and
+/// the row term the same along rows ([`TvRows::Fixed`]) or the code's first-minus-last-row
+/// version ([`TvRows::Code`]).
+///
+/// # Shapes
+/// `img: [B, 3, H, W]`, `hole: [B, 1 or 3, H, W]` (binary) → `[1]`.
+pub fn tv(img: Tensor<4>, hole: Tensor<4>, rows: TvRows) -> Tensor<1> {
+    let [b, c, h, w] = img.dims();
+    let hole = if hole.dims()[1] == c {
+        hole
+    } else {
+        hole.expand([b, c, h, w])
+    };
+    let dl = max_pool2d(
+        hole,
+        MaxPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1]),
+    )
+    .greater_elem(0.0)
+    .float();
+    let dev = img.device();
+    let col = if w >= 2 {
+        let m = dl.clone().narrow(3, 1, w - 1) * dl.clone().narrow(3, 0, w - 1);
+        (m * (img.clone().narrow(3, 1, w - 1) - img.clone().narrow(3, 0, w - 1)))
+            .abs()
+            .mean()
+    } else {
+        Tensor::zeros([1], &dev)
+    };
+    let row = if h >= 2 {
+        let m = dl.clone().narrow(2, 1, h - 1) * dl.narrow(2, 0, h - 1);
+        let diff = match rows {
+            TvRows::Fixed => img.clone().narrow(2, 1, h - 1) - img.narrow(2, 0, h - 1),
+            TvRows::Code => img.clone().narrow(2, 0, 1) - img.narrow(2, h - 1, 1),
+        };
+        (m * diff).abs().mean()
+    } else {
+        Tensor::zeros([1], &dev)
+    };
+    col + row
+}
+
+/// Hinge loss of the discriminator for one fake batch:
+/// `(1/S)·Σ_s mean(relu(1 + D_s(fake))) + (1/S)·Σ_s mean(relu(1 − D_s(real)))`.
+///
+/// # Shapes
+/// One prediction map per scale, `[B, 1, h_s, w_s]` → `[1]`.
+pub fn hinge_d(fake: &[Tensor<4>], real: &[Tensor<4>]) -> Tensor<1> {
+    let s = fake.len().max(1) as f64;
+    let f = sum_terms(fake.iter().map(|p| relu(p.clone() + 1.0).mean()));
+    let r = sum_terms(real.iter().map(|p| relu(p.clone().neg() + 1.0).mean()));
+    (f + r) / s
+}
+
+/// Hinge loss of the generator for one fake batch: `−(1/S)·Σ_s mean(D_s(fake))`.
+pub fn hinge_g(fake: &[Tensor<4>]) -> Tensor<1> {
+    let s = fake.len().max(1) as f64;
+    sum_terms(fake.iter().map(|p| p.clone().mean())).neg() / s
+}
+
+/// Feature matching for one fake batch:
+/// `Σ_s Σ_{j<last} (λ/S)·mean|D_s^j(fake) − D_s^j(real)|`, the real features detached.
+///
+/// `fake[s]` and `real[s]` hold the group outputs of scale s, the last being the prediction
+/// (not matched).
+pub fn feature_matching(
+    fake: &[Vec<Tensor<4>>],
+    real: &[Vec<Tensor<4>>],
+    lambda: f64,
+) -> Tensor<1> {
+    let s = fake.len().max(1) as f64;
+    let terms = fake.iter().zip(real).flat_map(|(fs, rs)| {
+        let n = fs.len().saturating_sub(1);
+        fs.iter()
+            .zip(rs)
+            .take(n)
+            .map(|(f, r)| l1(f.clone(), r.clone().detach()))
+            .collect::<Vec<_>>()
+    });
+    sum_terms(terms) * (lambda / s)
+}
+
+/// The code's perceptual diversity loss `1 / (mean|φ(A⊙H) − φ(B⊙H)| + ε)`, where φ is the
+/// relu4_1 activation of the hole-masked samples (the caller masks in pixel space before the
+/// feature network, as the authors do).
+pub fn diversity(feat_a: Tensor<4>, feat_b: Tensor<4>, eps: f64) -> Tensor<1> {
+    (l1(feat_a, feat_b) + eps).recip()
+}
+
+/// The paper's variant: `1 / (Σ_i mean|F_i(A)⊙M_i − F_i(B)⊙M_i| + ε)` over several layers
+/// (VGG-19 relu1_1…relu5_1), with the hole mask applied to the features: `M_i` is the hole
+/// `[B, 1, H, W]` sampled down to each feature map's size (top-left of each block).
+pub fn diversity_paper(
+    feats_a: &[Tensor<4>],
+    feats_b: &[Tensor<4>],
+    hole: Tensor<4>,
+    eps: f64,
+) -> Tensor<1> {
+    let full = hole.dims()[2];
+    let d = sum_terms(feats_a.iter().zip(feats_b).map(|(a, b)| {
+        let s = (full / a.dims()[2]).max(1);
+        let m = crate::maps::nearest_strided_tensor(hole.clone(), s);
+        l1(a.clone() * m.clone(), b.clone() * m)
+    }));
+    (d + eps).recip()
+}
+
+/// The stage-1 loss terms, unweighted.
+#[derive(Debug, Clone)]
+pub struct Stage1Terms {
+    /// L1 on hole pixels.
+    pub hole: Tensor<1>,
+    /// L1 on known pixels.
+    pub valid: Tensor<1>,
+    /// Perceptual loss of the raw output plus that of the composite.
+    pub perceptual: Tensor<1>,
+    /// Style loss of the raw output.
+    pub style: Tensor<1>,
+    /// TV of the composite.
+    pub tv: Tensor<1>,
+}
+
+impl Stage1Terms {
+    /// The weighted total.
+    pub fn total(&self, w: &Stage1Weights) -> Tensor<1> {
+        self.hole.clone() * w.hole
+            + self.valid.clone() * w.valid
+            + self.perceptual.clone() * w.perceptual
+            + self.style.clone() * w.style
+            + self.tv.clone() * w.tv
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model::tensor_to_vec;
+
+    fn t4(v: Vec<f32>, s: [usize; 4]) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(v, s), &Device::flex())
+    }
+
+    fn val(t: Tensor<1>) -> f32 {
+        tensor_to_vec(t).unwrap()[0]
+    }
+
+    #[test]
+    fn l1_and_masked_l1() {
+        let a = t4(vec![1.0, 2.0, 3.0, 4.0], [1, 1, 2, 2]);
+        let b = t4(vec![0.0, 4.0, 3.0, 0.0], [1, 1, 2, 2]);
+        assert!((val(l1(a.clone(), b.clone())) - 7.0 / 4.0).abs() < 1e-6);
+        let hole = t4(vec![1.0, 0.0, 0.0, 1.0], [1, 1, 2, 2]);
+        let (h, k) = masked_l1(a, b, hole);
+        // |diff| = 1, 2, 0, 4: hole part (1 + 4)/4, known part (2 + 0)/4.
+        assert!((val(h) - 1.25).abs() < 1e-6 && (val(k) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gram_and_style() {
+        // C = 2, HW = 2: rows (1, 2) and (3, 4) → F Fᵀ = [[5, 11], [11, 25]] / 4.
+        let f = t4(vec![1.0, 2.0, 3.0, 4.0], [1, 2, 1, 2]);
+        let g = tensor_to_vec(gram(f.clone())).unwrap();
+        assert_eq!(g, vec![1.25, 2.75, 2.75, 6.25]);
+        let z = t4(vec![0.0; 4], [1, 2, 1, 2]);
+        // Style vs zeros = mean of the Gram entries = 13/4.
+        assert!((val(style(&[f], &[z])) - 3.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tv_counts_only_the_dilated_hole() {
+        // 1 channel broadcast to 3 via the hole; a 1×3×1×4 image row 0 1 3 6, hole at x = 0 only:
+        // dilated hole covers x = 0, 1; the column pair (0, 1) differs by 1; mean over 3·1·3.
+        let img = t4([0.0, 1.0, 3.0, 6.0].repeat(3), [1, 3, 1, 4]);
+        let hole = t4(vec![1.0, 0.0, 0.0, 0.0], [1, 1, 1, 4]);
+        let v = val(tv(img, hole, TvRows::Fixed));
+        assert!((v - 3.0 / 9.0).abs() < 1e-6, "{v}");
+    }
+
+    #[test]
+    fn tv_code_rows_compare_first_and_last_row() {
+        // 1×1×3×1 (3 rows), whole image hole: fixed rows |1−0| + |4−1| over 2; code rows
+        // |0 − 4| twice over 2.
+        let img = t4(vec![0.0, 1.0, 4.0], [1, 1, 3, 1]);
+        let hole = t4(vec![1.0; 3], [1, 1, 3, 1]);
+        assert!((val(tv(img.clone(), hole.clone(), TvRows::Fixed)) - 2.0).abs() < 1e-6);
+        assert!((val(tv(img, hole, TvRows::Code)) - 4.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn hinge_losses() {
+        let fake = vec![
+            t4(vec![-2.0, 0.0], [1, 1, 1, 2]),
+            t4(vec![1.0, 1.0], [1, 1, 1, 2]),
+        ];
+        let real = vec![
+            t4(vec![2.0, 0.5], [1, 1, 1, 2]),
+            t4(vec![-1.0, 3.0], [1, 1, 1, 2]),
+        ];
+        // fake: mean relu(1+x) = (0 + 1)/2 = 0.5 and 2; real: mean relu(1−x) = (0 + .5)/2 = .25 and 1.
+        let d = val(hinge_d(&fake, &real));
+        assert!((d - (0.5 + 2.0 + 0.25 + 1.0) / 2.0).abs() < 1e-6, "{d}");
+        let g = val(hinge_g(&fake));
+        assert!((g - -(-1.0 + 1.0) / 2.0).abs() < 1e-6, "{g}");
+    }
+
+    #[test]
+    fn feature_matching_skips_the_prediction_and_scales_by_lambda_over_scales() {
+        let f = |v: f32| t4(vec![v; 2], [1, 1, 1, 2]);
+        let fake = vec![
+            vec![f(1.0), f(2.0), f(100.0)],
+            vec![f(0.0), f(0.0), f(-100.0)],
+        ];
+        let real = vec![vec![f(0.0), f(0.0), f(0.0)], vec![f(1.0), f(1.0), f(0.0)]];
+        // |1| + |2| + |−1| + |−1| = 5, times 10/2.
+        assert!((val(feature_matching(&fake, &real, 10.0)) - 25.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn diversity_is_inverse_distance() {
+        let a = t4(vec![1.0, 1.0], [1, 1, 1, 2]);
+        let b = t4(vec![0.0, 0.0], [1, 1, 1, 2]);
+        assert!((val(diversity(a.clone(), b.clone(), 1e-5)) - 1.0 / (1.0 + 1e-5)).abs() < 1e-6);
+        assert!(val(diversity(a.clone(), a.clone(), 1e-5)) > 9.9e4);
+        // Paper variant: features masked by the hole; a hole covering nothing → 1/ε.
+        let none = t4(vec![0.0; 4], [1, 1, 2, 2]);
+        let fa = t4(vec![1.0; 4], [1, 1, 2, 2]);
+        let fb = t4(vec![0.0; 4], [1, 1, 2, 2]);
+        assert!(val(diversity_paper(&[fa.clone()], &[fb.clone()], none, 1e-3)) > 999.0);
+        let half = t4(vec![1.0, 1.0, 0.0, 0.0], [1, 1, 2, 2]);
+        assert!((val(diversity_paper(&[fa], &[fb], half, 0.0)) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn stage1_total_uses_the_authors_weights() {
+        let one = Tensor::<1>::ones([1], &Device::flex());
+        let t = Stage1Terms {
+            hole: one.clone(),
+            valid: one.clone(),
+            perceptual: one.clone(),
+            style: one.clone(),
+            tv: one,
+        };
+        assert!(
+            (val(t.total(&Stage1Weights::default())) - (6.0 + 1.0 + 0.05 + 120.0 + 0.1)).abs()
+                < 1e-4
+        );
+    }
+}
