@@ -5,11 +5,13 @@
 //! so the feature network (VGG) stays outside: callers pass its activations. All reductions
 //! are means over all elements, as PyTorch's `L1Loss()` does. Masks are 1 = hole.
 //!
-//! Stage 1 (prior): `6·L1_hole + 1·L1_valid + 0.05·(Perc(out) + Perc(comp)) + 120·Style(out)
-//! + 0.1·TV(comp)` ([`Stage1Weights`]). Stage 2 (PD-GAN generator): hinge adversarial +
-//! `10/num_D`·feature matching + `10`·perceptual + `0.1`·TV(comp) + perceptual diversity
-//! ([`Stage2Weights`]); the discriminator uses the hinge loss with the real term once per fake
-//! sample, as the authors' code counts it.
+//! Stage 1 (prior), [`Stage1Weights`]:
+//! `6·L1_hole + 1·L1_valid + 0.05·(Perc(out) + Perc(comp)) + 120·Style(out) + 0.1·TV(comp)`.
+//!
+//! Stage 2 (PD-GAN generator), [`Stage2Weights`]: hinge adversarial, feature matching
+//! (`10/num_D`), perceptual (`10`), TV of the composite (`0.1`) and perceptual diversity. The
+//! discriminator uses the hinge loss with the real term once per fake sample, as the authors'
+//! code counts it.
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -375,7 +377,14 @@ mod tests {
         let none = t4(vec![0.0; 4], [1, 1, 2, 2]);
         let fa = t4(vec![1.0; 4], [1, 1, 2, 2]);
         let fb = t4(vec![0.0; 4], [1, 1, 2, 2]);
-        assert!(val(diversity_paper(&[fa.clone()], &[fb.clone()], none, 1e-3)) > 999.0);
+        assert!(
+            val(diversity_paper(
+                std::slice::from_ref(&fa),
+                std::slice::from_ref(&fb),
+                none,
+                1e-3
+            )) > 999.0
+        );
         let half = t4(vec![1.0, 1.0, 0.0, 0.0], [1, 1, 2, 2]);
         assert!((val(diversity_paper(&[fa], &[fb], half, 0.0)) - 2.0).abs() < 1e-6);
     }
