@@ -6,6 +6,8 @@
 //! * [`generator`]: SPDNorm, the SPD residual block and the generator.
 //! * [`prior`]: the stage-1 partial-conv encoder/decoder.
 //! * [`discriminator`]: the two-scale PatchGAN.
+//! * [`vgg`]: the frozen VGG-16/19 feature network of the losses (torchvision weights or
+//!   seeded random).
 //! * [`weights`]: import of the authors' `.pth` files and our model folder (`config.json` +
 //!   burnpack files).
 
@@ -15,6 +17,7 @@ pub mod generator;
 pub mod layers;
 pub mod params;
 pub mod prior;
+pub mod vgg;
 pub mod weights;
 
 use burn::prelude::*;

@@ -1,0 +1,812 @@
+//! The VGG feature network the losses use (spec §2.4, §4.2, §4.4): torchvision's `features`
+//! stack of VGG-16 (up to relu5_3) or VGG-19 (up to relu5_4).
+//!
+//! The authors' perceptual, style and diversity losses read ReLU activations of an ImageNet
+//! VGG-16. No package we can install ships those weights, so there are two ways to build one:
+//!
+//! * [`Vgg::from_torchvision`]: a user-supplied torchvision `vgg16`/`vgg19` state dict (`.pth`),
+//!   keys `features.{i}.weight` / `features.{i}.bias` (the `classifier.*` keys are ignored);
+//! * [`Vgg::random`]: a frozen, seeded, randomly initialised VGG. It still measures structure and
+//!   texture, but it is **not** an ImageNet feature extractor; [`Vgg::is_random`] and
+//!   [`Vgg::describe`] let logs and model cards say so plainly.
+//!
+//! # Input
+//!
+//! The input is used **as is**: the authors feed images in [-1, 1] without ImageNet mean/std
+//! normalisation (spec §1, §4.2), and so do we.
+//!
+//! # Gradients
+//!
+//! Every parameter is built with `require_grad = false` ([`Module::no_grad`]), so an optimiser
+//! never updates the VGG. Gradients still flow *through* the network to its input: on an autodiff
+//! device, a loss of `features(fake)` back-propagates into `fake` and the generator.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::params::{Init, ParamSource, StateDict};
+
+/// torchvision's channel widths of the five blocks.
+const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
+
+/// Which VGG.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VggKind {
+    /// VGG-16 (13 convs; blocks of 2, 2, 3, 3, 3): what the authors' code uses.
+    #[default]
+    #[value(name = "vgg16")]
+    Vgg16,
+    /// VGG-19 (16 convs; blocks of 2, 2, 4, 4, 4): what the paper names for the diversity loss.
+    #[value(name = "vgg19")]
+    Vgg19,
+}
+
+impl VggKind {
+    /// Number of convolutions in each of the five blocks.
+    pub fn blocks(self) -> [usize; 5] {
+        match self {
+            VggKind::Vgg16 => [2, 2, 3, 3, 3],
+            VggKind::Vgg19 => [2, 2, 4, 4, 4],
+        }
+    }
+
+    /// `"VGG-16"` or `"VGG-19"`.
+    pub fn label(self) -> &'static str {
+        match self {
+            VggKind::Vgg16 => "VGG-16",
+            VggKind::Vgg19 => "VGG-19",
+        }
+    }
+
+    /// Whether this network has `layer` (the `_4` layers exist only in VGG-19).
+    pub fn has(self, layer: VggLayer) -> bool {
+        let (b, j) = layer.block_and_index();
+        j < self.blocks()[b]
+    }
+
+    /// torchvision's `features` index of every convolution, in order (VGG-16: 0, 2, 5, 7, 10,
+    /// 12, 14, 17, 19, 21, 24, 26, 28).
+    pub fn conv_indices(self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        for n in self.blocks() {
+            for _ in 0..n {
+                out.push(i);
+                i += 2; // conv, relu
+            }
+            i += 1; // max-pool
+        }
+        out
+    }
+}
+
+/// Which VGG and how wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VggConfig {
+    /// VGG-16 or VGG-19.
+    pub kind: VggKind,
+    /// Width divisor: 1 = torchvision widths (64, 128, 256, 512, 512); e.g. 2 or 4 narrows every
+    /// layer (to at least one channel) for cheap CPU training with random weights. 1 to 64.
+    pub width_div: usize,
+}
+
+impl Default for VggConfig {
+    fn default() -> Self {
+        Self {
+            kind: VggKind::Vgg16,
+            width_div: 1,
+        }
+    }
+}
+
+impl VggConfig {
+    /// Full-width `kind`.
+    pub fn new(kind: VggKind) -> Self {
+        Self { kind, width_div: 1 }
+    }
+
+    /// Checks `width_div` is in 1..=64.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=64).contains(&self.width_div) {
+            return Err(Error::Config(format!(
+                "VGG width divisor must be between 1 and 64, got {}",
+                self.width_div
+            )));
+        }
+        Ok(())
+    }
+
+    /// Channels of block `b` (0-based) after dividing by `width_div`.
+    pub fn block_width(&self, b: usize) -> usize {
+        (WIDTHS[b.min(4)] / self.width_div.max(1)).max(1)
+    }
+}
+
+/// A ReLU output that can be tapped (torchvision naming: `relu{block}_{conv in block}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum VggLayer {
+    Relu1_1,
+    Relu1_2,
+    Relu2_1,
+    Relu2_2,
+    Relu3_1,
+    Relu3_2,
+    Relu3_3,
+    /// VGG-19 only.
+    Relu3_4,
+    Relu4_1,
+    Relu4_2,
+    Relu4_3,
+    /// VGG-19 only.
+    Relu4_4,
+    Relu5_1,
+    Relu5_2,
+    Relu5_3,
+    /// VGG-19 only.
+    Relu5_4,
+}
+
+impl VggLayer {
+    /// Every layer, shallowest first.
+    pub const ALL: [VggLayer; 16] = [
+        VggLayer::Relu1_1,
+        VggLayer::Relu1_2,
+        VggLayer::Relu2_1,
+        VggLayer::Relu2_2,
+        VggLayer::Relu3_1,
+        VggLayer::Relu3_2,
+        VggLayer::Relu3_3,
+        VggLayer::Relu3_4,
+        VggLayer::Relu4_1,
+        VggLayer::Relu4_2,
+        VggLayer::Relu4_3,
+        VggLayer::Relu4_4,
+        VggLayer::Relu5_1,
+        VggLayer::Relu5_2,
+        VggLayer::Relu5_3,
+        VggLayer::Relu5_4,
+    ];
+
+    /// Block (0-based) and conv index within the block (0-based).
+    pub fn block_and_index(self) -> (usize, usize) {
+        use VggLayer::*;
+        match self {
+            Relu1_1 => (0, 0),
+            Relu1_2 => (0, 1),
+            Relu2_1 => (1, 0),
+            Relu2_2 => (1, 1),
+            Relu3_1 => (2, 0),
+            Relu3_2 => (2, 1),
+            Relu3_3 => (2, 2),
+            Relu3_4 => (2, 3),
+            Relu4_1 => (3, 0),
+            Relu4_2 => (3, 1),
+            Relu4_3 => (3, 2),
+            Relu4_4 => (3, 3),
+            Relu5_1 => (4, 0),
+            Relu5_2 => (4, 1),
+            Relu5_3 => (4, 2),
+            Relu5_4 => (4, 3),
+        }
+    }
+
+    /// The name torchvision-based code uses, e.g. `"relu3_1"`.
+    pub fn name(self) -> String {
+        let (b, j) = self.block_and_index();
+        format!("relu{}_{}", b + 1, j + 1)
+    }
+}
+
+impl fmt::Display for VggLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Where the weights came from (for logs and model cards).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VggOrigin {
+    /// Seeded random (Kaiming-normal) initialisation.
+    Random {
+        /// The seed.
+        seed: u64,
+    },
+    /// A state dict read from a file (or built in memory, under that name).
+    StateDict {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// A frozen VGG `features` stack: 3×3 convs (padding 1) each followed by a ReLU, with a 2×2
+/// stride-2 max-pool between blocks. See the [module docs](self).
+#[derive(Module, Debug)]
+pub struct Vgg {
+    /// The convolutions in order (torchvision `features.{i}` for i in
+    /// [`VggKind::conv_indices`]).
+    convs: Vec<Conv2d>,
+    #[module(skip)]
+    cfg: VggConfig,
+    #[module(skip)]
+    origin: VggOrigin,
+}
+
+impl Vgg {
+    /// Builds every conv from `src` under torchvision's keys. Random init is Kaiming-normal
+    /// (std `sqrt(2 / fan_in)`, fan_in = `cin·9`) with zero bias.
+    fn from_source(src: &mut ParamSource<'_>, cfg: VggConfig, origin: VggOrigin) -> Result<Self> {
+        cfg.validate()?;
+        let indices = cfg.kind.conv_indices();
+        let mut convs = Vec::with_capacity(indices.len());
+        let mut cin = 3;
+        let mut k = 0;
+        for (b, n) in cfg.kind.blocks().into_iter().enumerate() {
+            let cout = cfg.block_width(b);
+            for _ in 0..n {
+                let prefix = format!("features.{}", indices[k]);
+                let std = (2.0 / (cin * 9) as f32).sqrt();
+                let weight = src.param(
+                    &format!("{prefix}.weight"),
+                    [cout, cin, 3, 3],
+                    Init::Normal(std),
+                )?;
+                let bias = src.param(&format!("{prefix}.bias"), [cout], Init::Zeros)?;
+                convs.push(Conv2d {
+                    weight,
+                    bias: Some(bias),
+                    stride: [1, 1],
+                    kernel_size: [3, 3],
+                    dilation: [1, 1],
+                    groups: 1,
+                    padding: PaddingConfig2d::Explicit(1, 1, 1, 1),
+                });
+                cin = cout;
+                k += 1;
+            }
+        }
+        Ok(Self { convs, cfg, origin }.no_grad())
+    }
+
+    /// A frozen VGG with seeded random weights: Kaiming-normal (He et al. 2015), std
+    /// `sqrt(2 / fan_in)` with fan_in = `cin·3·3`, and zero biases.
+    ///
+    /// Why that std: a ReLU zeroes half of its (symmetric) input, so a conv layer with weight
+    /// variance `2 / fan_in` keeps the mean square of the activations about constant from layer
+    /// to layer. With the authors' N(0, 0.02) init instead, each layer would shrink it by
+    /// `fan_in·0.02²/2` (≈ 0.1 at fan_in 576), and relu5_x would be ~10⁻¹² of the input: the
+    /// losses would see nothing. Not ImageNet features; [`Vgg::describe`] says so.
+    pub fn random(cfg: VggConfig, seed: u64, device: &Device) -> Result<Self> {
+        Self::from_source(
+            &mut ParamSource::random(seed, device),
+            cfg,
+            VggOrigin::Random { seed },
+        )
+    }
+
+    /// Reads a torchvision `vgg16` / `vgg19` state dict (`.pth`; a bare state dict or one under a
+    /// top-level `"net"` key). Needs `cfg.width_div == 1`. `classifier.*` keys are ignored; a
+    /// missing `features.*` key, a wrong shape (e.g. a VGG-19 file read as VGG-16) or a
+    /// `features.*` key the network does not use is an [`Error::Weights`] naming the key.
+    pub fn from_torchvision(path: &Path, cfg: VggConfig, device: &Device) -> Result<Self> {
+        if cfg.width_div != 1 {
+            return Err(Error::Config(format!(
+                "torchvision VGG weights have full width; width divisor must be 1, got {}",
+                cfg.width_div
+            )));
+        }
+        let mut sd = StateDict::read_pytorch(path)?;
+        Self::from_state_dict(&mut sd, cfg, device)
+    }
+
+    /// Builds from a state dict under torchvision's key names, at any width (the shapes must
+    /// match `cfg`). `classifier.*` and other non-`features` keys are ignored.
+    pub fn from_state_dict(sd: &mut StateDict, cfg: VggConfig, device: &Device) -> Result<Self> {
+        let origin = VggOrigin::StateDict {
+            path: sd.path().to_path_buf(),
+        };
+        let vgg = Self::from_source(&mut ParamSource::state_dict(sd, device), cfg, origin)?;
+        let extra: Vec<String> = sd
+            .unused_keys()
+            .into_iter()
+            .filter(|k| k.starts_with("features."))
+            .collect();
+        if !extra.is_empty() {
+            return Err(Error::weights(
+                format!(
+                    "{} has no parameters for {} (is this a {} state dict?)",
+                    cfg.kind.label(),
+                    extra.join(", "),
+                    match cfg.kind {
+                        VggKind::Vgg16 => VggKind::Vgg19.label(),
+                        VggKind::Vgg19 => VggKind::Vgg16.label(),
+                    }
+                ),
+                sd.path(),
+            ));
+        }
+        Ok(vgg)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> VggConfig {
+        self.cfg
+    }
+
+    /// Where the weights came from.
+    pub fn origin(&self) -> &VggOrigin {
+        &self.origin
+    }
+
+    /// Whether the weights are random (not ImageNet features).
+    pub fn is_random(&self) -> bool {
+        matches!(self.origin, VggOrigin::Random { .. })
+    }
+
+    /// One line for logs and model cards, e.g. `"VGG-16, torchvision weights from PATH"` or
+    /// `"VGG-16 /4 width, random seeded weights (seed 7): not ImageNet features"`.
+    pub fn describe(&self) -> String {
+        let width = if self.cfg.width_div == 1 {
+            String::new()
+        } else {
+            format!(" /{} width", self.cfg.width_div)
+        };
+        let kind = self.cfg.kind.label();
+        match &self.origin {
+            VggOrigin::Random { seed } => {
+                format!("{kind}{width}, random seeded weights (seed {seed}): not ImageNet features")
+            }
+            VggOrigin::StateDict { path } if self.cfg.width_div == 1 => {
+                format!("{kind}, torchvision weights from {}", path.display())
+            }
+            VggOrigin::StateDict { path } => {
+                format!("{kind}{width}, weights from {}", path.display())
+            }
+        }
+    }
+
+    /// Channels of `layer`'s output.
+    pub fn channels(&self, layer: VggLayer) -> usize {
+        self.cfg.block_width(layer.block_and_index().0)
+    }
+
+    /// Position of `layer` in the conv sequence, or `None` if this kind lacks it.
+    fn position(&self, layer: VggLayer) -> Option<usize> {
+        let (b, j) = layer.block_and_index();
+        let blocks = self.cfg.kind.blocks();
+        (j < blocks[b]).then(|| blocks[..b].iter().sum::<usize>() + j)
+    }
+
+    /// The activations after the ReLUs `taps`, in the order asked (a tap may repeat).
+    ///
+    /// `x: [B, 3, H, W]` used as is (the authors feed [-1, 1] without ImageNet normalisation).
+    /// The network runs only as far as the deepest tap; no tap → no work. Output of block `b`
+    /// (1-based) is `[B, channels, H/2^(b-1), W/2^(b-1)]` (floored at each pool).
+    ///
+    /// A `_4` tap asked of VGG-16 (which has none) gives that block's last ReLU (`relu{b}_3`);
+    /// use [`Vgg::try_features`] to get an error instead.
+    pub fn features(&self, x: Tensor<4>, taps: &[VggLayer]) -> Vec<Tensor<4>> {
+        let blocks = self.cfg.kind.blocks();
+        let positions: Vec<usize> = taps
+            .iter()
+            .map(|&l| {
+                let (b, j) = l.block_and_index();
+                blocks[..b].iter().sum::<usize>() + j.min(blocks[b] - 1)
+            })
+            .collect();
+        self.run(x, &positions)
+    }
+
+    /// Like [`Vgg::features`], but a tap this kind lacks (a `_4` layer on VGG-16) is an
+    /// [`Error::Config`].
+    pub fn try_features(&self, x: Tensor<4>, taps: &[VggLayer]) -> Result<Vec<Tensor<4>>> {
+        let positions = taps
+            .iter()
+            .map(|&l| {
+                self.position(l).ok_or_else(|| {
+                    Error::Config(format!("{} has no layer {l}", self.cfg.kind.label()))
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(self.run(x, &positions))
+    }
+
+    /// Runs up to the deepest of `positions` (conv ordinals) and returns those activations.
+    fn run(&self, x: Tensor<4>, positions: &[usize]) -> Vec<Tensor<4>> {
+        let Some(&deepest) = positions.iter().max() else {
+            return Vec::new();
+        };
+        let mut out: Vec<Option<Tensor<4>>> = vec![None; positions.len()];
+        let mut h = x;
+        let mut k = 0;
+        'blocks: for (b, n) in self.cfg.kind.blocks().into_iter().enumerate() {
+            if b > 0 {
+                h = max_pool2d(h, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+            }
+            for _ in 0..n {
+                h = relu(self.convs[k].forward(h));
+                for (slot, &p) in out.iter_mut().zip(positions) {
+                    if p == k {
+                        *slot = Some(h.clone());
+                    }
+                }
+                if k == deepest {
+                    break 'blocks;
+                }
+                k += 1;
+            }
+        }
+        // Every position is ≤ deepest and < the conv count, so every slot is filled.
+        out.into_iter().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::model::params::RawTensor;
+    use crate::model::tensor_to_vec;
+    use crate::npy::read_npy;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/vgg")
+            .join(name)
+    }
+
+    fn input(dev: &Device, s: usize) -> Tensor<4> {
+        let n = 3 * s * s;
+        let data: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        Tensor::from_data(TensorData::new(data, [1, 3, s, s]), dev)
+    }
+
+    fn layers_of(kind: VggKind) -> Vec<VggLayer> {
+        VggLayer::ALL.into_iter().filter(|l| kind.has(*l)).collect()
+    }
+
+    /// A state dict under torchvision keys where every weight is zero and conv `k` has bias
+    /// `k + 1`, so relu after conv `k` is exactly `k + 1` everywhere.
+    fn bias_only_dict(cfg: VggConfig) -> HashMap<String, RawTensor> {
+        let mut m = HashMap::new();
+        let mut cin = 3;
+        let mut k = 0;
+        let idx = cfg.kind.conv_indices();
+        for (b, n) in cfg.kind.blocks().into_iter().enumerate() {
+            let cout = cfg.block_width(b);
+            for _ in 0..n {
+                m.insert(
+                    format!("features.{}.weight", idx[k]),
+                    RawTensor {
+                        shape: vec![cout, cin, 3, 3],
+                        data: vec![0.0; cout * cin * 9],
+                    },
+                );
+                m.insert(
+                    format!("features.{}.bias", idx[k]),
+                    RawTensor {
+                        shape: vec![cout],
+                        data: vec![(k + 1) as f32; cout],
+                    },
+                );
+                cin = cout;
+                k += 1;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn conv_indices_match_torchvision() {
+        assert_eq!(
+            VggKind::Vgg16.conv_indices(),
+            vec![0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+        );
+        assert_eq!(
+            VggKind::Vgg19.conv_indices(),
+            vec![0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+        );
+    }
+
+    #[test]
+    fn tap_shapes_both_kinds_and_widths() {
+        let dev = Device::flex();
+        for kind in [VggKind::Vgg16, VggKind::Vgg19] {
+            for width_div in [1, 4] {
+                let cfg = VggConfig { kind, width_div };
+                // Zeros: shapes only, no cost of drawing 20M random numbers.
+                let vgg = Vgg::from_source(
+                    &mut ParamSource::zeros(&dev),
+                    cfg,
+                    VggOrigin::Random { seed: 0 },
+                )
+                .unwrap();
+                let taps = layers_of(kind);
+                let out = vgg.features(input(&dev, 64), &taps);
+                assert_eq!(out.len(), taps.len());
+                for (t, o) in taps.iter().zip(&out) {
+                    let (b, _) = t.block_and_index();
+                    let c = [64, 128, 256, 512, 512][b] / width_div;
+                    let s = 64 >> b;
+                    assert_eq!(o.dims(), [1, c, s, s], "{kind:?} /{width_div} {t}");
+                    assert_eq!(vgg.channels(*t), c);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_is_deterministic_frozen_and_alive() {
+        let dev = Device::flex();
+        let cfg = VggConfig {
+            kind: VggKind::Vgg16,
+            width_div: 4,
+        };
+        let taps = [VggLayer::Relu5_3, VggLayer::Relu1_1, VggLayer::Relu4_1];
+        let a = Vgg::random(cfg, 7, &dev).unwrap();
+        let b = Vgg::random(cfg, 7, &dev).unwrap();
+        let c = Vgg::random(cfg, 8, &dev).unwrap();
+        let fa = a.features(input(&dev, 32), &taps);
+        let fb = b.features(input(&dev, 32), &taps);
+        let fc = c.features(input(&dev, 32), &taps);
+        // Order as asked.
+        assert_eq!(fa[0].dims(), [1, 128, 2, 2]);
+        assert_eq!(fa[1].dims(), [1, 16, 32, 32]);
+        assert_eq!(fa[2].dims(), [1, 128, 4, 4]);
+        for i in 0..3 {
+            let va = tensor_to_vec(fa[i].clone()).unwrap();
+            assert_eq!(va, tensor_to_vec(fb[i].clone()).unwrap());
+            assert_ne!(va, tensor_to_vec(fc[i].clone()).unwrap());
+        }
+        // Kaiming init keeps activations alive at the deepest tap.
+        let deep = tensor_to_vec(fa[0].clone()).unwrap();
+        let ms = deep.iter().map(|v| v * v).sum::<f32>() / deep.len() as f32;
+        assert!(ms > 1e-3, "relu5_3 mean square {ms}");
+        // Frozen.
+        for conv in &a.convs {
+            assert!(!conv.weight.is_require_grad());
+            assert!(!conv.bias.as_ref().unwrap().is_require_grad());
+        }
+        assert!(a.is_random());
+        assert_eq!(
+            a.describe(),
+            "VGG-16 /4 width, random seeded weights (seed 7): not ImageNet features"
+        );
+        assert!(a.features(input(&dev, 32), &[]).is_empty());
+    }
+
+    #[test]
+    fn state_dict_values_land_in_the_right_layers() {
+        let dev = Device::flex();
+        for kind in [VggKind::Vgg16, VggKind::Vgg19] {
+            let cfg = VggConfig {
+                kind,
+                width_div: 32,
+            };
+            let mut m = bias_only_dict(cfg);
+            // conv 0, out channel 1 = 2 · (input channel 2 at the centre tap) + 1.
+            let w = m.get_mut("features.0.weight").unwrap();
+            w.data[(3 + 2) * 9 + 4] = 2.0;
+            m.insert(
+                "classifier.0.weight".into(),
+                RawTensor {
+                    shape: vec![2, 2],
+                    data: vec![0.0; 4],
+                },
+            );
+            let mut sd = StateDict::from_tensors(m, "in-memory");
+            let vgg = Vgg::from_state_dict(&mut sd, cfg, &dev).unwrap();
+            assert!(!vgg.is_random());
+            assert_eq!(
+                vgg.describe(),
+                format!("{} /32 width, weights from in-memory", kind.label())
+            );
+            let taps = layers_of(kind);
+            let x = input(&dev, 16);
+            let xv = tensor_to_vec(x.clone()).unwrap();
+            let out = vgg.features(x, &taps);
+            for (k, (t, o)) in taps.iter().zip(&out).enumerate() {
+                let v = tensor_to_vec(o.clone()).unwrap();
+                if k == 0 {
+                    // relu1_1: channel 0 = 1, channel 1 = relu(2·x[2] + 1).
+                    for p in 0..256 {
+                        assert_eq!(v[p], 1.0);
+                        let want = (2.0 * xv[2 * 256 + p] + 1.0).max(0.0);
+                        assert!((v[256 + p] - want).abs() < 1e-6, "{t} {p}");
+                    }
+                } else {
+                    assert!(v.iter().all(|&a| a == (k + 1) as f32), "{kind:?} {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn state_dict_errors_name_the_key() {
+        let dev = Device::flex();
+        let cfg16 = VggConfig {
+            kind: VggKind::Vgg16,
+            width_div: 32,
+        };
+        let cfg19 = VggConfig {
+            kind: VggKind::Vgg19,
+            width_div: 32,
+        };
+        // Missing key.
+        let mut m = bias_only_dict(cfg16);
+        m.remove("features.17.bias");
+        let err = Vgg::from_state_dict(&mut StateDict::from_tensors(m, "x.pth"), cfg16, &dev)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Weights { what, .. } if what.contains("features.17.bias")),
+            "{err}"
+        );
+        // Wrong shape.
+        let mut m = bias_only_dict(cfg16);
+        m.get_mut("features.2.weight").unwrap().shape = vec![2, 2, 1, 9];
+        let err = Vgg::from_state_dict(&mut StateDict::from_tensors(m, "x.pth"), cfg16, &dev)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Weights { what, .. }
+                if what.contains("features.2.weight") && what.contains("[2, 2, 1, 9]")
+                    && what.contains("[2, 2, 3, 3]")),
+            "{err}"
+        );
+        // A VGG-19 dict read as VGG-16 and the other way round.
+        let m = bias_only_dict(cfg19);
+        assert!(matches!(
+            Vgg::from_state_dict(&mut StateDict::from_tensors(m, "x.pth"), cfg16, &dev),
+            Err(Error::Weights { .. })
+        ));
+        let m = bias_only_dict(cfg16);
+        assert!(matches!(
+            Vgg::from_state_dict(&mut StateDict::from_tensors(m, "x.pth"), cfg19, &dev),
+            Err(Error::Weights { .. })
+        ));
+        // Extra features key.
+        let mut m = bias_only_dict(cfg16);
+        m.insert(
+            "features.30.weight".into(),
+            RawTensor {
+                shape: vec![1],
+                data: vec![0.0],
+            },
+        );
+        let err = Vgg::from_state_dict(&mut StateDict::from_tensors(m, "x.pth"), cfg16, &dev)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Weights { what, .. } if what.contains("features.30.weight")),
+            "{err}"
+        );
+        // torchvision weights are full width.
+        assert!(matches!(
+            Vgg::from_torchvision(&fixture("vgg16_w32.pth"), cfg16, &dev),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Vgg::from_torchvision(
+                &fixture("missing.pth"),
+                VggConfig::new(VggKind::Vgg16),
+                &dev
+            ),
+            Err(Error::Weights { .. })
+        ));
+        assert!(
+            VggConfig {
+                kind: VggKind::Vgg16,
+                width_div: 0
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn missing_tap_on_vgg16() {
+        let dev = Device::flex();
+        let cfg = VggConfig {
+            kind: VggKind::Vgg16,
+            width_div: 32,
+        };
+        let mut sd = StateDict::from_tensors(bias_only_dict(cfg), "in-memory");
+        let vgg = Vgg::from_state_dict(&mut sd, cfg, &dev).unwrap();
+        assert!(
+            vgg.try_features(input(&dev, 16), &[VggLayer::Relu3_4])
+                .is_err()
+        );
+        let f = vgg.features(input(&dev, 16), &[VggLayer::Relu3_4, VggLayer::Relu3_3]);
+        assert_eq!(
+            tensor_to_vec(f[0].clone()).unwrap(),
+            tensor_to_vec(f[1].clone()).unwrap()
+        );
+    }
+
+    #[test]
+    fn matches_pytorch_fixture() {
+        let dev = Device::flex();
+        let x = read_npy(&fixture("input.npy")).unwrap();
+        assert_eq!(x.shape, vec![1, 3, 32, 32]);
+        for (kind, taps) in [
+            (
+                VggKind::Vgg16,
+                [
+                    VggLayer::Relu1_1,
+                    VggLayer::Relu1_2,
+                    VggLayer::Relu2_2,
+                    VggLayer::Relu3_3,
+                    VggLayer::Relu4_1,
+                    VggLayer::Relu5_3,
+                ],
+            ),
+            (
+                VggKind::Vgg19,
+                [
+                    VggLayer::Relu1_1,
+                    VggLayer::Relu2_1,
+                    VggLayer::Relu3_4,
+                    VggLayer::Relu4_4,
+                    VggLayer::Relu5_1,
+                    VggLayer::Relu5_4,
+                ],
+            ),
+        ] {
+            let name = match kind {
+                VggKind::Vgg16 => "vgg16",
+                VggKind::Vgg19 => "vgg19",
+            };
+            let cfg = VggConfig {
+                kind,
+                width_div: 32,
+            };
+            let mut sd = StateDict::read_pytorch(&fixture(&format!("{name}_w32.pth"))).unwrap();
+            let vgg = Vgg::from_state_dict(&mut sd, cfg, &dev).unwrap();
+            assert_eq!(
+                sd.unused_keys(),
+                vec![
+                    "classifier.0.bias".to_string(),
+                    "classifier.0.weight".into()
+                ]
+            );
+            let xt = Tensor::from_data(TensorData::new(x.data.clone(), [1, 3, 32, 32]), &dev);
+            let out = vgg.features(xt, &taps);
+            for (t, o) in taps.iter().zip(out) {
+                let want = read_npy(&fixture(&format!("{name}_{t}.npy"))).unwrap();
+                assert_eq!(o.dims().to_vec(), want.shape, "{name} {t}");
+                let got = tensor_to_vec(o).unwrap();
+                let num: f32 = got
+                    .iter()
+                    .zip(&want.data)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                let den: f32 = want.data.iter().map(|b| b * b).sum();
+                let rel = (num / den.max(1e-30)).sqrt();
+                assert!(rel <= 1e-5, "{name} {t}: relative error {rel}");
+            }
+        }
+    }
+
+    #[test]
+    fn kind_names() {
+        use clap::ValueEnum;
+        assert_eq!(VggKind::from_str("vgg19", false).unwrap(), VggKind::Vgg19);
+        assert_eq!(serde_json::to_string(&VggKind::Vgg16).unwrap(), "\"vgg16\"");
+        assert_eq!(VggLayer::Relu4_1.to_string(), "relu4_1");
+    }
+}
