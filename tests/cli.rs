@@ -31,6 +31,34 @@ fn assert_fails_with(o: &Output, needle: &str) {
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
 }
 
+/// `pdpaint inpaint --model M --image I --mask K --out O` plus `extra`.
+fn inpaint(m: &str, image: &str, mask: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "inpaint", "--model", m, "--image", image, "--mask", mask, "--out", out,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// `pdpaint forward` on the CPU with the given model and arrays.
+fn forward(m: &str, image: &str, mask: &str, z: &str, out: &str) -> Output {
+    run(&[
+        "forward",
+        "--model",
+        m,
+        "--image",
+        image,
+        "--mask",
+        mask,
+        "--z",
+        z,
+        "--out",
+        out,
+        "--backend",
+        "cpu",
+    ])
+}
+
 fn tiny_model(dir: &Path) -> PathBuf {
     let m = dir.join("tiny");
     let o = run(&[
@@ -145,73 +173,23 @@ fn inpaint_bad_inputs_are_clear_errors() {
         x > 20 && x < 40 && y > 10 && y < 30
     });
     // Missing photo.
-    let o = run(&[
-        "inpaint",
-        "--model",
-        s(&m),
-        "--image",
-        "/nonexistent/p.png",
-        "--mask",
-        s(&hole),
-        "--out",
-        s(&out),
-    ]);
+    let o = inpaint(s(&m), "/nonexistent/p.png", s(&hole), s(&out), &[]);
     assert_fails_with(&o, "/nonexistent/p.png");
     // Corrupt photo.
     let bad = t.path().join("corrupt.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("write");
-    let o = run(&[
-        "inpaint",
-        "--model",
-        s(&m),
-        "--image",
-        s(&bad),
-        "--mask",
-        s(&hole),
-        "--out",
-        s(&out),
-    ]);
+    let o = inpaint(s(&m), s(&bad), s(&hole), s(&out), &[]);
     assert_fails_with(&o, "corrupt.png");
     // Empty mask.
     let empty = mask_png(t.path(), "empty.png", 64, 48, |_, _| false);
-    let o = run(&[
-        "inpaint",
-        "--model",
-        s(&m),
-        "--image",
-        s(&img),
-        "--mask",
-        s(&empty),
-        "--out",
-        s(&out),
-    ]);
+    let o = inpaint(s(&m), s(&img), s(&empty), s(&out), &[]);
     assert_fails_with(&o, "nothing to fill");
     // All-hole mask.
     let all = mask_png(t.path(), "all.png", 64, 48, |_, _| true);
-    let o = run(&[
-        "inpaint",
-        "--model",
-        s(&m),
-        "--image",
-        s(&img),
-        "--mask",
-        s(&all),
-        "--out",
-        s(&out),
-    ]);
+    let o = inpaint(s(&m), s(&img), s(&all), s(&out), &[]);
     assert_fails_with(&o, "no known pixel");
     // Missing model folder.
-    let o = run(&[
-        "inpaint",
-        "--model",
-        "/nonexistent/model",
-        "--image",
-        s(&img),
-        "--mask",
-        s(&hole),
-        "--out",
-        s(&out),
-    ]);
+    let o = inpaint("/nonexistent/model", s(&img), s(&hole), s(&out), &[]);
     assert_fails_with(&o, "/nonexistent/model");
 }
 
@@ -258,58 +236,16 @@ fn forward_rejects_wrong_shapes() {
     write_npy(&mask, &[1, 1, 256, 256], &vec![0.0; 256 * 256]).expect("npy");
     write_npy(&z, &[1, 8], &[0.0; 8]).expect("npy");
     let out = t.path().join("out.npy");
-    let o = run(&[
-        "forward",
-        "--model",
-        s(&m),
-        "--image",
-        s(&img),
-        "--mask",
-        s(&mask),
-        "--z",
-        s(&z),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = forward(s(&m), s(&img), s(&mask), s(&z), s(&out));
     assert_fails_with(&o, "image");
     // z of the wrong length.
     write_npy(&img, &[1, 3, 256, 256], &vec![0.0; 3 * 256 * 256]).expect("npy");
     write_npy(&z, &[1, 7], &[0.0; 7]).expect("npy");
-    let o = run(&[
-        "forward",
-        "--model",
-        s(&m),
-        "--image",
-        s(&img),
-        "--mask",
-        s(&mask),
-        "--z",
-        s(&z),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = forward(s(&m), s(&img), s(&mask), s(&z), s(&out));
     assert_fails_with(&o, "z");
     // Not an npy file.
     std::fs::write(&z, b"hello").expect("write");
-    let o = run(&[
-        "forward",
-        "--model",
-        s(&m),
-        "--image",
-        s(&img),
-        "--mask",
-        s(&mask),
-        "--z",
-        s(&z),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = forward(s(&m), s(&img), s(&mask), s(&z), s(&out));
     assert_fails_with(&o, "z.npy");
 }
 
