@@ -12,11 +12,13 @@
 //! * [`npy`]: little-endian f32 `.npy` arrays for the `forward` contract.
 //! * [`inference`]: the user path: crop around the hole, prior once, N samples, composite,
 //!   paste back.
+//! * [`data`]: photo folders, random crops and training batches.
 //! * [`train`]: training (so far: the loss terms of both stages).
 //! * [`backend`]: the only place that names a Burn backend.
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod data;
 pub mod error;
 pub mod imageops;
 pub mod inference;
