@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use burn::module::{Param, ParamId};
+use burn::module::Param;
 use burn::prelude::*;
 use burn::store::pytorch_reader::{DType, PytorchReader};
 use rand::SeedableRng;
@@ -283,10 +283,8 @@ impl<'a> ParamSource<'a> {
         shape: [usize; D],
         init: Init,
     ) -> Result<Param<Tensor<D>>> {
-        Ok(Param::initialized(
-            ParamId::new(),
-            self.tensor(key, shape, init)?,
-        ))
+        // `from_tensor` marks it as requiring gradients (effective on autodiff devices).
+        Ok(Param::from_tensor(self.tensor(key, shape, init)?))
     }
 
     /// A parameter that never receives gradients (spectral-norm vectors, frozen mask convs).
@@ -316,9 +314,9 @@ impl<'a> ParamSource<'a> {
                 data[i * d_out + o] = src[o * d_in + i];
             }
         }
-        Ok(Param::initialized(
-            ParamId::new(),
-            Tensor::from_data(TensorData::new(data, [d_in, d_out]), &self.device),
-        ))
+        Ok(Param::from_tensor(Tensor::from_data(
+            TensorData::new(data, [d_in, d_out]),
+            &self.device,
+        )))
     }
 }

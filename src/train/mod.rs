@@ -2,3 +2,4 @@
 //! checkpoints and the worker come next.
 
 pub mod losses;
+pub mod stage1;
