@@ -1,5 +1,6 @@
-//! Training (issue in progress): the loss terms of both stages. The data pipeline, the loops,
-//! checkpoints and the worker come next.
+//! Training (in progress): the loss terms of both stages and one optimisation step of each
+//! stage. The run loop, checkpoints, progress events and the worker come next.
 
 pub mod losses;
 pub mod stage1;
+pub mod stage2;

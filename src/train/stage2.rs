@@ -1,0 +1,398 @@
+//! Stage 2: one PD-GAN step — a discriminator step, then a generator step (spec §4.2–4.3, §5).
+//!
+//! The prior is frozen (its output is detached). Each image gets two noise vectors z_A, z_B;
+//! the generator runs on both at once. Spectral norm runs in training mode: one power
+//! iteration per step updates every u, v of G and D before the forward passes, as PyTorch's
+//! `spectral_norm` does. Adam with betas (0, 0.9), G lr 5e-4, D lr 2e-3 (TTUR).
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Batch;
+use crate::error::{Error, Result};
+use crate::inference::z_for_seed;
+use crate::maps::Decay;
+use crate::model::discriminator::Discriminator;
+use crate::model::generator::Generator;
+use crate::model::prior::PriorNet;
+use crate::model::vgg::{Vgg, VggLayer};
+use crate::model::{tensor_from_vec, tensor_to_vec};
+use crate::train::losses::{
+    Stage2Weights, TvRows, composite, diversity, feature_matching, hinge_d, hinge_g, perceptual, tv,
+};
+
+/// Stage-2 optimisation settings; the defaults are the authors'.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Config {
+    /// Generator learning rate (the authors' lr/2).
+    pub lr_g: f64,
+    /// Discriminator learning rate (the authors' 2·lr).
+    pub lr_d: f64,
+    /// Adam β1.
+    pub beta1: f32,
+    /// Adam β2.
+    pub beta2: f32,
+    /// Loss weights.
+    pub weights: Stage2Weights,
+    /// TV row term.
+    pub tv_rows: TvRows,
+}
+
+impl Default for Stage2Config {
+    fn default() -> Self {
+        Self {
+            lr_g: 5e-4,
+            lr_d: 2e-3,
+            beta1: 0.0,
+            beta2: 0.9,
+            weights: Stage2Weights::default(),
+            tv_rows: TvRows::Fixed,
+        }
+    }
+}
+
+/// The loss values of one step (summed over the two samples per image, as the authors do).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Losses {
+    /// Discriminator hinge loss.
+    pub d: f32,
+    /// Generator total.
+    pub g_total: f32,
+    /// Generator hinge loss.
+    pub g_adv: f32,
+    /// Feature matching (weighted by λ/num_D).
+    pub g_feat: f32,
+    /// Perceptual (unweighted).
+    pub g_perceptual: f32,
+    /// TV of the composites (unweighted).
+    pub g_tv: f32,
+    /// Diversity loss `1/(d + ε)`.
+    pub g_diversity: f32,
+}
+
+impl Stage2Losses {
+    /// Whether every value is finite.
+    pub fn is_finite(&self) -> bool {
+        [
+            self.d,
+            self.g_total,
+            self.g_adv,
+            self.g_feat,
+            self.g_perceptual,
+            self.g_tv,
+            self.g_diversity,
+        ]
+        .iter()
+        .all(|v| v.is_finite())
+    }
+}
+
+const PERC: [VggLayer; 4] = [
+    VggLayer::Relu1_1,
+    VggLayer::Relu2_1,
+    VggLayer::Relu3_1,
+    VggLayer::Relu4_1,
+];
+
+/// One training-mode power iteration on every spectral-normalised conv of the generator.
+pub fn power_iterate_generator(mut g: Generator) -> Generator {
+    for unit in g.generated.iter_mut() {
+        let b = &mut unit.block;
+        b.conv_0 = b.conv_0.clone().power_iteration().0;
+        b.conv_1 = b.conv_1.clone().power_iteration().0;
+        b.conv_s = b.conv_s.clone().power_iteration().0;
+    }
+    g
+}
+
+/// One training-mode power iteration on every spectral-normalised conv of the discriminator.
+pub fn power_iterate_discriminator(mut d: Discriminator) -> Discriminator {
+    for scale in d.scales.iter_mut() {
+        for conv in scale.mid.iter_mut() {
+            *conv = conv.clone().power_iteration().0;
+        }
+    }
+    d
+}
+
+/// Trains the generator and the discriminator against the frozen prior.
+pub struct Stage2Trainer {
+    prior: PriorNet,
+    g: Option<Generator>,
+    d: Option<Discriminator>,
+    opt_g: ModuleOptimizer,
+    opt_d: ModuleOptimizer,
+    vgg: Vgg,
+    cfg: Stage2Config,
+    decay: Decay,
+    device: Device,
+}
+
+impl std::fmt::Debug for Stage2Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stage2Trainer")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(t: Tensor<1>) -> Result<f32> {
+    Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN))
+}
+
+impl Stage2Trainer {
+    /// A trainer; every network must live on `device` (an autodiff device).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        prior: PriorNet,
+        g: Generator,
+        d: Discriminator,
+        vgg: Vgg,
+        cfg: Stage2Config,
+        decay: Decay,
+        device: &Device,
+    ) -> Self {
+        let adam = || {
+            AdamConfig::new()
+                .with_beta_1(cfg.beta1)
+                .with_beta_2(cfg.beta2)
+                .init()
+        };
+        Self {
+            prior,
+            g: Some(g),
+            d: Some(d),
+            opt_g: adam(),
+            opt_d: adam(),
+            vgg,
+            cfg,
+            decay,
+            device: device.clone(),
+        }
+    }
+
+    /// The generator being trained.
+    pub fn generator(&self) -> Option<&Generator> {
+        self.g.as_ref()
+    }
+
+    /// One D step and one G step on `batch`, with z drawn from `seeds` (two per image:
+    /// `seeds[2i]` and `seeds[2i+1]`, so the noise is reproducible).
+    pub fn step(&mut self, batch: &Batch, seeds: &[u64]) -> Result<Stage2Losses> {
+        let (b, r) = (batch.size, batch.res);
+        if seeds.len() != 2 * b {
+            return Err(Error::Input(format!(
+                "need {} seeds for a batch of {b}, got {}",
+                2 * b,
+                seeds.len()
+            )));
+        }
+        let g = self
+            .g
+            .take()
+            .ok_or_else(|| Error::Input("the trainer lost its generator".into()))?;
+        let d = self
+            .d
+            .take()
+            .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
+        let g = power_iterate_generator(g);
+        let d = power_iterate_discriminator(d);
+        let dev = &self.device;
+        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
+        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
+        let known = hole.clone().neg() + 1.0;
+        let known3 = known.clone().repeat_dim(1, 3);
+        let prior = self
+            .prior
+            .forward(gt.clone() * known3.clone(), known3)
+            .detach();
+        // z_A for every image, then z_B (the authors' cat order).
+        let zd = g.z_dim;
+        let z: Vec<f32> = (0..2)
+            .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
+            .collect();
+        let z = tensor_from_vec(z, [2 * b, zd], dev);
+        let (fake, _) = g.forward(
+            z,
+            prior.clone().repeat_dim(0, 2),
+            known.clone().repeat_dim(0, 2),
+            self.decay,
+            false,
+        );
+        let fake_a = fake.clone().narrow(0, 0, b);
+        let fake_b = fake.narrow(0, b, b);
+        let hole3 = hole.clone().repeat_dim(1, 3);
+        let d_in = |img: Tensor<4>| Tensor::cat(vec![hole3.clone(), img], 1);
+        let preds = |outs: &Vec<Vec<Tensor<4>>>| {
+            outs.iter()
+                .filter_map(|s| s.last().cloned())
+                .collect::<Vec<_>>()
+        };
+
+        // Discriminator step.
+        let real_out = d.forward(d_in(gt.clone()));
+        let mut loss_d = None;
+        for f in [&fake_a, &fake_b] {
+            let fo = d.forward(d_in(f.clone().detach()));
+            let l = hinge_d(&preds(&fo), &preds(&real_out));
+            loss_d = Some(match loss_d {
+                Some(acc) => acc + l,
+                None => l,
+            });
+        }
+        let loss_d = loss_d.ok_or_else(|| Error::Input("no fake samples".into()))?;
+        let d_val = read(loss_d.clone())?;
+        if !d_val.is_finite() {
+            self.g = Some(g);
+            self.d = Some(d);
+            return Err(Error::Input(format!(
+                "non-finite discriminator loss {d_val}, step skipped"
+            )));
+        }
+        let grads_d = GradientsParams::from_grads(loss_d.backward(), &d);
+        let d = self.opt_d.step(self.cfg.lr_d, d, grads_d);
+
+        // Generator step (with the updated D, as the authors' order implies).
+        let w = self.cfg.weights;
+        let real_out: Vec<Vec<Tensor<4>>> = d
+            .forward(d_in(gt.clone()))
+            .into_iter()
+            .map(|s| s.into_iter().map(|t| t.detach()).collect())
+            .collect();
+        let f_gt: Vec<Tensor<4>> = self
+            .vgg
+            .features(gt.clone(), &PERC)
+            .into_iter()
+            .map(|t| t.detach())
+            .collect();
+        let mut adv = Vec::new();
+        let mut feat = Vec::new();
+        let mut perc = Vec::new();
+        let mut tvs = Vec::new();
+        for f in [&fake_a, &fake_b] {
+            let fo = d.forward(d_in(f.clone()));
+            adv.push(hinge_g(&preds(&fo)));
+            feat.push(feature_matching(&fo, &real_out, w.feature_matching));
+            perc.push(perceptual(&self.vgg.features(f.clone(), &PERC), &f_gt));
+            tvs.push(tv(
+                composite(f.clone(), gt.clone(), hole.clone()),
+                hole.clone(),
+                self.cfg.tv_rows,
+            ));
+        }
+        let sum = |v: Vec<Tensor<1>>| v.into_iter().reduce(|a, b| a + b);
+        let (adv, feat, perc, tvs) = match (sum(adv), sum(feat), sum(perc), sum(tvs)) {
+            (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
+            _ => return Err(Error::Input("no fake samples".into())),
+        };
+        let fa = self
+            .vgg
+            .features(fake_a * hole3.clone(), &[VggLayer::Relu4_1]);
+        let fb = self.vgg.features(fake_b * hole3, &[VggLayer::Relu4_1]);
+        let div = match (fa.into_iter().next(), fb.into_iter().next()) {
+            (Some(a), Some(b)) => diversity(a, b, w.diversity_eps),
+            _ => return Err(Error::Input("feature network returned no relu4_1".into())),
+        };
+        let total = adv.clone() * w.adversarial
+            + feat.clone()
+            + perc.clone() * w.perceptual
+            + tvs.clone() * w.tv
+            + div.clone() * w.diversity;
+        let losses = Stage2Losses {
+            d: d_val,
+            g_total: read(total.clone())?,
+            g_adv: read(adv)?,
+            g_feat: read(feat)?,
+            g_perceptual: read(perc)?,
+            g_tv: read(tvs)?,
+            g_diversity: read(div)?,
+        };
+        if !losses.is_finite() {
+            self.g = Some(g);
+            self.d = Some(d);
+            return Err(Error::Input(format!(
+                "non-finite generator loss, step skipped: {losses:?}"
+            )));
+        }
+        let grads_g = GradientsParams::from_grads(total.backward(), &g);
+        self.g = Some(self.opt_g.step(self.cfg.lr_g, g, grads_g));
+        self.d = Some(d);
+        Ok(losses)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::data::{Batcher, CropSampler, ImageFolder};
+    use crate::masks::MaskKind;
+    use crate::model::Preset;
+    use crate::model::config::GeneratorConfig;
+    use crate::model::params::ParamSource;
+    use crate::model::vgg::{VggConfig, VggKind};
+
+    #[test]
+    fn stage2_steps_run_and_stay_finite() {
+        let t = tempfile::tempdir().unwrap();
+        let img = image::RgbImage::from_fn(100, 90, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
+        });
+        img.save(t.path().join("a.png")).unwrap();
+        let folder = ImageFolder::load(t.path()).unwrap();
+        // A 64² generator: latent 1.
+        let mut cfg = Preset::Tiny.config();
+        cfg.generator = GeneratorConfig {
+            latent: 1,
+            ..cfg.generator
+        };
+        let dev = Device::flex().autodiff();
+        let batch = Batcher::new(5, CropSampler::new(64), MaskKind::Boxes, 1).next_batch(&folder);
+        let mut src = ParamSource::random(4, &dev);
+        let prior = PriorNet::from_sources_single(&mut src, &cfg.prior).unwrap();
+        let g = Generator::from_source(&mut src, &cfg.generator).unwrap();
+        let d = Discriminator::from_source(&mut src, &cfg.discriminator).unwrap();
+        let vgg = Vgg::random(
+            VggConfig {
+                kind: VggKind::Vgg16,
+                width_div: 16,
+            },
+            2,
+            &dev,
+        )
+        .unwrap();
+        let mut tr =
+            Stage2Trainer::new(prior, g, d, vgg, Stage2Config::default(), Decay::Exp, &dev);
+        let u_before = tensor_to_vec(
+            tr.generator().unwrap().generated[0]
+                .block
+                .conv_0
+                .weight_u
+                .val(),
+        )
+        .unwrap();
+        for step in 0..2 {
+            let l = tr.step(&batch, &[10 + 2 * step, 11 + 2 * step]).unwrap();
+            eprintln!("stage 2 step {step}: {l:?}");
+            assert!(l.is_finite());
+            assert!(l.g_diversity > 0.0);
+        }
+        let u_after = tensor_to_vec(
+            tr.generator().unwrap().generated[0]
+                .block
+                .conv_0
+                .weight_u
+                .val(),
+        )
+        .unwrap();
+        assert_ne!(
+            u_before, u_after,
+            "spectral-norm u was not updated by the power iteration"
+        );
+        assert!(
+            tr.step(&batch, &[1]).is_err(),
+            "wrong seed count must be an error"
+        );
+    }
+}
