@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::model::prior::PriorNet;
+use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
-use crate::model::{tensor_from_vec, tensor_to_vec};
 use crate::train::losses::{
     Stage1Terms, Stage1Weights, TvRows, composite, masked_l1, perceptual, style, tv,
 };
@@ -163,16 +163,13 @@ impl Stage1Trainer {
             .ok_or_else(|| Error::Input("the trainer lost its model in a failed step".into()))?;
         let terms = self.terms(&prior, batch);
         let total = terms.total(&self.cfg.weights);
-        let read = |t: Tensor<1>| -> Result<f32> {
-            Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN))
-        };
         let losses = Stage1Losses {
-            total: read(total.clone())?,
-            hole: read(terms.hole)?,
-            valid: read(terms.valid)?,
-            perceptual: read(terms.perceptual)?,
-            style: read(terms.style)?,
-            tv: read(terms.tv)?,
+            total: crate::train::scalar(total.clone())?,
+            hole: crate::train::scalar(terms.hole)?,
+            valid: crate::train::scalar(terms.valid)?,
+            perceptual: crate::train::scalar(terms.perceptual)?,
+            style: crate::train::scalar(terms.style)?,
+            tv: crate::train::scalar(terms.tv)?,
         };
         if !losses.is_finite() {
             self.prior = Some(prior);

@@ -16,8 +16,8 @@ use crate::maps::Decay;
 use crate::model::discriminator::Discriminator;
 use crate::model::generator::Generator;
 use crate::model::prior::PriorNet;
+use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
-use crate::model::{tensor_from_vec, tensor_to_vec};
 use crate::train::losses::{
     Stage2Weights, TvRows, composite, diversity, feature_matching, hinge_d, hinge_g, perceptual, tv,
 };
@@ -137,10 +137,6 @@ impl std::fmt::Debug for Stage2Trainer {
     }
 }
 
-fn read(t: Tensor<1>) -> Result<f32> {
-    Ok(tensor_to_vec(t)?.first().copied().unwrap_or(f32::NAN))
-}
-
 impl Stage2Trainer {
     /// A trainer; every network must live on `device` (an autodiff device).
     #[allow(clippy::too_many_arguments)]
@@ -242,7 +238,7 @@ impl Stage2Trainer {
             });
         }
         let loss_d = loss_d.ok_or_else(|| Error::Input("no fake samples".into()))?;
-        let d_val = read(loss_d.clone())?;
+        let d_val = crate::train::scalar(loss_d.clone())?;
         if !d_val.is_finite() {
             self.g = Some(g);
             self.d = Some(d);
@@ -301,12 +297,12 @@ impl Stage2Trainer {
             + div.clone() * w.diversity;
         let losses = Stage2Losses {
             d: d_val,
-            g_total: read(total.clone())?,
-            g_adv: read(adv)?,
-            g_feat: read(feat)?,
-            g_perceptual: read(perc)?,
-            g_tv: read(tvs)?,
-            g_diversity: read(div)?,
+            g_total: crate::train::scalar(total.clone())?,
+            g_adv: crate::train::scalar(adv)?,
+            g_feat: crate::train::scalar(feat)?,
+            g_perceptual: crate::train::scalar(perc)?,
+            g_tv: crate::train::scalar(tvs)?,
+            g_diversity: crate::train::scalar(div)?,
         };
         if !losses.is_finite() {
             self.g = Some(g);
@@ -331,6 +327,7 @@ mod tests {
     use crate::model::Preset;
     use crate::model::config::GeneratorConfig;
     use crate::model::params::ParamSource;
+    use crate::model::tensor_to_vec;
     use crate::model::vgg::{VggConfig, VggKind};
 
     #[test]
