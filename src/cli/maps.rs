@@ -19,7 +19,7 @@ use pdpaint::imageops::{self, save_png_atomic};
 use pdpaint::inference::{InpaintOptions, Inpainter, z_for_seed};
 use pdpaint::maps::{Colormap, Decay, hard_map_fast, log_scale, to_rgb_image, unit_hard_maps_cpu};
 use pdpaint::mask::Mask;
-use pdpaint::model::config::{HardMapDecay, UNIT_MAP_SPECS};
+use pdpaint::model::config::UNIT_MAP_SPECS;
 use pdpaint::model::{tensor_from_vec, tensor_to_vec};
 
 use super::{BackendArgs, select_backend};
@@ -96,7 +96,7 @@ pub fn run(a: Args) -> Result<()> {
     let bbox = mask
         .bbox()
         .context("the mask has no hole: nothing to map (white = hole)")?;
-    let decay = if a.paper {
+    let mut decay = if a.paper {
         if !(a.k > 1.0 && a.k.is_finite()) {
             bail!("--k must be > 1, got {}", a.k);
         }
@@ -135,19 +135,15 @@ pub fn run(a: Args) -> Result<()> {
             [1, 1, p.res, p.res],
             inp.device(),
         );
-        let model_decay = match inp.model_file().config.hard_map {
-            HardMapDecay::Code if !a.paper => Decay::Exp,
-            _ => decay,
-        };
-        let (_, maps) = inp
-            .model()
-            .generator
-            .forward(z, prior, known, model_decay, true);
+        // The model's own rule, unless --paper overrides it.
+        if !a.paper {
+            decay = inp.model_file().config.hard_map.decay();
+        }
+        let (_, maps) = inp.model().generator.forward(z, prior, known, decay, true);
         let mut v = Vec::new();
         for m in maps {
-            let [_, c, h, _] = m.soft.dims();
+            let h = m.soft.dims()[2];
             let mean = tensor_to_vec(m.soft.mean_dim(1))?;
-            let _ = c;
             v.push((h, mean));
         }
         soft_means = Some(v);
@@ -163,7 +159,7 @@ pub fn run(a: Args) -> Result<()> {
     let full_known = mask.known_f32();
     let (fw, fh) = (mask.width, mask.height);
     let mut legend = Vec::new();
-    for (k, (hk, wk, map)) in units.iter().enumerate() {
+    for (k, (hk, _, map)) in units.iter().enumerate() {
         let spec = UNIT_MAP_SPECS[k];
         let floor = decay.coef(spec.n);
         let scaled: Vec<f32> = map.iter().map(|&v| log_scale(v, floor)).collect();
@@ -193,7 +189,6 @@ pub fn run(a: Args) -> Result<()> {
                 &a.out.join(format!("soft_{k}.png")),
             )?;
         }
-        let _ = wk;
         legend.push(UnitLegend {
             unit: k,
             size: *hk,
