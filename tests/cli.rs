@@ -420,3 +420,30 @@ fn import_and_forward_cli_match_the_reference() {
         }
     }
 }
+
+#[test]
+fn bench_train_reports_steps_per_second() {
+    let o = run(&[
+        "bench",
+        "--train",
+        "--presets",
+        "tiny",
+        "--train-res",
+        "64",
+        "--train-batch",
+        "1",
+        "--repeats",
+        "1",
+        "--vgg-width-div",
+        "16",
+        "--json",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "bench --train failed: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let t = &v["train"][0];
+    assert_eq!(t["resolution"], 64);
+    assert!(t["stage1_steps_per_s"].as_f64().is_some_and(|x| x > 0.0));
+    assert!(t["stage2_steps_per_s"].as_f64().is_some_and(|x| x > 0.0));
+}

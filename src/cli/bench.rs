@@ -38,6 +38,18 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Time training steps per second of both stages instead (small preset unless --presets).
+    #[arg(long)]
+    pub train: bool,
+    /// Training resolutions for --train.
+    #[arg(long, num_args = 1.., default_values_t = [128usize, 256])]
+    pub train_res: Vec<usize>,
+    /// Batch size for --train.
+    #[arg(long, default_value_t = 4)]
+    pub train_batch: usize,
+    /// Width divisor of the random VGG-16 used by the losses in --train.
+    #[arg(long, default_value_t = 4)]
+    pub vgg_width_div: usize,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -104,6 +116,35 @@ fn known_square(r: usize) -> Vec<f32> {
 pub fn run(a: Args) -> Result<()> {
     let sel = select_backend(&a.backend)?;
     let dev = sel.device.clone();
+    if a.train {
+        let presets = if a.presets == [Preset::Official, Preset::Small] {
+            vec![Preset::Small]
+        } else {
+            a.presets.clone()
+        };
+        let t = super::bench_train::run(
+            &presets,
+            &a.train_res,
+            a.train_batch.max(1),
+            a.repeats.max(1),
+            a.vgg_width_div,
+            &dev,
+        )?;
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"backend": sel.description, "train": t})
+            );
+        } else {
+            println!(
+                "backend: {}  (median of {} steps after one warm-up)",
+                sel.description,
+                a.repeats.max(1)
+            );
+            println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+        return Ok(());
+    }
     let mut presets = Vec::new();
     for p in &a.presets {
         let cfg = p.config();
