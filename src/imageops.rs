@@ -18,9 +18,8 @@
 //! 5. [`save_png_atomic`] writes it; [`contact_sheet`] lays several results out side by side.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{BufReader, Read};
+use std::path::Path;
 
 use image::imageops::FilterType;
 use image::{
@@ -150,39 +149,7 @@ pub fn save_rgba_png_atomic(img: &RgbaImage, path: &Path) -> Result<()> {
     )
 }
 
-/// Distinguishes temporary files written by one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Creates a fresh temporary file next to `path` (same directory, so a rename is atomic).
-fn create_temp_for(path: &Path) -> Result<(File, PathBuf)> {
-    let name = path.file_name().ok_or_else(|| {
-        Error::io(
-            "not a file path",
-            path,
-            std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        )
-    })?;
-    let mut attempts = 0;
-    loop {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp_name = format!(".{}.{}-{n}.tmp", name.to_string_lossy(), std::process::id());
-        let tmp = path.with_file_name(tmp_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(file) => return Ok((file, tmp)),
-            // A stale file from an earlier process with the same id: try another name.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 16 => {
-                attempts += 1;
-            }
-            Err(e) => return Err(Error::io("cannot create temporary file for image", tmp, e)),
-        }
-    }
-}
-
-/// Encodes `buf` as PNG into a temporary file next to `path`, then renames it to `path`.
+/// Encodes `buf` as PNG in memory, then writes it with [`crate::fsutil::write_atomic`].
 fn write_png_atomic(
     buf: &[u8],
     width: u32,
@@ -190,60 +157,11 @@ fn write_png_atomic(
     colour: ExtendedColorType,
     path: &Path,
 ) -> Result<()> {
-    let (file, tmp) = create_temp_for(path)?;
-    let result = write_png_file(buf, width, height, colour, file, path).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .map_err(|e| Error::io("cannot rename image into place", path, e))
-    });
-    if result.is_err() {
-        // Best effort; the original error is the one worth reporting.
-        let _ = std::fs::remove_file(&tmp);
-    } else {
-        sync_parent_dir(path);
-    }
-    result
-}
-
-/// Writes the PNG into the (temporary) `file` and syncs it; errors name the final `path`.
-fn write_png_file(
-    buf: &[u8],
-    width: u32,
-    height: u32,
-    colour: ExtendedColorType,
-    file: File,
-    path: &Path,
-) -> Result<()> {
-    let mut writer = BufWriter::new(file);
-    image::codecs::png::PngEncoder::new(&mut writer)
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
         .write_image(buf, width, height, colour)
-        .map_err(|e| match e {
-            ImageError::IoError(source) => Error::io("cannot write image", path, source),
-            other => Error::image(format!("cannot encode PNG: {other}"), path),
-        })?;
-    writer
-        .flush()
-        .map_err(|e| Error::io("cannot write image", path, e))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| Error::io("cannot write image", path, e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| Error::io("cannot flush image to disk", path, e))
-}
-
-/// Best effort: make the rename itself durable (Unix only; elsewhere a no-op).
-fn sync_parent_dir(path: &Path) {
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
+        .map_err(|e| Error::image(format!("cannot encode PNG: {e}"), path))?;
+    crate::fsutil::write_atomic(path, &bytes)
 }
 
 /// The SHA-256 of a file's content as 64 lower-case hex digits (for recipes).

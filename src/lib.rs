@@ -14,12 +14,14 @@
 //!   paste back.
 //! * [`data`]: photo folders, random crops and training batches.
 //! * [`train`]: training (so far: the loss terms of both stages).
+//! * [`fsutil`]: atomic file writes.
 //! * [`backend`]: the only place that names a Burn backend.
 #![warn(missing_docs)]
 
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod fsutil;
 pub mod imageops;
 pub mod inference;
 pub mod maps;

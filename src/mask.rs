@@ -184,7 +184,7 @@ impl Mask {
         image::codecs::png::PngEncoder::new(&mut bytes)
             .write_image(&grey, self.width, self.height, image::ExtendedColorType::L8)
             .map_err(|e| Error::image(format!("cannot encode mask as PNG ({e})"), path))?;
-        crate::npy::write_atomic(path, &bytes)
+        crate::fsutil::write_atomic(path, &bytes)
     }
 
     /// Resizes with nearest-neighbour sampling at pixel centres: output pixel `x` reads source

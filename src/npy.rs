@@ -18,9 +18,7 @@
 //! # }
 //! ```
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -227,7 +225,7 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
         Error::Shape(msg) => Error::Shape(format!("{msg}: {}", path.display())),
         other => other,
     })?;
-    write_atomic(path, &bytes)
+    crate::fsutil::write_atomic(path, &bytes)
 }
 
 /// Encodes an `f32` array as the bytes of a `'<f4'` C-order `.npy` file (format 1.0, or 2.0
@@ -284,44 +282,6 @@ pub fn write_npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
         out.extend_from_slice(&v.to_le_bytes());
     }
     Ok(out)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
-/// then renamed over `path`. The temporary file is removed when anything fails.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| {
-            Error::io(
-                "cannot write a file without a name",
-                path,
-                std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            )
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("cannot write file", path, e));
-    }
-    Ok(())
 }
 
 /// The three fields of a `.npy` header.

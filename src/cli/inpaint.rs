@@ -100,13 +100,6 @@ pub fn hash_model_folder(dir: &Path) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
-}
-
 /// Runs `inpaint`.
 pub fn run(a: Args) -> Result<()> {
     let (model_dir, image_path, mask_path, seeds, margin, feather, expect) = match &a.recipe {
@@ -235,7 +228,7 @@ pub fn run(a: Args) -> Result<()> {
         context_box: [prep.bx.x0, prep.bx.y0, prep.bx.size as i64],
         outputs: outputs.clone(),
     };
-    write_atomic(
+    pdpaint::fsutil::write_atomic(
         &a.out.join("recipe.json"),
         serde_json::to_string_pretty(&recipe)?.as_bytes(),
     )?;

@@ -211,8 +211,7 @@ pub fn run(a: Args) -> Result<()> {
         units: legend,
     };
     let json = serde_json::to_string_pretty(&legend)?;
-    std::fs::write(a.out.join("maps.json"), json)
-        .with_context(|| format!("could not write {}", a.out.join("maps.json").display()))?;
+    pdpaint::fsutil::write_atomic(&a.out.join("maps.json"), json.as_bytes())?;
     println!(
         "wrote hard maps{} for 6 units to {}",
         if soft_means.is_some() {
