@@ -254,16 +254,6 @@ impl SpdResBlock {
         })
     }
 
-    /// The soft map `Ds = (1 − Mr)⊙σ(conv([conv_to_f(Pr), x])) + Mr`.
-    ///
-    /// # Shapes
-    /// `x: [B, fin, h, w]`, `pr: [B, 3, h, w]`, `mr: [B, 1, h, w]` → `[B, fin, h, w]`.
-    pub fn soft_map(&self, x: Tensor<4>, pr: Tensor<4>, mr: Tensor<4>) -> Tensor<4> {
-        let fp = self.conv_to_f.forward(pr);
-        let att = sigmoid(self.attention.forward(Tensor::cat(vec![fp, x], 1)));
-        (mr.clone().neg() + 1.0) * att + mr
-    }
-
     /// Runs the block and returns every intermediate.
     ///
     /// # Shapes
@@ -277,30 +267,8 @@ impl SpdResBlock {
         decay: Decay,
     ) -> BlockTrace {
         let h = x.dims()[2];
-        let stride = (prior.dims()[2] / h).max(1);
-        let pr = nearest_strided_tensor(prior, stride);
-        let mr = nearest_strided_tensor(known, stride);
-        let soft = self.soft_map(x.clone(), pr.clone(), mr.clone());
-        let hard = hard_map_exact(mr.clone(), self.n, self.ks, decay);
-        let norms = self.norm_s.forward(x.clone(), pr.clone(), soft.clone());
-        let soft_out = self.conv_s.forward(norms.clone());
-        let norm0 = self.norm_0.forward(x, pr.clone(), hard.clone());
-        let h1 = self.conv_0.forward(leaky_relu(norm0.clone(), 0.2));
-        let norm1 = self.norm_1.forward(h1, pr.clone(), hard.clone());
-        let hard_out = self.conv_1.forward(leaky_relu(norm1.clone(), 0.2));
-        let out = soft_out.clone() + hard_out.clone();
-        BlockTrace {
-            pr,
-            mr,
-            hard,
-            soft,
-            norm0,
-            norm1,
-            norms,
-            soft_out,
-            hard_out,
-            out,
-        }
+        let c = self.condition(prior, known, h, decay);
+        self.trace_cond(x, &c)
     }
 
     /// Everything of the block that depends only on the prior and the mask (not on z): the
@@ -324,8 +292,9 @@ impl SpdResBlock {
         let fp = self.conv_to_f.forward(pr.clone());
         let (g0, b0) = self.norm_0.modulation(pr.clone());
         let (g1, b1) = self.norm_1.modulation(pr.clone());
-        let (gs, bs) = self.norm_s.modulation(pr);
+        let (gs, bs) = self.norm_s.modulation(pr.clone());
         BlockCond {
+            pr,
             mr,
             hard,
             fp,
@@ -335,6 +304,42 @@ impl SpdResBlock {
             b1,
             gs,
             bs,
+        }
+    }
+
+    /// Runs the block with precomputed conditioning and keeps every intermediate: the soft
+    /// map `Ds = (1 − Mr)⊙σ(conv([conv_to_f(Pr), x])) + Mr`, the three SPDNorm outputs and both
+    /// branches. Tensors are shared handles, so keeping them costs no copies.
+    ///
+    /// # Shapes
+    /// `x: [B, fin, h, w]`, conditioning of batch 1 or B → trace with `out: [B, fout, h, w]`.
+    pub fn trace_cond(&self, x: Tensor<4>, c: &BlockCond) -> BlockTrace {
+        let [b, fin, h, w] = x.dims();
+        let fp = if c.fp.dims()[0] == b {
+            c.fp.clone()
+        } else {
+            c.fp.clone().expand([b, fin, h, w])
+        };
+        let att = sigmoid(self.attention.forward(Tensor::cat(vec![fp, x.clone()], 1)));
+        let soft = (c.mr.clone().neg() + 1.0) * att + c.mr.clone();
+        let norms = SpdNorm::apply(x.clone(), c.gs.clone(), c.bs.clone(), soft.clone());
+        let soft_out = self.conv_s.forward(norms.clone());
+        let norm0 = SpdNorm::apply(x, c.g0.clone(), c.b0.clone(), c.hard.clone());
+        let h1 = self.conv_0.forward(leaky_relu(norm0.clone(), 0.2));
+        let norm1 = SpdNorm::apply(h1, c.g1.clone(), c.b1.clone(), c.hard.clone());
+        let hard_out = self.conv_1.forward(leaky_relu(norm1.clone(), 0.2));
+        let out = soft_out.clone() + hard_out.clone();
+        BlockTrace {
+            pr: c.pr.clone(),
+            mr: c.mr.clone(),
+            hard: c.hard.clone(),
+            soft,
+            norm0,
+            norm1,
+            norms,
+            soft_out,
+            hard_out,
+            out,
         }
     }
 
@@ -348,30 +353,9 @@ impl SpdResBlock {
         c: &BlockCond,
         want_maps: bool,
     ) -> (Tensor<4>, Option<(Tensor<4>, Tensor<4>)>) {
-        let [b, fin, h, w] = x.dims();
-        let fp = if c.fp.dims()[0] == b {
-            c.fp.clone()
-        } else {
-            c.fp.clone().expand([b, fin, h, w])
-        };
-        let att = sigmoid(self.attention.forward(Tensor::cat(vec![fp, x.clone()], 1)));
-        let soft = (c.mr.clone().neg() + 1.0) * att + c.mr.clone();
-        let soft_out = self.conv_s.forward(SpdNorm::apply(
-            x.clone(),
-            c.gs.clone(),
-            c.bs.clone(),
-            soft.clone(),
-        ));
-        let h1 = self.conv_0.forward(leaky_relu(
-            SpdNorm::apply(x, c.g0.clone(), c.b0.clone(), c.hard.clone()),
-            0.2,
-        ));
-        let hard_out = self.conv_1.forward(leaky_relu(
-            SpdNorm::apply(h1, c.g1.clone(), c.b1.clone(), c.hard.clone()),
-            0.2,
-        ));
-        let maps = want_maps.then(|| (c.hard.clone(), soft));
-        (soft_out + hard_out, maps)
+        let t = self.trace_cond(x, c);
+        let maps = want_maps.then_some((t.hard, t.soft));
+        (t.out, maps)
     }
 
     /// Runs the block; also returns `(hard, soft)` maps when `want_maps`.
@@ -418,6 +402,8 @@ pub fn hard_map_exact(mr: Tensor<4>, n: usize, ks: usize, decay: Decay) -> Tenso
 /// The z-independent part of one block's computation (see [`SpdResBlock::condition`]).
 #[derive(Debug, Clone)]
 pub struct BlockCond {
+    /// Prior resized to the block's size `[B, 3, h, w]`.
+    pub pr: Tensor<4>,
     /// Known map at the block's size `[B, 1, h, w]`.
     pub mr: Tensor<4>,
     /// Hard map `[B, 1, h, w]`.
