@@ -76,7 +76,8 @@ struct Report {
     hard_map_speedup: Option<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median (mean of the middle two for an even count; NaN when empty).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n == 0 {

@@ -35,15 +35,6 @@ pub struct TrainTiming {
     stage2_steps_per_s: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
-}
-
 fn synthetic_folder() -> Result<(tempfile_dir::Dir, ImageFolder)> {
     let dir = tempfile_dir::Dir::new()?;
     for i in 0..3u32 {
@@ -122,8 +113,8 @@ pub fn run(
                 resolution: res,
                 batch,
                 vgg_width_div,
-                stage1_steps_per_s: 1.0 / median(s1),
-                stage2_steps_per_s: 1.0 / median(s2),
+                stage1_steps_per_s: 1.0 / super::bench::median(s1),
+                stage2_steps_per_s: 1.0 / super::bench::median(s2),
             });
         }
     }

@@ -240,8 +240,7 @@ impl Stage2Trainer {
         let loss_d = loss_d.ok_or_else(|| Error::Input("no fake samples".into()))?;
         let d_val = crate::train::scalar(loss_d.clone())?;
         if !d_val.is_finite() {
-            self.g = Some(g);
-            self.d = Some(d);
+            self.restore(g, d);
             return Err(Error::Input(format!(
                 "non-finite discriminator loss {d_val}, step skipped"
             )));
@@ -305,16 +304,21 @@ impl Stage2Trainer {
             g_diversity: crate::train::scalar(div)?,
         };
         if !losses.is_finite() {
-            self.g = Some(g);
-            self.d = Some(d);
+            self.restore(g, d);
             return Err(Error::Input(format!(
                 "non-finite generator loss, step skipped: {losses:?}"
             )));
         }
         let grads_g = GradientsParams::from_grads(total.backward(), &g);
-        self.g = Some(self.opt_g.step(self.cfg.lr_g, g, grads_g));
-        self.d = Some(d);
+        let g = self.opt_g.step(self.cfg.lr_g, g, grads_g);
+        self.restore(g, d);
         Ok(losses)
+    }
+
+    /// Puts the networks back after a step (taken out so the optimisers can consume them).
+    fn restore(&mut self, g: Generator, d: Discriminator) {
+        self.g = Some(g);
+        self.d = Some(d);
     }
 }
 
