@@ -108,23 +108,13 @@ fn inpaint_writes_samples_and_keeps_known_pixels() {
         (120..180).contains(&x) && (60..140).contains(&y)
     });
     let out = t.path().join("out");
-    let o = run(&[
-        "inpaint",
-        "--model",
+    let o = inpaint(
         s(&m),
-        "--image",
         s(&img),
-        "--mask",
         s(&mask),
-        "--samples",
-        "3",
-        "--seed",
-        "10",
-        "--out",
         s(&out),
-        "--backend",
-        "cpu",
-    ]);
+        &["--samples", "3", "--seed", "10", "--backend", "cpu"],
+    );
     assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
     let orig = image::open(&img).expect("open").to_rgb8();
     let mut fills = Vec::new();
@@ -202,21 +192,13 @@ fn mask_of_another_size_is_resized_and_said() {
         (10..20).contains(&x) && (5..15).contains(&y)
     });
     let out = t.path().join("out");
-    let o = run(&[
-        "inpaint",
-        "--model",
+    let o = inpaint(
         s(&m),
-        "--image",
         s(&img),
-        "--mask",
         s(&small),
-        "--samples",
-        "1",
-        "--out",
         s(&out),
-        "--backend",
-        "cpu",
-    ]);
+        &["--samples", "1", "--backend", "cpu"],
+    );
     assert!(o.status.success(), "failed: {}", stderr(&o));
     assert!(
         stderr(&o).contains("resizing the mask"),
