@@ -49,6 +49,9 @@ pub enum Error {
     /// The work was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
+    /// A training loss was NaN or infinite; the step was skipped.
+    #[error("non-finite loss, step skipped: {0}")]
+    NonFinite(String),
 }
 
 /// Short for `std::result::Result<T, pdpaint::Error>`.

@@ -54,6 +54,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Flushes every regular file directly inside `dir`, then the folder itself, to disk (so a
+/// rename of the folder that follows publishes complete files).
+pub fn sync_folder(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot list folder", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("cannot list folder", dir, e))?;
+        let path = entry.path();
+        if path.is_file() {
+            let f = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+            f.sync_all()
+                .map_err(|e| Error::io("cannot flush to disk", &path, e))?;
+        }
+    }
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -88,7 +88,7 @@ pub fn run(
             for i in 0..=steps {
                 let b = batcher.next_batch(&folder);
                 let t = Instant::now();
-                t1.step(&b)?;
+                t1.step(&b, 1.0)?;
                 if i > 0 {
                     s1.push(t.elapsed().as_secs_f64());
                 }
@@ -103,7 +103,7 @@ pub fn run(
                 let b = batcher.next_batch(&folder);
                 let seeds: Vec<u64> = (0..2 * batch as u64).map(|k| 1000 * i as u64 + k).collect();
                 let t = Instant::now();
-                t2.step(&b, &seeds)?;
+                t2.step(&b, &seeds, 1.0)?;
                 if i > 0 {
                     s2.push(t.elapsed().as_secs_f64());
                 }

@@ -89,9 +89,9 @@ impl ImageFolder {
         }
         if images.is_empty() {
             return Err(Error::Input(format!(
-                "no readable photo (jpg, png, webp) in {} ({} unreadable)",
-                root.display(),
-                skipped.len()
+                "no readable photo (jpg, png, webp; {} unreadable) in {}",
+                skipped.len(),
+                root.display()
             )));
         }
         Ok(Self {

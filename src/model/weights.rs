@@ -113,6 +113,33 @@ fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes the files of a model folder (`config.json` and the burnpack files) into the existing
+/// folder `dir`, each file flushed to disk. Not atomic on its own: callers write into a staging
+/// folder and rename it (see [`save_model_folder`] and the training checkpoints).
+pub fn write_model_files(
+    dir: &Path,
+    cfg: &ModelConfig,
+    model: &PdGan,
+    disc: Option<&Discriminator>,
+    source: &str,
+) -> Result<()> {
+    save_module(&model.prior, &dir.join("prior.bpk"))?;
+    save_module(&model.generator, &dir.join("generator.bpk"))?;
+    if let Some(d) = disc {
+        save_module(d, &dir.join("discriminator.bpk"))?;
+    }
+    let file = ModelFile {
+        format: FORMAT_TAG.into(),
+        version: FORMAT_VERSION,
+        config: cfg.clone(),
+        source: source.into(),
+        has_discriminator: disc.is_some(),
+    };
+    let json = serde_json::to_string_pretty(&file).map_err(|e| Error::Config(e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join("config.json"), json.as_bytes())?;
+    crate::fsutil::sync_folder(dir)
+}
+
 /// Writes a model folder atomically: everything goes to `DIR.partial-<pid>` first, which then
 /// replaces `DIR` (a previous folder is moved aside and removed only after the swap).
 pub fn save_model_folder(
@@ -139,21 +166,7 @@ pub fn save_model_folder(
     }
     fs::create_dir_all(&staging)
         .map_err(|e| Error::io("could not create staging folder", &staging, e))?;
-    save_module(&model.prior, &staging.join("prior.bpk"))?;
-    save_module(&model.generator, &staging.join("generator.bpk"))?;
-    if let Some(d) = disc {
-        save_module(d, &staging.join("discriminator.bpk"))?;
-    }
-    let file = ModelFile {
-        format: FORMAT_TAG.into(),
-        version: FORMAT_VERSION,
-        config: cfg.clone(),
-        source: source.into(),
-        has_discriminator: disc.is_some(),
-    };
-    let json = serde_json::to_string_pretty(&file).map_err(|e| Error::Config(e.to_string()))?;
-    let cfg_path = staging.join("config.json");
-    fs::write(&cfg_path, json).map_err(|e| Error::io("could not write", &cfg_path, e))?;
+    write_model_files(&staging, cfg, model, disc, source)?;
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     if dir.exists() {
         fs::rename(dir, &old)

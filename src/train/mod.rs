@@ -1,9 +1,28 @@
-//! Training (in progress): the loss terms of both stages and one optimisation step of each
-//! stage. The run loop, checkpoints, progress events and the worker come next.
+//! Training of both stages (spec §2.4, §4, §5).
+//!
+//! * [`losses`]: every loss term, with the authors' weights as defaults.
+//! * [`stage1`], [`stage2`]: one optimisation step of the prior, and of the PD-GAN pair.
+//! * [`adam`]: Adam with its state kept by parameter path, so it saves and restores exactly.
+//! * [`config`]: [`TrainConfig`], every number of a run.
+//! * [`run`](mod@run): [`run()`], the loop both faces share: checkpoints, resume, NaN
+//!   handling, the loss log and preview grids.
+//! * [`events`]: what a run reports ([`Event`], [`ProgressSink`]) and how it is steered
+//!   ([`StopFlag`]).
+//! * [`worker`]: the run on a named background thread with a bounded event channel.
 
+pub mod adam;
+pub mod checkpoint;
+pub mod config;
+pub mod events;
 pub mod losses;
+pub mod run;
 pub mod stage1;
 pub mod stage2;
+pub mod worker;
+
+pub use config::TrainConfig;
+pub use events::{Event, ProgressSink, Stage, StopFlag};
+pub use run::run;
 
 use burn::prelude::*;
 

@@ -5,7 +5,7 @@
 //! with VGG relu1_1…relu5_1 for the perceptual term and relu2_2, relu3_3, relu4_3 for the style
 //! term; Adam with lr 1e-3 and betas (0, 0.999).
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::prior::PriorNet;
 use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
+use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     Stage1Terms, Stage1Weights, TvRows, composite, masked_l1, perceptual, style, tv,
 };
@@ -27,6 +28,8 @@ pub struct Stage1Config {
     pub beta1: f32,
     /// Adam β2.
     pub beta2: f32,
+    /// Adam ε (PyTorch's 1e-8).
+    pub eps: f32,
     /// Loss weights.
     pub weights: Stage1Weights,
     /// TV row term.
@@ -39,6 +42,7 @@ impl Default for Stage1Config {
             lr: 1e-3,
             beta1: 0.0,
             beta2: 0.999,
+            eps: 1e-8,
             weights: Stage1Weights::default(),
             tv_rows: TvRows::Fixed,
         }
@@ -90,7 +94,7 @@ const STYLE: [VggLayer; 3] = [VggLayer::Relu2_2, VggLayer::Relu3_3, VggLayer::Re
 /// Trains the prior one batch at a time.
 pub struct Stage1Trainer {
     prior: Option<PriorNet>,
-    optim: burn::optim::ModuleOptimizer,
+    optim: Adam,
     vgg: Vgg,
     cfg: Stage1Config,
     device: Device,
@@ -107,10 +111,11 @@ impl std::fmt::Debug for Stage1Trainer {
 impl Stage1Trainer {
     /// A trainer for `prior` (built on an autodiff device) with the frozen feature network `vgg`.
     pub fn new(prior: PriorNet, vgg: Vgg, cfg: Stage1Config, device: &Device) -> Self {
-        let optim = AdamConfig::new()
-            .with_beta_1(cfg.beta1)
-            .with_beta_2(cfg.beta2)
-            .init();
+        let optim = Adam::new(AdamSettings {
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+        });
         Self {
             prior: Some(prior),
             optim,
@@ -123,6 +128,22 @@ impl Stage1Trainer {
     /// The prior being trained.
     pub fn prior(&self) -> Option<&PriorNet> {
         self.prior.as_ref()
+    }
+
+    /// The optimiser (for checkpoints).
+    pub fn optimizer(&self) -> &Adam {
+        &self.optim
+    }
+
+    /// Replaces the prior and the optimiser state (resume, or restore after failures).
+    pub fn restore(&mut self, prior: PriorNet, optim: Adam) {
+        self.prior = Some(prior);
+        self.optim = optim;
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Stage1Config {
+        &self.cfg
     }
 
     /// The unweighted loss terms for a batch (with gradients attached on an autodiff device).
@@ -154,9 +175,10 @@ impl Stage1Trainer {
         }
     }
 
-    /// One optimisation step on `batch`. A step whose loss is not finite is skipped (the model
-    /// is left unchanged) and reported as an [`Error::Input`].
-    pub fn step(&mut self, batch: &Batch) -> Result<Stage1Losses> {
+    /// One optimisation step on `batch` at learning rate `cfg.lr · lr_factor`. A step whose
+    /// loss is not finite is skipped (the model is left unchanged) and reported as an
+    /// [`Error::NonFinite`].
+    pub fn step(&mut self, batch: &Batch, lr_factor: f64) -> Result<Stage1Losses> {
         let prior = self
             .prior
             .take()
@@ -173,12 +195,10 @@ impl Stage1Trainer {
         };
         if !losses.is_finite() {
             self.prior = Some(prior);
-            return Err(Error::Input(format!(
-                "non-finite loss, step skipped: {losses:?}"
-            )));
+            return Err(Error::NonFinite(format!("{losses:?}")));
         }
         let grads = GradientsParams::from_grads(total.backward(), &prior);
-        self.prior = Some(self.optim.step(self.cfg.lr, prior, grads));
+        self.prior = Some(self.optim.step(self.cfg.lr * lr_factor, prior, grads));
         Ok(losses)
     }
 }
@@ -219,10 +239,10 @@ mod tests {
         )
         .unwrap();
         let mut tr = Stage1Trainer::new(prior, vgg, Stage1Config::default(), &dev);
-        let first = tr.step(&batch).unwrap();
+        let first = tr.step(&batch, 1.0).unwrap();
         let mut last = first;
         for _ in 0..4 {
-            last = tr.step(&batch).unwrap();
+            last = tr.step(&batch, 1.0).unwrap();
             assert!(last.is_finite());
         }
         eprintln!("stage 1: total {:.4} -> {:.4}", first.total, last.total);

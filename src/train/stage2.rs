@@ -5,7 +5,7 @@
 //! iteration per step updates every u, v of G and D before the forward passes, as PyTorch's
 //! `spectral_norm` does. Adam with betas (0, 0.9), G lr 5e-4, D lr 2e-3 (TTUR).
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,7 @@ use crate::model::generator::Generator;
 use crate::model::prior::PriorNet;
 use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
+use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     Stage2Weights, TvRows, composite, diversity, feature_matching, hinge_d, hinge_g, perceptual, tv,
 };
@@ -33,6 +34,8 @@ pub struct Stage2Config {
     pub beta1: f32,
     /// Adam β2.
     pub beta2: f32,
+    /// Adam ε (PyTorch's 1e-8).
+    pub eps: f32,
     /// Loss weights.
     pub weights: Stage2Weights,
     /// TV row term.
@@ -46,6 +49,7 @@ impl Default for Stage2Config {
             lr_d: 2e-3,
             beta1: 0.0,
             beta2: 0.9,
+            eps: 1e-8,
             weights: Stage2Weights::default(),
             tv_rows: TvRows::Fixed,
         }
@@ -121,8 +125,8 @@ pub struct Stage2Trainer {
     prior: PriorNet,
     g: Option<Generator>,
     d: Option<Discriminator>,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: Adam,
+    opt_d: Adam,
     vgg: Vgg,
     cfg: Stage2Config,
     decay: Decay,
@@ -150,10 +154,11 @@ impl Stage2Trainer {
         device: &Device,
     ) -> Self {
         let adam = || {
-            AdamConfig::new()
-                .with_beta_1(cfg.beta1)
-                .with_beta_2(cfg.beta2)
-                .init()
+            Adam::new(AdamSettings {
+                beta1: cfg.beta1,
+                beta2: cfg.beta2,
+                eps: cfg.eps,
+            })
         };
         Self {
             prior,
@@ -173,9 +178,34 @@ impl Stage2Trainer {
         self.g.as_ref()
     }
 
+    /// The discriminator being trained.
+    pub fn discriminator(&self) -> Option<&Discriminator> {
+        self.d.as_ref()
+    }
+
+    /// The frozen prior.
+    pub fn prior(&self) -> &PriorNet {
+        &self.prior
+    }
+
+    /// The optimisers of G and D (for checkpoints).
+    pub fn optimizers(&self) -> (&Adam, &Adam) {
+        (&self.opt_g, &self.opt_d)
+    }
+
+    /// Replaces both networks and their optimiser states (resume, or restore after failures).
+    pub fn restore_all(&mut self, g: Generator, d: Discriminator, opt_g: Adam, opt_d: Adam) {
+        self.g = Some(g);
+        self.d = Some(d);
+        self.opt_g = opt_g;
+        self.opt_d = opt_d;
+    }
+
     /// One D step and one G step on `batch`, with z drawn from `seeds` (two per image:
-    /// `seeds[2i]` and `seeds[2i+1]`, so the noise is reproducible).
-    pub fn step(&mut self, batch: &Batch, seeds: &[u64]) -> Result<Stage2Losses> {
+    /// `seeds[2i]` and `seeds[2i+1]`, so the noise is reproducible), at learning rates
+    /// `lr_g · lr_factor` and `lr_d · lr_factor`. Non-finite losses skip the step (the networks
+    /// keep their weights) with [`Error::NonFinite`].
+    pub fn step(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<Stage2Losses> {
         let (b, r) = (batch.size, batch.res);
         if seeds.len() != 2 * b {
             return Err(Error::Input(format!(
@@ -241,12 +271,10 @@ impl Stage2Trainer {
         let d_val = crate::train::scalar(loss_d.clone())?;
         if !d_val.is_finite() {
             self.restore(g, d);
-            return Err(Error::Input(format!(
-                "non-finite discriminator loss {d_val}, step skipped"
-            )));
+            return Err(Error::NonFinite(format!("discriminator loss {d_val}")));
         }
         let grads_d = GradientsParams::from_grads(loss_d.backward(), &d);
-        let d = self.opt_d.step(self.cfg.lr_d, d, grads_d);
+        let d = self.opt_d.step(self.cfg.lr_d * lr_factor, d, grads_d);
 
         // Generator step (with the updated D, as the authors' order implies).
         let w = self.cfg.weights;
@@ -305,12 +333,10 @@ impl Stage2Trainer {
         };
         if !losses.is_finite() {
             self.restore(g, d);
-            return Err(Error::Input(format!(
-                "non-finite generator loss, step skipped: {losses:?}"
-            )));
+            return Err(Error::NonFinite(format!("{losses:?}")));
         }
         let grads_g = GradientsParams::from_grads(total.backward(), &g);
-        let g = self.opt_g.step(self.cfg.lr_g, g, grads_g);
+        let g = self.opt_g.step(self.cfg.lr_g * lr_factor, g, grads_g);
         self.restore(g, d);
         Ok(losses)
     }
@@ -374,7 +400,9 @@ mod tests {
         )
         .unwrap();
         for step in 0..2 {
-            let l = tr.step(&batch, &[10 + 2 * step, 11 + 2 * step]).unwrap();
+            let l = tr
+                .step(&batch, &[10 + 2 * step, 11 + 2 * step], 1.0)
+                .unwrap();
             eprintln!("stage 2 step {step}: {l:?}");
             assert!(l.is_finite());
             assert!(l.g_diversity > 0.0);
@@ -392,7 +420,7 @@ mod tests {
             "spectral-norm u was not updated by the power iteration"
         );
         assert!(
-            tr.step(&batch, &[1]).is_err(),
+            tr.step(&batch, &[1], 1.0).is_err(),
             "wrong seed count must be an error"
         );
     }

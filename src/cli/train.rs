@@ -1,0 +1,281 @@
+//! `pdpaint train`: both stages headless, with a progress bar; Ctrl-C saves a checkpoint and
+//! the model folder before exiting (press it twice to quit at once).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use pdpaint::masks::MaskKind;
+use pdpaint::model::Preset;
+use pdpaint::train::config::TrainConfig;
+use pdpaint::train::events::{Event, Stage, StopFlag};
+
+use super::BackendArgs;
+
+/// Which stages to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageArg {
+    /// Stage 1 only: the partial-conv prior.
+    Prior,
+    /// Stage 2 only: PD-GAN on a trained prior (`--prior-from`, default OUT/model).
+    Pdgan,
+    /// Stage 1, then stage 2.
+    Both,
+}
+
+/// Arguments of `pdpaint train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stages to train.
+    #[arg(long, value_enum, default_value_t = StageArg::Both)]
+    pub stage: StageArg,
+    /// Folder of training photos, searched recursively (default: the set
+    /// scripts/fetch-photos.sh builds, ~/.local/share/pdpaint/photos/train).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output folder: model/, checkpoints/, previews/, log.jsonl.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Network size preset.
+    #[arg(long, value_enum, default_value_t = Preset::Small)]
+    pub preset: Preset,
+    /// Training resolution (a multiple of 64; default: the preset's, 256).
+    #[arg(long)]
+    pub res: Option<usize>,
+    /// Steps of each stage (overridden per stage by --prior-steps / --pdgan-steps).
+    #[arg(long, default_value_t = 1000)]
+    pub steps: u64,
+    /// Steps of stage 1.
+    #[arg(long)]
+    pub prior_steps: Option<u64>,
+    /// Steps of stage 2.
+    #[arg(long)]
+    pub pdgan_steps: Option<u64>,
+    /// Photos per batch (the authors use 8; stage 2 runs the generator on twice as many).
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Seed of initialisation, crops, masks and z.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training masks.
+    #[arg(long, value_enum, default_value_t = MaskKind::Mixed)]
+    pub masks: MaskKind,
+    /// Continue from the newest complete checkpoint in OUT.
+    #[arg(long)]
+    pub resume: bool,
+    /// torchvision VGG-16 weights (.pth) for the losses; without it a frozen, seeded, random
+    /// VGG-16 is used (and said so in the log and the model's source).
+    #[arg(long)]
+    pub vgg: Option<PathBuf>,
+    /// Width divisor of the random VGG (default: 1 for official, 4 for small, 16 for tiny).
+    #[arg(long)]
+    pub vgg_width_div: Option<usize>,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 200)]
+    pub checkpoint_every: u64,
+    /// Steps between preview grids (0: only at the end of a stage and on stop).
+    #[arg(long, default_value_t = 200)]
+    pub preview_every: u64,
+    /// For --stage pdgan: model folder whose prior is used (default OUT/model).
+    #[arg(long)]
+    pub prior_from: Option<PathBuf>,
+    /// Backend.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// Where `scripts/fetch-photos.sh` puts the training photos.
+pub fn default_data_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .map(|h| h.join(".local/share/pdpaint/photos/train"))
+}
+
+/// The run configuration these arguments describe.
+pub fn config(a: &Args) -> Result<TrainConfig> {
+    let data = match &a.data {
+        Some(d) => d.clone(),
+        None => match default_data_dir().filter(|d| d.is_dir()) {
+            Some(d) => d,
+            None => bail!(
+                "no --data given and the default photo set is missing; build it with \
+                 scripts/fetch-photos.sh or pass --data DIR"
+            ),
+        },
+    };
+    let mut cfg = TrainConfig::new(data, a.out.clone(), a.preset.config());
+    if let Some(r) = a.res {
+        cfg.set_resolution(r)?;
+    }
+    cfg.stages = match a.stage {
+        StageArg::Prior => vec![Stage::Prior],
+        StageArg::Pdgan => vec![Stage::Pdgan],
+        StageArg::Both => vec![Stage::Prior, Stage::Pdgan],
+    };
+    cfg.prior_steps = a.prior_steps.unwrap_or(a.steps);
+    cfg.pdgan_steps = a.pdgan_steps.unwrap_or(a.steps);
+    cfg.batch = a.batch;
+    cfg.seed = a.seed;
+    cfg.masks = a.masks;
+    cfg.resume = a.resume;
+    cfg.vgg.weights = a.vgg.clone();
+    cfg.vgg.config.width_div = a.vgg_width_div.unwrap_or(match a.preset {
+        Preset::Official => 1,
+        Preset::Small => 4,
+        Preset::Tiny => 16,
+    });
+    cfg.checkpoint_every = a.checkpoint_every;
+    cfg.preview_every = a.preview_every;
+    cfg.prior_from = a.prior_from.clone();
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn fmt_losses(losses: &[(String, f32)]) -> String {
+    losses
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// Runs `pdpaint train`.
+pub fn run(a: Args) -> Result<()> {
+    let cfg = config(&a)?;
+    let sel = super::select_backend(&a.backend)?;
+    let stop = StopFlag::new();
+    {
+        let stop = stop.clone();
+        let mut presses = 0u32;
+        let handler = ctrlc::set_handler(move || {
+            presses += 1;
+            if presses > 1 {
+                eprintln!("\ninterrupted twice: exiting without saving");
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping: saving a checkpoint and the model (Ctrl-C again to quit now)…");
+            stop.stop();
+        });
+        if let Err(e) = handler {
+            eprintln!("warning: Ctrl-C will not save before exiting: {e}");
+        }
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}\n  {msg}",
+    )
+    .context("progress bar template")?
+    .progress_chars("=> ");
+    let mut bar: Option<ProgressBar> = None;
+    let mut finished = None;
+    let mut last_line = std::time::Instant::now();
+    let mut sink = |e: Event| match e {
+        Event::Started {
+            out,
+            photos,
+            skipped,
+            vgg,
+            resumed,
+        } => {
+            eprintln!(
+                "training {} at {}²: {photos} photos ({skipped} skipped) from {}",
+                cfg.model.preset,
+                cfg.model.resolution(),
+                cfg.data.display()
+            );
+            eprintln!("loss network: {vgg}");
+            if let Some((s, n)) = resumed {
+                eprintln!("resumed from the {s} checkpoint at step {n}");
+            }
+            eprintln!("result: {}", out.display());
+        }
+        Event::StageStarted { stage, step, total } => {
+            let b = ProgressBar::new(total).with_style(style.clone());
+            b.set_prefix(format!("{stage:>5}"));
+            b.set_position(step);
+            b.enable_steady_tick(Duration::from_millis(500));
+            bar = Some(b);
+        }
+        Event::Step {
+            stage,
+            step,
+            total,
+            losses,
+            steps_per_sec,
+            ..
+        } => {
+            if let Some(b) = &bar {
+                b.set_position(step);
+                b.set_message(fmt_losses(&losses));
+                // Not a terminal (a log file): a plain line every 30 s and at the end.
+                if b.is_hidden() && (last_line.elapsed().as_secs() >= 30 || step == total) {
+                    last_line = std::time::Instant::now();
+                    eprintln!(
+                        "{stage} {step}/{total} ({steps_per_sec:.2} steps/s): {}",
+                        fmt_losses(&losses)
+                    );
+                }
+            }
+        }
+        Event::StageFinished { stage } => {
+            if let Some(b) = bar.take() {
+                b.finish();
+            }
+            eprintln!("stage {stage} done");
+        }
+        other => {
+            let line = match other {
+                Event::Skipped {
+                    stage,
+                    step,
+                    reason,
+                } => format!("warning: {stage} step {step} skipped: {reason}"),
+                Event::Restored {
+                    stage,
+                    step,
+                    lr_backoff,
+                } => format!(
+                    "warning: repeated non-finite losses: restored the {stage} checkpoint at step \
+                     {step}, learning rate ×{lr_backoff}"
+                ),
+                Event::Checkpoint { path, .. } => format!("checkpoint: {}", path.display()),
+                Event::Preview { path, .. } => format!("preview: {}", path.display()),
+                Event::Log(m) => m,
+                Event::Failed { error } => format!("error: {error}"),
+                Event::Finished { model, stopped } => {
+                    finished = Some((model.clone(), stopped));
+                    format!(
+                        "{}: model folder {}",
+                        if stopped { "stopped" } else { "finished" },
+                        model.display()
+                    )
+                }
+                _ => String::new(),
+            };
+            if !line.is_empty() {
+                // A hidden bar (stderr not a terminal) drops println: print plainly then.
+                match &bar {
+                    Some(b) if !b.is_hidden() => b.println(line),
+                    _ => eprintln!("{line}"),
+                }
+            }
+        }
+    };
+    pdpaint::train::run(&cfg, &sel.device, &mut sink, &stop)?;
+    if let Some(b) = bar.take() {
+        b.abandon();
+    }
+    match finished {
+        Some((model, true)) => {
+            eprintln!(
+                "continue with: pdpaint train --resume --out {} (same options)",
+                cfg.out.display()
+            );
+            println!("{}", model.display());
+        }
+        Some((model, false)) => println!("{}", model.display()),
+        None => {}
+    }
+    Ok(())
+}

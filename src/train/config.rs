@@ -1,0 +1,226 @@
+//! The configuration of a training run: every number of the authors' set-up is a field here,
+//! with their value as the default (spec §2.4, §5).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::masks::MaskKind;
+use crate::model::ModelConfig;
+use crate::model::vgg::{VggConfig, VggKind};
+use crate::train::events::Stage;
+use crate::train::stage1::Stage1Config;
+use crate::train::stage2::Stage2Config;
+
+/// Which feature network the losses use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VggChoice {
+    /// A torchvision VGG state dict (`.pth`); `None` = a frozen, seeded, random VGG.
+    pub weights: Option<PathBuf>,
+    /// Architecture and width (the width divisor only applies to random weights).
+    pub config: VggConfig,
+    /// Seed of the random weights.
+    pub seed: u64,
+}
+
+impl Default for VggChoice {
+    fn default() -> Self {
+        Self {
+            weights: None,
+            config: VggConfig {
+                kind: VggKind::Vgg16,
+                width_div: 1,
+            },
+            seed: 0x0005_EED0_F766,
+        }
+    }
+}
+
+/// Learning-rate schedule: constant, then linear decay towards zero (the authors' LambdaLR:
+/// 20 constant epochs then 100 decaying, i.e. `constant_fraction = 1/6`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LrSchedule {
+    /// Fraction of a stage's steps at the full learning rate.
+    pub constant_fraction: f64,
+}
+
+impl Default for LrSchedule {
+    fn default() -> Self {
+        Self {
+            constant_fraction: 20.0 / 120.0,
+        }
+    }
+}
+
+impl LrSchedule {
+    /// The factor on the base learning rate at `step` (0-based) of `total`: 1 during the
+    /// constant part, then `1 − (step + 1 − c)/(total − c + 1)`, as the authors' rule.
+    pub fn factor(&self, step: u64, total: u64) -> f64 {
+        let c = (self.constant_fraction.clamp(0.0, 1.0) * total as f64).round() as u64;
+        if step < c {
+            return 1.0;
+        }
+        let decay = (total.saturating_sub(c) + 1) as f64;
+        (1.0 - (step + 1 - c) as f64 / decay).max(0.0)
+    }
+}
+
+/// A whole training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Folder of training photos (searched recursively).
+    pub data: PathBuf,
+    /// Output folder: `model/` (the result), `checkpoints/`, `previews/`, `log.jsonl`.
+    pub out: PathBuf,
+    /// Network sizes; the training resolution is `model.resolution()` (set it with
+    /// [`TrainConfig::set_resolution`]).
+    pub model: ModelConfig,
+    /// The stages to run, in order.
+    pub stages: Vec<Stage>,
+    /// Stage-1 steps.
+    pub prior_steps: u64,
+    /// Stage-2 steps.
+    pub pdgan_steps: u64,
+    /// Images per batch (stage 2 runs the generator on twice as many: two z per image).
+    pub batch: usize,
+    /// Seed of everything random in the run (initialisation, crops, masks, z).
+    pub seed: u64,
+    /// Training masks.
+    pub masks: MaskKind,
+    /// Feature network of the losses.
+    pub vgg: VggChoice,
+    /// Stage-1 optimiser and loss weights.
+    pub stage1: Stage1Config,
+    /// Stage-2 optimisers and loss weights.
+    pub stage2: Stage2Config,
+    /// Learning-rate schedule (per stage).
+    pub schedule: LrSchedule,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between preview grids (0 = only at checkpoints and on request).
+    pub preview_every: u64,
+    /// Checkpoints kept on disk (the newest ones; at least 1).
+    pub keep_checkpoints: usize,
+    /// Consecutive non-finite steps before the last checkpoint is restored.
+    pub max_bad_steps: u32,
+    /// Factor on the learning rate after each restore.
+    pub lr_backoff: f64,
+    /// Images in the preview grid.
+    pub preview_images: usize,
+    /// Samples (seeds) per image in stage-2 previews.
+    pub preview_samples: usize,
+    /// Continue from the newest complete checkpoint in `out/checkpoints` if there is one.
+    pub resume: bool,
+    /// For a run of stage 2 alone: the model folder whose prior is used (default: `out/model`).
+    pub prior_from: Option<PathBuf>,
+}
+
+impl TrainConfig {
+    /// A run of `model` on `data` writing to `out`, with the authors' settings.
+    pub fn new(data: PathBuf, out: PathBuf, model: ModelConfig) -> Self {
+        Self {
+            data,
+            out,
+            model,
+            stages: vec![Stage::Prior, Stage::Pdgan],
+            prior_steps: 1000,
+            pdgan_steps: 1000,
+            batch: 8,
+            seed: 0,
+            masks: MaskKind::Mixed,
+            vgg: VggChoice::default(),
+            stage1: Stage1Config::default(),
+            stage2: Stage2Config::default(),
+            schedule: LrSchedule::default(),
+            checkpoint_every: 200,
+            preview_every: 200,
+            keep_checkpoints: 2,
+            max_bad_steps: 3,
+            lr_backoff: 0.5,
+            preview_images: 4,
+            preview_samples: 4,
+            resume: false,
+            prior_from: None,
+        }
+    }
+
+    /// Sets the training resolution (a multiple of 64: the generator grows a `res/64` latent
+    /// grid through six ×2 units).
+    pub fn set_resolution(&mut self, res: usize) -> Result<()> {
+        if res < 64 || !res.is_multiple_of(64) {
+            return Err(Error::Config(format!(
+                "training resolution must be a multiple of 64 (at least 64), got {res}"
+            )));
+        }
+        self.model.generator.latent = res / 64;
+        Ok(())
+    }
+
+    /// Steps of `stage`.
+    pub fn steps(&self, stage: Stage) -> u64 {
+        match stage {
+            Stage::Prior => self.prior_steps,
+            Stage::Pdgan => self.pdgan_steps,
+        }
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.vgg.config.validate()?;
+        if self.stages.is_empty() {
+            return Err(Error::Config("no stage to train".into()));
+        }
+        if self.batch == 0 {
+            return Err(Error::Config("batch size must be at least 1".into()));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::Config(
+                "checkpoint interval must be at least 1".into(),
+            ));
+        }
+        if !(self.lr_backoff > 0.0 && self.lr_backoff <= 1.0) {
+            return Err(Error::Config(format!(
+                "lr back-off must be in (0, 1], got {}",
+                self.lr_backoff
+            )));
+        }
+        if self.max_bad_steps == 0 {
+            return Err(Error::Config("max_bad_steps must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_constant_then_linear_like_the_authors_lambda() {
+        // 120 "epochs", 20 constant: epoch e (0-based) gets 1 - max(0, e + 1 - 20)/101.
+        let s = LrSchedule::default();
+        for e in 0..120u64 {
+            let want = 1.0 - ((e + 1) as f64 - 20.0).max(0.0) / 101.0;
+            assert!((s.factor(e, 120) - want).abs() < 1e-12, "epoch {e}");
+        }
+        assert_eq!(s.factor(0, 120), 1.0);
+        assert!(s.factor(119, 120) > 0.0 && s.factor(119, 120) < 0.02);
+        let flat = LrSchedule {
+            constant_fraction: 1.0,
+        };
+        assert_eq!(flat.factor(99, 100), 1.0);
+    }
+
+    #[test]
+    fn resolution_sets_the_latent_grid() {
+        let mut c = TrainConfig::new("d".into(), "o".into(), crate::model::Preset::Small.config());
+        c.set_resolution(128).expect("128 is valid");
+        assert_eq!(c.model.resolution(), 128);
+        assert!(c.set_resolution(100).is_err());
+        assert!(c.validate().is_ok());
+        c.batch = 0;
+        assert!(c.validate().is_err());
+    }
+}

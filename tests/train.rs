@@ -1,0 +1,351 @@
+//! Training runs of the tiny preset on synthetic photos: events, stop, resume, checkpoints,
+//! and a SIGKILL in the middle of a checkpoint write.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use burn::prelude::*;
+use pdpaint::inference::Inpainter;
+use pdpaint::model::Preset;
+use pdpaint::train::checkpoint;
+use pdpaint::train::events::{Event, Stage, StopFlag, VecSink};
+use pdpaint::train::{TrainConfig, run};
+
+fn photos(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..3u32 {
+        let img = image::RgbImage::from_fn(150 + 20 * i, 120, |x, y| {
+            image::Rgb([
+                ((x * (i + 2)) % 256) as u8,
+                ((y * 3 + x) % 256) as u8,
+                (((x / 12 + y / 12) % 2) * 180 + i * 20) as u8,
+            ])
+        });
+        img.save(dir.join(format!("p{i}.png"))).unwrap();
+    }
+    std::fs::write(dir.join("broken.jpg"), b"not a jpeg").unwrap();
+}
+
+fn tiny_cfg(data: &Path, out: &Path) -> TrainConfig {
+    let mut c = TrainConfig::new(data.to_path_buf(), out.to_path_buf(), Preset::Tiny.config());
+    c.set_resolution(64).unwrap();
+    c.prior_steps = 4;
+    c.pdgan_steps = 4;
+    c.batch = 2;
+    c.seed = 7;
+    c.vgg.config.width_div = 16;
+    c.checkpoint_every = 3;
+    c.preview_every = 0;
+    c.preview_images = 2;
+    c.preview_samples = 2;
+    c
+}
+
+/// (stage, step) → losses of every Step event.
+fn steps(events: &[Event]) -> Vec<(Stage, u64, Vec<(String, f32)>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step {
+                stage,
+                step,
+                losses,
+                ..
+            } => Some((*stage, *step, losses.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `cfg`, stopping right after `stop_at` (stage, step) if given.
+fn run_until(cfg: &TrainConfig, stop_at: Option<(Stage, u64)>) -> Vec<Event> {
+    let stop = StopFlag::new();
+    let flag = stop.clone();
+    let mut events = Vec::new();
+    let mut sink = |e: Event| {
+        if let (Event::Step { stage, step, .. }, Some(at)) = (&e, stop_at)
+            && (*stage, *step) == at
+        {
+            flag.stop();
+        }
+        events.push(e);
+    };
+    run(cfg, &Device::flex(), &mut sink, &stop).expect("training run");
+    events
+}
+
+#[test]
+fn both_stages_run_in_order_and_write_a_loadable_model() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let out = t.path().join("run");
+    let cfg = tiny_cfg(&data, &out);
+    let events = run_until(&cfg, None);
+
+    // Events in order.
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            Event::Started { .. } => "started",
+            Event::StageStarted { .. } => "stage",
+            Event::Step { .. } => "step",
+            Event::Checkpoint { .. } => "ckpt",
+            Event::Preview { .. } => "preview",
+            Event::StageFinished { .. } => "done",
+            Event::Finished { .. } => "finished",
+            Event::Log(_) => "log",
+            _ => "other",
+        })
+        .filter(|k| *k != "log")
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "started", "stage", "ckpt", "step", "step", "step", "ckpt", "step", "ckpt", "preview",
+            "done", "stage", "ckpt", "step", "step", "step", "ckpt", "step", "ckpt", "preview",
+            "done", "finished"
+        ]
+    );
+    match events.iter().find(|e| !matches!(e, Event::Log(_))).unwrap() {
+        Event::Started {
+            photos,
+            skipped,
+            vgg,
+            ..
+        } => {
+            assert_eq!((*photos, *skipped), (3, 1));
+            assert!(vgg.contains("random"), "{vgg}");
+        }
+        e => panic!("first event {e:?}"),
+    }
+    let st = steps(&events);
+    assert_eq!(st.len(), 8);
+    for (stage, step, losses) in &st {
+        for (k, v) in losses {
+            assert!(v.is_finite(), "{stage} step {step}: {k} = {v}");
+        }
+    }
+    // Loss log: one line per step, every term.
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[0]["stage"], "prior");
+    assert!(lines[0]["hole"].as_f64().unwrap() > 0.0);
+    assert!(lines[7]["diversity"].as_f64().unwrap() > 0.0);
+    // Preview grids on disk.
+    assert!(out.join("previews/prior-00000004.png").is_file());
+    let grid = image::open(out.join("previews/pdgan-00000004.png")).unwrap();
+    assert!(grid.width() > 64 * 4, "{}", grid.width());
+    // Two newest checkpoints kept; the result loads for inference.
+    let ck = checkpoint::list(&out).unwrap();
+    assert_eq!(ck.len(), 2);
+    assert_eq!((ck[1].0, ck[1].1), (Stage::Pdgan, 4));
+    let inp = Inpainter::load(&out.join("model"), &Device::flex()).unwrap();
+    assert_eq!(inp.resolution(), 64);
+    Inpainter::load(&ck[1].2, &Device::flex()).unwrap();
+    // A second run into the same folder without --resume refuses to clobber it.
+    let err = run(
+        &cfg,
+        &Device::flex(),
+        &mut VecSink::default(),
+        &StopFlag::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--resume"), "{err}");
+}
+
+#[test]
+fn stop_is_honoured_within_one_step_and_resume_reproduces_the_uninterrupted_run() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+
+    let full = run_until(&tiny_cfg(&data, &t.path().join("a")), None);
+    let reference = steps(&full);
+
+    // Interrupted twice: once in stage 1, once in stage 2.
+    let out = t.path().join("b");
+    let cfg = tiny_cfg(&data, &out);
+    let first = run_until(&cfg, Some((Stage::Prior, 2)));
+    let s1 = steps(&first);
+    assert_eq!(s1.len(), 2, "stop not honoured within one step");
+    assert!(matches!(
+        first.last(),
+        Some(Event::Finished { stopped: true, .. })
+    ));
+    let mut resume = cfg.clone();
+    resume.resume = true;
+    let second = run_until(&resume, Some((Stage::Pdgan, 1)));
+    let third = run_until(&resume, None);
+    let mut got = s1;
+    got.extend(steps(&second));
+    got.extend(steps(&third));
+    assert_eq!(got.len(), reference.len(), "{got:?}");
+    let mut worst = 0f32;
+    for ((s_a, n_a, l_a), (s_b, n_b, l_b)) in reference.iter().zip(&got) {
+        assert_eq!((s_a, n_a), (s_b, n_b));
+        for ((k, a), (_, b)) in l_a.iter().zip(l_b) {
+            let d = (a - b).abs() / a.abs().max(1.0);
+            worst = worst.max(d);
+            assert!(d <= 1e-5, "{s_a} step {n_a} {k}: {a} vs {b}");
+        }
+    }
+    eprintln!("resume vs uninterrupted: worst relative difference {worst:e}");
+    // The loss log has each step once.
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let n = log.lines().filter(|l| l.contains("\"step\"")).count();
+    assert_eq!(n, 8, "{log}");
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pdpaint"))
+}
+
+fn train_cmd(data: &Path, out: &Path) -> Command {
+    train_cmd_steps(data, out, 4)
+}
+
+fn train_cmd_steps(data: &Path, out: &Path, prior_steps: u64) -> Command {
+    let mut c = bin();
+    c.args(["train", "--preset", "tiny", "--res", "64", "--batch", "1"])
+        .args([
+            "--prior-steps",
+            &prior_steps.to_string(),
+            "--pdgan-steps",
+            "2",
+        ])
+        .args(["--checkpoint-every", "1", "--preview-every", "0"])
+        .args(["--backend", "cpu", "--seed", "3"])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+fn wait_for(path: &Path, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn sigkill_during_a_checkpoint_write_then_resume_continues() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let out = t.path().join("run");
+    let mut child = train_cmd(&data, &out)
+        .env(checkpoint::STALL_ENV, "1500")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial: PathBuf = checkpoint::checkpoints_dir(&out).join(format!(
+        ".partial-{}",
+        checkpoint::checkpoint_name(Stage::Prior, 2)
+    ));
+    assert!(
+        wait_for(&partial.join("generator.bpk"), Duration::from_secs(120)),
+        "the step-2 checkpoint write never started"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    // Mid-write: the partial folder is there, the newest complete checkpoint is step 1.
+    assert!(partial.exists());
+    let latest = checkpoint::list(&out).unwrap();
+    let (stage, step, dir) = latest.last().unwrap().clone();
+    assert_eq!((stage, step), (Stage::Prior, 1));
+    Inpainter::load(&dir, &Device::flex()).unwrap();
+
+    let o = train_cmd(&data, &out).arg("--resume").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("resumed from the prior checkpoint at step 1"),
+        "{err}"
+    );
+    assert!(!partial.exists(), "stale partial checkpoint not cleaned up");
+    let ck = checkpoint::list(&out).unwrap();
+    assert_eq!(
+        (ck.last().unwrap().0, ck.last().unwrap().1),
+        (Stage::Pdgan, 2)
+    );
+    Inpainter::load(&out.join("model"), &Device::flex()).unwrap();
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let prior_steps: Vec<u64> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["stage"] == "prior" && v.get("event").is_none())
+        .filter_map(|v| v["step"].as_u64())
+        .collect();
+    assert_eq!(prior_steps, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn train_cli_rejects_bad_input_clearly() {
+    let t = tempfile::tempdir().unwrap();
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = train_cmd(&empty, &t.path().join("o")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no readable photo"), "{err}");
+    assert!(err.trim_end().ends_with("empty"), "path last: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let o = train_cmd(&t.path().join("missing"), &t.path().join("o"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let o = bin()
+        .args(["train", "--preset", "tiny", "--res", "100", "--out"])
+        .arg(t.path().join("o"))
+        .arg("--data")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("multiple of 64"), "{err}");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_the_model_before_exiting() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let out = t.path().join("run");
+    let child = train_cmd_steps(&data, &out, 100_000)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first =
+        checkpoint::checkpoints_dir(&out).join(checkpoint::checkpoint_name(Stage::Prior, 1));
+    assert!(wait_for(&first, Duration::from_secs(120)), "no checkpoint");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("stopped: model folder"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let (stage, step, _) = checkpoint::list(&out).unwrap().pop().unwrap();
+    assert_eq!(stage, Stage::Prior);
+    assert!(step >= 1 && step < 100000);
+    Inpainter::load(&out.join("model"), &Device::flex()).unwrap();
+}
