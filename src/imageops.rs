@@ -518,11 +518,29 @@ pub fn crop_resize_mask(
     }
     let ranges = mask_ranges(bx.size, res);
     let wu = w as usize;
+    let x_inside = bx.x0 >= 0 && bx.x0 + i64::from(bx.size) <= i64::from(w);
     // Rows of the box that any output row needs, pooled along x first (separable max).
     let mut pooled_rows: Vec<Option<Vec<u8>>> = vec![None; bx.size as usize];
     let pool_row = |by: u32| -> Vec<u8> {
         let sy = clamp_coord(bx.y0 + i64::from(by), h) as usize;
         let row = &hole[sy * wu..(sy + 1) * wu];
+        if x_inside {
+            // The box's columns are photo columns: pool contiguous slices.
+            let base = bx.x0 as usize;
+            if !row[base..base + bx.size as usize].iter().any(|&v| v != 0) {
+                return vec![0; r];
+            }
+            return ranges
+                .iter()
+                .map(|&(a, b)| {
+                    u8::from(
+                        row[base + a as usize..base + b as usize]
+                            .iter()
+                            .any(|&v| v != 0),
+                    )
+                })
+                .collect();
+        }
         ranges
             .iter()
             .map(|&(a, b)| {

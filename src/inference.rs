@@ -227,39 +227,185 @@ impl Inpainter {
         opts: &InpaintOptions,
         mut on_sample: impl FnMut(&Sample),
     ) -> Result<(Prepared, Vec<f32>, Vec<Sample>)> {
-        let p = self.prepare(photo, mask, opts)?;
-        let prior = self.prior(&p)?;
-        let prior_vec = tensor_to_vec(prior.clone())?;
-        let cond = self.condition(&p, &prior);
+        let session = self.session(photo, mask, opts)?;
+        let prior_vec = session.prior_chw()?;
         let mut samples = Vec::with_capacity(seeds.len());
         for chunk in seeds.chunks(opts.batch.max(1)) {
-            let raws = self.generate_raw(&p, &cond, chunk)?;
-            for (&seed, raw) in chunk.iter().zip(raws) {
-                let fill = self.composite(&p, &raw)?;
-                let photo_out = imageops::paste_back(
-                    photo,
-                    mask.holes(),
-                    &fill,
-                    p.res as u32,
-                    &p.bx,
-                    opts.feather_px,
-                )?;
-                let s = Sample {
-                    seed,
-                    photo: photo_out,
-                    fill,
-                };
+            for s in session.samples(chunk)? {
                 on_sample(&s);
                 samples.push(s);
             }
         }
-        Ok((p, prior_vec, samples))
+        Ok((session.prepared, prior_vec, samples))
+    }
+
+    /// Prepares a photo and mask, runs the prior and the generator's z-independent
+    /// conditioning once: the returned [`Session`] then makes samples one seed (or one batch)
+    /// at a time, so a caller can stop between samples.
+    ///
+    /// # Errors
+    /// As [`Self::prepare`]; [`Error::Backend`] when a tensor cannot be read back.
+    pub fn session<'a>(
+        &'a self,
+        photo: &'a RgbImage,
+        mask: &'a Mask,
+        opts: &InpaintOptions,
+    ) -> Result<Session<'a>> {
+        let prepared = self.prepare(photo, mask, opts)?;
+        let prior = self.prior(&prepared)?;
+        let cond = self.condition(&prepared, &prior);
+        Ok(Session {
+            inp: self,
+            photo,
+            mask,
+            feather_px: opts.feather_px,
+            prepared,
+            prior,
+            cond,
+        })
     }
 }
 
+/// The maps one generator unit used for one sample, as plain numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitMapData {
+    /// Side of the unit's square grid (`R/64 · 2^k` for unit `k`).
+    pub side: usize,
+    /// The hard map `[side, side]`, row-major.
+    pub hard: Vec<f32>,
+    /// The soft map's mean over its channels `[side, side]`, row-major.
+    pub soft_mean: Vec<f32>,
+}
+
+/// One photo and mask, prepared, with the prior and the generator's conditioning computed
+/// once (see [`Inpainter::session`]).
+pub struct Session<'a> {
+    inp: &'a Inpainter,
+    photo: &'a RgbImage,
+    mask: &'a Mask,
+    feather_px: f32,
+    prepared: Prepared,
+    prior: Tensor<4>,
+    cond: GenCond,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("bx", &self.prepared.bx)
+            .field("res", &self.prepared.res)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session<'_> {
+    /// The prepared request (context box, crop, hole at model resolution).
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// The raw prior `[3, R, R]` in [-1, 1].
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the tensor cannot be read back.
+    pub fn prior_chw(&self) -> Result<Vec<f32>> {
+        tensor_to_vec(self.prior.clone())
+    }
+
+    fn finish(&self, seed: u64, raw: &[f32]) -> Result<Sample> {
+        let p = &self.prepared;
+        let fill = self.inp.composite(p, raw)?;
+        let photo = imageops::paste_back(
+            self.photo,
+            self.mask.holes(),
+            &fill,
+            p.res as u32,
+            &p.bx,
+            self.feather_px,
+        )?;
+        Ok(Sample { seed, photo, fill })
+    }
+
+    /// Finished samples for `seeds`, in one generator call.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when a tensor cannot be read back; [`Error::Shape`] from compositing.
+    pub fn samples(&self, seeds: &[u64]) -> Result<Vec<Sample>> {
+        let raws = self.inp.generate_raw(&self.prepared, &self.cond, seeds)?;
+        seeds
+            .iter()
+            .zip(raws)
+            .map(|(&seed, raw)| self.finish(seed, &raw))
+            .collect()
+    }
+
+    /// One finished sample and the hard and soft maps every unit used for it (the soft maps
+    /// depend on the features, hence on z).
+    ///
+    /// # Errors
+    /// As [`Self::samples`].
+    pub fn sample_with_maps(&self, seed: u64) -> Result<(Sample, Vec<UnitMapData>)> {
+        let zd = self.inp.file.config.generator.z_dim;
+        let z = tensor_from_vec(z_for_seed(seed, zd), [1, zd], &self.inp.device);
+        let (out, maps) = self.inp.model.generator.forward_cond(z, &self.cond, true);
+        let raw = tensor_to_vec(out)?;
+        let mut data = Vec::with_capacity(maps.len());
+        for m in maps {
+            let side = m.hard.dims()[2];
+            data.push(UnitMapData {
+                side,
+                hard: tensor_to_vec(m.hard)?,
+                soft_mean: tensor_to_vec(m.soft.mean_dim(1))?,
+            });
+        }
+        Ok((self.finish(seed, &raw)?, data))
+    }
+}
+
+/// Per-pixel diversity of `fills` (each `[3, R, R]`): the standard deviation across samples,
+/// averaged over the three channels, `[R, R]` row-major. Fewer than two samples give zeros.
+///
+/// # Errors
+/// [`Error::Shape`] when a fill is not `3·res·res` long.
+pub fn diversity_map(fills: &[&[f32]], res: usize) -> Result<Vec<f32>> {
+    let plane = res * res;
+    if let Some(bad) = fills.iter().find(|f| f.len() != 3 * plane) {
+        return Err(Error::Shape(format!(
+            "diversity_map: a fill has {} values, expected 3×{res}×{res}",
+            bad.len()
+        )));
+    }
+    let mut out = vec![0.0f32; plane];
+    let n = fills.len();
+    if n < 2 {
+        return Ok(out);
+    }
+    for c in 0..3 {
+        for (i, o) in out.iter_mut().enumerate() {
+            let idx = c * plane + i;
+            let mean = fills.iter().map(|f| f[idx]).sum::<f32>() / n as f32;
+            let var = fills.iter().map(|f| (f[idx] - mean).powi(2)).sum::<f32>() / n as f32;
+            *o += var.sqrt() / 3.0;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diversity_is_the_per_pixel_spread_of_the_fills() {
+        // Two 1×1 fills: channel values differ by 2, 0 and 1 → std 1, 0, 0.5 → mean 0.5.
+        let a = [1.0f32, 0.5, 0.0];
+        let b = [-1.0f32, 0.5, 1.0];
+        let d = diversity_map(&[&a, &b], 1).unwrap();
+        assert!((d[0] - 0.5).abs() < 1e-6, "{d:?}");
+        assert_eq!(diversity_map(&[&a], 1).unwrap(), vec![0.0]);
+        assert!(diversity_map(&[&a[..2]], 1).is_err());
+    }
 
     #[test]
     fn z_is_deterministic_and_seed_dependent() {

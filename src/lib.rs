@@ -16,6 +16,7 @@
 //! * [`train`]: training (so far: the loss terms of both stages).
 //! * [`fsutil`]: atomic file writes.
 //! * [`backend`]: the only place that names a Burn backend.
+//! * [`ui`]: the studio window (egui), the only module that uses egui.
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -30,5 +31,6 @@ pub mod masks;
 pub mod model;
 pub mod npy;
 pub mod train;
+pub mod ui;
 
 pub use error::{Error, Result};

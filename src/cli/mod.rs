@@ -16,12 +16,25 @@ mod inpaint;
 mod maps;
 
 /// pdpaint: diverse image inpainting with PD-GAN.
+///
+/// Without a command, opens the studio window (with PHOTO, if given).
 #[derive(Debug, Parser)]
-#[command(name = "pdpaint", version, about, long_about = None)]
+#[command(
+    name = "pdpaint",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (none: open the studio window).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// A photo to open in the studio window.
+    pub photo: Option<PathBuf>,
+    /// Compute backend of the studio window.
+    #[command(flatten)]
+    pub backend: BackendArgs,
 }
 
 /// Backend option shared by the commands that run a network.
@@ -68,7 +81,10 @@ pub fn select_backend(args: &BackendArgs) -> Result<backend::Selected> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return Ok(pdpaint::ui::run(cli.photo, cli.backend.backend)?);
+    };
+    match command {
         Command::Inpaint(a) => inpaint::run(a),
         Command::Maps(a) => maps::run(a),
         Command::Import(a) => import::run(a),

@@ -1,0 +1,424 @@
+//! The gallery: the samples of the last generation, filled in as they arrive.
+//!
+//! A click selects a sample and previews it on the canvas; Shift- or Ctrl-click picks a second
+//! one to compare side by side. The actions (apply, save, copy seed) are returned to the app
+//! as [`GalleryAction`]s, which performs them (applying is an undoable document edit).
+
+use std::sync::Arc;
+
+use egui::{Color32, Rect, Sense, StrokeKind, TextureHandle, Vec2};
+use image::RgbImage;
+
+use crate::imageops::ContextBox;
+use crate::ui::textures::{PIXEL_OPTIONS, color_image};
+use crate::ui::theme;
+
+/// The most samples one generation may ask for.
+pub const MAX_SAMPLES: usize = 16;
+
+/// One gallery slot.
+pub struct Tile {
+    /// Its seed.
+    pub seed: u64,
+    /// The filled photo, once it has arrived.
+    pub photo: Option<Arc<RgbImage>>,
+    /// Seconds the sample took.
+    pub took: Option<f32>,
+    thumb: Option<TextureHandle>,
+    /// The filled region (the context box within the photo) as a texture, for the canvas
+    /// preview and the comparison; made on demand.
+    region: Option<(TextureHandle, Rect)>,
+}
+
+impl std::fmt::Debug for Tile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tile")
+            .field("seed", &self.seed)
+            .field("ready", &self.photo.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the user asked the gallery to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GalleryAction {
+    /// Apply sample `i` to the photo.
+    Apply(usize),
+    /// Save sample `i` (opens a dialog).
+    Save(usize),
+    /// Save every finished sample into a folder (opens a dialog).
+    SaveAll,
+    /// Copy a seed to the clipboard.
+    CopySeed(u64),
+    /// Use this seed as the first seed of the next generation.
+    UseSeed(u64),
+}
+
+/// The samples of one generation.
+#[derive(Debug, Default)]
+pub struct Gallery {
+    /// The generation these samples belong to.
+    pub generation: Option<u64>,
+    /// The slots, in seed order.
+    pub tiles: Vec<Tile>,
+    /// The selected slot (previewed on the canvas).
+    pub selected: Option<usize>,
+    /// The slot compared with the selected one.
+    pub compare: Option<usize>,
+    /// Show the selected sample on the canvas instead of the photo.
+    pub preview: bool,
+    /// The context box the samples were made in.
+    pub bx: Option<ContextBox>,
+    /// Photo size of the generation.
+    pub photo_size: (u32, u32),
+}
+
+impl Gallery {
+    /// Starts a new generation with one empty slot per seed.
+    pub fn begin(&mut self, generation: u64, seeds: &[u64], photo_size: (u32, u32)) {
+        self.generation = Some(generation);
+        self.tiles = seeds
+            .iter()
+            .map(|&seed| Tile {
+                seed,
+                photo: None,
+                took: None,
+                thumb: None,
+                region: None,
+            })
+            .collect();
+        self.selected = None;
+        self.compare = None;
+        self.bx = None;
+        self.photo_size = photo_size;
+    }
+
+    /// Empties the gallery.
+    pub fn clear(&mut self) {
+        *self = Gallery {
+            preview: self.preview,
+            ..Gallery::default()
+        };
+    }
+
+    /// Sets the context box of the current generation.
+    pub fn set_box(&mut self, generation: u64, bx: ContextBox) {
+        if self.generation == Some(generation) {
+            self.bx = Some(bx);
+        }
+    }
+
+    /// Stores a finished sample (ignored when it belongs to another generation).
+    /// The first sample to arrive is selected.
+    pub fn add(
+        &mut self,
+        ctx: &egui::Context,
+        generation: u64,
+        index: usize,
+        seed: u64,
+        photo: Arc<RgbImage>,
+        took: f32,
+    ) -> bool {
+        if self.generation != Some(generation) {
+            return false;
+        }
+        let Some(tile) = self.tiles.get_mut(index) else {
+            return false;
+        };
+        if tile.seed != seed {
+            return false;
+        }
+        let thumb = make_thumb(&photo, self.bx);
+        tile.thumb =
+            Some(ctx.load_texture(format!("sample-{seed}"), color_image(&thumb), PIXEL_OPTIONS));
+        tile.photo = Some(photo);
+        tile.took = Some(took);
+        tile.region = None;
+        if self.selected.is_none() {
+            self.selected = Some(index);
+        }
+        true
+    }
+
+    /// The number of finished samples.
+    pub fn finished(&self) -> usize {
+        self.tiles.iter().filter(|t| t.photo.is_some()).count()
+    }
+
+    /// The selected sample's seed and photo, if it has arrived.
+    pub fn selected_sample(&self) -> Option<(u64, Arc<RgbImage>)> {
+        let t = self.tiles.get(self.selected?)?;
+        Some((t.seed, t.photo.clone()?))
+    }
+
+    /// The filled region of sample `i` as a texture and its photo rectangle (made on first
+    /// use).
+    pub fn region_texture(
+        &mut self,
+        ctx: &egui::Context,
+        i: usize,
+    ) -> Option<(egui::TextureId, Rect)> {
+        let bx = self.bx;
+        let t = self.tiles.get_mut(i)?;
+        if t.region.is_none() {
+            let photo = t.photo.as_ref()?;
+            let (x0, y0, x1, y1) = region_of(photo.dimensions(), bx);
+            let crop =
+                image::imageops::crop_imm(photo.as_ref(), x0, y0, x1 - x0, y1 - y0).to_image();
+            let tex = ctx.load_texture(
+                format!("region-{}", t.seed),
+                color_image(&crop),
+                PIXEL_OPTIONS,
+            );
+            let rect = Rect::from_min_max(
+                egui::pos2(x0 as f32, y0 as f32),
+                egui::pos2(x1 as f32, y1 as f32),
+            );
+            t.region = Some((tex, rect));
+        }
+        t.region.as_ref().map(|(h, r)| (h.id(), *r))
+    }
+
+    /// Shows the gallery; returns what the user asked for.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<GalleryAction> {
+        let mut actions = Vec::new();
+        if self.tiles.is_empty() {
+            ui.colored_label(
+                theme::HINT_TEXT,
+                "Samples appear here as they are generated",
+            );
+            return actions;
+        }
+        let done = self.finished();
+        ui.label(format!("{done} of {} samples", self.tiles.len()));
+        ui.horizontal_wrapped(|ui| {
+            let sel = self.selected.filter(|&i| self.tiles[i].photo.is_some());
+            if ui
+                .add_enabled(sel.is_some(), egui::Button::new("Apply"))
+                .on_hover_text("Replace the photo by the selected sample (Enter; undo with Ctrl+Z)")
+                .clicked()
+                && let Some(i) = sel
+            {
+                actions.push(GalleryAction::Apply(i));
+            }
+            if ui
+                .add_enabled(sel.is_some(), egui::Button::new("Save…"))
+                .clicked()
+                && let Some(i) = sel
+            {
+                actions.push(GalleryAction::Save(i));
+            }
+            if ui
+                .add_enabled(done > 0, egui::Button::new("Save all…"))
+                .clicked()
+            {
+                actions.push(GalleryAction::SaveAll);
+            }
+            if let Some(i) = self.selected
+                && ui.button("Copy seed").clicked()
+            {
+                actions.push(GalleryAction::CopySeed(self.tiles[i].seed));
+            }
+        });
+        ui.checkbox(&mut self.preview, "Preview on canvas");
+        ui.separator();
+        let modifiers = ui.input(|i| i.modifiers);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let cols = ((ui.available_width() + theme::THUMB_GAP)
+                / (theme::THUMB_SIZE + theme::THUMB_GAP))
+                .floor()
+                .max(1.0) as usize;
+            egui::Grid::new("gallery-grid")
+                .spacing(Vec2::splat(theme::THUMB_GAP))
+                .show(ui, |ui| {
+                    for i in 0..self.tiles.len() {
+                        let clicked = self.tile_ui(ui, i, &mut actions);
+                        if clicked {
+                            if modifiers.shift || modifiers.command {
+                                if self.selected != Some(i) {
+                                    self.compare = Some(i);
+                                }
+                            } else {
+                                self.selected = Some(i);
+                                if self.compare == Some(i) {
+                                    self.compare = None;
+                                }
+                            }
+                        }
+                        if (i + 1) % cols == 0 {
+                            ui.end_row();
+                        }
+                    }
+                });
+        });
+        actions
+    }
+
+    fn tile_ui(&mut self, ui: &mut egui::Ui, i: usize, actions: &mut Vec<GalleryAction>) -> bool {
+        let selected = self.selected == Some(i);
+        let compared = self.compare == Some(i);
+        let tile = &self.tiles[i];
+        let seed = tile.seed;
+        let mut clicked = false;
+        ui.vertical(|ui| {
+            let (rect, resp) =
+                ui.allocate_exact_size(Vec2::splat(theme::THUMB_SIZE), Sense::click());
+            match &tile.thumb {
+                Some(t) => {
+                    let size = t.size_vec2();
+                    let scale = (rect.width() / size.x).min(rect.height() / size.y);
+                    let r = Rect::from_center_size(rect.center(), size * scale);
+                    ui.painter().image(
+                        t.id(),
+                        r,
+                        Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                        Color32::WHITE,
+                    );
+                }
+                None => {
+                    ui.painter().rect_filled(rect, 4.0, theme::PENDING_TILE);
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        "…",
+                        egui::FontId::proportional(24.0),
+                        theme::HINT_TEXT,
+                    );
+                }
+            }
+            if selected {
+                ui.painter()
+                    .rect_stroke(rect, 2.0, theme::SELECTED_TILE, StrokeKind::Outside);
+            } else if compared {
+                ui.painter()
+                    .rect_stroke(rect, 2.0, theme::COMPARE_TILE, StrokeKind::Outside);
+            }
+            let label = ui.selectable_label(selected, format!("Seed {seed}"));
+            let ready = tile.photo.is_some();
+            let resp = resp.union(label);
+            clicked = ready && resp.clicked();
+            if ready && resp.double_clicked() {
+                actions.push(GalleryAction::Apply(i));
+            }
+            resp.context_menu(|ui| {
+                if ui.add_enabled(ready, egui::Button::new("Apply")).clicked() {
+                    actions.push(GalleryAction::Apply(i));
+                }
+                if ui.add_enabled(ready, egui::Button::new("Save…")).clicked() {
+                    actions.push(GalleryAction::Save(i));
+                }
+                if ui.button("Copy seed").clicked() {
+                    actions.push(GalleryAction::CopySeed(seed));
+                }
+                if ui.button("Use as first seed").clicked() {
+                    actions.push(GalleryAction::UseSeed(seed));
+                }
+            });
+        });
+        clicked
+    }
+
+    /// Shows the side-by-side comparison window when two samples are picked.
+    pub fn compare_window(&mut self, ctx: &egui::Context) {
+        let (Some(a), Some(b)) = (self.selected, self.compare) else {
+            return;
+        };
+        let (Some(ta), Some(tb)) = (self.region_texture(ctx, a), self.region_texture(ctx, b))
+        else {
+            return;
+        };
+        let (sa, sb) = (self.tiles[a].seed, self.tiles[b].seed);
+        let mut open = true;
+        egui::Window::new("Compare")
+            .open(&mut open)
+            .default_size([720.0, 400.0])
+            .show(ctx, |ui| {
+                let avail = ui.available_size();
+                let side = ((avail.x - 16.0) / 2.0).min(avail.y - 24.0).max(64.0);
+                ui.columns(2, |cols| {
+                    for (col, (tex, rect), seed) in
+                        [(0usize, ta, sa), (1usize, tb, sb)].map(|(c, t, s)| (c, t, s))
+                    {
+                        let ui = &mut cols[col];
+                        ui.label(format!("Seed {seed}"));
+                        let aspect = rect.width() / rect.height().max(1.0);
+                        let size = if aspect >= 1.0 {
+                            Vec2::new(side, side / aspect)
+                        } else {
+                            Vec2::new(side * aspect, side)
+                        };
+                        ui.image((tex, size));
+                    }
+                });
+            });
+        if !open {
+            self.compare = None;
+        }
+    }
+}
+
+/// The part of the photo a sample changed: the context box clamped to the photo (the whole
+/// photo when unknown), as `(x0, y0, x1, y1)`.
+fn region_of((w, h): (u32, u32), bx: Option<ContextBox>) -> (u32, u32, u32, u32) {
+    let Some(bx) = bx else {
+        return (0, 0, w.max(1), h.max(1));
+    };
+    let clamp = |v: i64, hi: u32| v.clamp(0, i64::from(hi)) as u32;
+    let x0 = clamp(bx.x0, w);
+    let y0 = clamp(bx.y0, h);
+    let x1 = clamp(bx.x0 + i64::from(bx.size), w)
+        .max(x0 + 1)
+        .min(w.max(1));
+    let y1 = clamp(bx.y0 + i64::from(bx.size), h)
+        .max(y0 + 1)
+        .min(h.max(1));
+    (x0.min(x1 - 1), y0.min(y1 - 1), x1, y1)
+}
+
+/// A thumbnail of the filled region, at most [`theme::THUMB_SIZE`] on its longer side.
+fn make_thumb(photo: &RgbImage, bx: Option<ContextBox>) -> RgbImage {
+    let (x0, y0, x1, y1) = region_of(photo.dimensions(), bx);
+    let crop = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
+    let side = theme::THUMB_SIZE as u32;
+    let (w, h) = crop.dimensions();
+    if w <= side && h <= side {
+        return crop;
+    }
+    let scale = side as f32 / w.max(h) as f32;
+    let tw = ((w as f32 * scale).round() as u32).max(1);
+    let th = ((h as f32 * scale).round() as u32).max(1);
+    image::imageops::thumbnail(&crop, tw, th)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_of_other_generations_are_ignored_and_the_first_is_selected() {
+        let ctx = egui::Context::default();
+        let mut g = Gallery::default();
+        g.begin(3, &[10, 11, 12], (64, 48));
+        let img = Arc::new(RgbImage::new(64, 48));
+        assert!(!g.add(&ctx, 2, 0, 10, img.clone(), 0.1));
+        assert!(!g.add(&ctx, 3, 0, 99, img.clone(), 0.1));
+        assert!(g.add(&ctx, 3, 1, 11, img.clone(), 0.1));
+        assert_eq!(g.selected, Some(1));
+        assert_eq!(g.finished(), 1);
+        assert_eq!(g.selected_sample().unwrap().0, 11);
+    }
+
+    #[test]
+    fn region_is_the_box_clamped_to_the_photo() {
+        let bx = ContextBox {
+            x0: -10,
+            y0: 5,
+            size: 40,
+        };
+        assert_eq!(region_of((30, 100), Some(bx)), (0, 5, 30, 45));
+        assert_eq!(region_of((30, 100), None), (0, 0, 30, 100));
+        let t = make_thumb(&RgbImage::new(600, 300), None);
+        assert_eq!(t.dimensions(), (128, 64));
+    }
+}

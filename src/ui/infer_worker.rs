@@ -1,0 +1,519 @@
+//! The inference worker: a long-lived named thread that keeps the model loaded and fills
+//! holes on request, off the UI thread.
+//!
+//! * A request is a photo, a mask and seeds. The worker prepares it once (prior and the
+//!   generator's z-independent conditioning, see [`crate::inference::Session`]) and then makes
+//!   one sample per seed, sending each as it finishes, so the gallery fills progressively.
+//! * A newer request supersedes the running one: [`InferWorker::submit`] bumps a generation
+//!   counter that the worker checks between samples.
+//! * Events go out through a **bounded** channel; a waker (the UI passes
+//!   `ctx.request_repaint`) is called after each one. Only plain data crosses: images, numbers,
+//!   paths and seeds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use crate::backend::{self, BackendChoice};
+use crate::error::{Error, Result};
+use crate::imageops::{self, ContextBox};
+use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData};
+use crate::maps::Decay;
+use crate::mask::Mask;
+
+/// Capacity of the event channel.
+pub const EVENT_CAPACITY: usize = 16;
+
+/// Called after each event (e.g. `ctx.request_repaint`). Must be cheap and not block.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A model folder (`config.json` + burnpack files).
+    Folder(PathBuf),
+}
+
+impl ModelSource {
+    /// The model folder, when it is one.
+    pub fn folder(&self) -> Option<&std::path::Path> {
+        match self {
+            ModelSource::Folder(p) => Some(p),
+        }
+    }
+
+    /// How to name it to the user.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::Folder(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The model the studio loads when the user has not chosen one: `$PDPAINT_MODEL` if it names
+/// a model folder, else `models/default` next to the executable or in the current folder.
+///
+/// This is the single place that decides it, so the shipped model (embedded in the binary
+/// later) only needs to be returned from here.
+pub fn default_model() -> Option<ModelSource> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PDPAINT_MODEL")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        candidates.push(dir.join("models").join("default"));
+    }
+    candidates.push(PathBuf::from("models").join("default"));
+    first_model_folder(candidates).map(ModelSource::Folder)
+}
+
+/// The first of `candidates` that is a model folder (has a `config.json`).
+pub fn first_model_folder(candidates: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    candidates
+        .into_iter()
+        .find(|p| p.join("config.json").is_file())
+}
+
+/// What the studio shows about a loaded model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Where it came from.
+    pub source: ModelSource,
+    /// Size preset name.
+    pub preset: String,
+    /// Model resolution R.
+    pub resolution: usize,
+    /// Provenance from `config.json` (e.g. "imported from …", "random init …").
+    pub provenance: String,
+    /// Its hard-map rule.
+    pub decay: Decay,
+    /// Generator parameters.
+    pub params: usize,
+}
+
+/// One inpainting request.
+#[derive(Debug, Clone)]
+pub struct InferRequest {
+    /// The photo.
+    pub photo: Arc<RgbImage>,
+    /// Its hole mask (same size).
+    pub mask: Arc<Mask>,
+    /// One sample per seed, in this order.
+    pub seeds: Vec<u64>,
+    /// Cropping and pasting options.
+    pub opts: InpaintOptions,
+    /// Also return the soft and hard maps of the first sample.
+    pub want_maps: bool,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone)]
+pub enum InferEvent {
+    /// The compute backend is ready.
+    Backend {
+        /// E.g. "cpu (flex, 2 threads): no wgpu adapter found".
+        description: String,
+    },
+    /// A model was loaded.
+    ModelLoaded(ModelInfo),
+    /// A model could not be loaded (the previous one, if any, stays).
+    ModelFailed {
+        /// What was asked for.
+        source: ModelSource,
+        /// Why, with causes.
+        error: String,
+    },
+    /// The prior of a request is ready (samples follow).
+    Prior {
+        /// The request's generation.
+        generation: u64,
+        /// The context box in photo pixels.
+        bx: ContextBox,
+        /// The prior at model resolution R×R.
+        prior: RgbImage,
+        /// Time to prepare and run the prior and the conditioning.
+        took: Duration,
+    },
+    /// One sample is ready.
+    Sample {
+        /// The request's generation.
+        generation: u64,
+        /// Position in the request's seed list.
+        index: usize,
+        /// Its seed.
+        seed: u64,
+        /// The full photo with the hole filled.
+        photo: Arc<RgbImage>,
+        /// Time for this sample.
+        took: Duration,
+    },
+    /// The maps every unit used for the first sample.
+    Maps {
+        /// The request's generation.
+        generation: u64,
+        /// Per unit, coarsest first.
+        units: Vec<UnitMapData>,
+    },
+    /// The per-pixel spread of the samples at model resolution.
+    Diversity {
+        /// The request's generation.
+        generation: u64,
+        /// R.
+        res: usize,
+        /// `[R, R]`.
+        map: Vec<f32>,
+    },
+    /// All samples of a request are done.
+    Finished {
+        /// The request's generation.
+        generation: u64,
+        /// Time for the whole request.
+        total: Duration,
+    },
+    /// A newer request (or a cancel) stopped this one between samples.
+    Superseded {
+        /// The request's generation.
+        generation: u64,
+    },
+    /// The request failed.
+    Failed {
+        /// The request's generation.
+        generation: u64,
+        /// Why.
+        error: String,
+    },
+}
+
+enum Msg {
+    Load(ModelSource),
+    Infer(u64, InferRequest),
+    Shutdown,
+}
+
+/// The worker thread's handle. Dropping it cancels the running request and joins the thread.
+pub struct InferWorker {
+    tx: Sender<Msg>,
+    events: Option<Receiver<InferEvent>>,
+    generation: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for InferWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferWorker")
+            .field("generation", &self.generation.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl InferWorker {
+    /// Starts the worker thread (`pdpaint-infer`); it selects the backend first and reports it.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the thread cannot be started.
+    pub fn spawn(choice: BackendChoice, waker: Option<Waker>) -> Result<Self> {
+        let (tx, rx) = channel::<Msg>();
+        let (etx, erx) = sync_channel::<InferEvent>(EVENT_CAPACITY);
+        let generation = Arc::new(AtomicU64::new(0));
+        let gen_worker = generation.clone();
+        let handle = std::thread::Builder::new()
+            .name("pdpaint-infer".into())
+            .spawn(move || {
+                let out = Out { tx: etx, waker };
+                worker_loop(choice, &rx, &out, &gen_worker);
+            })
+            .map_err(|e| Error::Backend(format!("could not start the inference thread: {e}")))?;
+        Ok(Self {
+            tx,
+            events: Some(erx),
+            generation,
+            handle: Some(handle),
+        })
+    }
+
+    /// Loads a model (replacing the current one once it has loaded).
+    pub fn load_model(&self, source: ModelSource) {
+        let _ = self.tx.send(Msg::Load(source));
+    }
+
+    /// Submits a request, superseding any running one; returns its generation.
+    pub fn submit(&self, req: InferRequest) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.tx.send(Msg::Infer(generation, req));
+        generation
+    }
+
+    /// Stops the running request between samples.
+    pub fn cancel(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Pending events, taken until `budget` has passed; the rest stay queued.
+    pub fn drain(&self, budget: Duration) -> Vec<InferEvent> {
+        let mut out = Vec::new();
+        let Some(rx) = &self.events else {
+            return out;
+        };
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            match rx.try_recv() {
+                Ok(e) => out.push(e),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        out
+    }
+}
+
+impl Drop for InferWorker {
+    fn drop(&mut self) {
+        self.cancel();
+        let _ = self.tx.send(Msg::Shutdown);
+        // Dropping the receiver makes any blocked send fail, so the thread can end.
+        self.events = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The sending side with its waker.
+struct Out {
+    tx: SyncSender<InferEvent>,
+    waker: Option<Waker>,
+}
+
+impl Out {
+    /// Sends an event; `false` when the UI has gone.
+    fn send(&self, e: InferEvent) -> bool {
+        let ok = self.tx.send(e).is_ok();
+        if ok && let Some(w) = &self.waker {
+            w();
+        }
+        ok
+    }
+}
+
+fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation: &AtomicU64) {
+    let sel = match backend::select(choice) {
+        Ok(s) => s,
+        Err(e) => {
+            let cpu = backend::select(BackendChoice::Cpu);
+            match cpu {
+                Ok(mut s) => {
+                    s.description =
+                        format!("{} (the requested backend failed: {e})", s.description);
+                    s
+                }
+                Err(e2) => {
+                    out.send(InferEvent::Backend {
+                        description: format!("no backend: {e2}"),
+                    });
+                    return;
+                }
+            }
+        }
+    };
+    if !out.send(InferEvent::Backend {
+        description: sel.description.clone(),
+    }) {
+        return;
+    }
+    let mut model: Option<Inpainter> = None;
+    while let Ok(first) = rx.recv() {
+        // Take everything queued: loads in order, only the newest request.
+        let mut msgs = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            msgs.push(m);
+        }
+        let mut request = None;
+        for m in msgs {
+            match m {
+                Msg::Shutdown => return,
+                Msg::Load(source) => {
+                    let ev = match load(&source, &sel.device) {
+                        Ok((inp, info)) => {
+                            model = Some(inp);
+                            InferEvent::ModelLoaded(info)
+                        }
+                        Err(e) => InferEvent::ModelFailed {
+                            source,
+                            error: crate::train::worker::error_chain(&e),
+                        },
+                    };
+                    if !out.send(ev) {
+                        return;
+                    }
+                }
+                Msg::Infer(g, r) => {
+                    if let Some((old, _)) = request.replace((g, r)) {
+                        out.send(InferEvent::Superseded { generation: old });
+                    }
+                }
+            }
+        }
+        if let Some((g, req)) = request {
+            if g != generation.load(Ordering::SeqCst) {
+                if !out.send(InferEvent::Superseded { generation: g }) {
+                    return;
+                }
+                continue;
+            }
+            let ev = match &model {
+                None => Some(InferEvent::Failed {
+                    generation: g,
+                    error: "no model is loaded".into(),
+                }),
+                Some(inp) => match run_request(inp, g, &req, out, generation) {
+                    Ok(()) => None,
+                    Err(e) => Some(InferEvent::Failed {
+                        generation: g,
+                        error: crate::train::worker::error_chain(&e),
+                    }),
+                },
+            };
+            if let Some(ev) = ev
+                && !out.send(ev)
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainter, ModelInfo)> {
+    let inp = match source {
+        ModelSource::Folder(dir) => Inpainter::load(dir, device)?,
+    };
+    let file = inp.model_file();
+    let info = ModelInfo {
+        source: source.clone(),
+        preset: file.config.preset.clone(),
+        resolution: inp.resolution(),
+        provenance: file.source.clone(),
+        decay: file.config.hard_map.decay(),
+        params: file.config.generator.num_params(),
+    };
+    Ok((inp, info))
+}
+
+fn run_request(
+    inp: &Inpainter,
+    g: u64,
+    req: &InferRequest,
+    out: &Out,
+    generation: &AtomicU64,
+) -> Result<()> {
+    let current = || generation.load(Ordering::SeqCst) == g;
+    let t0 = Instant::now();
+    let session = inp.session(&req.photo, &req.mask, &req.opts)?;
+    let p = session.prepared();
+    let res = p.res;
+    let prior = imageops::chw_to_rgb(&session.prior_chw()?, res as u32, res as u32)?;
+    if !out.send(InferEvent::Prior {
+        generation: g,
+        bx: p.bx,
+        prior,
+        took: t0.elapsed(),
+    }) {
+        return Err(Error::Cancelled);
+    }
+    let mut fills: Vec<Vec<f32>> = Vec::new();
+    for (index, &seed) in req.seeds.iter().enumerate() {
+        if !current() {
+            out.send(InferEvent::Superseded { generation: g });
+            return Ok(());
+        }
+        let t = Instant::now();
+        let sample = if index == 0 && req.want_maps {
+            let (s, units) = session.sample_with_maps(seed)?;
+            if !out.send(InferEvent::Maps {
+                generation: g,
+                units,
+            }) {
+                return Err(Error::Cancelled);
+            }
+            s
+        } else {
+            session
+                .samples(&[seed])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Shape("the generator returned no sample".into()))?
+        };
+        fills.push(sample.fill);
+        if !out.send(InferEvent::Sample {
+            generation: g,
+            index,
+            seed,
+            photo: Arc::new(sample.photo),
+            took: t.elapsed(),
+        }) {
+            return Err(Error::Cancelled);
+        }
+    }
+    if fills.len() >= 2 {
+        let refs: Vec<&[f32]> = fills.iter().map(Vec::as_slice).collect();
+        let map = inference::diversity_map(&refs, res)?;
+        out.send(InferEvent::Diversity {
+            generation: g,
+            res,
+            map,
+        });
+    }
+    out.send(InferEvent::Finished {
+        generation: g,
+        total: t0.elapsed(),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_folders_with_a_config_are_models() {
+        let empty = tempfile::tempdir().unwrap();
+        let model = tempfile::tempdir().unwrap();
+        std::fs::write(model.path().join("config.json"), "{}").unwrap();
+        let found =
+            first_model_folder(vec![empty.path().to_path_buf(), model.path().to_path_buf()]);
+        assert_eq!(found.as_deref(), Some(model.path()));
+        assert_eq!(first_model_folder(vec![empty.path().to_path_buf()]), None);
+    }
+
+    #[test]
+    fn requests_without_a_model_fail_plainly_and_newer_requests_supersede() {
+        let w = InferWorker::spawn(BackendChoice::Cpu, None).unwrap();
+        let req = InferRequest {
+            photo: Arc::new(RgbImage::new(8, 8)),
+            mask: Arc::new(Mask::from_hole_fn(8, 8, |x, _| x < 2)),
+            seeds: vec![1, 2],
+            opts: InpaintOptions::default(),
+            want_maps: false,
+        };
+        let g = w.submit(req);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut failed = None;
+        while Instant::now() < deadline && failed.is_none() {
+            for e in w.drain(Duration::from_millis(5)) {
+                if let InferEvent::Failed { generation, error } = e {
+                    failed = Some((generation, error));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (gen_failed, error) = failed.unwrap();
+        assert_eq!(gen_failed, g);
+        assert!(error.contains("no model"), "{error}");
+    }
+}

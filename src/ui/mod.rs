@@ -1,0 +1,76 @@
+//! The studio window (egui/eframe): the only module that uses egui.
+//!
+//! * [`app`]: the eframe app ([`Studio`]): panels, shortcuts, status bar, dialogs, workers.
+//! * [`canvas`]: zoom, pan and the mask tools; [`doc`]: the photo, the mask and the undo
+//!   history (strokes kept as data, patches of changed pixels).
+//! * [`overlay`]: mask tint and maps (hard maps computed live, soft map, prior, diversity);
+//!   [`gpu`]: the WGSL colormap paint callback; [`textures`]: dirty-rectangle texture updates.
+//! * [`gallery`]: the samples of a generation; [`infer_worker`]: the model on its own thread.
+//! * [`training_panel`]: training runs on the training worker.
+//! * [`jobs`]: file I/O and dialogs off the UI thread; [`prefs`]: what is remembered;
+//!   [`theme`]: colours and sizes.
+//!
+//! Only plain data reaches this module from the rest of the crate: images, masks, numbers,
+//! paths and seeds; never a tensor.
+
+pub mod app;
+pub mod canvas;
+pub mod doc;
+pub mod gallery;
+pub mod gpu;
+pub mod infer_worker;
+pub mod jobs;
+pub mod overlay;
+pub mod prefs;
+pub mod textures;
+pub mod theme;
+pub mod training_panel;
+
+use std::path::PathBuf;
+
+pub use app::{Studio, StudioOptions};
+
+use crate::backend::BackendChoice;
+use crate::error::{Error, Result};
+
+/// Opens the studio window (blocks until it closes), optionally with a photo.
+///
+/// # Errors
+/// [`Error::Backend`] when the window cannot be created (no display, no GPU driver eframe can
+/// use).
+pub fn run(photo: Option<PathBuf>, backend: BackendChoice) -> Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("pdpaint")
+            .with_app_id("pdpaint")
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "pdpaint",
+        native,
+        Box::new(move |cc| {
+            theme::apply(&cc.egui_ctx);
+            let prefs = prefs::Prefs::load(cc.storage);
+            let ctx = cc.egui_ctx.clone();
+            let waker: infer_worker::Waker = std::sync::Arc::new(move || ctx.request_repaint());
+            let mut studio = Studio::new(
+                StudioOptions {
+                    photo,
+                    backend,
+                    ..StudioOptions::default()
+                },
+                prefs,
+                Some(waker),
+            );
+            if let Some(rs) = &cc.wgpu_render_state {
+                studio.set_gpu(gpu::init(rs));
+            }
+            Ok(Box::new(studio))
+        }),
+    )
+    .map_err(|e| Error::Backend(format!("could not open the window: {e}")))
+}

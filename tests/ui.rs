@@ -1,0 +1,383 @@
+//! Studio window behaviour, driven through egui_kittest without a GPU: painting in photo
+//! space under zoom and pan, eraser and undo, the seed slider, the gallery and the training
+//! panel. No model and no training thread are needed: the studio runs offline (requests are
+//! recorded) and the tests feed it synthetic results.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui::{Event, Key, Modifiers, PointerButton, Pos2, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use image::{Rgb, RgbImage};
+
+use pdpaint::maps::{Decay, OFFICIAL_UNITS};
+use pdpaint::ui::Studio;
+use pdpaint::ui::app::StudioOptions;
+use pdpaint::ui::canvas::Tool;
+use pdpaint::ui::doc::MaskOp;
+use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelSource};
+use pdpaint::ui::overlay::{MapKind, hard_full_levels};
+use pdpaint::ui::prefs::Prefs;
+use pdpaint::ui::training_panel::{Launch, TrainAction};
+
+fn studio() -> Studio {
+    let opts = StudioOptions {
+        offline: true,
+        model: Some(ModelSource::Folder(PathBuf::from("no-such-model"))),
+        dialogs: pdpaint::ui::jobs::DialogMode::Scripted {
+            answers: Default::default(),
+            seen: Default::default(),
+        },
+        train_launch: Launch::Record,
+        ..StudioOptions::default()
+    };
+    Studio::new(opts, Prefs::default(), None)
+}
+
+fn photo(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90]))
+}
+
+fn harness(s: Studio) -> Harness<'static, Studio> {
+    Harness::builder()
+        .with_size(Vec2::new(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, s: &mut Studio| {
+                let ctx = ui.ctx().clone();
+                s.logic(&ctx);
+                s.ui(ui);
+            },
+            s,
+        )
+}
+
+fn settle(h: &mut Harness<'static, Studio>) {
+    h.run_steps(3);
+}
+
+fn model_info() -> ModelInfo {
+    ModelInfo {
+        source: ModelSource::Folder("synthetic".into()),
+        preset: "tiny".into(),
+        resolution: 64,
+        provenance: "synthetic test model".into(),
+        decay: Decay::Exp,
+        params: 1,
+    }
+}
+
+/// Drags with the primary button through photo points (converted with the current view).
+fn drag_photo(h: &mut Harness<'static, Studio>, pts: &[(f32, f32)]) {
+    let xf = h.state().canvas_xform().unwrap();
+    let screen: Vec<Pos2> = pts
+        .iter()
+        .map(|&(x, y)| xf.to_screen(Pos2::new(x, y)))
+        .collect();
+    h.hover_at(screen[0]);
+    h.step();
+    h.drag_at(screen[0]);
+    h.step();
+    for &p in &screen[1..] {
+        h.hover_at(p);
+        h.step();
+    }
+    h.drop_at(*screen.last().unwrap());
+    h.step();
+    h.step();
+}
+
+#[test]
+fn a_drag_paints_where_the_pointer_went_after_zoom_and_pan() {
+    let mut s = studio();
+    s.set_photo(photo(200, 100), None);
+    s.canvas.tool = Tool::Brush;
+    s.canvas.brush_radius = 4.0;
+    let mut h = harness(s);
+    settle(&mut h);
+    let fit = h.state().canvas_xform().unwrap();
+
+    // Zoom in about a point with the wheel, then pan with a middle-button drag.
+    let anchor = fit.to_screen(Pos2::new(60.0, 40.0));
+    h.hover_at(anchor);
+    h.event(Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: Vec2::new(0.0, 200.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    let zoomed = h.state().canvas_xform().unwrap();
+    assert!(
+        zoomed.zoom > fit.zoom * 1.2,
+        "{} vs {}",
+        zoomed.zoom,
+        fit.zoom
+    );
+    let a = zoomed.to_image(anchor);
+    assert!(
+        (a - Pos2::new(60.0, 40.0)).length() < 0.05,
+        "zoom is about the cursor: {a:?}"
+    );
+
+    let start = zoomed.to_screen(Pos2::new(100.0, 50.0));
+    h.event(Event::PointerButton {
+        pos: start,
+        button: PointerButton::Middle,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.hover_at(start + Vec2::new(-70.0, 30.0));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: start + Vec2::new(-70.0, 30.0),
+        button: PointerButton::Middle,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    let panned = h.state().canvas_xform().unwrap();
+    assert!((panned.origin - zoomed.origin - Vec2::new(-70.0, 30.0)).length() < 0.5);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().mask().hole_count(),
+        0,
+        "panning paints nothing"
+    );
+
+    // Paint a horizontal line from (70, 50) to (130, 50) in photo pixels.
+    drag_photo(&mut h, &[(70.0, 50.0), (100.0, 50.0), (130.0, 50.0)]);
+    let mask = h.state().doc.as_ref().unwrap().mask().clone();
+    for x in [70, 85, 100, 115, 129] {
+        assert!(mask.is_hole(x, 50), "({x}, 50) painted");
+    }
+    assert!(!mask.is_hole(100, 60), "10 px below the line is untouched");
+    assert!(
+        !mask.is_hole(60, 50) && !mask.is_hole(140, 50),
+        "ends stay near the pointer"
+    );
+    let bbox = mask.bbox().unwrap();
+    assert!(
+        bbox.0 >= 64 && bbox.2 <= 136 && bbox.1 >= 44 && bbox.3 <= 56,
+        "{bbox:?}"
+    );
+}
+
+#[test]
+fn eraser_and_undo_restore_the_mask() {
+    let mut s = studio();
+    s.set_photo(photo(160, 120), None);
+    s.canvas.brush_radius = 6.0;
+    let mut h = harness(s);
+    settle(&mut h);
+    drag_photo(&mut h, &[(30.0, 60.0), (130.0, 60.0)]);
+    let painted = h.state().doc.as_ref().unwrap().mask().clone();
+    assert!(painted.is_hole(80, 60));
+
+    h.key_press(Key::E);
+    h.step();
+    assert_eq!(h.state().canvas.tool, Tool::Eraser);
+    drag_photo(&mut h, &[(80.0, 40.0), (80.0, 80.0)]);
+    let erased = h.state().doc.as_ref().unwrap().mask().clone();
+    assert!(!erased.is_hole(80, 60), "the eraser removed the crossing");
+    assert!(erased.is_hole(40, 60), "and nothing else");
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().doc.as_ref().unwrap().mask(), &painted);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 0);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.step();
+    assert_eq!(h.state().doc.as_ref().unwrap().mask(), &painted);
+}
+
+#[test]
+fn the_seed_slider_sets_the_seeds_of_the_request() {
+    let mut s = studio();
+    s.set_photo(photo(120, 90), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (40.0, 30.0),
+        b: (70.0, 60.0),
+        hole: true,
+    });
+    s.prefs.samples = 3;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+
+    h.get_by_role_and_label(Role::Slider, "Seed")
+        .set_value_accesskit(4242.0);
+    settle(&mut h);
+    assert_eq!(h.state().prefs.seed, 4242);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let reqs = h.state().submitted_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].seeds, vec![4242, 4243, 4244]);
+    assert_eq!(reqs[0].mask.hole_count(), 30 * 30);
+}
+
+#[test]
+fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
+    let mut s = studio();
+    s.set_photo(photo(96, 64), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (20.0, 20.0),
+        b: (40.0, 40.0),
+        hole: true,
+    });
+    s.prefs.samples = 2;
+    s.prefs.seed = 7;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let g = 1;
+    let original = h.state().doc.as_ref().unwrap().photo().as_ref().clone();
+    // Two synthetic samples: the hole filled red (seed 7) or green (seed 8).
+    for (index, (seed, colour)) in [(7u64, [200u8, 0, 0]), (8, [0, 200, 0])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut img = original.clone();
+        for y in 20..40 {
+            for x in 20..40 {
+                img.put_pixel(x, y, Rgb(colour));
+            }
+        }
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation: g,
+                index,
+                seed,
+                photo: Arc::new(img),
+                took: Duration::from_millis(5),
+            },
+        );
+    }
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: g,
+            total: Duration::from_millis(10),
+        },
+    );
+    settle(&mut h);
+    assert_eq!(
+        h.state().gallery.selected,
+        Some(0),
+        "the first sample is selected"
+    );
+
+    h.get_by_label("Seed 8").click();
+    settle(&mut h);
+    assert_eq!(h.state().gallery.selected, Some(1));
+
+    h.get_by_label("Apply").click();
+    settle(&mut h);
+    let doc = h.state().doc.as_ref().unwrap();
+    assert_eq!(doc.photo().get_pixel(30, 30).0, [0, 200, 0]);
+    assert_eq!(doc.photo().get_pixel(5, 5), original.get_pixel(5, 5));
+    assert_eq!(doc.mask().hole_count(), 0, "applying clears the mask");
+    assert!(doc.photo_unsaved());
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut h);
+    let doc = h.state().doc.as_ref().unwrap();
+    assert_eq!(doc.photo().as_ref(), &original);
+    assert_eq!(doc.mask().hole_count(), 400);
+}
+
+#[test]
+fn start_in_the_training_panel_sends_the_start_command() {
+    let mut s = studio();
+    s.prefs.show_training = true;
+    s.training.data = Some(PathBuf::from("photos"));
+    s.training.out = Some(PathBuf::from("runs/a"));
+    s.training.prior_steps = 12;
+    let mut h = harness(s);
+    settle(&mut h);
+    h.get_by_label("Start").click();
+    settle(&mut h);
+    let actions = &h.state().training.actions;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    match &actions[0] {
+        TrainAction::Start(cfg) => {
+            assert_eq!(cfg.data, PathBuf::from("photos"));
+            assert_eq!(cfg.out, PathBuf::from("runs/a"));
+            assert_eq!(cfg.prior_steps, 12);
+        }
+        other => panic!("expected a start, got {other:?}"),
+    }
+    assert!(h.state().training.running());
+    h.get_by_label("Pause").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().training.actions.last(),
+        Some(&TrainAction::Send(pdpaint::train::worker::Command::Pause))
+    );
+}
+
+#[test]
+fn the_full_resolution_hard_map_follows_the_brush() {
+    let mut s = studio();
+    s.set_photo(photo(300, 200), None);
+    s.overlay.settings.map = MapKind::HardFull;
+    s.overlay.settings.unit = 5;
+    s.canvas.brush_radius = 10.0;
+    let mut h = harness(s);
+    settle(&mut h);
+    drag_photo(&mut h, &[(50.0, 50.0), (150.0, 120.0), (250.0, 60.0)]);
+    drag_photo(&mut h, &[(100.0, 150.0), (110.0, 20.0)]);
+    settle(&mut h);
+    let st = h.state();
+    let mask = st.doc.as_ref().unwrap().mask();
+    assert!(mask.hole_count() > 0);
+    let want = hard_full_levels(mask, OFFICIAL_UNITS[5], Decay::Exp);
+    assert_eq!(st.overlay.hard_full_levels().unwrap(), want);
+    assert!(st.overlay.timings.hard_full_update.is_some());
+}
+
+#[test]
+fn without_a_model_the_window_says_how_to_get_one() {
+    let mut s = studio();
+    s.set_photo(photo(64, 64), None);
+    let mut h = harness(s);
+    settle(&mut h);
+    h.get_by_label_contains("Loading the model");
+    let ctx = h.ctx.clone();
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::ModelFailed {
+            source: ModelSource::Folder(PathBuf::from("no-such-model")),
+            error: "could not read model config: no-such-model/config.json".into(),
+        },
+    );
+    settle(&mut h);
+    assert!(h.state().model.is_none());
+    h.get_by_label("No model loaded");
+    assert!(
+        h.get_by_role_and_label(Role::Button, "Generate")
+            .accesskit_node()
+            .is_disabled(),
+        "Generate waits for a model"
+    );
+    h.get_by_label_contains("pdpaint import");
+    assert_eq!(
+        h.state().requested_models(),
+        &[ModelSource::Folder(PathBuf::from("no-such-model"))]
+    );
+}
