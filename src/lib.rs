@@ -14,6 +14,8 @@
 //!   paste back.
 //! * [`data`]: photo folders, random crops and training batches.
 //! * [`train`]: training (so far: the loss terms of both stages).
+//! * [`eval`]: evaluation on held-out photos: PSNR/SSIM/L1 per hole-ratio bin, multi-scale SWD,
+//!   diversity, and the Telea and prior baselines.
 //! * [`fsutil`]: atomic file writes.
 //! * [`backend`]: the only place that names a Burn backend.
 //! * [`ui`]: the studio window (egui), the only module that uses egui.
@@ -22,6 +24,7 @@
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod fsutil;
 pub mod imageops;
 pub mod inference;

@@ -329,7 +329,7 @@ const FAR: f64 = 1e20;
 /// Exact squared Euclidean distance from each pixel to the nearest `feature` pixel
 /// (Felzenszwalb & Huttenlocher's separable lower-envelope algorithm); `FAR` (1e20) or more
 /// where there is none.
-fn squared_distance_transform(feature: &[bool], w: usize, h: usize) -> Vec<f64> {
+pub(crate) fn squared_distance_transform(feature: &[bool], w: usize, h: usize) -> Vec<f64> {
     let mut d: Vec<f64> = feature.iter().map(|&f| if f { 0.0 } else { FAR }).collect();
     let n = w.max(h);
     let mut f = vec![0.0f64; n];

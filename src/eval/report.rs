@@ -1,0 +1,456 @@
+//! The evaluation report: serde structures for the JSON file and a Markdown rendering.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::swd::SwdResult;
+use crate::error::Result;
+
+/// Name of the PD-GAN method (the model's best and mean of N samples).
+pub const METHOD_PDGAN: &str = "pd-gan";
+/// Name of the stage-1 prior baseline (the prior's output composited with the known pixels).
+pub const METHOD_PRIOR: &str = "prior";
+/// Name of the Telea baseline.
+pub const METHOD_TELEA: &str = "telea";
+
+/// Everything `pdpaint eval` measured, as written to `REPORT.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// pdpaint version that wrote it.
+    pub pdpaint_version: String,
+    /// The model measured.
+    pub model: ModelInfo,
+    /// The held-out photos.
+    pub data: DataInfo,
+    /// The backend the networks ran on.
+    pub backend: String,
+    /// How the measurement was made.
+    pub settings: Settings,
+    /// One entry per hole-ratio bin, in order.
+    pub bins: Vec<BinReport>,
+    /// Diversity against distance from the hole edge over all bins (PD-GAN samples).
+    pub edge_diversity_all: Vec<BandRow>,
+    /// Every (image, mask) pair, for reproduction and inspection.
+    pub items: Vec<ItemRecord>,
+    /// Caveats a reader must know (random VGG, no FID, untrained model, …).
+    pub notes: Vec<String>,
+    /// Wall-clock seconds of the whole evaluation.
+    pub elapsed_s: f64,
+}
+
+/// The model measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The model folder.
+    pub path: PathBuf,
+    /// Its preset name.
+    pub preset: String,
+    /// Its resolution R (crops are R×R).
+    pub resolution: usize,
+    /// Where its weights came from (`config.json` `source`).
+    pub source: String,
+}
+
+/// The held-out photos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// The folder.
+    pub path: PathBuf,
+    /// Readable photos found.
+    pub photos: usize,
+    /// Files skipped as unreadable.
+    pub skipped: usize,
+}
+
+/// How the measurement was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Samples N per (image, mask).
+    pub samples: usize,
+    /// (image, mask) pairs per bin.
+    pub per_bin: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// Telea neighbourhood radius ε in pixels.
+    pub telea_radius: f32,
+    /// How PSNR, SSIM and L1 are computed, in words.
+    pub quality: String,
+    /// How SWD is computed, in words.
+    pub swd: String,
+    /// The feature network of the feature diversity, in words.
+    pub feature_net: String,
+    /// Distance bands of the edge-diversity table, as labels.
+    pub edge_bands: Vec<String>,
+}
+
+/// One hole-ratio bin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinReport {
+    /// Label, e.g. `"10-20%"`.
+    pub bin: String,
+    /// Exclusive lower bound of the hole ratio.
+    pub lo: f32,
+    /// Inclusive upper bound of the hole ratio.
+    pub hi: f32,
+    /// Pairs measured.
+    pub items: usize,
+    /// Mean hole ratio of the masks.
+    pub mean_hole_ratio: f64,
+    /// One row per method: PD-GAN, the prior, Telea.
+    pub methods: Vec<MethodRow>,
+    /// Diversity of the PD-GAN samples against distance from the hole edge.
+    pub edge_diversity: Vec<BandRow>,
+}
+
+/// The numbers of one method in one bin (means over the bin's images).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodRow {
+    /// [`METHOD_PDGAN`], [`METHOD_PRIOR`] or [`METHOD_TELEA`].
+    pub method: String,
+    /// Hole PSNR (dB) of the best sample per image (highest PSNR).
+    pub psnr_best: f64,
+    /// Hole PSNR (dB), mean over the samples.
+    pub psnr_mean: f64,
+    /// SSIM over the hole's bounding box of the best sample per image (highest SSIM).
+    pub ssim_best: f64,
+    /// SSIM over the hole's bounding box, mean over the samples.
+    pub ssim_mean: f64,
+    /// Hole L1 ([0, 1] scale) of the best sample per image (lowest L1).
+    pub l1_best: f64,
+    /// Hole L1, mean over the samples.
+    pub l1_mean: f64,
+    /// SWD ×10³ between filled and real neighbourhoods inside the holes.
+    pub swd: SwdResult,
+    /// Mean pairwise L1 of the samples inside the hole (0 for single-output baselines;
+    /// `None` with one sample).
+    pub diversity_l1: Option<f64>,
+    /// Mean pairwise feature distance of the samples (0 for baselines; `None` with one
+    /// sample).
+    pub diversity_feature: Option<f64>,
+}
+
+/// Diversity in one band of distance from the hole edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandRow {
+    /// Label, e.g. `"3-4 px"`.
+    pub band: String,
+    /// Hole pixels in the band (summed over images).
+    pub pixels: u64,
+    /// Mean per-pixel standard deviation over samples ([0, 1] scale; `None` when empty or
+    /// with one sample).
+    pub std: Option<f64>,
+    /// Mean per-pixel pairwise absolute difference ([0, 1] scale).
+    pub pairwise_l1: Option<f64>,
+}
+
+/// Quality of one method on one (image, mask) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ItemScores {
+    /// Best hole PSNR over the outputs.
+    pub psnr_best: f64,
+    /// Mean hole PSNR over the outputs.
+    pub psnr_mean: f64,
+    /// Best SSIM (hole bounding box).
+    pub ssim_best: f64,
+    /// Mean SSIM.
+    pub ssim_mean: f64,
+    /// Lowest hole L1.
+    pub l1_best: f64,
+    /// Mean hole L1.
+    pub l1_mean: f64,
+}
+
+/// One (image, mask) pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// Bin label.
+    pub bin: String,
+    /// The photo the crop came from.
+    pub photo: PathBuf,
+    /// Seed of the crop.
+    pub crop_seed: u64,
+    /// Seed of the mask ([`crate::masks::sample_in_bin`]).
+    pub mask_seed: u64,
+    /// Hole ratio of the mask.
+    pub hole_ratio: f64,
+    /// Seeds of z for the samples.
+    pub z_seeds: Vec<u64>,
+    /// PD-GAN scores.
+    pub pdgan: ItemScores,
+    /// Prior scores.
+    pub prior: ItemScores,
+    /// Telea scores.
+    pub telea: ItemScores,
+    /// Pairwise L1 diversity of the samples.
+    pub diversity_l1: Option<f64>,
+    /// Pairwise feature diversity of the samples.
+    pub diversity_feature: Option<f64>,
+}
+
+/// Where `--out REPORT` writes: `REPORT.json` and `REPORT.md`. A path already ending in `.json`
+/// or `.md` has that extension replaced (so `--out r.json` writes `r.json` and `r.md`).
+pub fn report_paths(out: &Path) -> (PathBuf, PathBuf) {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let stem = match ext.as_deref() {
+        Some("json") | Some("md") => out.with_extension(""),
+        _ => out.to_path_buf(),
+    };
+    let add = |e: &str| {
+        let mut s = stem.clone().into_os_string();
+        s.push(".");
+        s.push(e);
+        PathBuf::from(s)
+    };
+    (add("json"), add("md"))
+}
+
+fn num(v: f64, prec: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.prec$}")
+    } else {
+        "–".into()
+    }
+}
+
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or_else(|| "–".into(), |v| num(v, prec))
+}
+
+impl EvalReport {
+    /// The Markdown rendering: a quality table (one row per bin and method), an SWD-per-level
+    /// table, the diversity against edge distance, and the notes.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let m = &self.model;
+        let _ = writeln!(s, "# pdpaint evaluation\n");
+        let _ = writeln!(
+            s,
+            "Model `{}` (preset {}, {}², {}); data `{}` ({} photos{}); backend {}; seed {}; \
+             {} samples per image; {} images × masks per bin; {:.1} s.\n",
+            m.path.display(),
+            m.preset,
+            m.resolution,
+            if m.source.is_empty() {
+                "source unknown"
+            } else {
+                &m.source
+            },
+            self.data.path.display(),
+            self.data.photos,
+            if self.data.skipped > 0 {
+                format!(", {} unreadable skipped", self.data.skipped)
+            } else {
+                String::new()
+            },
+            self.backend,
+            self.settings.seed,
+            self.settings.samples,
+            self.settings.per_bin,
+            self.elapsed_s
+        );
+        let _ = writeln!(s, "## Quality per hole-ratio bin\n");
+        let _ = writeln!(
+            s,
+            "| bin | method | PSNR best | PSNR mean | SSIM best | SSIM mean | L1 best | L1 mean | \
+             SWD ×10³ | div. L1 | div. feat. |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for b in &self.bins {
+            for r in &b.methods {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    b.bin,
+                    r.method,
+                    num(r.psnr_best, 2),
+                    num(r.psnr_mean, 2),
+                    num(r.ssim_best, 4),
+                    num(r.ssim_mean, 4),
+                    num(r.l1_best, 4),
+                    num(r.l1_mean, 4),
+                    num(r.swd.mean, 2),
+                    opt(r.diversity_l1, 4),
+                    opt(r.diversity_feature, 4),
+                );
+            }
+        }
+        let levels = self
+            .bins
+            .first()
+            .and_then(|b| b.methods.first())
+            .map_or(0, |r| r.swd.levels.len());
+        let _ = writeln!(s, "\n## SWD ×10³ per pyramid level (finest first)\n");
+        let mut head = String::from("| bin | method |");
+        let mut rule = String::from("|---|---|");
+        for l in 0..levels {
+            let side = self.model.resolution >> l;
+            let _ = write!(head, " {side}² |");
+            rule.push_str("---:|");
+        }
+        head.push_str(" mean |");
+        rule.push_str("---:|");
+        let _ = writeln!(s, "{head}\n{rule}");
+        for b in &self.bins {
+            for r in &b.methods {
+                let _ = write!(s, "| {} | {} |", b.bin, r.method);
+                for v in &r.swd.levels {
+                    let _ = write!(s, " {} |", num(*v, 2));
+                }
+                let _ = writeln!(s, " {} |", num(r.swd.mean, 2));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n## Diversity against distance from the hole edge ({METHOD_PDGAN})\n\n\
+             Per-pixel standard deviation over the samples ([0, 1] scale), by Euclidean distance \
+             of the hole pixel to the nearest known pixel; pixel counts in parentheses.\n"
+        );
+        let mut head = String::from("| bin |");
+        let mut rule = String::from("|---|");
+        for l in &self.settings.edge_bands {
+            let _ = write!(head, " {l} |");
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(s, "{head}\n{rule}");
+        let row = |s: &mut String, name: &str, bands: &[BandRow]| {
+            let _ = write!(s, "| {name} |");
+            for b in bands {
+                let _ = write!(s, " {} ({}) |", opt(b.std, 4), b.pixels);
+            }
+            let _ = writeln!(s);
+        };
+        for b in &self.bins {
+            row(&mut s, &b.bin, &b.edge_diversity);
+        }
+        row(&mut s, "all", &self.edge_diversity_all);
+        let _ = writeln!(s, "\n## How these were measured\n");
+        let st = &self.settings;
+        let _ = writeln!(s, "- Quality: {}", st.quality);
+        let _ = writeln!(s, "- SWD: {}", st.swd);
+        let _ = writeln!(s, "- Feature diversity: {}", st.feature_net);
+        let _ = writeln!(
+            s,
+            "- Telea: fast-marching inpainting (Telea 2004), radius {} px.",
+            st.telea_radius
+        );
+        for n in &self.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+        s
+    }
+
+    /// Writes `json` and `md` (atomically).
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when a file cannot be written.
+    pub fn write(&self, json: &Path, md: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| crate::Error::Input(format!("could not serialise the report: {e}")))?;
+        crate::fsutil::write_atomic(json, text.as_bytes())?;
+        crate::fsutil::write_atomic(md, self.to_markdown().as_bytes())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let p = |s: &str| {
+            let (a, b) = report_paths(Path::new(s));
+            (a.display().to_string(), b.display().to_string())
+        };
+        assert_eq!(
+            p("out/eval"),
+            ("out/eval.json".into(), "out/eval.md".into())
+        );
+        assert_eq!(
+            p("out/eval.json"),
+            ("out/eval.json".into(), "out/eval.md".into())
+        );
+        assert_eq!(p("r.MD"), ("r.json".into(), "r.md".into()));
+        assert_eq!(p("run.v2"), ("run.v2.json".into(), "run.v2.md".into()));
+    }
+
+    #[test]
+    fn markdown_has_a_row_per_bin_and_method() {
+        let swd = SwdResult {
+            levels: vec![1.0, 2.0],
+            mean: 1.5,
+        };
+        let row = |m: &str| MethodRow {
+            method: m.into(),
+            psnr_best: 20.0,
+            psnr_mean: 19.0,
+            ssim_best: 0.9,
+            ssim_mean: 0.8,
+            l1_best: 0.05,
+            l1_mean: 0.06,
+            swd: swd.clone(),
+            diversity_l1: Some(0.0),
+            diversity_feature: None,
+        };
+        let bands = vec![BandRow {
+            band: "1-2 px".into(),
+            pixels: 10,
+            std: Some(0.1),
+            pairwise_l1: Some(0.2),
+        }];
+        let r = EvalReport {
+            pdpaint_version: "0".into(),
+            model: ModelInfo {
+                path: "m".into(),
+                preset: "tiny".into(),
+                resolution: 256,
+                source: String::new(),
+            },
+            data: DataInfo {
+                path: "d".into(),
+                photos: 2,
+                skipped: 0,
+            },
+            backend: "cpu".into(),
+            settings: Settings {
+                samples: 2,
+                per_bin: 1,
+                seed: 0,
+                telea_radius: 5.0,
+                quality: "q".into(),
+                swd: "s".into(),
+                feature_net: "f".into(),
+                edge_bands: vec!["1-2 px".into()],
+            },
+            bins: vec![BinReport {
+                bin: "0-10%".into(),
+                lo: 0.0,
+                hi: 0.1,
+                items: 1,
+                mean_hole_ratio: 0.05,
+                methods: vec![row(METHOD_PDGAN), row(METHOD_PRIOR), row(METHOD_TELEA)],
+                edge_diversity: bands.clone(),
+            }],
+            edge_diversity_all: bands,
+            items: vec![],
+            notes: vec!["n".into()],
+            elapsed_s: 1.0,
+        };
+        let md = r.to_markdown();
+        for m in [METHOD_PDGAN, METHOD_PRIOR, METHOD_TELEA] {
+            assert!(
+                md.contains(&format!("| 0-10% | {m} | 20.00 | 19.00 | 0.9000")),
+                "{md}"
+            );
+        }
+        assert!(md.contains("| 256² | 128² | mean |"), "{md}");
+        assert!(md.contains("| all | 0.1000 (10) |"), "{md}");
+        let back: EvalReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}
