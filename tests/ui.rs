@@ -381,3 +381,107 @@ fn without_a_model_the_window_says_how_to_get_one() {
         &[ModelSource::Folder(PathBuf::from("no-such-model"))]
     );
 }
+
+#[test]
+fn opening_another_photo_with_unsaved_work_asks_first() {
+    let mut s = studio();
+    s.set_photo(photo(64, 48), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (4.0, 4.0),
+        b: (20.0, 20.0),
+        hole: true,
+    });
+    let mut h = harness(s);
+    settle(&mut h);
+    let coffee = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/coffee.png");
+    h.state_mut().open_path(coffee.clone());
+    settle(&mut h);
+    assert!(h.state().confirming());
+    h.get_by_label("Cancel").click();
+    settle(&mut h);
+    assert!(!h.state().confirming());
+    assert_eq!(h.state().doc.as_ref().unwrap().size(), (64, 48));
+
+    h.state_mut().open_path(coffee.clone());
+    settle(&mut h);
+    h.get_by_label("Discard").click();
+    // The photo is decoded on the I/O thread; wait for it.
+    for _ in 0..200 {
+        h.step();
+        if h.state().doc.as_ref().unwrap().source.as_ref() == Some(&coffee) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let doc = h.state().doc.as_ref().unwrap();
+    assert_eq!(doc.source.as_ref(), Some(&coffee));
+    assert_eq!(doc.mask().hole_count(), 0);
+    assert!(!doc.has_unsaved_work());
+}
+
+#[test]
+fn shift_click_picks_a_second_sample_to_compare() {
+    let mut s = studio();
+    s.set_photo(photo(80, 60), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (10.0, 10.0),
+        b: (30.0, 30.0),
+        hole: true,
+    });
+    s.prefs.samples = 3;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
+    for (index, seed) in [0u64, 1, 2].into_iter().enumerate() {
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation: 1,
+                index,
+                seed,
+                photo: img.clone(),
+                took: Duration::from_millis(1),
+            },
+        );
+    }
+    settle(&mut h);
+    h.get_by_label("Seed 2").click_modifiers(Modifiers::SHIFT);
+    settle(&mut h);
+    assert_eq!(h.state().gallery.selected, Some(0));
+    assert_eq!(h.state().gallery.compare, Some(2));
+    h.get_by_label("Compare");
+}
+
+#[test]
+fn rectangle_and_lasso_tools_fill_their_shapes() {
+    let mut s = studio();
+    s.set_photo(photo(120, 80), None);
+    let mut h = harness(s);
+    settle(&mut h);
+    h.key_press(Key::R);
+    h.step();
+    assert_eq!(h.state().canvas.tool, Tool::Rect);
+    drag_photo(&mut h, &[(10.0, 10.0), (25.0, 20.0), (40.0, 30.0)]);
+    let m = h.state().doc.as_ref().unwrap().mask().clone();
+    assert_eq!(m.bbox(), Some((10, 10, 40, 30)));
+    assert_eq!(m.hole_count(), 30 * 20);
+
+    h.key_press(Key::L);
+    h.step();
+    drag_photo(
+        &mut h,
+        &[(60.0, 10.0), (100.0, 10.0), (100.0, 50.0), (60.0, 50.0)],
+    );
+    let m = h.state().doc.as_ref().unwrap().mask().clone();
+    assert!(m.is_hole(80, 30) && m.is_hole(61, 11) && m.is_hole(98, 48));
+    assert!(!m.is_hole(80, 55) && !m.is_hole(55, 30));
+    // Both are single undo steps.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 600);
+}

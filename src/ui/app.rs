@@ -464,6 +464,7 @@ impl Studio {
         let size = doc.size();
         let g = self.infer.submit(req);
         self.gallery.begin(g, &seeds, size);
+        self.gallery.preview = true;
         self.running = Some(g);
         self.pending_maps = ModelMaps::default();
         self.samples_done = 0;
@@ -767,15 +768,23 @@ impl Studio {
     pub fn logic(&mut self, ctx: &egui::Context) {
         let start = Instant::now();
         let budget = theme::DRAIN_BUDGET;
-        for e in self.infer.drain(budget) {
+        let events = self.infer.drain(budget);
+        let mut drained = !events.is_empty();
+        for e in events {
             self.handle_infer_event(ctx, e);
         }
         let left = budget.saturating_sub(start.elapsed());
-        for r in self.jobs.drain(left.max(Duration::from_millis(1))) {
+        let results = self.jobs.drain(left.max(Duration::from_millis(1)));
+        drained |= !results.is_empty();
+        for r in results {
             self.handle_job(ctx, r);
         }
         let left = budget.saturating_sub(start.elapsed());
-        self.training.drain(ctx, left.max(Duration::from_millis(1)));
+        drained |= self.training.drain(ctx, left.max(Duration::from_millis(1)));
+        if drained {
+            // The budget may have left events queued: look again next frame.
+            ctx.request_repaint();
+        }
 
         // Files dropped on the window.
         let dropped: Vec<PathBuf> = ctx.input(|i| {
@@ -1196,12 +1205,6 @@ impl Studio {
             };
             ui.colored_label(theme::HINT_TEXT, why);
         }
-        if let Some(t) = self.overlay.timings.hard_full_update {
-            ui.colored_label(
-                theme::HINT_TEXT,
-                format!("Hard map update {:.2} ms", t.as_secs_f64() * 1e3),
-            );
-        }
 
         ui.separator();
         ui.heading("Generate");
@@ -1297,44 +1300,8 @@ impl Studio {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let backend = self
-                .backend
-                .clone()
-                .unwrap_or_else(|| "selecting the compute backend…".into());
-            ui.label(backend);
-            ui.separator();
-            match &self.model {
-                Some(m) => ui.label(format!("model: {} ({})", m.preset, m.source.describe())),
-                None => ui.colored_label(theme::WARN_TEXT, "no model"),
-            };
-            ui.separator();
-            let mut parts = Vec::new();
-            if let Some(t) = self.timings.prior {
-                parts.push(format!("prior {:.0} ms", t.as_secs_f64() * 1e3));
-            }
-            if let Some(t) = self.timings.per_sample {
-                parts.push(format!("{:.0} ms/sample", t.as_secs_f64() * 1e3));
-            }
-            if let Some(t) = self
-                .overlay
-                .timings
-                .hard_full_update
-                .or(self.overlay.timings.hard_unit)
-            {
-                parts.push(format!("hard map {:.2} ms", t.as_secs_f64() * 1e3));
-            }
-            if !parts.is_empty() {
-                ui.label(parts.join(", "));
-                ui.separator();
-            }
-            if let Some(x) = self.last_xform {
-                ui.label(format!("{:.0}%", x.zoom * 100.0));
-            }
-            if let Some(p) = self.last_hover {
-                ui.label(format!("{:.0}, {:.0}", p.x.floor(), p.y.floor()));
-            }
+            // The message first: it is what the user needs after an action.
             if let Some(m) = &self.message {
-                ui.separator();
                 let c = if m.error {
                     theme::ERROR_TEXT
                 } else {
@@ -1342,6 +1309,51 @@ impl Studio {
                 };
                 ui.colored_label(c, &m.text);
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(p) = self.last_hover {
+                    ui.label(format!("{:.0}, {:.0}", p.x.floor(), p.y.floor()));
+                }
+                if let Some(x) = self.last_xform {
+                    ui.label(format!("{:.0}%", x.zoom * 100.0));
+                }
+                let mut parts = Vec::new();
+                if let Some(t) = self.timings.prior {
+                    parts.push(format!("prior {:.0} ms", t.as_secs_f64() * 1e3));
+                }
+                if let Some(t) = self.timings.per_sample {
+                    parts.push(format!("{:.0} ms/sample", t.as_secs_f64() * 1e3));
+                }
+                let hard = match self.overlay.settings.map {
+                    MapKind::HardFull => self.overlay.timings.hard_full_update,
+                    MapKind::HardUnit => self.overlay.timings.hard_unit,
+                    _ => None,
+                };
+                if let Some(t) = hard {
+                    parts.push(format!("hard map {:.2} ms", t.as_secs_f64() * 1e3));
+                }
+                if !parts.is_empty() {
+                    ui.separator();
+                    ui.label(parts.join(", "));
+                }
+                ui.separator();
+                match &self.model {
+                    Some(m) => ui
+                        .label(format!("model: {}", m.preset))
+                        .on_hover_text(m.source.describe()),
+                    None => ui.colored_label(theme::WARN_TEXT, "no model"),
+                };
+                ui.separator();
+                match &self.backend {
+                    Some(d) => {
+                        // "cpu (flex, 2 threads): why…" → the part before the reason.
+                        let short = d.find("): ").map_or(d.as_str(), |i| &d[..=i]);
+                        ui.label(short).on_hover_text(d);
+                    }
+                    None => {
+                        ui.label("selecting the compute backend…");
+                    }
+                }
+            });
         });
     }
 

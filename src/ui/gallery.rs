@@ -419,6 +419,6 @@ mod tests {
         assert_eq!(region_of((30, 100), Some(bx)), (0, 5, 30, 45));
         assert_eq!(region_of((30, 100), None), (0, 0, 30, 100));
         let t = make_thumb(&RgbImage::new(600, 300), None);
-        assert_eq!(t.dimensions(), (128, 64));
+        assert_eq!(t.dimensions(), (120, 60));
     }
 }

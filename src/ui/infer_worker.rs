@@ -37,6 +37,8 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub enum ModelSource {
     /// A model folder (`config.json` + burnpack files).
     Folder(PathBuf),
+    /// The default model built into the binary (`models/default`).
+    Embedded,
 }
 
 impl ModelSource {
@@ -44,6 +46,7 @@ impl ModelSource {
     pub fn folder(&self) -> Option<&std::path::Path> {
         match self {
             ModelSource::Folder(p) => Some(p),
+            ModelSource::Embedded => None,
         }
     }
 
@@ -51,27 +54,24 @@ impl ModelSource {
     pub fn describe(&self) -> String {
         match self {
             ModelSource::Folder(p) => p.display().to_string(),
+            ModelSource::Embedded => crate::model::embedded::NAME.to_string(),
         }
     }
 }
 
 /// The model the studio loads when the user has not chosen one: `$PDPAINT_MODEL` if it names
-/// a model folder, else `models/default` next to the executable or in the current folder.
-///
-/// This is the single place that decides it, so the shipped model (embedded in the binary
-/// later) only needs to be returned from here.
+/// a model folder, else the default model built into the binary (works from any folder,
+/// offline). This is the single place that decides it.
 pub fn default_model() -> Option<ModelSource> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PDPAINT_MODEL")
+    let from_env: Vec<PathBuf> = std::env::var_os("PDPAINT_MODEL")
         .map(PathBuf::from)
         .into_iter()
         .collect();
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        candidates.push(dir.join("models").join("default"));
-    }
-    candidates.push(PathBuf::from("models").join("default"));
-    first_model_folder(candidates).map(ModelSource::Folder)
+    Some(
+        first_model_folder(from_env)
+            .map(ModelSource::Folder)
+            .unwrap_or(ModelSource::Embedded),
+    )
 }
 
 /// The first of `candidates` that is a model folder (has a `config.json`).
@@ -391,6 +391,10 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
 fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainter, ModelInfo)> {
     let inp = match source {
         ModelSource::Folder(dir) => Inpainter::load(dir, device)?,
+        ModelSource::Embedded => {
+            let (file, model) = crate::model::embedded::load(device)?;
+            Inpainter::new(model, file, device.clone())
+        }
     };
     let file = inp.model_file();
     let info = ModelInfo {

@@ -419,7 +419,13 @@ impl FieldLayer {
             return;
         }
         let screen = xform.rect_to_screen(self.placement);
-        if gpu {
+        // Fields larger than a texture may be are coloured on the CPU (which subsamples).
+        let (fw, fh) = {
+            let d = lock(&self.shared);
+            (d.w, d.h)
+        };
+        let max_side = ctx.input(|i| i.max_texture_side) as u32;
+        if gpu && fw.max(fh) <= max_side {
             let visible = screen.intersect(painter.clip_rect());
             if visible.is_positive() {
                 painter.add(crate::ui::gpu::field_callback(

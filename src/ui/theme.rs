@@ -57,11 +57,11 @@ pub const MODAL_BACKDROP: Color32 = Color32::from_black_alpha(140);
 /// Width of the left tool panel.
 pub const TOOL_PANEL_WIDTH: f32 = 230.0;
 /// Width of the right gallery panel.
-pub const GALLERY_PANEL_WIDTH: f32 = 300.0;
+pub const GALLERY_PANEL_WIDTH: f32 = 320.0;
 /// Height of the training panel when open.
 pub const TRAINING_PANEL_HEIGHT: f32 = 300.0;
 /// Side of a gallery thumbnail.
-pub const THUMB_SIZE: f32 = 128.0;
+pub const THUMB_SIZE: f32 = 120.0;
 /// Gap between gallery thumbnails.
 pub const THUMB_GAP: f32 = 6.0;
 /// Size of the preview image in the training panel.
