@@ -485,3 +485,56 @@ fn rectangle_and_lasso_tools_fill_their_shapes() {
     h.step();
     assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 600);
 }
+
+/// The panel with a real training worker: a tiny run on generated photos reports progress,
+/// losses, checkpoints and the final model, which "use in the generator" loads.
+#[test]
+fn the_training_panel_follows_a_real_tiny_run() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for i in 0..3u32 {
+        RgbImage::from_fn(96, 80, |x, y| {
+            Rgb([(x * (i + 2) % 256) as u8, (y * 3 % 256) as u8, 90])
+        })
+        .save(data.path().join(format!("p{i}.png")))
+        .unwrap();
+    }
+    let mut panel = pdpaint::ui::training_panel::TrainingPanel::default();
+    panel.data = Some(data.path().to_path_buf());
+    panel.out = Some(out.path().to_path_buf());
+    panel.preset = pdpaint::model::Preset::Tiny;
+    panel.resolution = 64;
+    panel.prior_steps = 2;
+    panel.pdgan_steps = 2;
+    panel.batch = 1;
+    panel.backend = pdpaint::backend::BackendChoice::Cpu;
+    let mut cfg = panel.config().unwrap();
+    cfg.vgg.config.width_div = 16;
+    cfg.checkpoint_every = 2;
+    cfg.preview_every = 0;
+    cfg.preview_images = 1;
+    cfg.preview_samples = 1;
+    panel.perform(&TrainAction::Start(Box::new(cfg)), None);
+    let ctx = egui::Context::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while panel.running() && std::time::Instant::now() < deadline {
+        panel.drain(&ctx, Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    match &panel.state {
+        pdpaint::ui::training_panel::RunState::Finished { model, stopped } => {
+            assert!(!stopped);
+            assert!(model.join("config.json").is_file());
+        }
+        other => panic!(
+            "the run did not finish: {other:?}\n{}",
+            panel.log.join("\n")
+        ),
+    }
+    assert!(!panel.checkpoints.is_empty(), "checkpoints are listed");
+    assert!(
+        panel.losses.keys().any(|k| k.starts_with("prior/")),
+        "{:?}",
+        panel.losses.keys()
+    );
+}
