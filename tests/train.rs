@@ -43,8 +43,11 @@ fn tiny_cfg(data: &Path, out: &Path) -> TrainConfig {
     c
 }
 
+/// Stage, step and named losses of one Step event.
+type StepLosses = (Stage, u64, Vec<(String, f32)>);
+
 /// (stage, step) → losses of every Step event.
-fn steps(events: &[Event]) -> Vec<(Stage, u64, Vec<(String, f32)>)> {
+fn steps(events: &[Event]) -> Vec<StepLosses> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -346,6 +349,6 @@ fn ctrl_c_saves_a_checkpoint_and_the_model_before_exiting() {
     assert!(err.contains("--resume"), "{err}");
     let (stage, step, _) = checkpoint::list(&out).unwrap().pop().unwrap();
     assert_eq!(stage, Stage::Prior);
-    assert!(step >= 1 && step < 100000);
+    assert!((1..100_000).contains(&step));
     Inpainter::load(&out.join("model"), &Device::flex()).unwrap();
 }

@@ -538,3 +538,35 @@ fn the_training_panel_follows_a_real_tiny_run() {
         panel.losses.keys()
     );
 }
+
+#[test]
+fn closing_with_unsaved_work_is_cancelled_and_asks_first() {
+    let mut s = studio();
+    s.set_photo(photo(40, 30), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (2.0, 2.0),
+        b: (9.0, 9.0),
+        hole: true,
+    });
+    let mut h = harness(s);
+    settle(&mut h);
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let cancelled = h
+        .output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .is_some_and(|v| v.commands.contains(&egui::ViewportCommand::CancelClose));
+    assert!(cancelled, "the close is cancelled");
+    assert!(h.state().confirming());
+    h.step();
+    h.get_by_label("Discard").click();
+    h.step();
+    h.step();
+    assert!(!h.state().confirming());
+}

@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use pdpaint::imageops::{self, chw_to_rgb, contact_sheet, save_png_atomic, sha256_file};
 use pdpaint::inference::{InpaintOptions, Inpainter};
 use pdpaint::mask::Mask;
+use pdpaint::model::embedded;
 
 use super::{BackendArgs, select_backend};
 
 /// Arguments of `pdpaint inpaint`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model folder (see `pdpaint import`).
-    #[arg(long, required_unless_present = "recipe")]
+    /// Model folder (see `pdpaint train`, `import`); default: the embedded default model.
+    #[arg(long)]
     pub model: Option<PathBuf>,
     /// The photo (PNG, JPEG or WebP, any size).
     #[arg(long, required_unless_present = "recipe")]
@@ -85,7 +86,10 @@ pub fn hash_model_folder(dir: &Path) -> Result<String> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("could not list model folder {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "bpk" || x == "json"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "bpk" || x == "f16" || x == "json")
+        })
         .collect();
     names.sort();
     let mut h = Sha256::new();
@@ -123,7 +127,9 @@ pub fn run(a: Args) -> Result<()> {
                 .map(|i| a.seed.wrapping_add(i))
                 .collect();
             (
-                a.model.clone().context("--model is required")?,
+                a.model
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(embedded::NAME)),
                 a.image.clone().context("--image is required")?,
                 a.mask.clone().context("--mask is required")?,
                 seeds,
@@ -148,7 +154,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     let image_hash = sha256_file(&image_path)?;
     let mask_hash = sha256_file(&mask_path)?;
-    let model_hash = hash_model_folder(&model_dir)?;
+    let is_embedded = model_dir.as_os_str() == embedded::NAME;
+    let model_hash = if is_embedded {
+        embedded::sha256()
+    } else {
+        hash_model_folder(&model_dir)?
+    };
     if let Some(rec) = &expect {
         for (what, got, want) in [
             ("image", &image_hash, &rec.image.sha256),
@@ -161,7 +172,12 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let sel = select_backend(&a.backend)?;
-    let inp = Inpainter::load(&model_dir, &sel.device)?;
+    let inp = if is_embedded {
+        let (file, model) = embedded::load(&sel.device)?;
+        Inpainter::new(model, file, sel.device.clone())
+    } else {
+        Inpainter::load(&model_dir, &sel.device)?
+    };
     eprintln!(
         "model: {} ({}), hole {:.1}% of the photo",
         model_dir.display(),

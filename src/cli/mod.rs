@@ -11,6 +11,7 @@ use pdpaint::model::Preset;
 mod bench;
 mod bench_train;
 mod eval;
+mod export;
 mod forward;
 mod import;
 mod inpaint;
@@ -64,6 +65,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Train both stages on a folder of photos (resumable; Ctrl-C saves).
     Train(train::Args),
+    /// Write an inference-only copy of a model folder (optionally half precision).
+    Export(export::Args),
     /// Write a randomly initialised model folder of a preset (for tests and demos).
     Init {
         /// Size preset.
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Train(a) => train::run(a),
+        Command::Export(a) => export::run(a),
         Command::Init { preset, seed, out } => {
             let device = burn::tensor::Device::flex();
             let cfg = preset.config();

@@ -13,7 +13,9 @@
 
 pub mod config;
 pub mod discriminator;
+pub mod embedded;
 pub mod generator;
+pub mod half;
 pub mod layers;
 pub mod params;
 pub mod prior;

@@ -210,14 +210,54 @@ pub fn read_model_file(dir: &Path) -> Result<ModelFile> {
     Ok(file)
 }
 
-/// Loads the prior and generator of a model folder.
+/// Loads the prior and generator of a model folder: `prior.bpk` / `generator.bpk` (f32
+/// burnpack), or `prior.f16` / `generator.f16` (half precision, see [`crate::model::half`]).
 pub fn load_model_folder(dir: &Path, device: &Device) -> Result<(ModelFile, PdGan)> {
     let file = read_model_file(dir)?;
     let mut src = ParamSource::zeros(device);
     let mut model = PdGan::from_source(&mut src, &file.config)?;
-    load_module(&mut model.prior, &dir.join("prior.bpk"))?;
-    load_module(&mut model.generator, &dir.join("generator.bpk"))?;
+    let half_prior = dir.join("prior.f16");
+    if !dir.join("prior.bpk").exists() && half_prior.exists() {
+        model.prior = crate::model::half::load(model.prior, &half_prior)?;
+    } else {
+        load_module(&mut model.prior, &dir.join("prior.bpk"))?;
+    }
+    let half_gen = dir.join("generator.f16");
+    if !dir.join("generator.bpk").exists() && half_gen.exists() {
+        model.generator = crate::model::half::load(model.generator, &half_gen)?;
+    } else {
+        load_module(&mut model.generator, &dir.join("generator.bpk"))?;
+    }
     Ok((file, model))
+}
+
+/// Writes an inference-only model folder (no discriminator) with half-precision weights
+/// (`prior.f16`, `generator.f16`), atomically like [`save_model_folder`].
+pub fn save_model_folder_half(
+    dir: &Path,
+    cfg: &ModelConfig,
+    model: &PdGan,
+    source: &str,
+) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io("could not create folder", dir, e))?;
+    crate::model::half::save(&model.prior, &dir.join("prior.f16"))?;
+    crate::model::half::save(&model.generator, &dir.join("generator.f16"))?;
+    let file = ModelFile {
+        format: FORMAT_TAG.into(),
+        version: FORMAT_VERSION,
+        config: cfg.clone(),
+        source: source.into(),
+        has_discriminator: false,
+    };
+    let json = serde_json::to_string_pretty(&file).map_err(|e| Error::Config(e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join("config.json"), json.as_bytes())?;
+    for stale in ["prior.bpk", "generator.bpk", "discriminator.bpk"] {
+        let p = dir.join(stale);
+        if p.exists() {
+            fs::remove_file(&p).map_err(|e| Error::io("could not remove", &p, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads the discriminator of a model folder.
