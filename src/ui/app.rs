@@ -504,9 +504,8 @@ impl Studio {
         match e {
             InferEvent::Backend { description } => self.backend = Some(description),
             InferEvent::ModelLoaded(info) => {
-                if let Some(p) = info.source.folder() {
-                    self.prefs.model_dir = Some(p.to_path_buf());
-                }
+                // Remember a chosen folder; the built-in model needs no remembering.
+                self.prefs.model_dir = info.source.folder().map(Path::to_path_buf);
                 self.overlay.res = info.resolution;
                 self.overlay.decay = info.decay;
                 self.overlay.settings_changed(ctx, self.doc.as_ref());
@@ -1007,6 +1006,7 @@ impl Studio {
             None
         };
         let photo_tex = &self.photo_tex;
+        self.overlay.previewing = preview.is_some();
         let overlay = &mut self.overlay;
         let out = self.canvas.show(
             ui,
@@ -1291,6 +1291,17 @@ impl Studio {
         ui.horizontal(|ui| {
             if ui.button("Open model folder…").clicked() {
                 self.dialog(DialogPurpose::ModelFolder, None);
+            }
+            let is_default = self.model.as_ref().map(|m| &m.source) == default_model().as_ref();
+            if !is_default
+                && self.model_loading.is_none()
+                && let Some(d) = default_model()
+                && ui
+                    .button("Default model")
+                    .on_hover_text(format!("Load {}", d.describe()))
+                    .clicked()
+            {
+                self.load_model(d);
             }
             if self.model.is_none() && ui.button("Training panel").clicked() {
                 self.prefs.show_training = true;

@@ -518,6 +518,8 @@ pub struct Overlay {
     pub gpu: bool,
     /// Last timings.
     pub timings: OverlayTimings,
+    /// A sample is shown over the photo (the mask tint is then hidden).
+    pub previewing: bool,
     mask_tex: PixelTexture,
     hard_full: FieldLayer,
     hard_full_key: Option<HardKey>,
@@ -554,6 +556,7 @@ impl Overlay {
             decay: Decay::Exp,
             gpu: false,
             timings: OverlayTimings::default(),
+            previewing: false,
             mask_tex: PixelTexture::new("mask", crate::ui::textures::PIXEL_OPTIONS),
             hard_full: FieldLayer::new("hard-full"),
             hard_full_key: None,
@@ -825,7 +828,8 @@ impl Overlay {
     ) {
         let s = self.settings;
         let screen = xform.rect_to_screen(photo_rect(photo_size.0, photo_size.1));
-        if s.mask_tint {
+        // While a sample is previewed the tint would hide it.
+        if s.mask_tint && !self.previewing {
             self.mask_tex.paint(painter, screen, Color32::WHITE);
         }
         let gpu = self.gpu;
