@@ -65,7 +65,7 @@ pub struct Args {
     /// Continue from the newest complete checkpoint in OUT.
     #[arg(long)]
     pub resume: bool,
-    /// torchvision VGG-16 weights (.pth) for the losses; without it a frozen, seeded, random
+    /// torchvision VGG-16 weights (.pth or .safetensors) for the losses; without it a frozen, seeded, random
     /// VGG-16 is used (and said so in the log and the model's source).
     #[arg(long)]
     pub vgg: Option<PathBuf>,

@@ -108,6 +108,76 @@ impl StateDict {
         })
     }
 
+    /// Reads a `.safetensors` file (the format of Hugging Face `safetensors`: an 8-byte
+    /// little-endian header length, a JSON header `{name: {dtype, shape, data_offsets}}`, then
+    /// the raw little-endian data). F32, F16, BF16 and F64 tensors are converted to f32; other
+    /// dtypes are an error naming the tensor.
+    pub fn read_safetensors(path: &Path) -> Result<Self> {
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io("could not read weights", path, e))?;
+        Self::parse_safetensors(&bytes, path)
+    }
+
+    /// Parses the bytes of a `.safetensors` file; `path` names it in errors.
+    pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<Self> {
+        let bad = |m: String| Error::weights(format!("not a safetensors file: {m}"), path);
+        if bytes.len() < 8 {
+            return Err(bad("too short".into()));
+        }
+        let mut n8 = [0u8; 8];
+        n8.copy_from_slice(&bytes[..8]);
+        let hlen = usize::try_from(u64::from_le_bytes(n8)).map_err(|_| bad("header".into()))?;
+        let header = bytes
+            .get(8..8usize.saturating_add(hlen))
+            .ok_or_else(|| bad("truncated header".into()))?;
+        let data = &bytes[8 + hlen..];
+        let json: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
+        let mut tensors = HashMap::new();
+        for (name, v) in json {
+            if name == "__metadata__" {
+                continue;
+            }
+            let dtype = v["dtype"].as_str().unwrap_or("");
+            let ints = |key: &str| -> Vec<usize> {
+                v[key]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_u64())
+                            .map(|x| x as usize)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let shape = ints("shape");
+            let (start, end) = match ints("data_offsets").as_slice() {
+                [a, b] if a <= b && *b <= data.len() => (*a, *b),
+                _ => return Err(bad(format!("bad data offsets for {name}"))),
+            };
+            let raw = &data[start..end];
+            let n: usize = shape.iter().product();
+            let (width, conv): (usize, fn(&[u8]) -> f32) = match dtype {
+                "F32" => (4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                "F16" => (2, |c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
+                "BF16" => (2, |c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()),
+                "F64" => (8, |c| {
+                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                }),
+                other => return Err(bad(format!("tensor {name} has unsupported dtype {other}"))),
+            };
+            if raw.len() != n * width {
+                return Err(bad(format!(
+                    "tensor {name}: {} bytes for shape {shape:?}",
+                    raw.len()
+                )));
+            }
+            let data = raw.chunks_exact(width).map(conv).collect();
+            tensors.insert(name, RawTensor { shape, data });
+        }
+        Ok(Self::from_tensors(tensors, path))
+    }
+
     /// A state dict from tensors already in memory (tests, fixtures).
     pub fn from_tensors(tensors: HashMap<String, RawTensor>, path: impl Into<PathBuf>) -> Self {
         Self {
@@ -318,5 +388,40 @@ impl<'a> ParamSource<'a> {
             TensorData::new(data, [d_in, d_out]),
             &self.device,
         )))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_files_are_read_and_checked() {
+        let mut header = serde_json::json!({
+            "__metadata__": {"format": "pt"},
+            "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+            "b": {"dtype": "F16", "shape": [1, 2], "data_offsets": [8, 12]},
+        })
+        .to_string()
+        .into_bytes();
+        while !header.len().is_multiple_of(8) {
+            header.push(b' ');
+        }
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(&header);
+        bytes.extend(1.5f32.to_le_bytes());
+        bytes.extend((-2.0f32).to_le_bytes());
+        bytes.extend(half::f16::from_f32(0.25).to_le_bytes());
+        bytes.extend(half::f16::from_f32(4.0).to_le_bytes());
+        let sd = StateDict::parse_safetensors(&bytes, Path::new("w.safetensors")).unwrap();
+        assert_eq!(sd.shape_of("a"), Some(&[2usize][..]));
+        assert_eq!(sd.shape_of("b"), Some(&[1usize, 2][..]));
+        assert_eq!(sd.tensors["a"].data, vec![1.5, -2.0]);
+        assert_eq!(sd.tensors["b"].data, vec![0.25, 4.0]);
+        let err =
+            StateDict::parse_safetensors(&bytes[..bytes.len() - 1], Path::new("t.st")).unwrap_err();
+        assert!(err.to_string().contains("t.st"), "{err}");
+        assert!(StateDict::parse_safetensors(b"abc", Path::new("x")).is_err());
     }
 }

@@ -297,7 +297,7 @@ impl Vgg {
         )
     }
 
-    /// Reads a torchvision `vgg16` / `vgg19` state dict (`.pth`; a bare state dict or one under a
+    /// Reads a torchvision `vgg16` / `vgg19` state dict (`.pth`, or `.safetensors` by extension; a bare state dict or one under a
     /// top-level `"net"` key). Needs `cfg.width_div == 1`. `classifier.*` keys are ignored; a
     /// missing `features.*` key, a wrong shape (e.g. a VGG-19 file read as VGG-16) or a
     /// `features.*` key the network does not use is an [`Error::Weights`] naming the key.
@@ -308,7 +308,14 @@ impl Vgg {
                 cfg.width_div
             )));
         }
-        let mut sd = StateDict::read_pytorch(path)?;
+        let is_safetensors = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+        let mut sd = if is_safetensors {
+            StateDict::read_safetensors(path)?
+        } else {
+            StateDict::read_pytorch(path)?
+        };
         Self::from_state_dict(&mut sd, cfg, device)
     }
 

@@ -16,7 +16,7 @@ use crate::train::stage2::Stage2Config;
 /// Which feature network the losses use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VggChoice {
-    /// A torchvision VGG state dict (`.pth`); `None` = a frozen, seeded, random VGG.
+    /// A torchvision VGG state dict (`.pth` or `.safetensors`); `None` = a frozen, seeded, random VGG.
     pub weights: Option<PathBuf>,
     /// Architecture and width (the width divisor only applies to random weights).
     pub config: VggConfig,
