@@ -352,3 +352,44 @@ fn ctrl_c_saves_a_checkpoint_and_the_model_before_exiting() {
     assert!((1..100_000).contains(&step));
     Inpainter::load(&out.join("model"), &Device::flex()).unwrap();
 }
+
+#[test]
+fn nan_losses_are_skipped_then_the_checkpoint_is_restored_with_a_lower_lr() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let out = t.path().join("run");
+    let mut cfg = tiny_cfg(&data, &out);
+    cfg.stages = vec![Stage::Prior];
+    // An absurd learning rate blows the weights up after the first step.
+    cfg.stage1.lr = 1e30;
+    cfg.max_bad_steps = 2;
+    let mut events = Vec::new();
+    let err = run(
+        &cfg,
+        &Device::flex(),
+        &mut |e| events.push(e),
+        &StopFlag::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("diverged"), "{err}");
+    let skipped = events
+        .iter()
+        .filter(|e| matches!(e, Event::Skipped { .. }))
+        .count();
+    let backoffs: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Restored { lr_backoff, .. } => Some(*lr_backoff),
+            _ => None,
+        })
+        .collect();
+    assert!(skipped >= 2, "{skipped} skipped");
+    assert_eq!(backoffs.len() as u64, pdpaint::train::run::MAX_RESTORES);
+    assert!((backoffs[0] - 0.5).abs() < 1e-12 && (backoffs[1] - 0.25).abs() < 1e-12);
+    // Only finite models were ever saved, and they still load.
+    for (_, _, dir) in checkpoint::list(&out).unwrap() {
+        let (_, m) = pdpaint::model::weights::load_model_folder(&dir, &Device::flex()).unwrap();
+        assert!(pdpaint::train::run::module_is_finite(&m.prior).unwrap());
+    }
+}

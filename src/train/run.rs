@@ -554,6 +554,21 @@ fn on_bad_step(ctx: &mut Ctx<'_>, stage: Stage, reason: String, bad: &mut u32) -
     *bad >= ctx.cfg.max_bad_steps
 }
 
+/// Restores before a run is declared diverged (each one halves the learning rate again).
+pub const MAX_RESTORES: u64 = 8;
+
+/// Ends the run with an error when restoring keeps failing.
+fn give_up_if_diverged(ctx: &Ctx<'_>, stage: Stage) -> Result<()> {
+    if ctx.state.restores >= MAX_RESTORES {
+        return Err(Error::NonFinite(format!(
+            "training of the {stage} diverged: still NaN/Inf after {MAX_RESTORES} restores with \
+             the learning rate down to ×{}; the last good checkpoint is kept",
+            ctx.state.lr_backoff
+        )));
+    }
+    Ok(())
+}
+
 /// The newest checkpoint of `stage` (to restore after repeated failures).
 fn last_checkpoint_of(ctx: &Ctx<'_>, stage: Stage) -> Result<PathBuf> {
     checkpoint::list(&ctx.cfg.out)?
@@ -668,6 +683,7 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
+                    give_up_if_diverged(ctx, stage)?;
                     let dir = last_checkpoint_of(ctx, stage)?;
                     let st = checkpoint::read_state(&dir)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
@@ -787,6 +803,7 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
+                    give_up_if_diverged(ctx, stage)?;
                     let dir = last_checkpoint_of(ctx, stage)?;
                     let st = checkpoint::read_state(&dir)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
