@@ -268,6 +268,28 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Counts a completed step, logs it and reports it.
+    fn step_done(
+        &mut self,
+        stage: Stage,
+        total: u64,
+        lr: f64,
+        named: Vec<(String, f32)>,
+        rate: &mut Rate,
+    ) -> Result<()> {
+        self.state.step += 1;
+        self.log_step(stage, lr, &named)?;
+        self.sink.event(Event::Step {
+            stage,
+            step: self.state.step,
+            total,
+            lr_factor: lr,
+            losses: named,
+            steps_per_sec: rate.tick(),
+        });
+        Ok(())
+    }
+
     fn log_step(&mut self, stage: Stage, lr: f64, named: &[(String, f32)]) -> Result<()> {
         let mut obj = serde_json::Map::new();
         obj.insert("stage".into(), stage.name().into());
@@ -668,18 +690,7 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         match trainer.step(&batch, lr) {
             Ok(losses) => {
                 bad = 0;
-                ctx.state.step += 1;
-                let named = losses.named();
-                ctx.log_step(stage, lr, &named)?;
-                let sps = rate.tick();
-                ctx.sink.event(Event::Step {
-                    stage,
-                    step: ctx.state.step,
-                    total,
-                    lr_factor: lr,
-                    losses: named,
-                    steps_per_sec: sps,
-                });
+                ctx.step_done(stage, total, lr, losses.named(), &mut rate)?;
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
@@ -788,18 +799,7 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         match trainer.step(&batch, &seeds, lr) {
             Ok(losses) => {
                 bad = 0;
-                ctx.state.step += 1;
-                let named = losses.named();
-                ctx.log_step(stage, lr, &named)?;
-                let sps = rate.tick();
-                ctx.sink.event(Event::Step {
-                    stage,
-                    step: ctx.state.step,
-                    total,
-                    lr_factor: lr,
-                    losses: named,
-                    steps_per_sec: sps,
-                });
+                ctx.step_done(stage, total, lr, losses.named(), &mut rate)?;
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
