@@ -268,6 +268,29 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Whether a checkpoint is due after this step (interval or "save now").
+    fn save_due(&self) -> bool {
+        self.state.step.is_multiple_of(self.cfg.checkpoint_every) || self.stop.take_save()
+    }
+
+    /// Whether a preview grid is due after this step (interval or "preview now").
+    fn preview_due(&self) -> bool {
+        (self.cfg.preview_every > 0 && self.state.step.is_multiple_of(self.cfg.preview_every))
+            || self.stop.take_preview()
+    }
+
+    /// Books a restore of the checkpoint at `step`: counters, lr back-off, event.
+    fn restored(&mut self, stage: Stage, step: u64) {
+        self.state.step = step;
+        self.state.restores += 1;
+        self.state.lr_backoff *= self.cfg.lr_backoff;
+        self.sink.event(Event::Restored {
+            stage,
+            step,
+            lr_backoff: self.state.lr_backoff,
+        });
+    }
+
     /// Counts a completed step, logs it and reports it.
     fn step_done(
         &mut self,
@@ -591,6 +614,15 @@ fn give_up_if_diverged(ctx: &Ctx<'_>, stage: Stage) -> Result<()> {
     Ok(())
 }
 
+/// The checkpoint folder and step to go back to after repeated failures, or the "diverged"
+/// error when restoring has not helped.
+fn restore_point(ctx: &Ctx<'_>, stage: Stage) -> Result<(PathBuf, u64)> {
+    give_up_if_diverged(ctx, stage)?;
+    let dir = last_checkpoint_of(ctx, stage)?;
+    let step = checkpoint::read_state(&dir)?.step;
+    Ok((dir, step))
+}
+
 /// The newest checkpoint of `stage` (to restore after repeated failures).
 fn last_checkpoint_of(ctx: &Ctx<'_>, stage: Stage) -> Result<PathBuf> {
     checkpoint::list(&ctx.cfg.out)?
@@ -694,33 +726,21 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
-                    give_up_if_diverged(ctx, stage)?;
-                    let dir = last_checkpoint_of(ctx, stage)?;
-                    let st = checkpoint::read_state(&dir)?;
+                    let (dir, step) = restore_point(ctx, stage)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
                     trainer.restore(m.prior, Adam::load(&dir.join("optim-prior.bin"))?);
-                    ctx.state.step = st.step;
-                    ctx.state.restores += 1;
-                    ctx.state.lr_backoff *= ctx.cfg.lr_backoff;
+                    ctx.restored(stage, step);
                     bad = 0;
-                    ctx.sink.event(Event::Restored {
-                        stage,
-                        step: st.step,
-                        lr_backoff: ctx.state.lr_backoff,
-                    });
                 }
                 continue;
             }
             Err(e) => return Err(e),
         }
-        let due = ctx.state.step.is_multiple_of(ctx.cfg.checkpoint_every);
-        if due || ctx.stop.take_save() {
+        if ctx.save_due() {
             save(ctx, &trainer, &batcher)?;
             last_saved = ctx.state.step;
         }
-        let preview_due =
-            ctx.cfg.preview_every > 0 && ctx.state.step.is_multiple_of(ctx.cfg.preview_every);
-        if preview_due || ctx.stop.take_preview() {
+        if ctx.preview_due() {
             if let Some(p) = trainer.prior() {
                 ctx.model.prior = p.clone();
             }
@@ -803,9 +823,7 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             }
             Err(Error::NonFinite(reason)) => {
                 if on_bad_step(ctx, stage, reason, &mut bad) {
-                    give_up_if_diverged(ctx, stage)?;
-                    let dir = last_checkpoint_of(ctx, stage)?;
-                    let st = checkpoint::read_state(&dir)?;
+                    let (dir, step) = restore_point(ctx, stage)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
                     let d = load_discriminator(&dir, &ctx.cfg.model, &ctx.ad)?;
                     trainer.restore_all(
@@ -814,28 +832,18 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
                         Adam::load(&dir.join("optim-g.bin"))?,
                         Adam::load(&dir.join("optim-d.bin"))?,
                     );
-                    ctx.state.step = st.step;
-                    ctx.state.restores += 1;
-                    ctx.state.lr_backoff *= ctx.cfg.lr_backoff;
+                    ctx.restored(stage, step);
                     bad = 0;
-                    ctx.sink.event(Event::Restored {
-                        stage,
-                        step: st.step,
-                        lr_backoff: ctx.state.lr_backoff,
-                    });
                 }
                 continue;
             }
             Err(e) => return Err(e),
         }
-        let due = ctx.state.step.is_multiple_of(ctx.cfg.checkpoint_every);
-        if due || ctx.stop.take_save() {
+        if ctx.save_due() {
             save(ctx, &trainer, &batcher)?;
             last_saved = ctx.state.step;
         }
-        let preview_due =
-            ctx.cfg.preview_every > 0 && ctx.state.step.is_multiple_of(ctx.cfg.preview_every);
-        if preview_due || ctx.stop.take_preview() {
+        if ctx.preview_due() {
             sync(ctx, &trainer);
             let grid = preview_grid(ctx, stage)?;
             ctx.emit_preview(grid)?;
