@@ -17,6 +17,7 @@
 //! * [`eval`]: evaluation on held-out photos: PSNR/SSIM/L1 per hole-ratio bin, multi-scale SWD,
 //!   diversity, and the Telea and prior baselines.
 //! * [`fsutil`]: atomic file writes.
+//! * [`threads`]: background work runs at a lower priority than the window.
 //! * [`backend`]: the only place that names a Burn backend.
 //! * [`ui`]: the studio window (egui), the only module that uses egui.
 #![warn(missing_docs)]
@@ -33,6 +34,7 @@ pub mod mask;
 pub mod masks;
 pub mod model;
 pub mod npy;
+pub mod threads;
 pub mod train;
 pub mod ui;
 

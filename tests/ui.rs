@@ -570,3 +570,107 @@ fn closing_with_unsaved_work_is_cancelled_and_asks_first() {
     h.step();
     assert!(!h.state().confirming());
 }
+
+#[test]
+fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
+    use pdpaint::mask::Mask;
+    use pdpaint::ui::script::{Script, Stage};
+
+    let t = tempfile::tempdir().unwrap();
+    let mask_path = t.path().join("mask.png");
+    Mask::from_hole_fn(96, 64, |x, y| (30..50).contains(&x) && (20..40).contains(&y))
+        .save(&mask_path)
+        .unwrap();
+    let log = t.path().join("frames.json");
+    let mut s = studio();
+    s.set_photo(photo(96, 64), None);
+    s.start_script(Script {
+        mask: Some(mask_path),
+        map: Some(MapKind::HardFull),
+        unit: Some(2),
+        samples: Some(2),
+        seed: Some(5),
+        generate: true,
+        select: Some(1),
+        frame_log: Some(log.clone()),
+        ..Script::default()
+    });
+    let mut h = Harness::builder()
+        .with_size(Vec2::new(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, s: &mut Studio| {
+                let ctx = ui.ctx().clone();
+                s.logic(&ctx);
+                s.ui(ui);
+                s.step_script(&ctx, Some(0.002));
+            },
+            s,
+        );
+    let holes = |h: &Harness<'static, Studio>| h.state().doc.as_ref().unwrap().mask().hole_count();
+    for _ in 0..200 {
+        h.step();
+        if holes(&h) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(holes(&h), 20 * 20, "the mask was imported");
+    settle(&mut h);
+    assert!(
+        h.state().submitted_requests().is_empty(),
+        "nothing is generated before a model is loaded"
+    );
+    assert_ne!(h.state().script_stage(), Some(Stage::Done));
+
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    let reqs = h.state().submitted_requests();
+    assert_eq!(reqs.len(), 1, "one generation");
+    assert_eq!(reqs[0].seeds, vec![5, 6]);
+    assert_eq!(reqs[0].mask.hole_count(), 400);
+    let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
+    for (index, seed) in [5u64, 6].into_iter().enumerate() {
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation: 1,
+                index,
+                seed,
+                photo: img.clone(),
+                took: Duration::from_millis(5),
+            },
+        );
+    }
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: 1,
+            total: Duration::from_millis(10),
+        },
+    );
+    for _ in 0..300 {
+        h.step();
+        if h.state().script_stage() == Some(Stage::Done) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(h.state().script_stage(), Some(Stage::Done));
+    assert_eq!(h.state().gallery.selected, Some(1), "sample 1 selected");
+    assert_eq!(h.state().overlay.settings.map, MapKind::HardFull);
+    assert_eq!(h.state().overlay.settings.unit, 2);
+    assert_eq!(h.state().submitted_requests().len(), 1, "generated once");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
+    let phases = report["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert!(names.contains(&"idle"), "{names:?}");
+    assert!(names.contains(&"generating"), "{names:?}");
+    for p in phases {
+        assert!(p["frames"].as_u64().unwrap() > 0);
+        assert!((p["p99_ms"].as_f64().unwrap() - 2.0).abs() < 1e-3, "{p}");
+    }
+}

@@ -6,7 +6,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use pdpaint::imageops::{self, chw_to_rgb, contact_sheet, save_png_atomic, sha256_file};
-use pdpaint::inference::{InpaintOptions, Inpainter};
+use pdpaint::inference::{InpaintOptions, Inpainter, Prepared, Sample, diversity_map};
+use pdpaint::maps::colormap::{Colormap, to_rgb_image};
 use pdpaint::mask::Mask;
 use pdpaint::model::embedded;
 
@@ -223,6 +224,7 @@ pub fn run(a: Args) -> Result<()> {
         &contact_sheet(&thumbs, cols, 256),
         &a.out.join("contact-sheet.png"),
     )?;
+    save_png_atomic(&figure(&prep, &prior, &samples)?, &a.out.join("figure.png"))?;
     let recipe = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
         image: HashedFile {
@@ -249,9 +251,43 @@ pub fn run(a: Args) -> Result<()> {
         serde_json::to_string_pretty(&recipe)?.as_bytes(),
     )?;
     println!(
-        "wrote {} samples, prior.png, contact-sheet.png and recipe.json to {}",
+        "wrote {} samples, prior.png, contact-sheet.png, figure.png and recipe.json to {}",
         outputs.len(),
         a.out.display()
     );
     Ok(())
+}
+
+/// Edge of a tile of the figure in pixels.
+const FIGURE_TILE: u32 = 192;
+
+/// The figure of a run, at the model's resolution inside the context box: the photo, the photo
+/// with the hole blanked, the stage-1 prior, every sample, and the diversity map (per-pixel
+/// standard deviation across the samples, magma, scaled to its maximum), each labelled.
+pub fn figure(prep: &Prepared, prior: &[f32], samples: &[Sample]) -> Result<image::RgbImage> {
+    let r = prep.res as u32;
+    let photo = chw_to_rgb(&prep.image, r, r)?;
+    let mut masked = photo.clone();
+    for (px, &h) in masked.pixels_mut().zip(&prep.hole) {
+        if h > 0.5 {
+            *px = image::Rgb([255, 255, 255]);
+        }
+    }
+    let mut tiles = vec![
+        (photo, "photo".to_string()),
+        (masked, "mask".to_string()),
+        (chw_to_rgb(prior, r, r)?, "prior".to_string()),
+    ];
+    for s in samples {
+        tiles.push((chw_to_rgb(&s.fill, r, r)?, format!("seed {}", s.seed)));
+    }
+    let fills: Vec<&[f32]> = samples.iter().map(|s| s.fill.as_slice()).collect();
+    let spread = diversity_map(&fills, prep.res)?;
+    let hi = spread.iter().copied().fold(0.0f32, f32::max);
+    tiles.push((
+        to_rgb_image(&spread, r, r, Colormap::Magma, 0.0, hi.max(1e-6)),
+        format!("diversity (max {hi:.2})"),
+    ));
+    let cols = tiles.len().div_ceil(2).max(1) as u32;
+    Ok(contact_sheet(&tiles, cols, FIGURE_TILE))
 }

@@ -17,6 +17,7 @@ mod import;
 mod inpaint;
 mod maps;
 mod train;
+mod window;
 
 /// pdpaint: diverse image inpainting with PD-GAN.
 ///
@@ -38,6 +39,9 @@ pub struct Cli {
     /// Compute backend of the studio window.
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Window options and automation.
+    #[command(flatten)]
+    pub window: window::WindowArgs,
 }
 
 /// Backend option shared by the commands that run a network.
@@ -91,7 +95,11 @@ pub fn select_backend(args: &BackendArgs) -> Result<backend::Selected> {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return Ok(pdpaint::ui::run(cli.photo, cli.backend.backend)?);
+        return Ok(pdpaint::ui::run(
+            cli.photo,
+            cli.backend.backend,
+            cli.window.script(),
+        )?);
     };
     match command {
         Command::Inpaint(a) => inpaint::run(a),

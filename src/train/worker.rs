@@ -82,6 +82,7 @@ impl TrainWorker {
         let handle = std::thread::Builder::new()
             .name("pdpaint-train".into())
             .spawn(move || {
+                crate::threads::lower_priority();
                 let mut sink = ChannelSink { tx, waker };
                 let result = backend::select(choice).and_then(|sel| {
                     sink.event(Event::Log(format!("backend: {}", sel.description)));

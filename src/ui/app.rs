@@ -29,9 +29,12 @@ use crate::ui::jobs::{
 };
 use crate::ui::overlay::{MapColormap, MapKind, ModelMaps, Overlay};
 use crate::ui::prefs::Prefs;
+use crate::train::events::Stage as TrainStage;
+use crate::train::worker::Command as TrainCommand;
+use crate::ui::script::{self, FrameReport, Phase, Script, ScriptRun, Stage};
 use crate::ui::textures::{PIXEL_OPTIONS, PixelTexture, photo_rect};
 use crate::ui::theme;
-use crate::ui::training_panel::{Launch, TrainAction, TrainingPanel};
+use crate::ui::training_panel::{Launch, RunState, TrainAction, TrainingPanel};
 
 /// How the studio starts.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +51,8 @@ pub struct StudioOptions {
     pub dialogs: DialogMode,
     /// Whether the training panel starts real runs.
     pub train_launch: Launch,
+    /// Automation (screenshots, frame-time measurement); empty for normal use.
+    pub script: Script,
 }
 
 /// The inference worker, or a recorder standing in for it.
@@ -168,6 +173,8 @@ pub struct Studio {
     pub show_shortcuts: bool,
     /// Grow/shrink amount in photo pixels.
     pub grow_px: u32,
+    /// The window's renderer, for reports (e.g. "wgpu: Vulkan, llvmpipe").
+    pub renderer: String,
     infer: InferLink,
     jobs: Jobs,
     photo_tex: PixelTexture,
@@ -180,6 +187,7 @@ pub struct Studio {
     sample_time: Duration,
     last_hover: Option<Pos2>,
     last_xform: Option<Xform>,
+    script: Option<ScriptRun>,
 }
 
 impl std::fmt::Debug for Studio {
@@ -244,6 +252,7 @@ impl Studio {
             running: None,
             show_shortcuts: false,
             grow_px: 8,
+            renderer: "none".into(),
             infer,
             jobs: Jobs::new(opts.dialogs.clone(), waker.clone()),
             photo_tex: PixelTexture::new("photo", PIXEL_OPTIONS),
@@ -256,6 +265,7 @@ impl Studio {
             sample_time: Duration::ZERO,
             last_hover: None,
             last_xform: None,
+            script: None,
             prefs,
         };
         // The model: the one asked for, else the last one used, else the default.
@@ -272,6 +282,9 @@ impl Studio {
         }
         if let Some(p) = opts.photo {
             s.load_photo(p);
+        }
+        if !opts.script.is_empty() {
+            s.start_script(opts.script);
         }
         s
     }
@@ -1140,6 +1153,13 @@ impl Studio {
                 );
             });
         });
+        // Feathering softens the mask's edge where the fill meets the photo: the model fills
+        // the whole hole, and the fill fades into the photo over this band when it is pasted.
+        ui.add(egui::Slider::new(&mut self.prefs.feather_px, 0.0..=64.0).text("Feather (px)"))
+            .on_hover_text(
+                "Soft mask edge: the fill fades into the photo over this many pixels \
+                 inside the hole (0 = hard edge)",
+            );
     }
 
     fn tools_ui(&mut self, ui: &mut egui::Ui) {
@@ -1223,9 +1243,6 @@ impl Studio {
         egui::CollapsingHeader::new("Options").show(ui, |ui| {
             ui.add(egui::Slider::new(&mut self.prefs.margin, 0.0..=2.0).text("Context margin"))
                 .on_hover_text("Context around the hole, as a fraction of its longer side");
-            ui.add(
-                egui::Slider::new(&mut self.prefs.feather_px, 0.0..=64.0).text("Seam feather (px)"),
-            );
         });
         if (self.overlay.margin - self.prefs.margin).abs() > f32::EPSILON {
             self.overlay.margin = self.prefs.margin;
@@ -1473,6 +1490,202 @@ impl Studio {
     }
 }
 
+impl Studio {
+    /// Starts an automation script (see [`crate::ui::script`]).
+    pub fn start_script(&mut self, script: Script) {
+        if let Some(m) = script.map {
+            self.overlay.settings.map = m;
+        }
+        if let Some(u) = script.unit {
+            self.overlay.settings.unit = u;
+        }
+        if let Some(o) = script.opacity {
+            self.overlay.settings.opacity = o;
+        }
+        self.overlay.settings = self.overlay.settings.sanitized();
+        if let Some(n) = script.samples {
+            self.prefs.samples = n.clamp(1, MAX_SAMPLES);
+        }
+        if let Some(seed) = script.seed {
+            self.prefs.seed = seed;
+        }
+        if script.train.is_some() {
+            self.prefs.show_training = true;
+        }
+        self.script = Some(ScriptRun::new(script));
+    }
+
+    /// Whether an automation script is running (or has run).
+    pub fn script_stage(&self) -> Option<Stage> {
+        self.script.as_ref().map(|r| r.stage)
+    }
+
+    /// One frame of the automation script: `cpu` is eframe's CPU time of the previous frame.
+    pub fn step_script(&mut self, ctx: &egui::Context, cpu: Option<f32>) {
+        let Some(mut run) = self.script.take() else {
+            return;
+        };
+        let phase = Phase::of(self.running.is_some(), self.training.running());
+        if run.last_phase.is_none() {
+            self.overlay.settings_changed(ctx, self.doc.as_ref());
+        }
+        run.record_frame(cpu, phase);
+        if run.script.frame_log.is_some() {
+            // Measure a window that redraws all the time, like one being painted on.
+            ctx.request_repaint();
+        } else {
+            ctx.request_repaint_after(Duration::from_millis(50));
+        }
+        if run.timed_out() && matches!(run.stage, Stage::Preparing | Stage::Settling(_)) {
+            eprintln!(
+                "script: gave up waiting after {:.0} s",
+                run.started.elapsed().as_secs_f32()
+            );
+            run.stage = Stage::StoppingTraining;
+        }
+        match run.stage {
+            Stage::Preparing => self.script_prepare(&mut run),
+            Stage::Settling(0) => {
+                run.stage = match run.script.screenshot.clone() {
+                    Some(p) => {
+                        script::capture(ctx, &run, &p);
+                        Stage::Capturing
+                    }
+                    None => Stage::StoppingTraining,
+                };
+            }
+            Stage::Settling(n) => run.stage = Stage::Settling(n - 1),
+            Stage::Capturing => {
+                if !run.writing() {
+                    run.stage = Stage::StoppingTraining;
+                }
+            }
+            Stage::StoppingTraining => {
+                if run.script.quit && self.training.running() {
+                    if !matches!(self.training.state, RunState::Stopping) {
+                        self.train_action(TrainAction::Send(TrainCommand::Stop));
+                    }
+                } else {
+                    if let Some(p) = run.script.frame_log.clone() {
+                        let report = FrameReport {
+                            measure: "eframe cpu_usage: App::logic + App::ui, tessellation and \
+                                      rendering of one frame, without the vsync wait",
+                            window: ctx.content_rect().size().into(),
+                            pixels_per_point: ctx.pixels_per_point(),
+                            renderer: self.renderer.clone(),
+                            backend: self.backend.clone(),
+                            phases: run.stats(),
+                        };
+                        for s in &report.phases {
+                            eprintln!(
+                                "frame time, {}: {} frames, mean {:.2} ms, p50 {:.2}, p99 {:.2}, \
+                                 max {:.2}, {} over 16 ms",
+                                s.phase, s.frames, s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms,
+                                s.over_16ms
+                            );
+                        }
+                        match serde_json::to_vec_pretty(&report) {
+                            Ok(bytes) => run.write_file(p, bytes),
+                            Err(e) => eprintln!("script: could not encode the frame report: {e}"),
+                        }
+                    }
+                    run.stage = Stage::Finishing;
+                }
+            }
+            Stage::Finishing => {
+                if !run.writing() {
+                    let errors = match run.errors.lock() {
+                        Ok(v) => v.clone(),
+                        Err(p) => p.into_inner().clone(),
+                    };
+                    for e in &errors {
+                        eprintln!("script: {e}");
+                    }
+                    eprintln!("script: done");
+                    if run.script.quit {
+                        self.allow_close = true;
+                        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    }
+                    run.stage = Stage::Done;
+                }
+            }
+            Stage::Done => {}
+        }
+        self.script = Some(run);
+    }
+
+    fn script_prepare(&mut self, run: &mut ScriptRun) {
+        if let Some(m) = run.script.mask.clone()
+            && !run.mask_requested
+            && self.doc.is_some()
+        {
+            self.picked(DialogPurpose::ImportMask, m);
+            run.mask_requested = true;
+        }
+        let has_holes = self.doc.as_ref().is_some_and(|d| d.mask().hole_count() > 0);
+        let mask_ready = run.script.mask.is_none() || (run.mask_requested && has_holes);
+        if let Some(t) = run.script.train.clone()
+            && !run.training_started
+        {
+            run.training_started = true;
+            self.training.data = Some(t.data);
+            self.training.out = Some(t.out);
+            self.training.prior_steps = t.prior_steps;
+            self.training.pdgan_steps = t.pdgan_steps;
+            self.training.resolution = t.resolution;
+            self.training.batch = t.batch;
+            self.training.resume = true;
+            match self.training.config() {
+                Ok(mut cfg) => {
+                    cfg.preview_every = t.every.max(1);
+                    cfg.checkpoint_every = t.every.max(1);
+                    self.train_action(TrainAction::Start(Box::new(cfg)));
+                }
+                Err(e) => eprintln!("script: could not start training: {e}"),
+            }
+        }
+        let model_ready = self.model.is_some();
+        if run.script.generate && mask_ready && model_ready && self.running.is_none() {
+            let again = run.script.generate_while_training && self.training.running();
+            if run.generations == 0 || again {
+                self.generate();
+                run.generations += 1;
+            }
+        }
+        let generated = !run.script.generate
+            || (run.generations > 0 && self.running.is_none() && self.gallery.finished() > 0);
+        if let Some(i) = run.script.select
+            && generated
+            && i < self.gallery.tiles.len()
+            && self.gallery.selected != Some(i)
+        {
+            self.gallery.selected = Some(i);
+            self.gallery.preview = true;
+        }
+        let maps_ready = self.overlay.settings.map == MapKind::None
+            || (self.overlay.map_available() && !self.overlay.busy());
+        let trained = match &run.script.train {
+            None => true,
+            Some(t) => {
+                let p = &self.training.progress;
+                let done = match p.stage {
+                    Some(TrainStage::Prior) => p.step,
+                    Some(TrainStage::Pdgan) => t.prior_steps + p.step,
+                    None => 0,
+                };
+                done >= t.shot_after_steps || !self.training.running()
+            }
+        };
+        let photo_ready = self.doc.is_some() || (run.script.mask.is_none() && !run.script.generate);
+        if photo_ready && mask_ready && generated && maps_ready && trained && !self.jobs.busy() {
+            run.stage = Stage::Settling(SCRIPT_SETTLE_FRAMES);
+        }
+    }
+}
+
+/// Frames drawn between "ready" and the screenshot (textures and layout settle).
+const SCRIPT_SETTLE_FRAMES: u32 = 10;
+
 /// The shortcuts overlay's rows.
 pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+O", "Open a photo"),
@@ -1515,8 +1728,11 @@ fn random_seed() -> u64 {
 }
 
 impl eframe::App for Studio {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         Studio::logic(self, ctx);
+        if self.script.is_some() {
+            self.step_script(ctx, frame.info().cpu_usage);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {

@@ -226,6 +226,7 @@ impl InferWorker {
         let handle = std::thread::Builder::new()
             .name("pdpaint-infer".into())
             .spawn(move || {
+                crate::threads::lower_priority();
                 let out = Out { tx: etx, waker };
                 worker_loop(choice, &rx, &out, &gen_worker);
             })

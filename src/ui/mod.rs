@@ -22,6 +22,7 @@ pub mod infer_worker;
 pub mod jobs;
 pub mod overlay;
 pub mod prefs;
+pub mod script;
 pub mod textures;
 pub mod theme;
 pub mod training_panel;
@@ -38,7 +39,7 @@ use crate::error::{Error, Result};
 /// # Errors
 /// [`Error::Backend`] when the window cannot be created (no display, no GPU driver eframe can
 /// use).
-pub fn run(photo: Option<PathBuf>, backend: BackendChoice) -> Result<()> {
+pub fn run(photo: Option<PathBuf>, backend: BackendChoice, script: script::Script) -> Result<()> {
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("pdpaint")
@@ -49,6 +50,8 @@ pub fn run(photo: Option<PathBuf>, backend: BackendChoice) -> Result<()> {
         renderer: eframe::Renderer::Wgpu,
         ..eframe::NativeOptions::default()
     };
+    // Model and training work must not take the UI thread's cores.
+    crate::threads::background_compute_pool();
     eframe::run_native(
         "pdpaint",
         native,
@@ -61,6 +64,7 @@ pub fn run(photo: Option<PathBuf>, backend: BackendChoice) -> Result<()> {
                 StudioOptions {
                     photo,
                     backend,
+                    script,
                     ..StudioOptions::default()
                 },
                 prefs,
@@ -68,6 +72,8 @@ pub fn run(photo: Option<PathBuf>, backend: BackendChoice) -> Result<()> {
             );
             if let Some(rs) = &cc.wgpu_render_state {
                 studio.set_gpu(gpu::init(rs));
+                let info = rs.adapter.get_info();
+                studio.renderer = format!("wgpu {:?}: {}", info.backend, info.name);
             }
             Ok(Box::new(studio))
         }),

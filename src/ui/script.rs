@@ -1,0 +1,406 @@
+//! Window automation: open with a mask, pick an overlay, generate, start a training run,
+//! record frame times, take a screenshot of the real window and quit.
+//!
+//! `scripts/screenshots.sh` drives the real binary with these options under Xvfb to make the
+//! README's screenshots and to measure frame times while samples generate and while training
+//! runs. Everything here goes through the same code paths a user's clicks take (mask import,
+//! [`Studio::generate`](crate::ui::Studio::generate), the training panel's start action).
+//!
+//! Frame time is eframe's own per-frame CPU figure ([`eframe::IntegrationInfo::cpu_usage`]):
+//! `App::logic` + `App::ui`, tessellation and rendering, without the wait for vsync. Frames are
+//! tagged with what was running on the workers while they were drawn.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::fsutil;
+use crate::ui::overlay::MapKind;
+
+/// A training run started by the script (small numbers: it only has to be mid-run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptTraining {
+    /// Photo folder.
+    pub data: PathBuf,
+    /// Output folder (resumed if it holds a run).
+    pub out: PathBuf,
+    /// Stage-1 steps.
+    pub prior_steps: u64,
+    /// Stage-2 steps.
+    pub pdgan_steps: u64,
+    /// Preview and checkpoint interval in steps.
+    pub every: u64,
+    /// Training resolution.
+    pub resolution: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Take the screenshot once this many steps (all stages) are done.
+    pub shot_after_steps: u64,
+}
+
+/// What the script does, all optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Script {
+    /// Import this mask once the photo is open.
+    pub mask: Option<PathBuf>,
+    /// Show this map.
+    pub map: Option<MapKind>,
+    /// Generator unit of unit-dependent maps.
+    pub unit: Option<usize>,
+    /// Map opacity, 0–1.
+    pub opacity: Option<f32>,
+    /// Number of samples.
+    pub samples: Option<usize>,
+    /// First seed.
+    pub seed: Option<u64>,
+    /// Generate once photo, mask and model are ready.
+    pub generate: bool,
+    /// Select this gallery sample (previewed on the canvas) once it exists.
+    pub select: Option<usize>,
+    /// Start a training run (the training panel is shown).
+    pub train: Option<ScriptTraining>,
+    /// Generate again each time a generation ends while training runs (frame-time load).
+    pub generate_while_training: bool,
+    /// Write the window as a PNG once everything asked for is ready.
+    pub screenshot: Option<PathBuf>,
+    /// Write frame-time statistics (JSON) here when the script ends.
+    pub frame_log: Option<PathBuf>,
+    /// Close the window when the script ends.
+    pub quit: bool,
+    /// Give up (and quit, if asked) after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl Script {
+    /// Whether the script asks for anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Script::default()
+    }
+}
+
+/// What the workers were doing while a frame was drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// Nothing running.
+    Idle,
+    /// Samples generating.
+    Generating,
+    /// A training run stepping.
+    Training,
+    /// Both.
+    GeneratingAndTraining,
+}
+
+impl Phase {
+    /// From what runs.
+    pub fn of(generating: bool, training: bool) -> Self {
+        match (generating, training) {
+            (false, false) => Phase::Idle,
+            (true, false) => Phase::Generating,
+            (false, true) => Phase::Training,
+            (true, true) => Phase::GeneratingAndTraining,
+        }
+    }
+
+    /// Name in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Generating => "generating",
+            Phase::Training => "training",
+            Phase::GeneratingAndTraining => "generating+training",
+        }
+    }
+}
+
+/// Frame-time statistics of one phase, in milliseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FrameStats {
+    /// The phase.
+    pub phase: String,
+    /// Frames measured.
+    pub frames: usize,
+    /// Mean CPU time per frame.
+    pub mean_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Worst frame.
+    pub max_ms: f64,
+    /// Frames over 16 ms.
+    pub over_16ms: usize,
+}
+
+/// The `q`-quantile (0–1) of sorted values, nearest rank.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Statistics of frame times (seconds) of one phase.
+pub fn frame_stats(phase: Phase, secs: &[f32]) -> FrameStats {
+    let mut ms: Vec<f64> = secs
+        .iter()
+        .filter(|s| s.is_finite())
+        .map(|&s| f64::from(s) * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    FrameStats {
+        phase: phase.name().into(),
+        frames: n,
+        mean_ms: if n == 0 {
+            f64::NAN
+        } else {
+            ms.iter().sum::<f64>() / n as f64
+        },
+        p50_ms: quantile(&ms, 0.5),
+        p95_ms: quantile(&ms, 0.95),
+        p99_ms: quantile(&ms, 0.99),
+        max_ms: ms.last().copied().unwrap_or(f64::NAN),
+        over_16ms: ms.iter().filter(|&&m| m > 16.0).count(),
+    }
+}
+
+/// The frame-time report written to `--frame-log`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameReport {
+    /// What eframe measures: see the module docs.
+    pub measure: &'static str,
+    /// Window size in points.
+    pub window: [f32; 2],
+    /// Pixels per point.
+    pub pixels_per_point: f32,
+    /// The renderer.
+    pub renderer: String,
+    /// The inference backend.
+    pub backend: Option<String>,
+    /// Per phase.
+    pub phases: Vec<FrameStats>,
+}
+
+/// Where the script is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for photo, mask, model, samples, maps, training steps.
+    Preparing,
+    /// Ready: letting a few frames settle before the screenshot.
+    Settling(u32),
+    /// Screenshot requested; waiting for it to be written.
+    Capturing,
+    /// Stopping the training run before quitting.
+    StoppingTraining,
+    /// Writing the report, then closing.
+    Finishing,
+    /// Done.
+    Done,
+}
+
+/// The script's running state (owned by the studio).
+#[derive(Debug)]
+pub struct ScriptRun {
+    /// What to do.
+    pub script: Script,
+    /// Where it is.
+    pub stage: Stage,
+    /// The mask import was asked for.
+    pub mask_requested: bool,
+    /// Generations started by the script.
+    pub generations: u32,
+    /// The training run was started.
+    pub training_started: bool,
+    /// Frame CPU times by phase (seconds).
+    pub frames: Vec<(Phase, f32)>,
+    /// Phase of the previous frame (eframe reports the previous frame's time).
+    pub last_phase: Option<Phase>,
+    /// Files being written by helper threads.
+    pub writes: Arc<AtomicUsize>,
+    /// Errors of those writes.
+    pub errors: Arc<std::sync::Mutex<Vec<String>>>,
+    /// When the script started.
+    pub started: Instant,
+}
+
+impl ScriptRun {
+    /// A run of `script`.
+    pub fn new(script: Script) -> Self {
+        Self {
+            script,
+            stage: Stage::Preparing,
+            mask_requested: false,
+            generations: 0,
+            training_started: false,
+            frames: Vec::new(),
+            last_phase: None,
+            writes: Arc::new(AtomicUsize::new(0)),
+            errors: Arc::new(std::sync::Mutex::new(Vec::new())),
+            started: Instant::now(),
+        }
+    }
+
+    /// Records the previous frame's CPU time under the previous frame's phase.
+    pub fn record_frame(&mut self, cpu: Option<f32>, phase: Phase) {
+        if let (Some(s), Some(p)) = (cpu, self.last_phase) {
+            self.frames.push((p, s));
+        }
+        self.last_phase = Some(phase);
+    }
+
+    /// Statistics per phase that has frames, in phase order.
+    pub fn stats(&self) -> Vec<FrameStats> {
+        let mut phases: Vec<Phase> = self.frames.iter().map(|f| f.0).collect();
+        phases.sort();
+        phases.dedup();
+        phases
+            .into_iter()
+            .map(|p| {
+                let secs: Vec<f32> = self
+                    .frames
+                    .iter()
+                    .filter(|f| f.0 == p)
+                    .map(|f| f.1)
+                    .collect();
+                frame_stats(p, &secs)
+            })
+            .collect()
+    }
+
+    /// Whether the time limit passed.
+    pub fn timed_out(&self) -> bool {
+        self.script
+            .timeout
+            .is_some_and(|t| self.started.elapsed() > t)
+    }
+
+    /// Writes `bytes` to `path` atomically on a helper thread (counted in `writes`).
+    pub fn write_file(&self, path: PathBuf, bytes: Vec<u8>) {
+        let writes = self.writes.clone();
+        let errors = self.errors.clone();
+        writes.fetch_add(1, Ordering::SeqCst);
+        std::thread::spawn(move || {
+            if let Err(e) = fsutil::write_atomic(&path, &bytes) {
+                push_error(&errors, format!("could not write {}: {e}", path.display()));
+            }
+            writes.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Whether helper threads are still writing.
+    pub fn writing(&self) -> bool {
+        self.writes.load(Ordering::SeqCst) > 0
+    }
+}
+
+fn push_error(errors: &std::sync::Mutex<Vec<String>>, e: String) {
+    match errors.lock() {
+        Ok(mut v) => v.push(e),
+        Err(p) => p.into_inner().push(e),
+    }
+}
+
+/// Encodes an egui screenshot as PNG bytes.
+///
+/// # Errors
+/// When the encoder fails.
+pub fn screenshot_png(img: &egui::ColorImage) -> Result<Vec<u8>, String> {
+    let [w, h] = img.size;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for c in &img.pixels {
+        let [r, g, b, _] = c.to_srgba_unmultiplied();
+        rgb.extend_from_slice(&[r, g, b]);
+    }
+    let image = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+        .ok_or_else(|| "the screenshot has the wrong number of pixels".to_string())?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Requests a screenshot of the next frame, written to `path` on a helper thread.
+pub fn capture(ctx: &egui::Context, run: &ScriptRun, path: &Path) {
+    let writes = run.writes.clone();
+    let errors = run.errors.clone();
+    let path = path.to_path_buf();
+    let waker = ctx.clone();
+    writes.fetch_add(1, Ordering::SeqCst);
+    ctx.request_screenshot(move |img| {
+        std::thread::spawn(move || {
+            let result = screenshot_png(&img).and_then(|bytes| {
+                fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string())
+            });
+            match result {
+                Ok(()) => eprintln!(
+                    "screenshot: {} ({}×{})",
+                    path.display(),
+                    img.size[0],
+                    img.size[1]
+                ),
+                Err(e) => push_error(
+                    &errors,
+                    format!("could not write the screenshot {}: {e}", path.display()),
+                ),
+            }
+            writes.fetch_sub(1, Ordering::SeqCst);
+            waker.request_repaint();
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(quantile(&v, 1.0), 100.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn frames_are_tagged_with_the_phase_they_were_drawn_in() {
+        let mut run = ScriptRun::new(Script::default());
+        // eframe reports the previous frame's time: the first report has no frame before it.
+        run.record_frame(Some(0.5), Phase::Idle);
+        run.record_frame(Some(0.002), Phase::Generating);
+        run.record_frame(Some(0.004), Phase::Generating);
+        run.record_frame(Some(0.020), Phase::Idle);
+        run.record_frame(None, Phase::Idle);
+        let stats = run.stats();
+        assert_eq!(stats.len(), 2);
+        assert_eq!(stats[0].phase, "idle");
+        assert_eq!(stats[0].frames, 1);
+        assert!((stats[0].max_ms - 2.0).abs() < 1e-6);
+        assert_eq!(stats[1].phase, "generating");
+        assert_eq!(stats[1].frames, 2);
+        assert!((stats[1].mean_ms - 12.0).abs() < 1e-4);
+        assert_eq!(stats[1].over_16ms, 1);
+        assert!((stats[1].p99_ms - 20.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn screenshots_encode_as_png() {
+        let img = egui::ColorImage::new([3, 2], vec![egui::Color32::from_rgb(10, 20, 30); 6]);
+        let bytes = screenshot_png(&img).unwrap();
+        let back = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(back.dimensions(), (3, 2));
+        assert_eq!(back.get_pixel(2, 1).0, [10, 20, 30]);
+    }
+}
