@@ -5,6 +5,7 @@
 # generate and while a training run steps).
 #
 #   scripts/screenshots.sh [path/to/pdpaint]      (default: target/debug/pdpaint, built if absent)
+#   SCENES="gallery training" scripts/screenshots.sh   (only these scenes)
 #
 # Needs: xvfb mesa-vulkan-drivers libvulkan1 (Debian), the photo set of scripts/fetch-photos.sh
 # for the training scene (PDPAINT_PHOTOS, default ~/.local/share/pdpaint/photos/train).
@@ -34,30 +35,34 @@ export DISPLAY=$DISPLAY_NUM
 sleep 2
 
 PHOTO=assets/coffee.png
-MASK=assets/coffee-mask.png
+MASK=assets/coffee-mask-large.png
+
+SCENES=${SCENES:-hard-map gallery soft-map training}
 
 shot() {
     local name=$1
     shift
+    [[ " $SCENES " == *" $name "* ]] || return 0
     echo "== $name"
     "$BIN" "$PHOTO" --mask "$MASK" --screenshot "$OUT/$name.png" --quit --timeout 900 "$@" \
         2>&1 | grep -v XDG_RUNTIME_DIR | tee "$WORK/$name.log"
     [[ -s "$OUT/$name.png" ]] || { echo "no screenshot $OUT/$name.png" >&2; exit 1; }
 }
 
-# 1. Photo with its mask and the hard map of unit 3 at full resolution, drawn live.
-shot hard-map --overlay hard-full --unit 3 --opacity 0.6
+# 1. Photo with its mask and the hard map of unit 4 (at the unit's own resolution over the
+#    context box: rings of decaying confidence inside the hole), drawn live.
+shot hard-map --overlay hard-unit --unit 4 --opacity 0.65 --mask-tint false
 # 2. A gallery of 8 diverse samples, the third previewed on the canvas; frame times measured
 #    while they generate.
 shot gallery --samples 8 --seed 1 --generate --select 2 --overlay none \
     --frame-log "$OUT/frames-generate.json"
 # 3. The soft map (channel mean) of unit 4 from the generator's forward pass.
-shot soft-map --samples 4 --seed 1 --generate --overlay soft --unit 4 --opacity 0.75
+shot soft-map --samples 4 --seed 1 --generate --overlay soft --unit 4 --opacity 0.75 --mask-tint false
 # 4. The training panel mid-run (small preset, 128², both stages), generating meanwhile;
 #    frame times measured while training and while both run.
 if [[ -d "$PHOTOS" ]]; then
     shot training --train-data "$PHOTOS" --train-out "$WORK/run" \
-        --train-prior-steps 24 --train-pdgan-steps 16 --train-every 8 --shot-after-steps 30 \
+        --train-prior-steps 12 --train-pdgan-steps 12 --train-every 6 --shot-after-steps 16 \
         --samples 8 --generate --generate-while-training --overlay diversity \
         --frame-log "$OUT/frames-training.json"
 else

@@ -131,11 +131,18 @@ fn inpaint_writes_samples_and_keeps_known_pixels() {
         fills.push(got);
     }
     assert_ne!(fills[0], fills[1], "different seeds gave identical fills");
-    for f in ["prior.png", "contact-sheet.png", "figure.png", "recipe.json"] {
+    for f in [
+        "prior.png",
+        "contact-sheet.png",
+        "figure.png",
+        "recipe.json",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
     // The figure: photo, mask, prior, 3 samples, diversity = 7 tiles in 2 rows of 4.
-    let fig = image::open(out.join("figure.png")).expect("figure").to_rgb8();
+    let fig = image::open(out.join("figure.png"))
+        .expect("figure")
+        .to_rgb8();
     let sheet = pdpaint::imageops::contact_sheet_size(7, 4, 192);
     assert_eq!(fig.dimensions(), sheet, "figure layout");
     // The recipe reproduces the samples exactly.

@@ -263,6 +263,7 @@ fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
                 generation: g,
                 index,
                 seed,
+                thumb: img.clone(),
                 photo: Arc::new(img),
                 took: Duration::from_millis(5),
             },
@@ -444,6 +445,7 @@ fn shift_click_picks_a_second_sample_to_compare() {
                 generation: 1,
                 index,
                 seed,
+                thumb: img.as_ref().clone(),
                 photo: img.clone(),
                 took: Duration::from_millis(1),
             },
@@ -578,9 +580,11 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
 
     let t = tempfile::tempdir().unwrap();
     let mask_path = t.path().join("mask.png");
-    Mask::from_hole_fn(96, 64, |x, y| (30..50).contains(&x) && (20..40).contains(&y))
-        .save(&mask_path)
-        .unwrap();
+    Mask::from_hole_fn(96, 64, |x, y| {
+        (30..50).contains(&x) && (20..40).contains(&y)
+    })
+    .save(&mask_path)
+    .unwrap();
     let log = t.path().join("frames.json");
     let mut s = studio();
     s.set_photo(photo(96, 64), None);
@@ -638,6 +642,7 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
                 generation: 1,
                 index,
                 seed,
+                thumb: img.as_ref().clone(),
                 photo: img.clone(),
                 took: Duration::from_millis(5),
             },
@@ -663,11 +668,13 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
     assert_eq!(h.state().overlay.settings.unit, 2);
     assert_eq!(h.state().submitted_requests().len(), 1, "generated once");
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
     let phases = report["phases"].as_array().unwrap();
-    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
-    assert!(names.contains(&"idle"), "{names:?}");
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"startup"), "{names:?}");
     assert!(names.contains(&"generating"), "{names:?}");
     for p in phases {
         assert!(p["frames"].as_u64().unwrap() > 0);

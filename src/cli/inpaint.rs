@@ -286,7 +286,7 @@ pub fn figure(prep: &Prepared, prior: &[f32], samples: &[Sample]) -> Result<imag
     let hi = spread.iter().copied().fold(0.0f32, f32::max);
     tiles.push((
         to_rgb_image(&spread, r, r, Colormap::Magma, 0.0, hi.max(1e-6)),
-        format!("diversity (max {hi:.2})"),
+        format!("spread 0-{hi:.2}"),
     ));
     let cols = tiles.len().div_ceil(2).max(1) as u32;
     Ok(contact_sheet(&tiles, cols, FIGURE_TILE))

@@ -121,11 +121,7 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.masks = a.masks;
     cfg.resume = a.resume;
     cfg.vgg.weights = a.vgg.clone();
-    cfg.vgg.config.width_div = a.vgg_width_div.unwrap_or(match a.preset {
-        Preset::Official => 1,
-        Preset::Small => 4,
-        Preset::Tiny => 16,
-    });
+    cfg.vgg.config.width_div = a.vgg_width_div.unwrap_or(a.preset.vgg_width_div());
     cfg.checkpoint_every = a.checkpoint_every;
     cfg.preview_every = a.preview_every;
     cfg.prior_from = a.prior_from.clone();

@@ -49,6 +49,9 @@ pub struct WindowArgs {
     /// Show this map over the photo.
     #[arg(long, value_enum)]
     pub overlay: Option<Overlay>,
+    /// Tint the holes (true/false).
+    #[arg(long)]
+    pub mask_tint: Option<bool>,
     /// Generator unit of the map (0 = coarsest … 5 = finest).
     #[arg(long)]
     pub unit: Option<usize>,
@@ -114,6 +117,7 @@ impl WindowArgs {
         Script {
             mask: self.mask.clone(),
             map: self.overlay.map(MapKind::from),
+            mask_tint: self.mask_tint,
             unit: self.unit,
             opacity: self.opacity,
             samples: self.samples,

@@ -18,6 +18,8 @@ use crate::backend::BackendChoice;
 use crate::imageops;
 use crate::inference::InpaintOptions;
 use crate::mask::Mask;
+use crate::train::events::Stage as TrainStage;
+use crate::train::worker::Command as TrainCommand;
 use crate::ui::canvas::{Canvas, Tool, Xform};
 use crate::ui::doc::{Document, MaskOp};
 use crate::ui::gallery::{Gallery, GalleryAction, MAX_SAMPLES};
@@ -29,8 +31,6 @@ use crate::ui::jobs::{
 };
 use crate::ui::overlay::{MapColormap, MapKind, ModelMaps, Overlay};
 use crate::ui::prefs::Prefs;
-use crate::train::events::Stage as TrainStage;
-use crate::train::worker::Command as TrainCommand;
 use crate::ui::script::{self, FrameReport, Phase, Script, ScriptRun, Stage};
 use crate::ui::textures::{PIXEL_OPTIONS, PixelTexture, photo_rect};
 use crate::ui::theme;
@@ -188,6 +188,7 @@ pub struct Studio {
     last_hover: Option<Pos2>,
     last_xform: Option<Xform>,
     script: Option<ScriptRun>,
+    frame_began: Instant,
 }
 
 impl std::fmt::Debug for Studio {
@@ -266,6 +267,7 @@ impl Studio {
             last_hover: None,
             last_xform: None,
             script: None,
+            frame_began: Instant::now(),
             prefs,
         };
         // The model: the one asked for, else the last one used, else the default.
@@ -554,12 +556,18 @@ impl Studio {
                 index,
                 seed,
                 photo,
+                thumb,
                 took,
             } => {
-                if self
-                    .gallery
-                    .add(ctx, generation, index, seed, photo, took.as_secs_f32())
-                {
+                if self.gallery.add(
+                    ctx,
+                    generation,
+                    index,
+                    seed,
+                    photo,
+                    &thumb,
+                    took.as_secs_f32(),
+                ) {
                     self.samples_done += 1;
                     self.sample_time += took;
                     self.timings.per_sample = Some(self.sample_time / self.samples_done as u32);
@@ -1215,6 +1223,9 @@ impl Studio {
             let ctx = ui.ctx().clone();
             self.overlay.settings_changed(&ctx, self.doc.as_ref());
         }
+        if self.overlay.map_available() {
+            self.overlay.legend_ui(ui);
+        }
         if self.overlay.settings.map != MapKind::None && !self.overlay.map_available() {
             let why = match self.overlay.settings.map {
                 MapKind::Soft | MapKind::Prior | MapKind::Diversity => {
@@ -1496,6 +1507,9 @@ impl Studio {
         if let Some(m) = script.map {
             self.overlay.settings.map = m;
         }
+        if let Some(t) = script.mask_tint {
+            self.overlay.settings.mask_tint = t;
+        }
         if let Some(u) = script.unit {
             self.overlay.settings.unit = u;
         }
@@ -1579,9 +1593,19 @@ impl Studio {
                         for s in &report.phases {
                             eprintln!(
                                 "frame time, {}: {} frames, mean {:.2} ms, p50 {:.2}, p99 {:.2}, \
-                                 max {:.2}, {} over 16 ms",
-                                s.phase, s.frames, s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms,
-                                s.over_16ms
+                                 max {:.2}, {} over 16 ms; app code p99 {:.2} ms ({} over 16); \
+                                 frame interval mean {:.1} ms, p99 {:.1}",
+                                s.phase,
+                                s.frames,
+                                s.mean_ms,
+                                s.p50_ms,
+                                s.p99_ms,
+                                s.max_ms,
+                                s.over_16ms,
+                                s.app_p99_ms,
+                                s.app_over_16ms,
+                                s.interval_mean_ms,
+                                s.interval_p99_ms
                             );
                         }
                         match serde_json::to_vec_pretty(&report) {
@@ -1652,8 +1676,12 @@ impl Studio {
                 run.generations += 1;
             }
         }
+        // While generating during training, a new generation starts as each one ends: the
+        // first has finished once a second was started.
         let generated = !run.script.generate
-            || (run.generations > 0 && self.running.is_none() && self.gallery.finished() > 0);
+            || (self.gallery.finished() > 0
+                && ((run.generations > 0 && self.running.is_none())
+                    || (run.script.generate_while_training && run.generations > 1)));
         if let Some(i) = run.script.select
             && generated
             && i < self.gallery.tiles.len()
@@ -1677,6 +1705,9 @@ impl Studio {
             }
         };
         let photo_ready = self.doc.is_some() || (run.script.mask.is_none() && !run.script.generate);
+        if photo_ready && mask_ready && model_ready && !self.jobs.busy() {
+            run.starting = false;
+        }
         if photo_ready && mask_ready && generated && maps_ready && trained && !self.jobs.busy() {
             run.stage = Stage::Settling(SCRIPT_SETTLE_FRAMES);
         }
@@ -1729,6 +1760,7 @@ fn random_seed() -> u64 {
 
 impl eframe::App for Studio {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        self.frame_began = Instant::now();
         Studio::logic(self, ctx);
         if self.script.is_some() {
             self.step_script(ctx, frame.info().cpu_usage);
@@ -1737,6 +1769,9 @@ impl eframe::App for Studio {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         Studio::ui(self, ui);
+        if let Some(run) = &mut self.script {
+            run.record_app(self.frame_began.elapsed().as_secs_f32());
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

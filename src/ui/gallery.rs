@@ -117,6 +117,7 @@ impl Gallery {
         index: usize,
         seed: u64,
         photo: Arc<RgbImage>,
+        thumb: &RgbImage,
         took: f32,
     ) -> bool {
         if self.generation != Some(generation) {
@@ -128,9 +129,8 @@ impl Gallery {
         if tile.seed != seed {
             return false;
         }
-        let thumb = make_thumb(&photo, self.bx);
         tile.thumb =
-            Some(ctx.load_texture(format!("sample-{seed}"), color_image(&thumb), PIXEL_OPTIONS));
+            Some(ctx.load_texture(format!("sample-{seed}"), color_image(thumb), PIXEL_OPTIONS));
         tile.photo = Some(photo);
         tile.took = Some(took);
         tile.region = None;
@@ -376,7 +376,10 @@ fn region_of((w, h): (u32, u32), bx: Option<ContextBox>) -> (u32, u32, u32, u32)
 }
 
 /// A thumbnail of the filled region, at most [`theme::THUMB_SIZE`] on its longer side.
-fn make_thumb(photo: &RgbImage, bx: Option<ContextBox>) -> RgbImage {
+/// The gallery thumbnail of a sample: its context box (or the whole photo) fitted into
+/// [`theme::THUMB_SIZE`]. Made by the inference worker: resizing a crop of a large photo takes
+/// milliseconds that a frame cannot spare.
+pub fn make_thumb(photo: &RgbImage, bx: Option<ContextBox>) -> RgbImage {
     let (x0, y0, x1, y1) = region_of(photo.dimensions(), bx);
     let crop = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
     let side = theme::THUMB_SIZE as u32;
@@ -401,9 +404,9 @@ mod tests {
         let mut g = Gallery::default();
         g.begin(3, &[10, 11, 12], (64, 48));
         let img = Arc::new(RgbImage::new(64, 48));
-        assert!(!g.add(&ctx, 2, 0, 10, img.clone(), 0.1));
-        assert!(!g.add(&ctx, 3, 0, 99, img.clone(), 0.1));
-        assert!(g.add(&ctx, 3, 1, 11, img.clone(), 0.1));
+        assert!(!g.add(&ctx, 2, 0, 10, img.clone(), &img, 0.1));
+        assert!(!g.add(&ctx, 3, 0, 99, img.clone(), &img, 0.1));
+        assert!(g.add(&ctx, 3, 1, 11, img.clone(), &img, 0.1));
         assert_eq!(g.selected, Some(1));
         assert_eq!(g.finished(), 1);
         assert_eq!(g.selected_sample().unwrap().0, 11);

@@ -25,6 +25,7 @@ use crate::imageops::{self, ContextBox};
 use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData};
 use crate::maps::Decay;
 use crate::mask::Mask;
+use crate::ui::gallery::make_thumb;
 
 /// Capacity of the event channel.
 pub const EVENT_CAPACITY: usize = 16;
@@ -151,6 +152,8 @@ pub enum InferEvent {
         seed: u64,
         /// The full photo with the hole filled.
         photo: Arc<RgbImage>,
+        /// Its gallery thumbnail (made here, off the UI thread; see [`make_thumb`]).
+        thumb: RgbImage,
         /// Time for this sample.
         took: Duration,
     },
@@ -454,11 +457,13 @@ fn run_request(
                 .ok_or_else(|| Error::Shape("the generator returned no sample".into()))?
         };
         fills.push(sample.fill);
+        let thumb = make_thumb(&sample.photo, Some(p.bx));
         if !out.send(InferEvent::Sample {
             generation: g,
             index,
             seed,
             photo: Arc::new(sample.photo),
+            thumb,
             took: t.elapsed(),
         }) {
             return Err(Error::Cancelled);

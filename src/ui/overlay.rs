@@ -532,6 +532,7 @@ pub struct Overlay {
     soft: FieldLayer,
     soft_unit: Option<usize>,
     diversity: FieldLayer,
+    diversity_max: f32,
     prior: PlacedTexture,
     /// The data of the last generation.
     pub model_maps: ModelMaps,
@@ -557,6 +558,7 @@ impl Overlay {
             gpu: false,
             timings: OverlayTimings::default(),
             previewing: false,
+            diversity_max: 0.0,
             mask_tex: PixelTexture::new("mask", crate::ui::textures::PIXEL_OPTIONS),
             hard_full: FieldLayer::new("hard-full"),
             hard_full_key: None,
@@ -777,6 +779,7 @@ impl Overlay {
         }
         if let (Some(bx), Some((r, div))) = (&maps.bx, &maps.diversity) {
             let max = div.iter().copied().fold(0.0f32, f32::max);
+            self.diversity_max = max;
             let levels = div
                 .iter()
                 .map(|&v| if max > 0.0 { quantize(v / max) } else { 0 })
@@ -881,6 +884,67 @@ impl Overlay {
         }
     }
 
+    /// What the ends (and the middle) of the legend's colour bar mean for the current map, or
+    /// `None` when the map has no colour scale (none, prior).
+    pub fn legend_labels(&self) -> Option<[String; 3]> {
+        let s = self.settings;
+        match s.map {
+            MapKind::None | MapKind::Prior => None,
+            MapKind::HardUnit | MapKind::HardFull => {
+                let spec = OFFICIAL_UNITS.get(s.unit)?;
+                let floor = self.decay.coef(spec.n);
+                Some([
+                    format!("{floor:.3} deep inside"),
+                    format!("{} rings, log scale", spec.n),
+                    "1 known".into(),
+                ])
+            }
+            MapKind::Soft => Some([
+                "0".into(),
+                "soft map, mean over channels".into(),
+                "1".into(),
+            ]),
+            MapKind::Diversity => Some([
+                "0 samples agree".into(),
+                "per-pixel std of the samples".into(),
+                format!("{:.3}", self.diversity_max),
+            ]),
+        }
+    }
+
+    /// Draws the legend of the current map: a colour bar with what its ends mean.
+    pub fn legend_ui(&self, ui: &mut egui::Ui) {
+        let Some([lo, mid, hi]) = self.legend_labels() else {
+            return;
+        };
+        let width = ui.available_width().clamp(80.0, theme::LEGEND_WIDTH);
+        let (rect, _) =
+            ui.allocate_exact_size(Vec2::new(width, theme::LEGEND_HEIGHT), egui::Sense::hover());
+        let table = lut(self.settings.colormap);
+        let steps = theme::LEGEND_STEPS;
+        let step_w = rect.width() / steps as f32;
+        for i in 0..steps {
+            let [r, g, b] = table[i * (table.len() - 1) / (steps - 1)];
+            let x0 = rect.left() + i as f32 * step_w;
+            ui.painter().rect_filled(
+                Rect::from_min_max(
+                    Pos2::new(x0, rect.top()),
+                    Pos2::new(x0 + step_w + 0.5, rect.bottom()),
+                ),
+                0.0,
+                Color32::from_rgb(r, g, b),
+            );
+        }
+        ui.horizontal(|ui| {
+            ui.set_width(width);
+            ui.small(lo);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.small(hi);
+            });
+        });
+        ui.colored_label(theme::HINT_TEXT, egui::RichText::new(mid).small());
+    }
+
     /// A colour bar image for the legend of the current colormap (256×1).
     pub fn legend_image(&self) -> ColorImage {
         let t = lut(self.settings.colormap);
@@ -897,6 +961,24 @@ impl Overlay {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_legend_says_what_the_colours_mean() {
+        let mut o = Overlay::new(OverlaySettings {
+            map: MapKind::HardUnit,
+            unit: 4,
+            ..OverlaySettings::default()
+        });
+        let [lo, mid, hi] = o.legend_labels().unwrap();
+        assert_eq!(hi, "1 known");
+        // Unit 4 has N = 6 rings; the interior gets e^-6 = 0.0025 with the code's decay.
+        assert!(lo.starts_with("0.002"), "{lo}");
+        assert!(mid.contains("6 rings"), "{mid}");
+        o.settings.map = MapKind::Prior;
+        assert!(o.legend_labels().is_none());
+        o.settings.map = MapKind::Diversity;
+        assert_eq!(o.legend_labels().unwrap()[2], "0.000");
+    }
 
     fn blob_mask(w: u32, h: u32) -> Mask {
         Mask::from_hole_fn(w, h, |x, y| {

@@ -48,6 +48,8 @@ pub struct Script {
     pub mask: Option<PathBuf>,
     /// Show this map.
     pub map: Option<MapKind>,
+    /// Tint the holes (on by default).
+    pub mask_tint: Option<bool>,
     /// Generator unit of unit-dependent maps.
     pub unit: Option<usize>,
     /// Map opacity, 0–1.
@@ -84,6 +86,8 @@ impl Script {
 /// What the workers were doing while a frame was drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
+    /// Until the photo, the mask and the model are loaded (fonts, first textures, maps).
+    Startup,
     /// Nothing running.
     Idle,
     /// Samples generating.
@@ -108,6 +112,7 @@ impl Phase {
     /// Name in the JSON report.
     pub fn name(self) -> &'static str {
         match self {
+            Phase::Startup => "startup",
             Phase::Idle => "idle",
             Phase::Generating => "generating",
             Phase::Training => "training",
@@ -135,6 +140,18 @@ pub struct FrameStats {
     pub max_ms: f64,
     /// Frames over 16 ms.
     pub over_16ms: usize,
+    /// Mean wall time from one frame to the next (includes presenting and any wait).
+    pub interval_mean_ms: f64,
+    /// 99th percentile of that interval.
+    pub interval_p99_ms: f64,
+    /// The slowest frames: `[seconds since the start, ms]`, slowest first (at most 5).
+    pub worst: Vec<[f64; 2]>,
+    /// Mean time in the app's own code per frame (`App::logic` + `App::ui`, no rendering).
+    pub app_mean_ms: f64,
+    /// 99th percentile of that time.
+    pub app_p99_ms: f64,
+    /// Frames of it over 16 ms.
+    pub app_over_16ms: usize,
 }
 
 /// The `q`-quantile (0–1) of sorted values, nearest rank.
@@ -146,28 +163,60 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Statistics of frame times (seconds) of one phase.
-pub fn frame_stats(phase: Phase, secs: &[f32]) -> FrameStats {
+fn sorted_ms(secs: &[f32]) -> Vec<f64> {
     let mut ms: Vec<f64> = secs
         .iter()
         .filter(|s| s.is_finite())
         .map(|&s| f64::from(s) * 1000.0)
         .collect();
     ms.sort_by(f64::total_cmp);
+    ms
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Statistics of the frame CPU times and frame intervals (seconds) of one phase; `at` holds
+/// each frame's time since the start (seconds), parallel to `secs`.
+pub fn frame_stats(
+    phase: Phase,
+    secs: &[f32],
+    at: &[f32],
+    intervals: &[f32],
+    app: &[f32],
+) -> FrameStats {
+    let app = sorted_ms(app);
+    let mut worst: Vec<[f64; 2]> = at
+        .iter()
+        .zip(secs)
+        .filter(|(_, s)| s.is_finite())
+        .map(|(&t, &s)| [f64::from(t), f64::from(s) * 1000.0])
+        .collect();
+    worst.sort_by(|a, b| b[1].total_cmp(&a[1]));
+    worst.truncate(5);
+    let ms = sorted_ms(secs);
+    let iv = sorted_ms(intervals);
     let n = ms.len();
     FrameStats {
         phase: phase.name().into(),
         frames: n,
-        mean_ms: if n == 0 {
-            f64::NAN
-        } else {
-            ms.iter().sum::<f64>() / n as f64
-        },
+        mean_ms: mean(&ms),
         p50_ms: quantile(&ms, 0.5),
         p95_ms: quantile(&ms, 0.95),
         p99_ms: quantile(&ms, 0.99),
         max_ms: ms.last().copied().unwrap_or(f64::NAN),
         over_16ms: ms.iter().filter(|&&m| m > 16.0).count(),
+        interval_mean_ms: mean(&iv),
+        interval_p99_ms: quantile(&iv, 0.99),
+        worst,
+        app_mean_ms: mean(&app),
+        app_p99_ms: quantile(&app, 0.99),
+        app_over_16ms: app.iter().filter(|&&m| m > 16.0).count(),
     }
 }
 
@@ -220,6 +269,16 @@ pub struct ScriptRun {
     pub training_started: bool,
     /// Frame CPU times by phase (seconds).
     pub frames: Vec<(Phase, f32)>,
+    /// When each of those frames ran (seconds since the start).
+    pub frame_at: Vec<f32>,
+    /// Still starting up (photo, mask or model not loaded yet).
+    pub starting: bool,
+    /// Wall time between consecutive frames by phase (seconds).
+    pub intervals: Vec<(Phase, f32)>,
+    /// When the previous frame ran.
+    pub last_frame: Option<Instant>,
+    /// Time in the app's own code (logic + ui) by phase (seconds).
+    pub app: Vec<(Phase, f32)>,
     /// Phase of the previous frame (eframe reports the previous frame's time).
     pub last_phase: Option<Phase>,
     /// Files being written by helper threads.
@@ -240,6 +299,11 @@ impl ScriptRun {
             generations: 0,
             training_started: false,
             frames: Vec::new(),
+            frame_at: Vec::new(),
+            starting: true,
+            intervals: Vec::new(),
+            last_frame: None,
+            app: Vec::new(),
             last_phase: None,
             writes: Arc::new(AtomicUsize::new(0)),
             errors: Arc::new(std::sync::Mutex::new(Vec::new())),
@@ -249,10 +313,32 @@ impl ScriptRun {
 
     /// Records the previous frame's CPU time under the previous frame's phase.
     pub fn record_frame(&mut self, cpu: Option<f32>, phase: Phase) {
+        self.record_frame_at(cpu, phase, Instant::now());
+    }
+
+    /// [`Self::record_frame`] at a given time (tests).
+    pub fn record_frame_at(&mut self, cpu: Option<f32>, phase: Phase, now: Instant) {
+        let phase = if self.starting { Phase::Startup } else { phase };
         if let (Some(s), Some(p)) = (cpu, self.last_phase) {
             self.frames.push((p, s));
+            // The reported time is the previous frame's.
+            let t = self.last_frame.unwrap_or(now);
+            self.frame_at
+                .push(t.saturating_duration_since(self.started).as_secs_f32());
         }
+        if let (Some(t), Some(p)) = (self.last_frame, self.last_phase) {
+            self.intervals
+                .push((p, now.saturating_duration_since(t).as_secs_f32()));
+        }
+        self.last_frame = Some(now);
         self.last_phase = Some(phase);
+    }
+
+    /// Records the time the app's own code took this frame (phase: this frame's).
+    pub fn record_app(&mut self, secs: f32) {
+        if let Some(p) = self.last_phase {
+            self.app.push((p, secs));
+        }
     }
 
     /// Statistics per phase that has frames, in phase order.
@@ -263,13 +349,23 @@ impl ScriptRun {
         phases
             .into_iter()
             .map(|p| {
-                let secs: Vec<f32> = self
+                let of = |v: &[(Phase, f32)]| -> Vec<f32> {
+                    v.iter().filter(|f| f.0 == p).map(|f| f.1).collect()
+                };
+                let at: Vec<f32> = self
                     .frames
                     .iter()
-                    .filter(|f| f.0 == p)
-                    .map(|f| f.1)
+                    .zip(&self.frame_at)
+                    .filter(|(f, _)| f.0 == p)
+                    .map(|(_, &t)| t)
                     .collect();
-                frame_stats(p, &secs)
+                frame_stats(
+                    p,
+                    &of(&self.frames),
+                    &at,
+                    &of(&self.intervals),
+                    &of(&self.app),
+                )
             })
             .collect()
     }
@@ -339,9 +435,8 @@ pub fn capture(ctx: &egui::Context, run: &ScriptRun, path: &Path) {
     writes.fetch_add(1, Ordering::SeqCst);
     ctx.request_screenshot(move |img| {
         std::thread::spawn(move || {
-            let result = screenshot_png(&img).and_then(|bytes| {
-                fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string())
-            });
+            let result = screenshot_png(&img)
+                .and_then(|bytes| fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
             match result {
                 Ok(()) => eprintln!(
                     "screenshot: {} ({}×{})",
@@ -377,12 +472,16 @@ mod tests {
     #[test]
     fn frames_are_tagged_with_the_phase_they_were_drawn_in() {
         let mut run = ScriptRun::new(Script::default());
+        run.starting = false;
+        let t0 = run.started;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         // eframe reports the previous frame's time: the first report has no frame before it.
-        run.record_frame(Some(0.5), Phase::Idle);
-        run.record_frame(Some(0.002), Phase::Generating);
-        run.record_frame(Some(0.004), Phase::Generating);
-        run.record_frame(Some(0.020), Phase::Idle);
-        run.record_frame(None, Phase::Idle);
+        run.record_frame_at(Some(0.5), Phase::Idle, at(0));
+        run.record_frame_at(Some(0.002), Phase::Generating, at(10));
+        run.record_frame_at(Some(0.004), Phase::Generating, at(40));
+        run.record_frame_at(Some(0.020), Phase::Idle, at(50));
+        run.record_frame_at(None, Phase::Idle, at(60));
+        run.record_app(0.001);
         let stats = run.stats();
         assert_eq!(stats.len(), 2);
         assert_eq!(stats[0].phase, "idle");
@@ -393,6 +492,15 @@ mod tests {
         assert!((stats[1].mean_ms - 12.0).abs() < 1e-4);
         assert_eq!(stats[1].over_16ms, 1);
         assert!((stats[1].p99_ms - 20.0).abs() < 1e-4);
+        // Intervals: idle 10 + 10 ms, generating 30 + 10 ms.
+        assert!((stats[0].interval_mean_ms - 10.0).abs() < 1e-3);
+        assert!((stats[1].interval_mean_ms - 20.0).abs() < 1e-3);
+        assert!((stats[1].interval_p99_ms - 30.0).abs() < 1e-3);
+        assert_eq!(stats[0].app_p99_ms, 1.0);
+        assert!(stats[1].app_p99_ms.is_nan(), "no app time recorded while generating");
+        // The slowest generating frame was drawn at 40 ms.
+        assert!((stats[1].worst[0][0] - 0.04).abs() < 1e-6);
+        assert!((stats[1].worst[0][1] - 20.0).abs() < 1e-4);
     }
 
     #[test]

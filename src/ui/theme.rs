@@ -107,3 +107,10 @@ pub fn loss_colour(i: usize) -> Color32 {
 pub fn apply(ctx: &egui::Context) {
     ctx.set_visuals(egui::Visuals::dark());
 }
+
+/// Widest legend colour bar in points.
+pub const LEGEND_WIDTH: f32 = 260.0;
+/// Height of the legend colour bar in points.
+pub const LEGEND_HEIGHT: f32 = 12.0;
+/// Colour steps drawn in the legend bar.
+pub const LEGEND_STEPS: usize = 64;

@@ -198,6 +198,7 @@ impl TrainingPanel {
         let mut cfg = TrainConfig::new(data, out, self.preset.config());
         cfg.set_resolution(self.resolution)
             .map_err(|e| e.to_string())?;
+        cfg.vgg.config.width_div = self.preset.vgg_width_div();
         cfg.prior_steps = self.prior_steps;
         cfg.pdgan_steps = self.pdgan_steps;
         cfg.batch = self.batch;
