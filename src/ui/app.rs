@@ -1669,19 +1669,8 @@ impl Studio {
             }
         }
         let model_ready = self.model.is_some();
-        if run.script.generate && mask_ready && model_ready && self.running.is_none() {
-            let again = run.script.generate_while_training && self.training.running();
-            if run.generations == 0 || again {
-                self.generate();
-                run.generations += 1;
-            }
-        }
-        // While generating during training, a new generation starts as each one ends: the
-        // first has finished once a second was started.
         let generated = !run.script.generate
-            || (self.gallery.finished() > 0
-                && ((run.generations > 0 && self.running.is_none())
-                    || (run.script.generate_while_training && run.generations > 1)));
+            || (run.generations > 0 && self.running.is_none() && self.gallery.finished() > 0);
         if let Some(i) = run.script.select
             && generated
             && i < self.gallery.tiles.len()
@@ -1709,7 +1698,17 @@ impl Studio {
             run.starting = false;
         }
         if photo_ready && mask_ready && generated && maps_ready && trained && !self.jobs.busy() {
+            // Ready: nothing new starts while the frames settle for the screenshot.
             run.stage = Stage::Settling(SCRIPT_SETTLE_FRAMES);
+            return;
+        }
+        // Generate once, or again each time a generation ends while training runs.
+        if run.script.generate && mask_ready && model_ready && self.running.is_none() {
+            let again = run.script.generate_while_training && self.training.running();
+            if run.generations == 0 || again {
+                self.generate();
+                run.generations += 1;
+            }
         }
     }
 }

@@ -496,8 +496,11 @@ mod tests {
         assert!((stats[0].interval_mean_ms - 10.0).abs() < 1e-3);
         assert!((stats[1].interval_mean_ms - 20.0).abs() < 1e-3);
         assert!((stats[1].interval_p99_ms - 30.0).abs() < 1e-3);
-        assert_eq!(stats[0].app_p99_ms, 1.0);
-        assert!(stats[1].app_p99_ms.is_nan(), "no app time recorded while generating");
+        assert!((stats[0].app_p99_ms - 1.0).abs() < 1e-4);
+        assert!(
+            stats[1].app_p99_ms.is_nan(),
+            "no app time recorded while generating"
+        );
         // The slowest generating frame was drawn at 40 ms.
         assert!((stats[1].worst[0][0] - 0.04).abs() < 1e-6);
         assert!((stats[1].worst[0][1] - 20.0).abs() < 1e-4);
