@@ -50,6 +50,7 @@ pub fn background_compute_pool() -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

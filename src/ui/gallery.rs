@@ -110,6 +110,7 @@ impl Gallery {
 
     /// Stores a finished sample (ignored when it belongs to another generation).
     /// The first sample to arrive is selected.
+    #[allow(clippy::too_many_arguments)] // the fields of one `InferEvent::Sample`
     pub fn add(
         &mut self,
         ctx: &egui::Context,

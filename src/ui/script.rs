@@ -456,6 +456,7 @@ pub fn capture(ctx: &egui::Context, run: &ScriptRun, path: &Path) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
