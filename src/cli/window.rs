@@ -4,40 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::ValueEnum;
-
 use pdpaint::ui::overlay::MapKind;
 use pdpaint::ui::script::{Script, ScriptTraining};
-
-/// A map to overlay on the canvas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Overlay {
-    /// Mask tint only.
-    None,
-    /// Hard map of `--unit` at the unit's own resolution.
-    HardUnit,
-    /// Hard map rule of `--unit` on the full-resolution mask.
-    HardFull,
-    /// Soft map of `--unit` (channel mean), after a generation.
-    Soft,
-    /// The stage-1 prior, after a generation.
-    Prior,
-    /// Per-pixel spread of the samples, after a generation.
-    Diversity,
-}
-
-impl From<Overlay> for MapKind {
-    fn from(o: Overlay) -> Self {
-        match o {
-            Overlay::None => MapKind::None,
-            Overlay::HardUnit => MapKind::HardUnit,
-            Overlay::HardFull => MapKind::HardFull,
-            Overlay::Soft => MapKind::Soft,
-            Overlay::Prior => MapKind::Prior,
-            Overlay::Diversity => MapKind::Diversity,
-        }
-    }
-}
 
 /// Window options (all optional).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -48,7 +16,7 @@ pub struct WindowArgs {
     pub mask: Option<PathBuf>,
     /// Show this map over the photo.
     #[arg(long, value_enum)]
-    pub overlay: Option<Overlay>,
+    pub overlay: Option<MapKind>,
     /// Tint the holes (true/false).
     #[arg(long)]
     pub mask_tint: Option<bool>,
@@ -116,7 +84,7 @@ impl WindowArgs {
     pub fn script(&self) -> Script {
         Script {
             mask: self.mask.clone(),
-            map: self.overlay.map(MapKind::from),
+            map: self.overlay,
             mask_tint: self.mask_tint,
             unit: self.unit,
             opacity: self.opacity,

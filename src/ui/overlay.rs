@@ -34,8 +34,8 @@ use crate::ui::doc::{Document, PixelRect};
 use crate::ui::textures::{NEAREST_OPTIONS, PixelTexture, PlacedTexture, photo_rect};
 use crate::ui::theme;
 
-/// Which map is drawn over the photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Which map is drawn over the photo (also the window's `--overlay` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 pub enum MapKind {
     /// No map.
     #[default]
