@@ -70,6 +70,30 @@ fn model_info() -> ModelInfo {
     }
 }
 
+/// Feeds the photo itself as samples `seeds` (indices 0, 1, …) of `generation`.
+fn send_samples(
+    h: &mut Harness<'static, Studio>,
+    generation: u64,
+    seeds: &[u64],
+    img: &Arc<RgbImage>,
+    took: Duration,
+) {
+    let ctx = h.ctx.clone();
+    for (index, &seed) in seeds.iter().enumerate() {
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation,
+                index,
+                seed,
+                thumb: img.as_ref().clone(),
+                photo: img.clone(),
+                took,
+            },
+        );
+    }
+}
+
 /// Drags with the primary button through photo points (converted with the current view).
 fn drag_photo(h: &mut Harness<'static, Studio>, pts: &[(f32, f32)]) {
     let xf = h.state().canvas_xform().unwrap();
@@ -438,19 +462,7 @@ fn shift_click_picks_a_second_sample_to_compare() {
     h.get_by_role_and_label(Role::Button, "Generate").click();
     settle(&mut h);
     let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
-    for (index, seed) in [0u64, 1, 2].into_iter().enumerate() {
-        h.state_mut().handle_infer_event(
-            &ctx,
-            InferEvent::Sample {
-                generation: 1,
-                index,
-                seed,
-                thumb: img.as_ref().clone(),
-                photo: img.clone(),
-                took: Duration::from_millis(1),
-            },
-        );
-    }
+    send_samples(&mut h, 1, &[0, 1, 2], &img, Duration::from_millis(1));
     settle(&mut h);
     h.get_by_label("Seed 2").click_modifiers(Modifiers::SHIFT);
     settle(&mut h);
@@ -635,19 +647,7 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
     assert_eq!(reqs[0].seeds, vec![5, 6]);
     assert_eq!(reqs[0].mask.hole_count(), 400);
     let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
-    for (index, seed) in [5u64, 6].into_iter().enumerate() {
-        h.state_mut().handle_infer_event(
-            &ctx,
-            InferEvent::Sample {
-                generation: 1,
-                index,
-                seed,
-                thumb: img.as_ref().clone(),
-                photo: img.clone(),
-                took: Duration::from_millis(5),
-            },
-        );
-    }
+    send_samples(&mut h, 1, &[5, 6], &img, Duration::from_millis(5));
     h.state_mut().handle_infer_event(
         &ctx,
         InferEvent::Finished {

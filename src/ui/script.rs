@@ -379,21 +379,32 @@ impl ScriptRun {
 
     /// Writes `bytes` to `path` atomically on a helper thread (counted in `writes`).
     pub fn write_file(&self, path: PathBuf, bytes: Vec<u8>) {
-        let writes = self.writes.clone();
-        let errors = self.errors.clone();
-        writes.fetch_add(1, Ordering::SeqCst);
-        std::thread::spawn(move || {
-            if let Err(e) = fsutil::write_atomic(&path, &bytes) {
-                push_error(&errors, format!("could not write {}: {e}", path.display()));
-            }
-            writes.fetch_sub(1, Ordering::SeqCst);
-        });
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let (writes, errors) = (self.writes.clone(), self.errors.clone());
+        std::thread::spawn(move || finish_write(&writes, &errors, &path, Ok(bytes)));
     }
 
     /// Whether helper threads are still writing.
     pub fn writing(&self) -> bool {
         self.writes.load(Ordering::SeqCst) > 0
     }
+}
+
+/// Writes `bytes` (or records why there are none), counts the write as done and returns
+/// whether the file was written.
+fn finish_write(
+    writes: &AtomicUsize,
+    errors: &std::sync::Mutex<Vec<String>>,
+    path: &Path,
+    bytes: Result<Vec<u8>, String>,
+) -> bool {
+    let result = bytes.and_then(|b| fsutil::write_atomic(path, &b).map_err(|e| e.to_string()));
+    let ok = result.is_ok();
+    if let Err(e) = result {
+        push_error(errors, format!("could not write {}: {e}", path.display()));
+    }
+    writes.fetch_sub(1, Ordering::SeqCst);
+    ok
 }
 
 fn push_error(errors: &std::sync::Mutex<Vec<String>>, e: String) {
@@ -435,21 +446,10 @@ pub fn capture(ctx: &egui::Context, run: &ScriptRun, path: &Path) {
     writes.fetch_add(1, Ordering::SeqCst);
     ctx.request_screenshot(move |img| {
         std::thread::spawn(move || {
-            let result = screenshot_png(&img)
-                .and_then(|bytes| fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
-            match result {
-                Ok(()) => eprintln!(
-                    "screenshot: {} ({}×{})",
-                    path.display(),
-                    img.size[0],
-                    img.size[1]
-                ),
-                Err(e) => push_error(
-                    &errors,
-                    format!("could not write the screenshot {}: {e}", path.display()),
-                ),
+            if finish_write(&writes, &errors, &path, screenshot_png(&img)) {
+                let [w, h] = img.size;
+                eprintln!("screenshot: {} ({w}×{h})", path.display());
             }
-            writes.fetch_sub(1, Ordering::SeqCst);
             waker.request_repaint();
         });
     });
