@@ -320,6 +320,55 @@ impl Mask {
             }
         }
     }
+
+    /// Paints one segment of a pressure stroke: the union of the discs along `a → b` whose
+    /// radius goes linearly from `ra` to `rb` (which is the convex hull of the two end discs: a
+    /// tapered capsule). Every pixel whose centre lies inside becomes a hole (`value = true`) or
+    /// known (`false`). With `ra == rb` it paints what [`Mask::rasterize_stroke`] paints for the
+    /// segment. A negative or NaN radius paints nothing.
+    pub fn rasterize_tapered_segment(
+        &mut self,
+        a: (f32, f32),
+        ra: f32,
+        b: (f32, f32),
+        rb: f32,
+        value: bool,
+    ) {
+        if ra.is_nan() || rb.is_nan() || ra < 0.0 || rb < 0.0 {
+            return;
+        }
+        let reach = ra.max(rb);
+        let (w, h) = (self.width as f32, self.height as f32);
+        let lo_x = (a.0.min(b.0) - reach - 0.5).floor().clamp(0.0, w) as u32;
+        let hi_x = (a.0.max(b.0) + reach + 0.5).ceil().clamp(0.0, w) as u32;
+        let lo_y = (a.1.min(b.1) - reach - 0.5).floor().clamp(0.0, h) as u32;
+        let hi_y = (a.1.max(b.1) + reach + 0.5).ceil().clamp(0.0, h) as u32;
+        // The pixel centre p is covered when some t in [0, 1] has |p − c(t)| ≤ r(t), with
+        // c(t) = a + t (b − a) and r(t) = ra + t (rb − ra) ≥ 0. Squaring both sides gives a
+        // quadratic g(t) = q2 t² + q1 t + q0 ≤ 0; its minimum over [0, 1] is at an end or at the
+        // vertex (only when q2 > 0).
+        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+        let (ra, dr) = (ra as f64, (rb - ra) as f64);
+        let q2 = dx * dx + dy * dy - dr * dr;
+        let v = u8::from(value);
+        for y in lo_y..hi_y {
+            for x in lo_x..hi_x {
+                let ex = x as f64 + 0.5 - a.0 as f64;
+                let ey = y as f64 + 0.5 - a.1 as f64;
+                let q1 = -2.0 * (ex * dx + ey * dy) - 2.0 * ra * dr;
+                let q0 = ex * ex + ey * ey - ra * ra;
+                let g = |t: f64| (q2 * t + q1) * t + q0;
+                let mut best = g(0.0).min(g(1.0));
+                if q2 > 0.0 {
+                    let t = (-q1 / (2.0 * q2)).clamp(0.0, 1.0);
+                    best = best.min(g(t));
+                }
+                if best <= 0.0 {
+                    self.hole[y as usize * self.width as usize + x as usize] = v;
+                }
+            }
+        }
+    }
 }
 
 /// "No feature pixel": larger than any real squared distance, finite to keep the lower-envelope
@@ -578,6 +627,61 @@ mod tests {
         assert!(a.iter().all(|&v| (0.0..=1.0).contains(&v)));
         assert_eq!(m.feather(0.0), m.hole_f32());
         assert!(Mask::new_empty(4, 4).feather(3.0).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn tapered_segments_cover_the_hull_of_their_end_discs() {
+        // Equal radii: the same pixels as the constant-radius capsule.
+        for &(a, b, r) in &[
+            ((2.5, 5.5), (15.5, 5.5), 1.5),
+            ((3.2, 1.7), (17.9, 8.1), 2.3),
+            ((10.0, 4.0), (10.0, 4.0), 3.0),
+        ] {
+            let mut m1 = Mask::new_empty(20, 10);
+            m1.rasterize_stroke(&[a, b], r, true);
+            let mut m2 = Mask::new_empty(20, 10);
+            m2.rasterize_tapered_segment(a, r, b, r, true);
+            assert_eq!(m1.holes(), m2.holes(), "{a:?} {b:?} {r}");
+        }
+        // Unequal radii against brute force: a pixel is covered exactly when some disc along
+        // the segment (radius interpolated) contains its centre.
+        let (a, ra, b, rb) = ((6.0f32, 12.0f32), 1.0f32, (30.0f32, 14.0f32), 7.0f32);
+        let mut m = Mask::new_empty(40, 28);
+        m.rasterize_tapered_segment(a, ra, b, rb, true);
+        let mut ambiguous = 0;
+        for y in 0..28u32 {
+            for x in 0..40u32 {
+                let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+                let slack = (0..=4000)
+                    .map(|i| {
+                        let t = i as f32 / 4000.0;
+                        let (cx, cy) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+                        ((px - cx).powi(2) + (py - cy).powi(2)).sqrt() - (ra + t * (rb - ra))
+                    })
+                    .fold(f32::INFINITY, f32::min);
+                if slack.abs() < 1e-2 {
+                    ambiguous += 1;
+                    continue;
+                }
+                assert_eq!(m.is_hole(x, y), slack < 0.0, "pixel {x},{y} slack {slack}");
+            }
+        }
+        assert!(ambiguous < 5);
+        // Wider at the thick end than at the thin end.
+        let col = |x: u32| (0..28).filter(|&y| m.is_hole(x, y)).count();
+        assert_eq!(col(6), 2);
+        assert!(col(29) >= 13);
+        // One disc inside the other: the bigger disc.
+        let mut m1 = Mask::new_empty(20, 20);
+        m1.rasterize_tapered_segment((10.0, 10.0), 6.0, (11.0, 10.0), 1.0, true);
+        let mut m2 = Mask::new_empty(20, 20);
+        m2.rasterize_stroke(&[(10.0, 10.0)], 6.0, true);
+        assert_eq!(m1.holes(), m2.holes());
+        // Bad radii paint nothing.
+        let mut m = Mask::new_empty(8, 8);
+        m.rasterize_tapered_segment((2.0, 2.0), f32::NAN, (5.0, 5.0), 2.0, true);
+        m.rasterize_tapered_segment((2.0, 2.0), 1.0, (5.0, 5.0), -2.0, true);
+        assert_eq!(m.hole_count(), 0);
     }
 
     #[test]

@@ -191,6 +191,69 @@ fn a_drag_paints_where_the_pointer_went_after_zoom_and_pan() {
     );
 }
 
+/// A pen event as egui reports it: a touch with a force, plus the pointer events egui-winit
+/// derives from the first touch.
+fn pen(h: &mut Harness<'static, Studio>, pos: Pos2, phase: egui::TouchPhase, force: f32) {
+    h.event(Event::Touch {
+        device_id: egui::TouchDeviceId(1),
+        id: egui::TouchId(0),
+        phase,
+        pos,
+        force: Some(force),
+    });
+    match phase {
+        egui::TouchPhase::Start => {
+            h.event(Event::PointerMoved(pos));
+            h.event(Event::PointerButton {
+                pos,
+                button: PointerButton::Primary,
+                pressed: true,
+                modifiers: Modifiers::NONE,
+            });
+        }
+        egui::TouchPhase::Move => h.event(Event::PointerMoved(pos)),
+        egui::TouchPhase::End | egui::TouchPhase::Cancel => h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::NONE,
+        }),
+    }
+    h.step();
+}
+
+#[test]
+fn pen_pressure_sets_the_brush_width_along_the_stroke() {
+    let mut s = studio();
+    s.set_photo(photo(200, 100), None);
+    s.canvas.tool = Tool::Brush;
+    s.canvas.brush_radius = 12.0;
+    let mut h = harness(s);
+    settle(&mut h);
+    let xf = h.state().canvas_xform().unwrap();
+    let at = |x: f32| xf.to_screen(Pos2::new(x, 50.0));
+    // Light pressure on the left, firm on the right.
+    pen(&mut h, at(20.0), egui::TouchPhase::Start, 0.15);
+    for (i, x) in [40.0, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0, 180.0]
+        .into_iter()
+        .enumerate()
+    {
+        let force = 0.15 + 0.85 * (i + 1) as f32 / 8.0;
+        pen(&mut h, at(x), egui::TouchPhase::Move, force);
+    }
+    pen(&mut h, at(180.0), egui::TouchPhase::End, 1.0);
+    h.step();
+    let mask = h.state().doc.as_ref().unwrap().mask().clone();
+    let col = |x: u32| (0..100).filter(|&y| mask.is_hole(x, y)).count();
+    assert!(col(22) <= 5, "light end is thin: {}", col(22));
+    assert!(col(178) >= 21, "firm end is the full brush: {}", col(178));
+    assert!(col(22) < col(100) && col(100) < col(178));
+    // A mouse stroke afterwards paints the full width again (no stale pressure).
+    drag_photo(&mut h, &[(30.0, 85.0), (60.0, 85.0)]);
+    let mask = h.state().doc.as_ref().unwrap().mask().clone();
+    assert_eq!((70..100).filter(|&y| mask.is_hole(45, y)).count(), 24);
+}
+
 #[test]
 fn eraser_and_undo_restore_the_mask() {
     let mut s = studio();

@@ -12,7 +12,7 @@
 use egui::{Color32, PointerButton, Pos2, Rect, Sense, Shape, StrokeKind, Vec2};
 use serde::{Deserialize, Serialize};
 
-use crate::ui::doc::{Document, MaskOp};
+use crate::ui::doc::{Document, MaskOp, PRESSURE_FLOOR};
 use crate::ui::theme;
 
 /// The mask tools.
@@ -180,6 +180,8 @@ pub struct Canvas {
     pub brush_radius: f32,
     gesture: Gesture,
     last_canvas: Option<Rect>,
+    /// The latest pen pressure of the stroke in progress (kept between the pen's events).
+    pressure: Option<f32>,
 }
 
 impl Canvas {
@@ -239,13 +241,24 @@ impl Canvas {
 
         let input = ui.input(|i| {
             let mut wheel = 0.0f32;
+            let mut pressure = None;
             for e in &i.events {
-                if let egui::Event::MouseWheel { unit, delta, .. } = e {
-                    wheel += match unit {
-                        egui::MouseWheelUnit::Point => delta.y,
-                        egui::MouseWheelUnit::Line => delta.y * theme::WHEEL_LINE_POINTS,
-                        egui::MouseWheelUnit::Page => delta.y * canvas.height(),
-                    };
+                match e {
+                    egui::Event::MouseWheel { unit, delta, .. } => {
+                        wheel += match unit {
+                            egui::MouseWheelUnit::Point => delta.y,
+                            egui::MouseWheelUnit::Line => delta.y * theme::WHEEL_LINE_POINTS,
+                            egui::MouseWheelUnit::Page => delta.y * canvas.height(),
+                        };
+                    }
+                    // Pens and force-sensing touch screens report a force with each touch
+                    // event (egui's only pressure channel); the last one of the frame counts.
+                    egui::Event::Touch {
+                        force: Some(f),
+                        phase: egui::TouchPhase::Start | egui::TouchPhase::Move,
+                        ..
+                    } => pressure = Some(*f),
+                    _ => {}
                 }
             }
             PointerInput {
@@ -258,8 +271,12 @@ impl Canvas {
                 wheel,
                 pinch: i.multi_touch().map(|t| t.zoom_delta),
                 delta: i.pointer.delta(),
+                pressure,
             }
         });
+        if input.pressure.is_some() {
+            self.pressure = input.pressure;
+        }
         let over = response.contains_pointer();
 
         // Zoom about the cursor.
@@ -294,7 +311,7 @@ impl Canvas {
                 match self.tool {
                     Tool::Brush | Tool::Eraser => {
                         let hole = self.tool == Tool::Brush && !erase;
-                        d.begin_stroke((ip.x, ip.y), self.brush_radius, hole);
+                        d.begin_stroke((ip.x, ip.y), self.pressure, self.brush_radius, hole);
                         self.gesture = Gesture::Stroke;
                         edited = true;
                     }
@@ -332,7 +349,7 @@ impl Canvas {
                 if let Some(d) = doc.as_deref_mut() {
                     if let Some(p) = input.latest {
                         let ip = to_img(p);
-                        d.extend_stroke((ip.x, ip.y));
+                        d.extend_stroke((ip.x, ip.y), self.pressure);
                         edited = true;
                     }
                     if !still_down {
@@ -341,6 +358,8 @@ impl Canvas {
                 }
                 if !still_down {
                     self.gesture = Gesture::Idle;
+                    // The next stroke may come from the mouse: no stale pressure.
+                    self.pressure = None;
                 }
             }
             Gesture::Rect { a, b, hole } => {
@@ -415,7 +434,12 @@ impl Canvas {
             && !matches!(self.gesture, Gesture::Pan)
             && size.is_some()
         {
-            let r = self.brush_radius * xform.zoom;
+            // While a pen presses, the ring shows the width it paints at.
+            let scale = match self.pressure {
+                Some(v) if self.gesture == Gesture::Stroke => v.clamp(PRESSURE_FLOOR, 1.0),
+                _ => 1.0,
+            };
+            let r = self.brush_radius * scale * xform.zoom;
             painter.circle_stroke(p, r, theme::BRUSH_CURSOR_SHADOW);
             painter.circle_stroke(p, r, theme::BRUSH_CURSOR);
             ui.ctx().set_cursor_icon(egui::CursorIcon::None);
@@ -455,6 +479,8 @@ struct PointerInput {
     wheel: f32,
     pinch: Option<f32>,
     delta: Vec2,
+    /// The pen pressure reported this frame, if any.
+    pressure: Option<f32>,
 }
 
 #[cfg(test)]

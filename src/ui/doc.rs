@@ -131,8 +131,11 @@ pub enum MaskOp {
     Stroke {
         /// The polyline.
         points: Vec<(f32, f32)>,
-        /// Brush radius in photo pixels.
+        /// Brush radius in photo pixels (at full pressure).
         radius: f32,
+        /// Pen pressure at each point (0–1), when the device reported it; empty otherwise.
+        /// The radius at a point is `radius × max(pressure, PRESSURE_FLOOR)`.
+        pressures: Vec<f32>,
         /// `true` paints holes, `false` erases them.
         hole: bool,
     },
@@ -228,6 +231,10 @@ impl Edit {
 }
 
 /// Limits of the history.
+/// The lightest pen pressure counts as this much of the brush radius, so that a light touch
+/// still paints a thin line instead of nothing.
+pub const PRESSURE_FLOOR: f32 = 0.1;
+
 const MAX_EDITS: usize = 200;
 const MAX_HISTORY_BYTES: usize = 768 << 20;
 
@@ -245,6 +252,8 @@ pub struct Dirty {
 struct ActiveStroke {
     before: Vec<u8>,
     points: Vec<(f32, f32)>,
+    /// Per-point pen pressure; empty while the device has reported none.
+    pressures: Vec<f32>,
     radius: f32,
     hole: bool,
     touched: Option<PixelRect>,
@@ -476,17 +485,20 @@ impl Document {
         }
     }
 
-    /// Starts a brush (`hole = true`) or eraser stroke at `p` (photo pixels).
-    pub fn begin_stroke(&mut self, p: (f32, f32), radius: f32, hole: bool) {
+    /// Starts a brush (`hole = true`) or eraser stroke at `p` (photo pixels). `pressure` is the
+    /// pen pressure (0–1) where the input device reports one: the brush is then
+    /// `radius × max(pressure, PRESSURE_FLOOR)` wide at each point.
+    pub fn begin_stroke(&mut self, p: (f32, f32), pressure: Option<f32>, radius: f32, hole: bool) {
         self.end_stroke();
         self.stroke = Some(ActiveStroke {
             before: self.mask.holes().to_vec(),
             points: Vec::new(),
+            pressures: Vec::new(),
             radius,
             hole,
             touched: None,
         });
-        self.extend_stroke(p);
+        self.extend_stroke(p, pressure);
     }
 
     /// Whether a stroke is being drawn.
@@ -494,25 +506,48 @@ impl Document {
         self.stroke.is_some()
     }
 
-    /// Continues the stroke to `p`, painting the new segment at once.
-    pub fn extend_stroke(&mut self, p: (f32, f32)) {
+    /// Continues the stroke to `p` (with the pen pressure there, if reported), painting the new
+    /// segment at once.
+    pub fn extend_stroke(&mut self, p: (f32, f32), pressure: Option<f32>) {
         let Some(s) = self.stroke.as_mut() else {
             return;
         };
-        if s.points.last() == Some(&p) && !s.points.is_empty() {
+        if s.points.last() == Some(&p) {
             return;
         }
-        let seg: Vec<(f32, f32)> = match s.points.last() {
-            Some(&last) => vec![last, p],
-            None => vec![p],
-        };
+        let pressure = pressure
+            .filter(|v| v.is_finite())
+            .map(|v| v.clamp(0.0, 1.0));
+        // Once a pressure arrives, every point has one: earlier points count as full pressure,
+        // later points without a report keep the last one.
+        match pressure {
+            Some(v) => {
+                s.pressures.resize(s.points.len(), 1.0);
+                s.pressures.push(v);
+            }
+            None if !s.pressures.is_empty() => {
+                let last = s.pressures.last().copied().unwrap_or(1.0);
+                s.pressures.push(last);
+            }
+            None => {}
+        }
+        let prev = s.points.last().copied();
         s.points.push(p);
-        let (radius, hole) = (s.radius, s.hole);
+        let n = s.points.len();
+        let radius_at = |i: usize| match s.pressures.get(i) {
+            Some(&v) => s.radius * v.max(PRESSURE_FLOOR),
+            None => s.radius,
+        };
+        let (rb, ra) = (
+            radius_at(n - 1),
+            if n >= 2 { radius_at(n - 2) } else { 0.0 },
+        );
+        let hole = s.hole;
+        let a = prev.unwrap_or(p);
+        let ra = if prev.is_some() { ra } else { rb };
         let (w, h) = (self.mask.width, self.mask.height);
-        let (ax, ay) = seg[0];
-        let (bx, by) = seg[seg.len() - 1];
-        let rect = PixelRect::around(ax, ay, bx, by, radius, w, h);
-        self.mask.rasterize_stroke(&seg, radius, hole);
+        let rect = PixelRect::around(a.0, a.1, p.0, p.1, ra.max(rb), w, h);
+        self.mask.rasterize_tapered_segment(a, ra, p, rb, hole);
         if let Some(r) = rect {
             if let Some(s) = self.stroke.as_mut() {
                 add_dirty(&mut s.touched, r);
@@ -538,6 +573,7 @@ impl Document {
             EditKind::Mask(MaskOp::Stroke {
                 points: s.points,
                 radius: s.radius,
+                pressures: s.pressures,
                 hole: s.hole,
             }),
             Some(Patch {
@@ -788,8 +824,8 @@ mod tests {
     #[test]
     fn stroke_undo_redo_restore_the_mask() {
         let mut d = doc(64, 48);
-        d.begin_stroke((10.0, 10.0), 3.0, true);
-        d.extend_stroke((30.0, 10.0));
+        d.begin_stroke((10.0, 10.0), None, 3.0, true);
+        d.extend_stroke((30.0, 10.0), None);
         d.end_stroke();
         let painted = d.mask().clone();
         assert!(painted.is_hole(20, 10));
@@ -798,7 +834,7 @@ mod tests {
         let dirty = d.take_dirty().mask.unwrap();
         assert!(dirty.x0 <= 7 && dirty.x1 >= 33 && dirty.y0 <= 7 && dirty.y1 >= 13);
         // The eraser removes part of it.
-        d.begin_stroke((20.0, 10.0), 4.0, false);
+        d.begin_stroke((20.0, 10.0), None, 4.0, false);
         d.end_stroke();
         assert!(!d.mask().is_hole(20, 10));
         assert!(d.mask().is_hole(10, 10));
@@ -817,11 +853,11 @@ mod tests {
     fn the_kept_bbox_follows_every_edit() {
         let mut d = doc(80, 60);
         assert_eq!(d.hole_bbox(), None);
-        d.begin_stroke((10.0, 10.0), 3.0, true);
-        d.extend_stroke((50.0, 40.0));
+        d.begin_stroke((10.0, 10.0), None, 3.0, true);
+        d.extend_stroke((50.0, 40.0), None);
         d.end_stroke();
         assert_eq!(d.hole_bbox(), d.mask().bbox());
-        d.begin_stroke((10.0, 10.0), 8.0, false);
+        d.begin_stroke((10.0, 10.0), None, 8.0, false);
         d.end_stroke();
         assert_eq!(d.hole_bbox(), d.mask().bbox());
         d.apply_shape(MaskOp::Lasso {
@@ -837,9 +873,45 @@ mod tests {
     }
 
     #[test]
+    fn pen_pressure_sets_the_width_along_the_stroke_and_is_kept_as_data() {
+        let mut d = doc(100, 40);
+        // Light at the left, full at the right: a wedge from 1 px to 10 px radius.
+        d.begin_stroke((10.0, 20.0), Some(0.1), 10.0, true);
+        d.extend_stroke((50.0, 20.0), Some(0.55));
+        d.extend_stroke((90.0, 20.0), Some(1.0));
+        d.end_stroke();
+        let col = |x: u32| (0..40).filter(|&y| d.mask().is_hole(x, y)).count();
+        assert!(col(12) <= 3, "thin end {}", col(12));
+        assert!((10..=12).contains(&col(50)), "middle {}", col(50));
+        assert!(col(88) >= 19, "thick end {}", col(88));
+        // Undo/redo restore it exactly; the history keeps the pressures.
+        let painted = d.mask().clone();
+        let ops: Vec<_> = d.history().map(|e| e.kind.clone()).collect();
+        assert!(matches!(
+            ops.last(),
+            Some(EditKind::Mask(MaskOp::Stroke { pressures, .. })) if pressures == &[0.1, 0.55, 1.0]
+        ));
+        d.undo();
+        assert_eq!(d.mask().hole_count(), 0);
+        d.redo();
+        assert_eq!(d.mask(), &painted);
+        // No pressure reported: the plain brush; a pressure of 0 still paints the floor width.
+        let mut e = doc(100, 40);
+        e.begin_stroke((10.0, 20.0), None, 10.0, true);
+        e.extend_stroke((90.0, 20.0), None);
+        e.end_stroke();
+        assert_eq!((0..40).filter(|&y| e.mask().is_hole(50, y)).count(), 20);
+        let mut f = doc(100, 40);
+        f.begin_stroke((10.0, 20.0), Some(0.0), 10.0, true);
+        f.extend_stroke((90.0, 20.0), Some(f32::NAN));
+        f.end_stroke();
+        assert_eq!((0..40).filter(|&y| f.mask().is_hole(50, y)).count(), 2);
+    }
+
+    #[test]
     fn a_stroke_that_changes_nothing_is_not_recorded() {
         let mut d = doc(16, 16);
-        d.begin_stroke((5.0, 5.0), 2.0, false);
+        d.begin_stroke((5.0, 5.0), None, 2.0, false);
         d.end_stroke();
         assert!(!d.can_undo());
     }
