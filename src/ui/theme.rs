@@ -60,6 +60,8 @@ pub const TOOL_PANEL_WIDTH: f32 = 230.0;
 pub const GALLERY_PANEL_WIDTH: f32 = 320.0;
 /// Height of the training panel when open.
 pub const TRAINING_PANEL_HEIGHT: f32 = 300.0;
+/// Width of the training panel's settings column.
+pub const TRAIN_SETTINGS_WIDTH: f32 = 320.0;
 /// Side of a gallery thumbnail.
 pub const THUMB_SIZE: f32 = 120.0;
 /// Gap between gallery thumbnails.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use egui::TextureHandle;
-use egui_plot::{Legend, Line, Plot};
+use egui_plot::{Corner, GridInput, GridMark, Legend, Line, Plot};
 
 use crate::backend::BackendChoice;
 use crate::model::Preset;
@@ -137,6 +137,12 @@ pub struct TrainingPanel {
     preview: Option<(TextureHandle, Stage, u64)>,
     worker: Option<TrainWorker>,
     error: Option<String>,
+    /// Whose curves the plot shows; `None` follows the running stage.
+    pub curve_stage: Option<Stage>,
+    /// Loss curves on a log10 axis (values ≤ 0 are left out there).
+    pub log_scale: bool,
+    /// Exponential smoothing of the curves, 0 (raw) … 0.99.
+    pub smoothing: f32,
 }
 
 impl std::fmt::Debug for TrainingPanel {
@@ -172,6 +178,9 @@ impl Default for TrainingPanel {
             preview: None,
             worker: None,
             error: None,
+            curve_stage: None,
+            log_scale: true,
+            smoothing: 0.6,
         }
     }
 }
@@ -402,18 +411,26 @@ impl TrainingPanel {
     /// [`Self::actions`]).
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<TrainAction> {
         let mut out = Vec::new();
-        ui.horizontal(|ui| {
+        // Three columns that fit the panel: settings and results at fixed widths, the progress
+        // and curves in between taking what is left (never pushing the results off-screen).
+        let results_w = theme::TRAIN_PREVIEW_SIZE.x + 8.0;
+        let separators = 2.0 * (ui.spacing().item_spacing.x * 2.0 + 1.0);
+        let middle_w =
+            (ui.available_width() - theme::TRAIN_SETTINGS_WIDTH - results_w - separators)
+                .max(300.0);
+        ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
-                ui.set_width(320.0);
+                ui.set_width(theme::TRAIN_SETTINGS_WIDTH);
                 self.settings_ui(ui, &mut out);
             });
             ui.separator();
             ui.vertical(|ui| {
-                ui.set_min_width(300.0);
+                ui.set_width(middle_w);
                 self.progress_ui(ui, &mut out);
             });
             ui.separator();
             ui.vertical(|ui| {
+                ui.set_width(results_w);
                 self.results_ui(ui, &mut out);
             });
         });
@@ -481,7 +498,8 @@ impl TrainingPanel {
                         if ui.button("Choose…").clicked() {
                             out.push(TrainAction::PickData);
                         }
-                        ui.label(folder_label(self.data.as_ref()));
+                        ui.add(egui::Label::new(folder_label(self.data.as_ref())).truncate())
+                            .on_hover_text(full_label(self.data.as_ref()));
                     });
                     ui.end_row();
                     ui.label("Output");
@@ -489,7 +507,8 @@ impl TrainingPanel {
                         if ui.button("Choose…").clicked() {
                             out.push(TrainAction::PickOut);
                         }
-                        ui.label(folder_label(self.out.as_ref()));
+                        ui.add(egui::Label::new(folder_label(self.out.as_ref())).truncate())
+                            .on_hover_text(full_label(self.out.as_ref()));
                     });
                     ui.end_row();
                     ui.label("Preset");
@@ -571,17 +590,7 @@ impl TrainingPanel {
         if self.losses.is_empty() {
             ui.colored_label(theme::HINT_TEXT, "Loss curves appear once steps run");
         } else {
-            Plot::new("train-losses")
-                .height(theme::LOSS_PLOT_HEIGHT)
-                .legend(Legend::default())
-                .x_axis_label("step")
-                .show(ui, |plot| {
-                    for (i, (name, pts)) in self.losses.iter().enumerate() {
-                        plot.line(
-                            Line::new(name.clone(), pts.clone()).color(theme::loss_colour(i)),
-                        );
-                    }
-                });
+            self.curves_ui(ui);
         }
         egui::ScrollArea::vertical()
             .id_salt("train-log")
@@ -594,13 +603,106 @@ impl TrainingPanel {
             });
     }
 
+    /// The stage whose curves are shown: the user's pick, else the running (or last) stage.
+    pub fn shown_stage(&self) -> Stage {
+        self.curve_stage
+            .or(self.progress.stage)
+            .unwrap_or(Stage::Prior)
+    }
+
+    /// The curves of the shown stage as plotted: `(term, points)` with the panel's smoothing
+    /// and scale applied.
+    pub fn shown_curves(&self) -> Vec<(String, Vec<[f64; 2]>)> {
+        let prefix = format!("{}/", self.shown_stage());
+        self.losses
+            .iter()
+            .filter_map(|(name, pts)| {
+                let term = name.strip_prefix(&prefix)?;
+                Some((
+                    term.to_owned(),
+                    plot_points(pts, self.smoothing, self.log_scale),
+                ))
+            })
+            .collect()
+    }
+
+    fn curves_ui(&mut self, ui: &mut egui::Ui) {
+        let shown = self.shown_stage();
+        ui.horizontal(|ui| {
+            for stage in [Stage::Prior, Stage::Pdgan] {
+                let has = self
+                    .losses
+                    .keys()
+                    .any(|k| k.starts_with(&format!("{stage}/")));
+                let r = ui.add_enabled(
+                    has,
+                    egui::Button::selectable(shown == stage, stage.to_string()),
+                );
+                if r.clicked() {
+                    // Picking the running stage goes back to following the run.
+                    self.curve_stage = (Some(stage) != self.progress.stage).then_some(stage);
+                }
+            }
+            ui.separator();
+            ui.checkbox(&mut self.log_scale, "log scale")
+                .on_hover_text("log10 axis; values ≤ 0 (e.g. a negative hinge term) are not drawn");
+            ui.add(
+                egui::Slider::new(&mut self.smoothing, 0.0..=0.99)
+                    .text("smoothing")
+                    .fixed_decimals(2),
+            )
+            .on_hover_text("Exponential moving average of the curves (0 = raw values)");
+        });
+        let log = self.log_scale;
+        let total = match self.progress.stage {
+            Some(s) if s == shown => self.progress.total,
+            _ => 0,
+        };
+        let mut plot = Plot::new("train-losses")
+            .height(theme::LOSS_PLOT_HEIGHT)
+            .legend(Legend::default().position(Corner::RightTop))
+            .x_axis_label("step")
+            .include_x(0.0)
+            .label_formatter(move |pos| {
+                let (name, p) = match pos {
+                    egui_plot::HoverPosition::NearDataPoint {
+                        plot_name,
+                        position,
+                        ..
+                    } => (*plot_name, *position),
+                    egui_plot::HoverPosition::Elsewhere { position } => ("", *position),
+                };
+                let y = if log { 10f64.powf(p.y) } else { p.y };
+                Some(format!("{name}\nstep {:.0}: {}", p.x, format_loss(y)))
+            });
+        if total > 0 {
+            // The whole run on the x axis: progress reads left to right, and the legend sits
+            // over the steps still to come.
+            plot = plot.include_x(total as f64);
+        }
+        if log {
+            plot = plot
+                .y_grid_spacer(log_decades)
+                .y_axis_formatter(|mark, _| format_loss(10f64.powf(mark.value)));
+        }
+        let curves = self.shown_curves();
+        plot.show(ui, |plot| {
+            for (i, (name, pts)) in curves.into_iter().enumerate() {
+                plot.line(Line::new(name, pts).color(theme::loss_colour(i)));
+            }
+        });
+    }
+
     fn results_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<TrainAction>) {
         match &self.preview {
             Some((tex, stage, step)) => {
                 ui.label(format!("Preview: {stage}, step {step}"));
                 let size = tex.size_vec2();
+                // Leave room below for the checkpoint list in the visible part of the panel.
+                let visible = ui.clip_rect().bottom() - ui.cursor().top() - 90.0;
+                let max_h = theme::TRAIN_PREVIEW_SIZE.y.min(visible.max(80.0));
                 let scale = (theme::TRAIN_PREVIEW_SIZE.x / size.x)
-                    .min(theme::TRAIN_PREVIEW_SIZE.y / size.y)
+                    .min(max_h / size.y)
                     .min(1.0);
                 ui.image((tex.id(), size * scale));
             }
@@ -633,7 +735,94 @@ impl TrainingPanel {
     }
 }
 
+/// A loss curve as plotted: a bias-corrected exponential moving average with weight
+/// `smoothing` on the past (0 = the raw values), then log10 of the values when `log` is set,
+/// leaving out the values ≤ 0 (and any non-finite ones) there.
+pub fn plot_points(pts: &[[f64; 2]], smoothing: f32, log: bool) -> Vec<[f64; 2]> {
+    let a = f64::from(smoothing.clamp(0.0, 0.999));
+    let mut ema = 0.0;
+    let mut weight = 0.0;
+    let mut out = Vec::with_capacity(pts.len());
+    for &[x, y] in pts {
+        if !y.is_finite() {
+            continue;
+        }
+        ema = a * ema + (1.0 - a) * y;
+        weight = a * weight + (1.0 - a);
+        let v = ema / weight;
+        if log {
+            if v > 0.0 {
+                out.push([x, v.log10()]);
+            }
+        } else {
+            out.push([x, v]);
+        }
+    }
+    out
+}
+
+/// Grid marks of a log10 axis: every decade (thick), with 2× and 5× between (thin) when the
+/// axis spans few decades.
+fn log_decades(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return Vec::new();
+    }
+    let fine = hi - lo < 3.0;
+    let mut marks = Vec::new();
+    let (first, last) = (lo.floor() as i64, hi.ceil() as i64);
+    for k in first..=last.min(first + 40) {
+        let k = k as f64;
+        marks.push(GridMark {
+            value: k,
+            step_size: 1.0,
+        });
+        if fine {
+            for m in [2f64, 5.0] {
+                marks.push(GridMark {
+                    value: k + m.log10(),
+                    step_size: 0.1,
+                });
+            }
+        }
+    }
+    marks.retain(|m| m.value >= lo && m.value <= hi);
+    marks
+}
+
+/// A loss value with three significant digits (scientific outside 0.001 … 99 999).
+pub fn format_loss(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.2e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A folder as the settings column shows it: its last components (`…/photos/train`), since
+/// the column is narrow and the end of a path says most.
 fn folder_label(p: Option<&PathBuf>) -> String {
+    let Some(p) = p else {
+        return "not chosen".to_owned();
+    };
+    let parts: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.len() <= 3 {
+        return p.display().to_string();
+    }
+    format!("…/{}", parts[parts.len() - 2..].join("/"))
+}
+
+fn full_label(p: Option<&PathBuf>) -> String {
     p.map_or_else(|| "not chosen".to_owned(), |p| p.display().to_string())
 }
 
@@ -713,6 +902,63 @@ mod tests {
         assert!(!p.running());
         assert_eq!(format_duration(3725.0), "1 h 02 min");
         assert_eq!(format_duration(65.0), "1 min 05 s");
+    }
+
+    #[test]
+    fn curves_are_smoothed_logged_and_shown_per_stage() {
+        let raw = [[1.0, 10.0], [2.0, 1000.0], [3.0, f64::NAN], [4.0, -5.0]];
+        // Raw values, linear: unchanged apart from the non-finite one.
+        assert_eq!(
+            plot_points(&raw, 0.0, false),
+            vec![[1.0, 10.0], [2.0, 1000.0], [4.0, -5.0]]
+        );
+        // Log: decades, non-positive values left out.
+        assert_eq!(plot_points(&raw, 0.0, true), vec![[1.0, 1.0], [2.0, 3.0]]);
+        // Smoothing is bias-corrected: the first point is the raw value, the second the
+        // weighted mean (0.5·10 + 1000)/1.5 = 670.
+        let s = plot_points(&raw[..2], 0.5, false);
+        assert_eq!(s[0], [1.0, 10.0]);
+        assert!((s[1][1] - 670.0).abs() < 1e-9);
+
+        let ctx = egui::Context::default();
+        let mut p = TrainingPanel::default();
+        for (stage, step, v) in [(Stage::Prior, 5, 2.0f32), (Stage::Pdgan, 3, 40.0)] {
+            p.handle_event(
+                &ctx,
+                Event::Step {
+                    stage,
+                    step,
+                    total: 10,
+                    lr_factor: 1.0,
+                    losses: vec![("total".into(), v), ("tv".into(), 0.01)],
+                    steps_per_sec: 1.0,
+                },
+            );
+        }
+        // Follows the running stage; terms without the stage prefix.
+        assert_eq!(p.shown_stage(), Stage::Pdgan);
+        let c = p.shown_curves();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].0, "total");
+        assert!((c[0].1[0][1] - 40f64.log10()).abs() < 1e-6);
+        p.curve_stage = Some(Stage::Prior);
+        assert!((p.shown_curves()[0].1[0][1] - 2f64.log10()).abs() < 1e-6);
+        assert_eq!(format_loss(0.0123), "0.012");
+        assert_eq!(
+            folder_label(Some(&PathBuf::from("/root/.local/share/photos/train"))),
+            "…/photos/train"
+        );
+        assert_eq!(folder_label(Some(&PathBuf::from("runs/a"))), "runs/a");
+        assert_eq!(folder_label(None), "not chosen");
+        assert_eq!(format_loss(52.46), "52.5");
+        assert_eq!(format_loss(2.5e-5), "2.50e-5");
+        let marks = log_decades(GridInput {
+            bounds: (-1.5, 1.2),
+            base_step_size: 0.01,
+        });
+        assert!(marks.iter().any(|m| m.value == 0.0 && m.step_size == 1.0));
+        assert!(marks.iter().any(|m| (m.value - 2f64.log10()).abs() < 1e-12));
+        assert!(marks.iter().all(|m| (-1.5..=1.2).contains(&m.value)));
     }
 
     #[test]
