@@ -390,6 +390,135 @@ fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
 }
 
 #[test]
+fn an_unlocked_seed_draws_a_new_first_seed_per_generation() {
+    let mut s = studio();
+    s.set_photo(photo(120, 90), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (40.0, 30.0),
+        b: (70.0, 60.0),
+        hole: true,
+    });
+    s.prefs.samples = 2;
+    s.prefs.seed = 11;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    // Locked (the default): the same seeds twice.
+    for _ in 0..2 {
+        h.get_by_role_and_label(Role::Button, "Generate").click();
+        settle(&mut h);
+    }
+    // Unlocked: new first seeds, and the slider shows the one used.
+    h.get_by_role_and_label(Role::CheckBox, "Lock").click();
+    settle(&mut h);
+    assert!(!h.state().prefs.seed_locked);
+    for _ in 0..2 {
+        h.get_by_role_and_label(Role::Button, "Generate").click();
+        settle(&mut h);
+    }
+    let seeds: Vec<Vec<u64>> = h
+        .state()
+        .submitted_requests()
+        .iter()
+        .map(|r| r.seeds.clone())
+        .collect();
+    assert_eq!(seeds.len(), 4);
+    assert_eq!(seeds[0], vec![11, 12]);
+    assert_eq!(seeds[1], vec![11, 12]);
+    assert_ne!(seeds[2], seeds[3], "a new draw each time");
+    assert_eq!(seeds[3][1], seeds[3][0] + 1);
+    assert_eq!(h.state().prefs.seed, seeds[3][0]);
+}
+
+#[test]
+fn generate_when_a_stroke_ends_submits_once_on_release() {
+    let mut s = studio();
+    s.set_photo(photo(200, 100), None);
+    s.canvas.tool = Tool::Brush;
+    s.canvas.brush_radius = 5.0;
+    s.prefs.generate_on_stroke = true;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    let xf = h.state().canvas_xform().unwrap();
+    let a = xf.to_screen(Pos2::new(50.0, 50.0));
+    h.hover_at(a);
+    h.step();
+    h.drag_at(a);
+    h.step();
+    for x in [70.0, 90.0, 110.0] {
+        h.hover_at(xf.to_screen(Pos2::new(x, 50.0)));
+        h.step();
+    }
+    assert!(
+        h.state().submitted_requests().is_empty(),
+        "nothing while the stroke goes on"
+    );
+    h.drop_at(xf.to_screen(Pos2::new(110.0, 50.0)));
+    h.step();
+    h.step();
+    let reqs = h.state().submitted_requests();
+    assert_eq!(reqs.len(), 1, "one request when the stroke ends");
+    assert!(reqs[0].mask.is_hole(80, 50));
+    // An eraser stroke that empties the mask does not ask for a fill of nothing.
+    h.state_mut().canvas.tool = Tool::Eraser;
+    h.state_mut().canvas.brush_radius = 30.0;
+    drag_photo(&mut h, &[(40.0, 50.0), (120.0, 50.0)]);
+    assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 0);
+    assert_eq!(h.state().submitted_requests().len(), 1);
+}
+
+#[test]
+fn holding_backslash_shows_the_original_under_the_preview() {
+    let mut s = studio();
+    s.set_photo(photo(96, 64), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (20.0, 20.0),
+        b: (40.0, 40.0),
+        hole: true,
+    });
+    s.prefs.samples = 1;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
+    send_samples(&mut h, 1, &[0], &img, Duration::from_millis(5));
+    settle(&mut h);
+    assert!(h.state().overlay.previewing, "the sample is previewed");
+    h.event(Event::Key {
+        key: Key::Backslash,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+    assert!(!h.state().overlay.previewing, "the original while held");
+    assert!(h.state().gallery.preview, "the preview setting is kept");
+    h.event(Event::Key {
+        key: Key::Backslash,
+        physical_key: None,
+        pressed: false,
+        repeat: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+    assert!(h.state().overlay.previewing, "the sample again on release");
+}
+
+#[test]
 fn start_in_the_training_panel_sends_the_start_command() {
     let mut s = studio();
     s.prefs.show_training = true;

@@ -463,6 +463,9 @@ impl Studio {
             );
             return;
         }
+        if !self.prefs.seed_locked {
+            self.prefs.seed = random_seed();
+        }
         let n = self.prefs.samples.clamp(1, MAX_SAMPLES) as u64;
         let seeds: Vec<u64> = (0..n).map(|i| self.prefs.seed.wrapping_add(i)).collect();
         let req = InferRequest {
@@ -1018,8 +1021,10 @@ impl Studio {
     fn canvas_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         let size = self.doc.as_ref().map(Document::size);
-        // The selected sample, previewed over the photo.
-        let preview = if self.gallery.preview {
+        // The selected sample, previewed over the photo, unless the user holds \ or the
+        // gallery's "Hold to compare" to see the original.
+        let holding = self.gallery.holding_original || ui.input(|i| i.key_down(Key::Backslash));
+        let preview = if self.gallery.preview && !holding {
             self.gallery
                 .selected
                 .and_then(|i| self.gallery.region_texture(&ctx, i))
@@ -1049,9 +1054,28 @@ impl Studio {
         );
         self.last_hover = out.hover;
         self.last_xform = Some(out.xform);
+        if holding && self.gallery.preview && self.gallery.selected.is_some() {
+            let r = out.canvas;
+            ui.painter().text(
+                r.left_top() + egui::vec2(10.0, 10.0),
+                egui::Align2::LEFT_TOP,
+                "Original",
+                egui::FontId::proportional(18.0),
+                theme::CANVAS_LABEL,
+            );
+        }
         if out.edited && self.gallery.preview {
             // Editing the mask shows the photo again.
             self.gallery.preview = false;
+        }
+        // A gesture ended with an edit: generate at once when the user asked for that.
+        if out.edited
+            && !self.canvas.busy()
+            && self.prefs.generate_on_stroke
+            && self.model.is_some()
+            && self.doc.as_ref().is_some_and(|d| d.mask().hole_count() > 0)
+        {
+            self.generate();
         }
     }
 
@@ -1243,6 +1267,11 @@ impl Studio {
         ui.add(egui::Slider::new(&mut self.prefs.samples, 1..=MAX_SAMPLES).text("Samples"));
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut self.prefs.seed, 0..=99_999).text("Seed"));
+            ui.checkbox(&mut self.prefs.seed_locked, "Lock")
+                .on_hover_text(
+                    "Locked: Generate reuses this first seed (the same fills again).\n\
+                 Unlocked: every Generate draws a new first seed.",
+                );
         });
         if ui
             .button("Random seed")
@@ -1251,6 +1280,11 @@ impl Studio {
         {
             self.prefs.seed = random_seed();
         }
+        ui.checkbox(
+            &mut self.prefs.generate_on_stroke,
+            "Generate when a stroke ends",
+        )
+        .on_hover_text("Starts a generation after each brush, eraser, rectangle or lasso edit");
         egui::CollapsingHeader::new("Options").show(ui, |ui| {
             ui.add(egui::Slider::new(&mut self.prefs.margin, 0.0..=2.0).text("Context margin"))
                 .on_hover_text("Context around the hole, as a fraction of its longer side");
@@ -1733,6 +1767,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Enter", "Apply the selected sample"),
     ("Shift+click", "Compare a sample with the selected one"),
     ("P", "Preview the selected sample on the canvas"),
+    (
+        "Hold \\",
+        "Show the original photo under the previewed sample",
+    ),
     ("M", "Show or hide the mask tint"),
     ("T", "Show or hide the training panel"),
     ("F1, ?", "This list"),

@@ -159,6 +159,8 @@ enum Gesture {
 /// What happened on the canvas this frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CanvasOutput {
+    /// The canvas area on screen.
+    pub canvas: Rect,
     /// The transform used this frame.
     pub xform: Xform,
     /// The photo position under the pointer, if it is over the canvas.
@@ -459,6 +461,7 @@ impl Canvas {
         }
 
         CanvasOutput {
+            canvas,
             xform,
             hover: hover.map(to_img),
             edited,

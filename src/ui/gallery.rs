@@ -67,6 +67,8 @@ pub struct Gallery {
     pub compare: Option<usize>,
     /// Show the selected sample on the canvas instead of the photo.
     pub preview: bool,
+    /// The "Hold to compare" button is held this frame: the canvas shows the original.
+    pub holding_original: bool,
     /// The context box the samples were made in.
     pub bx: Option<ContextBox>,
     /// Photo size of the generation.
@@ -221,7 +223,16 @@ impl Gallery {
                 actions.push(GalleryAction::CopySeed(self.tiles[i].seed));
             }
         });
-        ui.checkbox(&mut self.preview, "Preview on canvas");
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.preview, "Preview on canvas");
+            let hold = ui
+                .add_enabled(
+                    self.preview && self.selected.is_some(),
+                    egui::Button::new("Hold to compare"),
+                )
+                .on_hover_text("Shows the original photo while held (or hold \\)");
+            self.holding_original = hold.is_pointer_button_down_on();
+        });
         ui.separator();
         let modifiers = ui.input(|i| i.modifiers);
         egui::ScrollArea::vertical().show(ui, |ui| {

@@ -41,6 +41,10 @@ pub struct Prefs {
     pub train_out: Option<PathBuf>,
     /// Whether the training panel is open.
     pub show_training: bool,
+    /// Keep the first seed between generations (unlocked: every Generate draws a new one).
+    pub seed_locked: bool,
+    /// Generate as soon as a brush, eraser, rectangle or lasso gesture ends.
+    pub generate_on_stroke: bool,
 }
 
 impl Default for Prefs {
@@ -59,6 +63,8 @@ impl Default for Prefs {
             train_data: None,
             train_out: None,
             show_training: false,
+            seed_locked: true,
+            generate_on_stroke: false,
         }
     }
 }

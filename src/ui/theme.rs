@@ -8,6 +8,8 @@ pub const MASK_TINT: [u8; 3] = [255, 64, 96];
 pub const MASK_TINT_ALPHA: u8 = 120;
 /// Canvas background (outside the photo).
 pub const CANVAS_BG: Color32 = Color32::from_gray(32);
+/// Text drawn on the canvas (e.g. "Original" while comparing).
+pub const CANVAS_LABEL: Color32 = Color32::from_rgb(255, 214, 10);
 /// Border drawn around the photo.
 pub const PHOTO_BORDER: Stroke = Stroke {
     width: 1.0,
