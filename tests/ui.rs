@@ -70,6 +70,41 @@ fn model_info() -> ModelInfo {
     }
 }
 
+/// A window with a `size` photo and the brush tool at `radius` photo pixels, settled.
+fn brush_window(size: (u32, u32), radius: f32) -> Harness<'static, Studio> {
+    let mut s = studio();
+    s.set_photo(photo(size.0, size.1), None);
+    s.canvas.tool = Tool::Brush;
+    s.canvas.brush_radius = radius;
+    let mut h = harness(s);
+    settle(&mut h);
+    h
+}
+
+/// A window with a `size` photo, a rectangular hole between the corners `hole`, `samples`
+/// per generation and the synthetic model loaded, settled.
+fn ready(
+    size: (u32, u32),
+    hole: ((f32, f32), (f32, f32)),
+    samples: usize,
+) -> Harness<'static, Studio> {
+    let mut s = studio();
+    s.set_photo(photo(size.0, size.1), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: hole.0,
+        b: hole.1,
+        hole: true,
+    });
+    s.prefs.samples = samples;
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    h
+}
+
 /// Feeds the photo itself as samples `seeds` (indices 0, 1, …) of `generation`.
 fn send_samples(
     h: &mut Harness<'static, Studio>,
@@ -116,12 +151,7 @@ fn drag_photo(h: &mut Harness<'static, Studio>, pts: &[(f32, f32)]) {
 
 #[test]
 fn a_drag_paints_where_the_pointer_went_after_zoom_and_pan() {
-    let mut s = studio();
-    s.set_photo(photo(200, 100), None);
-    s.canvas.tool = Tool::Brush;
-    s.canvas.brush_radius = 4.0;
-    let mut h = harness(s);
-    settle(&mut h);
+    let mut h = brush_window((200, 100), 4.0);
     let fit = h.state().canvas_xform().unwrap();
 
     // Zoom in about a point with the wheel, then pan with a middle-button drag.
@@ -224,12 +254,7 @@ fn pen(h: &mut Harness<'static, Studio>, pos: Pos2, phase: egui::TouchPhase, for
 
 #[test]
 fn pen_pressure_sets_the_brush_width_along_the_stroke() {
-    let mut s = studio();
-    s.set_photo(photo(200, 100), None);
-    s.canvas.tool = Tool::Brush;
-    s.canvas.brush_radius = 12.0;
-    let mut h = harness(s);
-    settle(&mut h);
+    let mut h = brush_window((200, 100), 12.0);
     let xf = h.state().canvas_xform().unwrap();
     let at = |x: f32| xf.to_screen(Pos2::new(x, 50.0));
     // Light pressure on the left, firm on the right.
@@ -286,20 +311,7 @@ fn eraser_and_undo_restore_the_mask() {
 
 #[test]
 fn the_seed_slider_sets_the_seeds_of_the_request() {
-    let mut s = studio();
-    s.set_photo(photo(120, 90), None);
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (40.0, 30.0),
-        b: (70.0, 60.0),
-        hole: true,
-    });
-    s.prefs.samples = 3;
-    let mut h = harness(s);
-    settle(&mut h);
-    let ctx = h.ctx.clone();
-    h.state_mut()
-        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
-    settle(&mut h);
+    let mut h = ready((120, 90), ((40.0, 30.0), (70.0, 60.0)), 3);
 
     h.get_by_role_and_label(Role::Slider, "Seed")
         .set_value_accesskit(4242.0);
@@ -315,20 +327,9 @@ fn the_seed_slider_sets_the_seeds_of_the_request() {
 
 #[test]
 fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
-    let mut s = studio();
-    s.set_photo(photo(96, 64), None);
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (20.0, 20.0),
-        b: (40.0, 40.0),
-        hole: true,
-    });
-    s.prefs.samples = 2;
-    s.prefs.seed = 7;
-    let mut h = harness(s);
-    settle(&mut h);
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
     let ctx = h.ctx.clone();
-    h.state_mut()
-        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    h.state_mut().prefs.seed = 7;
     h.get_by_role_and_label(Role::Button, "Generate").click();
     settle(&mut h);
     let g = 1;
@@ -391,21 +392,8 @@ fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
 
 #[test]
 fn an_unlocked_seed_draws_a_new_first_seed_per_generation() {
-    let mut s = studio();
-    s.set_photo(photo(120, 90), None);
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (40.0, 30.0),
-        b: (70.0, 60.0),
-        hole: true,
-    });
-    s.prefs.samples = 2;
-    s.prefs.seed = 11;
-    let mut h = harness(s);
-    settle(&mut h);
-    let ctx = h.ctx.clone();
-    h.state_mut()
-        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
-    settle(&mut h);
+    let mut h = ready((120, 90), ((40.0, 30.0), (70.0, 60.0)), 2);
+    h.state_mut().prefs.seed = 11;
     // Locked (the default): the same seeds twice.
     for _ in 0..2 {
         h.get_by_role_and_label(Role::Button, "Generate").click();
@@ -435,13 +423,8 @@ fn an_unlocked_seed_draws_a_new_first_seed_per_generation() {
 
 #[test]
 fn generate_when_a_stroke_ends_submits_once_on_release() {
-    let mut s = studio();
-    s.set_photo(photo(200, 100), None);
-    s.canvas.tool = Tool::Brush;
-    s.canvas.brush_radius = 5.0;
-    s.prefs.generate_on_stroke = true;
-    let mut h = harness(s);
-    settle(&mut h);
+    let mut h = brush_window((200, 100), 5.0);
+    h.state_mut().prefs.generate_on_stroke = true;
     let ctx = h.ctx.clone();
     h.state_mut()
         .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
@@ -476,19 +459,7 @@ fn generate_when_a_stroke_ends_submits_once_on_release() {
 
 #[test]
 fn holding_backslash_shows_the_original_under_the_preview() {
-    let mut s = studio();
-    s.set_photo(photo(96, 64), None);
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (20.0, 20.0),
-        b: (40.0, 40.0),
-        hole: true,
-    });
-    s.prefs.samples = 1;
-    let mut h = harness(s);
-    settle(&mut h);
-    let ctx = h.ctx.clone();
-    h.state_mut()
-        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
     h.get_by_role_and_label(Role::Button, "Generate").click();
     settle(&mut h);
     let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
@@ -638,19 +609,7 @@ fn opening_another_photo_with_unsaved_work_asks_first() {
 
 #[test]
 fn shift_click_picks_a_second_sample_to_compare() {
-    let mut s = studio();
-    s.set_photo(photo(80, 60), None);
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (10.0, 10.0),
-        b: (30.0, 30.0),
-        hole: true,
-    });
-    s.prefs.samples = 3;
-    let mut h = harness(s);
-    settle(&mut h);
-    let ctx = h.ctx.clone();
-    h.state_mut()
-        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    let mut h = ready((80, 60), ((10.0, 10.0), (30.0, 30.0)), 3);
     h.get_by_role_and_label(Role::Button, "Generate").click();
     settle(&mut h);
     let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
