@@ -278,9 +278,6 @@ impl Canvas {
         });
         if input.pressure.is_some() {
             self.pressure = input.pressure;
-        } else if self.gesture == Gesture::Idle {
-            // No pen this frame and nothing in progress: a mouse press paints at full width.
-            self.pressure = None;
         }
         let over = response.contains_pointer();
 
