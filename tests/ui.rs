@@ -45,6 +45,9 @@ fn photo(w: u32, h: u32) -> RgbImage {
 fn harness(s: Studio) -> Harness<'static, Studio> {
     Harness::builder()
         .with_size(Vec2::new(1600.0, 1200.0))
+        // Frames as a 60 Hz display makes them (kittest's default step is 0.25 s); kittest
+        // also runs one frame per queued event, so a pen's touch and press are a frame apart.
+        .with_step_dt(1.0 / 60.0)
         .build_ui_state(
             |ui, s: &mut Studio| {
                 let ctx = ui.ctx().clone();
@@ -277,6 +280,28 @@ fn pen_pressure_sets_the_brush_width_along_the_stroke() {
     drag_photo(&mut h, &[(30.0, 85.0), (60.0, 85.0)]);
     let mask = h.state().doc.as_ref().unwrap().mask().clone();
     assert_eq!((70..100).filter(|&y| mask.is_hole(45, y)).count(), 24);
+    // Also after a pen gesture that was not a brush stroke (a rectangle drawn with the pen).
+    h.state_mut().canvas.tool = Tool::Rect;
+    pen(&mut h, at(150.0), egui::TouchPhase::Start, 0.2);
+    pen(
+        &mut h,
+        xf.to_screen(Pos2::new(170.0, 70.0)),
+        egui::TouchPhase::Move,
+        0.2,
+    );
+    pen(
+        &mut h,
+        xf.to_screen(Pos2::new(170.0, 70.0)),
+        egui::TouchPhase::End,
+        0.2,
+    );
+    h.state_mut().canvas.tool = Tool::Brush;
+    for _ in 0..10 {
+        h.step();
+    }
+    drag_photo(&mut h, &[(100.0, 20.0), (130.0, 20.0)]);
+    let mask = h.state().doc.as_ref().unwrap().mask().clone();
+    assert_eq!((0..40).filter(|&y| mask.is_hole(115, y)).count(), 24);
 }
 
 #[test]

@@ -184,6 +184,8 @@ pub struct Canvas {
     last_canvas: Option<Rect>,
     /// The latest pen pressure of the stroke in progress (kept between the pen's events).
     pressure: Option<f32>,
+    /// When (egui input time, s) that pressure was reported.
+    pressure_time: f64,
 }
 
 impl Canvas {
@@ -274,10 +276,12 @@ impl Canvas {
                 pinch: i.multi_touch().map(|t| t.zoom_delta),
                 delta: i.pointer.delta(),
                 pressure,
+                time: i.time,
             }
         });
         if input.pressure.is_some() {
             self.pressure = input.pressure;
+            self.pressure_time = input.time;
         }
         let over = response.contains_pointer();
 
@@ -313,6 +317,12 @@ impl Canvas {
                 match self.tool {
                     Tool::Brush | Tool::Eraser => {
                         let hole = self.tool == Tool::Brush && !erase;
+                        // Only a pressure reported just now belongs to this press (a pen's touch
+                        // and press come together); an older one is from an earlier pen gesture
+                        // and must not thin a mouse stroke.
+                        if input.time - self.pressure_time > PEN_PRESS_WINDOW_S {
+                            self.pressure = None;
+                        }
                         d.begin_stroke((ip.x, ip.y), self.pressure, self.brush_radius, hole);
                         self.gesture = Gesture::Stroke;
                         edited = true;
@@ -484,7 +494,12 @@ struct PointerInput {
     delta: Vec2,
     /// The pen pressure reported this frame, if any.
     pressure: Option<f32>,
+    /// egui's input time of the frame, in seconds.
+    time: f64,
 }
+
+/// How long (s) before a brush press a pen pressure report still counts as that press's.
+const PEN_PRESS_WINDOW_S: f64 = 0.1;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
