@@ -230,11 +230,11 @@ impl Edit {
     }
 }
 
-/// Limits of the history.
 /// The lightest pen pressure counts as this much of the brush radius, so that a light touch
 /// still paints a thin line instead of nothing.
 pub const PRESSURE_FLOOR: f32 = 0.1;
 
+/// Limits of the history.
 const MAX_EDITS: usize = 200;
 const MAX_HISTORY_BYTES: usize = 768 << 20;
 
@@ -538,13 +538,13 @@ impl Document {
             Some(&v) => s.radius * v.max(PRESSURE_FLOOR),
             None => s.radius,
         };
-        let (rb, ra) = (
-            radius_at(n - 1),
-            if n >= 2 { radius_at(n - 2) } else { 0.0 },
-        );
+        // The new segment, from the previous point (a single disc at the first point).
+        let rb = radius_at(n - 1);
+        let (a, ra) = match prev {
+            Some(q) => (q, radius_at(n - 2)),
+            None => (p, rb),
+        };
         let hole = s.hole;
-        let a = prev.unwrap_or(p);
-        let ra = if prev.is_some() { ra } else { rb };
         let (w, h) = (self.mask.width, self.mask.height);
         let rect = PixelRect::around(a.0, a.1, p.0, p.1, ra.max(rb), w, h);
         self.mask.rasterize_tapered_segment(a, ra, p, rb, hole);
