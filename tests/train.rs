@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use pdpaint::inference::Inpainter;
-use pdpaint::model::Preset;
+use pdpaint::model::{Preset, tensor_to_vec};
 use pdpaint::train::checkpoint;
 use pdpaint::train::events::{Event, Stage, StopFlag, VecSink};
 use pdpaint::train::{TrainConfig, run};
@@ -392,4 +392,94 @@ fn nan_losses_are_skipped_then_the_checkpoint_is_restored_with_a_lower_lr() {
         let (_, m) = pdpaint::model::weights::load_model_folder(&dir, &Device::flex()).unwrap();
         assert!(pdpaint::train::run::module_is_finite(&m.prior).unwrap());
     }
+}
+
+/// A few weights that identify a model's prior and generator.
+fn fingerprint(dir: &Path) -> (Vec<f32>, Vec<f32>) {
+    let (_, m) = pdpaint::model::weights::load_model_folder(dir, &Device::flex()).unwrap();
+    let mut prior = tensor_to_vec(m.prior.encoder[0].conv.input_conv.val()).unwrap();
+    prior.extend(tensor_to_vec(m.prior.decoder[5].up.weight.val()).unwrap());
+    let generator = tensor_to_vec(m.generator.fc.weight.val()).unwrap();
+    (prior, generator)
+}
+
+#[test]
+fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    // A: both stages.
+    let a = t.path().join("a");
+    run_until(&tiny_cfg(&data, &a), None);
+    let (a_prior, a_gen) = fingerprint(&a.join("model"));
+
+    // B: more stage 1 on A's prior (other seed, other crops), with the paper's mask kernels
+    // asked for, which a run that starts from weights must not apply.
+    let b = t.path().join("b");
+    let mut cfg = tiny_cfg(&data, &b);
+    cfg.stages = vec![Stage::Prior];
+    cfg.seed = 99;
+    cfg.prior_steps = 2;
+    cfg.init_from = Some(a.join("model"));
+    cfg.stage1.mask_conv = pdpaint::train::stage1::MaskConvInit::Ones;
+    let events = run_until(&cfg, None);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Log(l) if l.contains("starting from the weights"))),
+    );
+    let ck = checkpoint::list(&b).unwrap();
+    assert_eq!((ck[0].0, ck[0].1), (Stage::Prior, 0));
+    assert_eq!(fingerprint(&ck[0].2), (a_prior.clone(), a_gen.clone()));
+    let (b_prior, b_gen) = fingerprint(&b.join("model"));
+    assert_ne!(b_prior, a_prior, "stage 1 did not train");
+    assert_eq!(b_gen, a_gen, "stage 1 must not touch the generator");
+
+    // A again: stage 2 resumed for two more steps, on B's prior.
+    let mut more = tiny_cfg(&data, &a);
+    more.resume = true;
+    more.pdgan_steps = 6;
+    more.prior_from = Some(b.join("model"));
+    let events = run_until(&more, None);
+    assert_eq!(
+        steps(&events)
+            .iter()
+            .map(|(s, n, _)| (*s, *n))
+            .collect::<Vec<_>>(),
+        vec![(Stage::Pdgan, 5), (Stage::Pdgan, 6)]
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Log(l) if l.contains("uses the prior of"))),
+    );
+    let (a2_prior, a2_gen) = fingerprint(&a.join("model"));
+    assert_eq!(a2_prior, b_prior);
+    assert_ne!(a2_gen, a_gen);
+
+    // A fresh run with the paper's mask kernels starts with ones, and keeps them.
+    let c = t.path().join("c");
+    let mut cfg = tiny_cfg(&data, &c);
+    cfg.stages = vec![Stage::Prior];
+    cfg.prior_steps = 1;
+    cfg.stage1.mask_conv = pdpaint::train::stage1::MaskConvInit::Ones;
+    run_until(&cfg, None);
+    let (_, m) =
+        pdpaint::model::weights::load_model_folder(&c.join("model"), &Device::flex()).unwrap();
+    for e in &m.prior.encoder {
+        let w: Vec<f32> = tensor_to_vec(e.conv.mask_conv.val()).unwrap();
+        assert!(w.iter().all(|&v| v == 1.0));
+    }
+    // Sizes that differ from the folder's are refused.
+    let mut bad = tiny_cfg(&data, &t.path().join("d"));
+    bad.init_from = Some(a.join("model"));
+    bad.set_resolution(128).unwrap();
+    let err = run(
+        &bad,
+        &Device::flex(),
+        &mut VecSink::default(),
+        &StopFlag::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("differ"), "{err}");
 }

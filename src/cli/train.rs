@@ -11,6 +11,7 @@ use pdpaint::masks::MaskKind;
 use pdpaint::model::Preset;
 use pdpaint::train::config::TrainConfig;
 use pdpaint::train::events::{Event, Stage, StopFlag};
+use pdpaint::train::stage1::MaskConvInit;
 
 use super::BackendArgs;
 
@@ -78,9 +79,17 @@ pub struct Args {
     /// Steps between preview grids (0: only at the end of a stage and on stop).
     #[arg(long, default_value_t = 200)]
     pub preview_every: u64,
-    /// For --stage pdgan: model folder whose prior is used (default OUT/model).
+    /// Stage 2 takes its prior from this model folder: for --stage pdgan (default OUT/model),
+    /// or, with --resume, to continue stage 2 on a retrained prior.
     #[arg(long)]
     pub prior_from: Option<PathBuf>,
+    /// Start a new run from this model folder's weights (fine-tuning) instead of random ones.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+    /// Mask kernels of a new prior's partial convolutions: `code` = the authors' (random
+    /// N(0, 0.02), frozen), `ones` = the paper's (divide by the number of valid inputs).
+    #[arg(long, value_enum, default_value_t = MaskConvInit::Code)]
+    pub prior_mask_conv: MaskConvInit,
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -125,6 +134,8 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.checkpoint_every = a.checkpoint_every;
     cfg.preview_every = a.preview_every;
     cfg.prior_from = a.prior_from.clone();
+    cfg.stage1.mask_conv = a.prior_mask_conv;
+    cfg.init_from = a.init_from.clone();
     cfg.validate()?;
     Ok(cfg)
 }

@@ -294,6 +294,17 @@ impl PartialConv {
         })
     }
 
+    /// The same convolution with an all-ones mask kernel: `s` becomes the number of valid
+    /// inputs under the window, the renormalisation of the paper's partial convolution
+    /// (Liu et al. 2018, as naoto0804 writes it: no window-size factor) that the authors'
+    /// constructor meant before their `init_weights` re-randomised the kernel (spec §2.1, §9 #9).
+    pub fn with_unit_mask(self) -> Self {
+        Self {
+            mask_conv: self.mask_conv.map(|w| w.ones_like()),
+            ..self
+        }
+    }
+
     /// # Shapes
     /// `x: [B, cin, H, W]`, `m: [B, cin, H, W]` (1 = valid) → `(out, new_mask)`, both
     /// `[B, cout, H', W']`.
@@ -392,5 +403,41 @@ mod tests {
         for (a, v) in y.iter().zip([1.0f32, 2.0, 3.0, 6.0]) {
             assert!((a - (v - 3.0) / sd).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn partial_conv_with_unit_mask_averages_the_valid_inputs() {
+        let dev = Device::flex();
+        // 1→1 channel, 3×3, stride 1, pad 1; input weights all ones.
+        let conv = PartialConv::from_source(&mut ParamSource::random(3, &dev), "p", 1, 1, 3, 1, 1)
+            .unwrap()
+            .with_unit_mask();
+        let conv = PartialConv {
+            input_conv: conv.input_conv.map(|w| w.ones_like()),
+            ..conv
+        };
+        assert!(
+            tensor_to_vec(conv.mask_conv.val())
+                .unwrap()
+                .iter()
+                .all(|&w| w == 1.0)
+        );
+        // A 1×4 row: x = (2, 5, 7, 9), valid = (1, 1, 0, 0).
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![2.0f32, 5.0, 7.0, 9.0], [1, 1, 1, 4]),
+            &dev,
+        );
+        let m = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 0.0, 0.0], [1, 1, 1, 4]),
+            &dev,
+        );
+        let (out, new_mask) = conv.forward(x, m);
+        let out = tensor_to_vec(out).unwrap();
+        // Windows: {2,5} → 3.5; {2,5,·} → 3.5; {5,·,·} → 5; {·,·} → 0 (no valid input).
+        let want = [3.5f32, 3.5, 5.0, 0.0];
+        for (a, b) in out.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{out:?}");
+        }
+        assert_eq!(tensor_to_vec(new_mask).unwrap(), vec![1.0, 1.0, 1.0, 0.0]);
     }
 }

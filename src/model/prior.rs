@@ -113,6 +113,30 @@ impl PriorNet {
         Self::build(enc, Some(dec), cfg)
     }
 
+    /// The same network with every partial convolution's mask kernel set to ones (see
+    /// [`PartialConv::with_unit_mask`]): the paper's prior, for training from scratch.
+    pub fn with_unit_mask_convs(self) -> Self {
+        Self {
+            encoder: self
+                .encoder
+                .into_iter()
+                .map(|e| EncoderStage {
+                    conv: e.conv.with_unit_mask(),
+                    ..e
+                })
+                .collect(),
+            middle: self
+                .middle
+                .into_iter()
+                .map(|b| PResBlock {
+                    conv_1: b.conv_1.with_unit_mask(),
+                    conv_2: b.conv_2.with_unit_mask(),
+                })
+                .collect(),
+            decoder: self.decoder,
+        }
+    }
+
     fn build(
         enc: &mut ParamSource<'_>,
         dec: Option<&mut ParamSource<'_>>,

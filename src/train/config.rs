@@ -114,6 +114,11 @@ pub struct TrainConfig {
     pub resume: bool,
     /// For a run of stage 2 alone: the model folder whose prior is used (default: `out/model`).
     pub prior_from: Option<PathBuf>,
+    /// A new (not resumed) run starts from this model folder's weights instead of a random
+    /// initialisation (the discriminator too when the folder has one); optimiser moments start
+    /// at zero. The folder's network sizes must be the run's.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -142,6 +147,7 @@ impl TrainConfig {
             preview_samples: 4,
             resume: false,
             prior_from: None,
+            init_from: None,
         }
     }
 

@@ -35,7 +35,7 @@ use crate::train::adam::Adam;
 use crate::train::checkpoint::{self, CheckpointData, TrainState};
 use crate::train::config::TrainConfig;
 use crate::train::events::{Event, ProgressSink, Stage, StopFlag};
-use crate::train::stage1::{Stage1Losses, Stage1Trainer};
+use crate::train::stage1::{MaskConvInit, Stage1Losses, Stage1Trainer};
 use crate::train::stage2::{Stage2Losses, Stage2Trainer};
 
 /// Seed offsets so the streams of a run never overlap.
@@ -449,11 +449,37 @@ pub fn run(
             (model, disc, st2)
         }
         None => {
-            let model = PdGan::random(&cfg.model, cfg.seed, &ad)?;
-            let disc = Discriminator::from_source(
-                &mut ParamSource::random(cfg.seed ^ DISC_INIT, &ad),
-                &cfg.model.discriminator,
-            )?;
+            let random_disc = || {
+                Discriminator::from_source(
+                    &mut ParamSource::random(cfg.seed ^ DISC_INIT, &ad),
+                    &cfg.model.discriminator,
+                )
+            };
+            let (model, disc) = match &cfg.init_from {
+                Some(dir) => {
+                    let (file, model) = load_model_folder(dir, &ad)?;
+                    if file.config != cfg.model {
+                        return Err(Error::weights(
+                            "this model folder's network sizes differ from the run's (preset \
+                             or resolution?), so the run cannot start from it",
+                            dir,
+                        ));
+                    }
+                    let disc = if dir.join("discriminator.bpk").exists() {
+                        load_discriminator(dir, &cfg.model, &ad)?
+                    } else {
+                        random_disc()?
+                    };
+                    (model, disc)
+                }
+                None => {
+                    let mut model = PdGan::random(&cfg.model, cfg.seed, &ad)?;
+                    if cfg.stage1.mask_conv == MaskConvInit::Ones {
+                        model.prior = model.prior.with_unit_mask_convs();
+                    }
+                    (model, random_disc()?)
+                }
+            };
             let first = cfg.stages.first().copied().unwrap_or(Stage::Prior);
             let st = TrainState {
                 stage: first,
@@ -509,6 +535,12 @@ pub fn run(
         seconds_before,
     };
 
+    if let Some(dir) = cfg.init_from.as_ref().filter(|_| resume_from.is_none()) {
+        ctx.sink.event(Event::Log(format!(
+            "starting from the weights of {}",
+            dir.display()
+        )));
+    }
     let resumed_stage = resume_from.as_ref().map(|_| ctx.state.stage);
     if let Some(rs) = resumed_stage
         && !cfg.stages.contains(&rs)
@@ -540,7 +572,14 @@ pub fn run(
             ctx.state.skipped_steps = 0;
             ctx.state.restores = 0;
         }
-        if stage == Stage::Pdgan && !cfg.stages.contains(&Stage::Prior) && resume_here.is_none() {
+        // A stage-2 run takes its prior from a model folder; a resumed one only when a folder
+        // is named (to continue stage 2 on a retrained prior).
+        let swap_prior = if resume_here.is_some() {
+            cfg.prior_from.is_some()
+        } else {
+            !cfg.stages.contains(&Stage::Prior)
+        };
+        if stage == Stage::Pdgan && swap_prior {
             let from = cfg
                 .prior_from
                 .clone()

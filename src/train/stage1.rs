@@ -34,6 +34,23 @@ pub struct Stage1Config {
     pub weights: Stage1Weights,
     /// TV row term.
     pub tv_rows: TvRows,
+    /// How a new prior's partial-convolution mask kernels start (kept frozen).
+    #[serde(default)]
+    pub mask_conv: MaskConvInit,
+}
+
+/// The frozen mask kernels of a freshly initialised prior (spec §2.1, §9 #9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskConvInit {
+    /// The authors' code: N(0, 0.02) like every conv (their `init_weights` overwrites the
+    /// constructor's ones), so the renormaliser is a random weighted window sum that can come
+    /// arbitrarily close to zero at hole edges.
+    #[default]
+    Code,
+    /// The paper's partial convolution: ones, so the output is divided by the number of valid
+    /// inputs under the window.
+    Ones,
 }
 
 impl Default for Stage1Config {
@@ -45,6 +62,7 @@ impl Default for Stage1Config {
             eps: 1e-8,
             weights: Stage1Weights::default(),
             tv_rows: TvRows::Fixed,
+            mask_conv: MaskConvInit::Code,
         }
     }
 }
