@@ -62,6 +62,17 @@ fn steps(events: &[Event]) -> Vec<StepLosses> {
         .collect()
 }
 
+/// The error of a run that must fail.
+fn run_err(cfg: &TrainConfig) -> pdpaint::error::Error {
+    run(
+        cfg,
+        &Device::flex(),
+        &mut VecSink::default(),
+        &StopFlag::new(),
+    )
+    .unwrap_err()
+}
+
 /// Runs `cfg`, stopping right after `stop_at` (stage, step) if given.
 fn run_until(cfg: &TrainConfig, stop_at: Option<(Stage, u64)>) -> Vec<Event> {
     let stop = StopFlag::new();
@@ -153,13 +164,7 @@ fn both_stages_run_in_order_and_write_a_loadable_model() {
     assert_eq!(inp.resolution(), 64);
     Inpainter::load(&ck[1].2, &Device::flex()).unwrap();
     // A second run into the same folder without --resume refuses to clobber it.
-    let err = run(
-        &cfg,
-        &Device::flex(),
-        &mut VecSink::default(),
-        &StopFlag::new(),
-    )
-    .unwrap_err();
+    let err = run_err(&cfg);
     assert!(err.to_string().contains("--resume"), "{err}");
 }
 
@@ -474,12 +479,6 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
     let mut bad = tiny_cfg(&data, &t.path().join("d"));
     bad.init_from = Some(a.join("model"));
     bad.set_resolution(128).unwrap();
-    let err = run(
-        &bad,
-        &Device::flex(),
-        &mut VecSink::default(),
-        &StopFlag::new(),
-    )
-    .unwrap_err();
+    let err = run_err(&bad);
     assert!(err.to_string().contains("differ"), "{err}");
 }
