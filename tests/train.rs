@@ -462,6 +462,17 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
     assert_eq!(a2_prior, b_prior);
     assert_ne!(a2_gen, a_gen);
 
+    // A new stage-2 run started from B keeps B's prior (no OUT/model exists yet to take one from).
+    let e = t.path().join("e");
+    let mut cfg = tiny_cfg(&data, &e);
+    cfg.stages = vec![Stage::Pdgan];
+    cfg.pdgan_steps = 1;
+    cfg.init_from = Some(b.join("model"));
+    run_until(&cfg, None);
+    let (e_prior, e_gen) = fingerprint(&e.join("model"));
+    assert_eq!(e_prior, b_prior);
+    assert_ne!(e_gen, b_gen);
+
     // A fresh run with the paper's mask kernels starts with ones, and keeps them.
     let c = t.path().join("c");
     let mut cfg = tiny_cfg(&data, &c);

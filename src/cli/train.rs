@@ -79,7 +79,8 @@ pub struct Args {
     /// Steps between preview grids (0: only at the end of a stage and on stop).
     #[arg(long, default_value_t = 200)]
     pub preview_every: u64,
-    /// Stage 2 takes its prior from this model folder: for --stage pdgan (default OUT/model),
+    /// Stage 2 takes its prior from this model folder: for --stage pdgan (default: the
+    /// --init-from folder, else OUT/model),
     /// or, with --resume, to continue stage 2 on a retrained prior.
     #[arg(long)]
     pub prior_from: Option<PathBuf>,

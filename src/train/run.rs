@@ -572,12 +572,14 @@ pub fn run(
             ctx.state.skipped_steps = 0;
             ctx.state.restores = 0;
         }
-        // A stage-2 run takes its prior from a model folder; a resumed one only when a folder
-        // is named (to continue stage 2 on a retrained prior).
+        // A stage-2 run takes its prior from a model folder (unless it started from one with
+        // `init_from` and names no other); a resumed one only when a folder is named (to
+        // continue stage 2 on a retrained prior).
         let swap_prior = if resume_here.is_some() {
             cfg.prior_from.is_some()
         } else {
             !cfg.stages.contains(&Stage::Prior)
+                && (cfg.prior_from.is_some() || cfg.init_from.is_none())
         };
         if stage == Stage::Pdgan && swap_prior {
             let from = cfg
