@@ -399,6 +399,17 @@ fn nan_losses_are_skipped_then_the_checkpoint_is_restored_with_a_lower_lr() {
     }
 }
 
+/// The tiny run of one stage only, `steps` long.
+fn one_stage(data: &Path, out: &Path, stage: Stage, steps: u64) -> TrainConfig {
+    let mut c = tiny_cfg(data, out);
+    c.stages = vec![stage];
+    match stage {
+        Stage::Prior => c.prior_steps = steps,
+        Stage::Pdgan => c.pdgan_steps = steps,
+    }
+    c
+}
+
 /// A few weights that identify a model's prior and generator.
 fn fingerprint(dir: &Path) -> (Vec<f32>, Vec<f32>) {
     let (_, m) = pdpaint::model::weights::load_model_folder(dir, &Device::flex()).unwrap();
@@ -418,13 +429,11 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
     run_until(&tiny_cfg(&data, &a), None);
     let (a_prior, a_gen) = fingerprint(&a.join("model"));
 
-    // B: more stage 1 on A's prior (other seed, other crops), with the paper's mask kernels
-    // asked for, which a run that starts from weights must not apply.
+    // B: more stage 1 on A's prior (other seed, other crops); the paper's mask kernels are
+    // asked for too, but a run that starts from weights takes the folder's as they are.
     let b = t.path().join("b");
-    let mut cfg = tiny_cfg(&data, &b);
-    cfg.stages = vec![Stage::Prior];
+    let mut cfg = one_stage(&data, &b, Stage::Prior, 2);
     cfg.seed = 99;
-    cfg.prior_steps = 2;
     cfg.init_from = Some(a.join("model"));
     cfg.stage1.mask_conv = pdpaint::train::stage1::MaskConvInit::Ones;
     let events = run_until(&cfg, None);
@@ -464,9 +473,7 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
 
     // A new stage-2 run started from B keeps B's prior (no OUT/model exists yet to take one from).
     let e = t.path().join("e");
-    let mut cfg = tiny_cfg(&data, &e);
-    cfg.stages = vec![Stage::Pdgan];
-    cfg.pdgan_steps = 1;
+    let mut cfg = one_stage(&data, &e, Stage::Pdgan, 1);
     cfg.init_from = Some(b.join("model"));
     run_until(&cfg, None);
     let (e_prior, e_gen) = fingerprint(&e.join("model"));
@@ -475,9 +482,7 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
 
     // A fresh run with the paper's mask kernels starts with ones, and keeps them.
     let c = t.path().join("c");
-    let mut cfg = tiny_cfg(&data, &c);
-    cfg.stages = vec![Stage::Prior];
-    cfg.prior_steps = 1;
+    let mut cfg = one_stage(&data, &c, Stage::Prior, 1);
     cfg.stage1.mask_conv = pdpaint::train::stage1::MaskConvInit::Ones;
     run_until(&cfg, None);
     let (_, m) =
