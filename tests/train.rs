@@ -498,3 +498,59 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
     let err = run_err(&bad);
     assert!(err.to_string().contains("differ"), "{err}");
 }
+
+#[test]
+fn stage_2_loss_weights_are_applied_logged_and_recorded() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let a = t.path().join("a");
+    run_until(&tiny_cfg(&data, &a), None);
+    // Two one-step runs from A, alike but for the diversity weight, see the same first forward
+    // pass; their totals differ by exactly the (unweighted) diversity term, and the changed run
+    // says so in its log and its model's source.
+    let first_step = |name: &str, w: f64| {
+        let out = t.path().join(name);
+        let mut cfg = one_stage(&data, &out, Stage::Pdgan, 1);
+        cfg.init_from = Some(a.join("model"));
+        cfg.stage2.weights.diversity = w;
+        let events = run_until(&cfg, None);
+        let said = events.iter().any(
+            |e| matches!(e, Event::Log(l) if l.contains("loss weights differ") && l.contains("diversity 0 (code 1)")),
+        );
+        let losses: std::collections::HashMap<String, f32> =
+            steps(&events)[0].2.iter().cloned().collect();
+        let (file, _) =
+            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
+                .unwrap();
+        (losses, said, file.source, fingerprint(&out.join("model")).1)
+    };
+    let (code, code_said, code_source, code_gen) = first_step("w1", 1.0);
+    let (off, off_said, off_source, off_gen) = first_step("w0", 0.0);
+    assert!(!code_said && off_said);
+    assert!(!code_source.contains("loss weights"), "{code_source}");
+    assert!(
+        off_source.contains("stage-2 loss weights diversity 0 (code 1)"),
+        "{off_source}"
+    );
+    assert_eq!(code["diversity"], off["diversity"]);
+    assert_eq!(code["perceptual"], off["perceptual"]);
+    let gap = code["total"] - off["total"];
+    assert!(
+        (gap - code["diversity"]).abs() <= 1e-4 * code["total"].abs().max(1.0),
+        "total {} vs {}: gap {gap}, diversity {}",
+        code["total"],
+        off["total"],
+        code["diversity"]
+    );
+    assert_ne!(
+        code_gen, off_gen,
+        "the weight must change the generator's update"
+    );
+    // A negative weight is refused before anything is written.
+    let mut neg = one_stage(&data, &t.path().join("neg"), Stage::Pdgan, 1);
+    neg.stage2.weights.diversity = -1.0;
+    let err = run_err(&neg);
+    assert!(err.to_string().contains("diversity loss weight"), "{err}");
+    assert!(!t.path().join("neg").exists());
+}

@@ -91,6 +91,14 @@ pub struct Args {
     /// N(0, 0.02), frozen), `ones` = the paper's (divide by the number of valid inputs).
     #[arg(long, value_enum, default_value_t = MaskConvInit::Code)]
     pub prior_mask_conv: MaskConvInit,
+    /// Weight of stage 2's perceptual diversity loss `1/(d + 1e-5)` (the authors' code: 1). Its
+    /// pull grows as 1/d², and d is measured in the loss network's feature units, which a
+    /// random VGG does not share with ImageNet's: see the README's training section.
+    #[arg(long, default_value_t = 1.0)]
+    pub diversity_weight: f64,
+    /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
+    #[arg(long, default_value_t = 10.0)]
+    pub perceptual_weight: f64,
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -137,6 +145,8 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.prior_from = a.prior_from.clone();
     cfg.stage1.mask_conv = a.prior_mask_conv;
     cfg.init_from = a.init_from.clone();
+    cfg.stage2.weights.diversity = a.diversity_weight;
+    cfg.stage2.weights.perceptual = a.perceptual_weight;
     cfg.validate()?;
     Ok(cfg)
 }

@@ -171,6 +171,31 @@ impl TrainConfig {
         }
     }
 
+    /// The stage-2 loss weights that differ from the authors' code, e.g.
+    /// `"diversity 0.1 (code 1)"`; `None` when all are the code's.
+    pub fn stage2_weight_changes(&self) -> Option<String> {
+        let (w, code) = (
+            &self.stage2.weights,
+            crate::train::losses::Stage2Weights::default(),
+        );
+        let changed: Vec<String> = [
+            ("adversarial", w.adversarial, code.adversarial),
+            (
+                "feature matching",
+                w.feature_matching,
+                code.feature_matching,
+            ),
+            ("perceptual", w.perceptual, code.perceptual),
+            ("TV", w.tv, code.tv),
+            ("diversity", w.diversity, code.diversity),
+        ]
+        .into_iter()
+        .filter(|(_, v, c)| v != c)
+        .map(|(n, v, c)| format!("{n} {v} (code {c})"))
+        .collect();
+        (!changed.is_empty()).then(|| changed.join(", "))
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
@@ -194,6 +219,20 @@ impl TrainConfig {
         }
         if self.max_bad_steps == 0 {
             return Err(Error::Config("max_bad_steps must be at least 1".into()));
+        }
+        let w = &self.stage2.weights;
+        for (name, v) in [
+            ("adversarial", w.adversarial),
+            ("feature-matching", w.feature_matching),
+            ("perceptual", w.perceptual),
+            ("TV", w.tv),
+            ("diversity", w.diversity),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::Config(format!(
+                    "the stage-2 {name} loss weight must be a finite number ≥ 0, got {v}"
+                )));
+            }
         }
         Ok(())
     }
@@ -228,5 +267,29 @@ mod tests {
         assert!(c.validate().is_ok());
         c.batch = 0;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn stage2_weight_changes_name_each_departure_and_bad_weights_are_refused() {
+        let mut c = TrainConfig::new("d".into(), "o".into(), crate::model::Preset::Small.config());
+        assert_eq!(c.stage2_weight_changes(), None);
+        c.stage2.weights.diversity = 0.1;
+        assert_eq!(
+            c.stage2_weight_changes().as_deref(),
+            Some("diversity 0.1 (code 1)")
+        );
+        c.stage2.weights.perceptual = 20.0;
+        assert_eq!(
+            c.stage2_weight_changes().as_deref(),
+            Some("perceptual 20 (code 10), diversity 0.1 (code 1)")
+        );
+        assert!(c.validate().is_ok());
+        c.stage2.weights.diversity = 0.0;
+        assert!(c.validate().is_ok(), "0 switches a term off");
+        for bad in [-0.5, f64::NAN, f64::INFINITY] {
+            c.stage2.weights.diversity = bad;
+            let e = c.validate().expect_err("refused").to_string();
+            assert!(e.contains("diversity loss weight"), "{e}");
+        }
     }
 }

@@ -517,6 +517,13 @@ pub fn run(
         vgg: vgg.describe(),
         resumed: resume_from.as_ref().map(|_| (state.stage, state.step)),
     });
+    if let Some(c) = cfg.stage2_weight_changes()
+        && cfg.stages.contains(&Stage::Pdgan)
+    {
+        sink.event(Event::Log(format!(
+            "stage-2 loss weights differ from the authors' code: {c}"
+        )));
+    }
     let seconds_before = state.train_seconds;
     let mut ctx = Ctx {
         cfg,
@@ -610,12 +617,16 @@ pub fn run(
     }
     let model_dir = cfg.out.join("model");
     let source = format!(
-        "trained by pdpaint {} ({} step {}, {:.0} s){}",
+        "trained by pdpaint {} ({} step {}, {:.0} s){}{}",
         env!("CARGO_PKG_VERSION"),
         ctx.state.stage,
         ctx.state.step,
         ctx.seconds(),
-        if stopped { ", stopped early" } else { "" }
+        if stopped { ", stopped early" } else { "" },
+        match cfg.stage2_weight_changes() {
+            Some(c) if cfg.stages.contains(&Stage::Pdgan) => format!(", stage-2 loss weights {c}"),
+            _ => String::new(),
+        }
     );
     save_model_folder(&model_dir, &cfg.model, &ctx.model, Some(&ctx.disc), &source)?;
     ctx.sink.event(Event::Finished {
