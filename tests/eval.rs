@@ -148,6 +148,37 @@ fn eval_writes_a_report_with_every_bin_and_method() {
             .expect("vgg")
             .contains("random")
     );
+    // Per photo, over the 30-60 % bins: with one crop per bin only the first photo has crops,
+    // three of them, and its means are those of its items.
+    let per_photo = r["per_photo"].as_array().expect("per_photo");
+    assert_eq!(per_photo.len(), 1, "{per_photo:?}");
+    let p = &per_photo[0];
+    assert!(
+        p["photo"].as_str().expect("photo").ends_with("a.png"),
+        "{p}"
+    );
+    assert_eq!(p["items"], 3);
+    let large: Vec<&serde_json::Value> = r["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| ["30-40%", "40-50%", "50-60%"].contains(&i["bin"].as_str().expect("bin")))
+        .collect();
+    for (m, key) in p["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .zip(["pdgan", "prior", "telea"])
+    {
+        let want = large
+            .iter()
+            .map(|i| i[key]["psnr_mean"].as_f64().expect("psnr"))
+            .sum::<f64>()
+            / 3.0;
+        let got = m["psnr_mean"].as_f64().expect("psnr");
+        assert!((got - want).abs() < 1e-9, "{key}: {got} vs {want}");
+        assert!(m["swd"]["mean"].as_f64().expect("swd") > 0.0, "{m}");
+    }
     // Telea is a sensible fill: on these smooth photos it beats an untrained network.
     let telea_psnr: f64 = bins
         .iter()
@@ -169,6 +200,8 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         "| all |",
         "untrained",
         "not comparable",
+        "## Per held-out photo (bins from 30% pooled)",
+        "| a.png | 3 |",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }

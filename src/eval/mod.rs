@@ -52,7 +52,7 @@ use crate::model::{tensor_from_vec, tensor_to_vec};
 use metrics::{BandStats, EDGE_BANDS, Planes};
 use report::{
     BandRow, BinReport, DataInfo, EvalReport, ItemRecord, ItemScores, METHOD_PDGAN, METHOD_PRIOR,
-    METHOD_TELEA, MethodRow, ModelInfo, Settings,
+    METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings,
 };
 use swd::SwdSets;
 
@@ -69,6 +69,10 @@ pub const FEATURE_LAYER: VggLayer = VggLayer::Relu3_1;
 /// narrower one does not, and /4 makes it 16× cheaper (at full width it took most of the
 /// evaluation time of a small model on the CPU).
 pub const FEATURE_VGG_WIDTH_DIV: usize = 4;
+
+/// The per-photo table pools the bins whose lower bound is at least this hole ratio (the
+/// large holes, 30-60 %).
+pub const PHOTO_TABLE_FROM: f32 = 0.3;
 
 /// Settings of [`evaluate`].
 #[derive(Debug, Clone, PartialEq)]
@@ -300,6 +304,12 @@ pub fn evaluate(
     }
 
     let levels = swd::num_levels(res, res);
+    // Per held-out photo, over the large-hole bins: which kind of photo each method wins on.
+    let mut photo_sets: Vec<SwdSets> = (0..data.images.len())
+        .map(|_| SwdSets::new(3, levels, 3))
+        .collect();
+    let mut photo_scores: Vec<[Vec<ItemScores>; 3]> =
+        (0..data.images.len()).map(|_| Default::default()).collect();
     let total = NVIDIA_BINS.len() * opts.per_bin;
     let mut done = 0;
     let mut bins = Vec::with_capacity(NVIDIA_BINS.len());
@@ -381,25 +391,30 @@ pub fn evaluate(
                 })
                 .collect();
             let real_pyr = swd::laplacian_pyramid(&real, levels);
+            let large = bin.lo >= PHOTO_TABLE_FROM - 1e-6;
             for (k, s) in samples.iter().enumerate() {
                 let mine: Vec<Vec<(usize, usize)>> = positions
                     .iter()
                     .map(|p| p.iter().copied().skip(k).step_by(samples.len()).collect())
                     .collect();
-                sets.add(0, &real_pyr, &swd::laplacian_pyramid(s, levels), &mine)?;
+                let pyr = swd::laplacian_pyramid(s, levels);
+                sets.add(0, &real_pyr, &pyr, &mine)?;
+                if large {
+                    photo_sets[*photo].add(0, &real_pyr, &pyr, &mine)?;
+                }
             }
-            sets.add(
-                1,
-                &real_pyr,
-                &swd::laplacian_pyramid(&prior_fill, levels),
-                &positions,
-            )?;
-            sets.add(
-                2,
-                &real_pyr,
-                &swd::laplacian_pyramid(&telea_fill, levels),
-                &positions,
-            )?;
+            for (m, fill) in [(1, &prior_fill), (2, &telea_fill)] {
+                let pyr = swd::laplacian_pyramid(fill, levels);
+                sets.add(m, &real_pyr, &pyr, &positions)?;
+                if large {
+                    photo_sets[*photo].add(m, &real_pyr, &pyr, &positions)?;
+                }
+            }
+            if large {
+                for (m, sc) in [s_gan, s_prior, s_telea].into_iter().enumerate() {
+                    photo_scores[*photo][m].push(sc);
+                }
+            }
 
             items.push(ItemRecord {
                 bin: label.clone(),
@@ -450,6 +465,35 @@ pub fn evaluate(
             mean_hole_ratio: ratio_sum / opts.per_bin as f64,
             methods,
             edge_diversity: band_rows(&bands),
+        });
+    }
+
+    let mut per_photo = Vec::new();
+    for (p, (sets, scores)) in photo_sets.into_iter().zip(&photo_scores).enumerate() {
+        if scores[0].is_empty() {
+            continue;
+        }
+        let swd = sets.finish(derive(
+            opts.seed,
+            Purpose::SwdDirections,
+            u64::MAX,
+            p as u64,
+        ))?;
+        let methods = [METHOD_PDGAN, METHOD_PRIOR, METHOD_TELEA]
+            .iter()
+            .zip(scores)
+            .zip(swd)
+            .map(|((name, sc), swd)| PhotoMethodRow {
+                method: (*name).to_string(),
+                psnr_mean: mean_of(sc, |s| s.psnr_mean),
+                l1_mean: mean_of(sc, |s| s.l1_mean),
+                swd,
+            })
+            .collect();
+        per_photo.push(PhotoReport {
+            photo: data.images[p].0.clone(),
+            items: scores[0].len(),
+            methods,
         });
     }
 
@@ -528,6 +572,8 @@ pub fn evaluate(
         },
         bins,
         edge_diversity_all: band_rows(&all_bands),
+        per_photo_from: PHOTO_TABLE_FROM,
+        per_photo,
         items,
         notes,
         elapsed_s: start.elapsed().as_secs_f64(),

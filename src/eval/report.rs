@@ -32,6 +32,13 @@ pub struct EvalReport {
     pub bins: Vec<BinReport>,
     /// Diversity against distance from the hole edge over all bins (PD-GAN samples).
     pub edge_diversity_all: Vec<BandRow>,
+    /// The hole ratio from which bins are pooled into [`EvalReport::per_photo`].
+    #[serde(default)]
+    pub per_photo_from: f32,
+    /// Each held-out photo's numbers over the large-hole bins (photos without a crop there
+    /// are left out): which kinds of photo a method wins on.
+    #[serde(default)]
+    pub per_photo: Vec<PhotoReport>,
     /// Every (image, mask) pair, for reproduction and inspection.
     pub items: Vec<ItemRecord>,
     /// Caveats a reader must know (random VGG, no FID, untrained model, …).
@@ -129,6 +136,31 @@ pub struct MethodRow {
     /// Mean pairwise feature distance of the samples (0 for baselines; `None` with one
     /// sample).
     pub diversity_feature: Option<f64>,
+}
+
+/// One held-out photo over the large-hole bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoReport {
+    /// The photo.
+    pub photo: PathBuf,
+    /// (crop, mask) pairs of this photo in those bins.
+    pub items: usize,
+    /// One row per method: PD-GAN, the prior, Telea.
+    pub methods: Vec<PhotoMethodRow>,
+}
+
+/// The numbers of one method on one photo (means over its pairs; SWD over their pooled
+/// neighbourhoods).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoMethodRow {
+    /// [`METHOD_PDGAN`], [`METHOD_PRIOR`] or [`METHOD_TELEA`].
+    pub method: String,
+    /// Hole PSNR (dB), mean over the samples.
+    pub psnr_mean: f64,
+    /// Hole L1, mean over the samples.
+    pub l1_mean: f64,
+    /// SWD ×10³ between filled and real neighbourhoods inside the holes.
+    pub swd: SwdResult,
 }
 
 /// Diversity in one band of distance from the hole edge.
@@ -328,6 +360,31 @@ impl EvalReport {
             row(&mut s, &b.bin, &b.edge_diversity);
         }
         row(&mut s, "all", &self.edge_diversity_all);
+        if !self.per_photo.is_empty() {
+            let from = (self.per_photo_from * 100.0).round();
+            let _ = writeln!(
+                s,
+                "\n## Per held-out photo (bins from {from}% pooled)\n\n\
+                 Hole PSNR mean / SWD ×10³ of each method on each photo's crops in those bins \
+                 (SWD normalised per photo, so compare methods within a row).\n"
+            );
+            let _ = writeln!(
+                s,
+                "| photo | pairs | {METHOD_PDGAN} | {METHOD_PRIOR} | {METHOD_TELEA} |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+            for p in &self.per_photo {
+                let name = p.photo.file_name().map_or_else(
+                    || p.photo.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                let _ = write!(s, "| {name} | {} |", p.items);
+                for r in &p.methods {
+                    let _ = write!(s, " {} / {} |", num(r.psnr_mean, 2), num(r.swd.mean, 1));
+                }
+                let _ = writeln!(s);
+            }
+        }
         let _ = writeln!(s, "\n## How these were measured\n");
         let st = &self.settings;
         let _ = writeln!(s, "- Quality: {}", st.quality);
@@ -437,6 +494,24 @@ mod tests {
                 edge_diversity: bands.clone(),
             }],
             edge_diversity_all: bands,
+            per_photo_from: 0.3,
+            per_photo: vec![PhotoReport {
+                photo: "photos/gravel.png".into(),
+                items: 4,
+                methods: [
+                    (METHOD_PDGAN, 15.5),
+                    (METHOD_PRIOR, 14.0),
+                    (METHOD_TELEA, 13.25),
+                ]
+                .into_iter()
+                .map(|(m, p)| PhotoMethodRow {
+                    method: m.into(),
+                    psnr_mean: p,
+                    l1_mean: 0.1,
+                    swd: swd.clone(),
+                })
+                .collect(),
+            }],
             items: vec![],
             notes: vec!["n".into()],
             elapsed_s: 1.0,
@@ -450,6 +525,14 @@ mod tests {
         }
         assert!(md.contains("| 256² | 128² | mean |"), "{md}");
         assert!(md.contains("| all | 0.1000 (10) |"), "{md}");
+        assert!(
+            md.contains("## Per held-out photo (bins from 30% pooled)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| gravel.png | 4 | 15.50 / 1.5 | 14.00 / 1.5 | 13.25 / 1.5 |"),
+            "{md}"
+        );
         let back: EvalReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
     }
