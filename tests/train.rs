@@ -419,14 +419,19 @@ fn fingerprint(dir: &Path) -> (Vec<f32>, Vec<f32>) {
     (prior, generator)
 }
 
-#[test]
-fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
+/// A temp dir with the photo set (`photos/`) and a run `a/` of both stages on it.
+fn photos_and_model_a() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("photos");
     photos(&data);
-    // A: both stages.
     let a = t.path().join("a");
     run_until(&tiny_cfg(&data, &a), None);
+    (t, data, a)
+}
+
+#[test]
+fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
+    let (t, data, a) = photos_and_model_a();
     let (a_prior, a_gen) = fingerprint(&a.join("model"));
 
     // B: more stage 1 on A's prior (other seed, other crops); the paper's mask kernels are
@@ -501,11 +506,7 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
 
 #[test]
 fn stage_2_loss_weights_are_applied_logged_and_recorded() {
-    let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("photos");
-    photos(&data);
-    let a = t.path().join("a");
-    run_until(&tiny_cfg(&data, &a), None);
+    let (t, data, a) = photos_and_model_a();
     // Two one-step runs from A, alike but for the diversity weight, see the same first forward
     // pass; their totals differ by exactly the (unweighted) diversity term, and the changed run
     // says so in its log and its model's source.
