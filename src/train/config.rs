@@ -174,25 +174,17 @@ impl TrainConfig {
     /// The stage-2 loss weights that differ from the authors' code, e.g.
     /// `"diversity 0.1 (code 1)"`; `None` when all are the code's.
     pub fn stage2_weight_changes(&self) -> Option<String> {
-        let (w, code) = (
-            &self.stage2.weights,
-            crate::train::losses::Stage2Weights::default(),
-        );
-        let changed: Vec<String> = [
-            ("adversarial", w.adversarial, code.adversarial),
-            (
-                "feature matching",
-                w.feature_matching,
-                code.feature_matching,
-            ),
-            ("perceptual", w.perceptual, code.perceptual),
-            ("TV", w.tv, code.tv),
-            ("diversity", w.diversity, code.diversity),
-        ]
-        .into_iter()
-        .filter(|(_, v, c)| v != c)
-        .map(|(n, v, c)| format!("{n} {v} (code {c})"))
-        .collect();
+        let code = crate::train::losses::Stage2Weights::default().named();
+        let changed: Vec<String> = self
+            .stage2
+            .weights
+            .named()
+            .into_iter()
+            .zip(code)
+            .map(|((n, v), (_, c))| (n, v, c))
+            .filter(|(_, v, c)| v != c)
+            .map(|(n, v, c)| format!("{n} {v} (code {c})"))
+            .collect();
         (!changed.is_empty()).then(|| changed.join(", "))
     }
 
@@ -220,14 +212,7 @@ impl TrainConfig {
         if self.max_bad_steps == 0 {
             return Err(Error::Config("max_bad_steps must be at least 1".into()));
         }
-        let w = &self.stage2.weights;
-        for (name, v) in [
-            ("adversarial", w.adversarial),
-            ("feature-matching", w.feature_matching),
-            ("perceptual", w.perceptual),
-            ("TV", w.tv),
-            ("diversity", w.diversity),
-        ] {
+        for (name, v) in self.stage2.weights.named() {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::Config(format!(
                     "the stage-2 {name} loss weight must be a finite number ≥ 0, got {v}"

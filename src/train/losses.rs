@@ -63,6 +63,19 @@ pub struct Stage2Weights {
     pub diversity_eps: f64,
 }
 
+impl Stage2Weights {
+    /// The five term weights with their names (ε left out).
+    pub fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("adversarial", self.adversarial),
+            ("feature matching", self.feature_matching),
+            ("perceptual", self.perceptual),
+            ("TV", self.tv),
+            ("diversity", self.diversity),
+        ]
+    }
+}
+
 impl Default for Stage2Weights {
     fn default() -> Self {
         Self {
