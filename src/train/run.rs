@@ -517,9 +517,14 @@ pub fn run(
         vgg: vgg.describe(),
         resumed: resume_from.as_ref().map(|_| (state.stage, state.step)),
     });
-    if let Some(c) = cfg.stage2_weight_changes()
-        && cfg.stages.contains(&Stage::Pdgan)
-    {
+    // Departures from the authors' stage-2 loss weights, said at the start and kept in the
+    // model's source (only when stage 2 runs).
+    let weight_changes = cfg
+        .stages
+        .contains(&Stage::Pdgan)
+        .then(|| cfg.stage2_weight_changes())
+        .flatten();
+    if let Some(c) = &weight_changes {
         sink.event(Event::Log(format!(
             "stage-2 loss weights differ from the authors' code: {c}"
         )));
@@ -623,10 +628,9 @@ pub fn run(
         ctx.state.step,
         ctx.seconds(),
         if stopped { ", stopped early" } else { "" },
-        match cfg.stage2_weight_changes() {
-            Some(c) if cfg.stages.contains(&Stage::Pdgan) => format!(", stage-2 loss weights {c}"),
-            _ => String::new(),
-        }
+        weight_changes
+            .as_ref()
+            .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}"))
     );
     save_model_folder(&model_dir, &cfg.model, &ctx.model, Some(&ctx.disc), &source)?;
     ctx.sink.event(Event::Finished {
