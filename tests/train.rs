@@ -555,3 +555,97 @@ fn stage_2_loss_weights_are_applied_logged_and_recorded() {
     assert!(err.to_string().contains("diversity loss weight"), "{err}");
     assert!(!t.path().join("neg").exists());
 }
+
+#[test]
+fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
+    let (t, data, a) = photos_and_model_a();
+    let fc = |path: &Path| {
+        let (_, m) = pdpaint::model::weights::load_model_folder(path, &Device::flex()).unwrap();
+        tensor_to_vec(m.generator.fc.weight.val()).unwrap()
+    };
+    let ema_cfg = |name: &str| {
+        let mut cfg = one_stage(&data, &t.path().join(name), Stage::Pdgan, 3);
+        cfg.init_from = Some(a.join("model"));
+        cfg.ema_decay = 0.5;
+        cfg.checkpoint_every = 1;
+        cfg.keep_checkpoints = 10;
+        cfg
+    };
+
+    // Uninterrupted: raw weights g0..g3 in the checkpoints; the result is the average
+    // e0 = g0, e_k = ½ e_(k-1) + ½ g_k (fc is not spectral-normalised, so export keeps it).
+    let u = ema_cfg("u");
+    let events = run_until(&u, None);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Log(l) if l.contains("moving average (decay 0.5) starts")))
+    );
+    let ck = checkpoint::list(&u.out).unwrap();
+    assert_eq!(ck.len(), 4);
+    assert!(
+        ck.iter()
+            .all(|(_, _, p)| p.join(checkpoint::EMA_FILE).is_file())
+    );
+    let raw: Vec<Vec<f32>> = ck.iter().map(|(_, _, p)| fc(p)).collect();
+    let mut want = raw[0].clone();
+    for g in &raw[1..] {
+        for (w, x) in want.iter_mut().zip(g) {
+            *w = 0.5 * *w + 0.5 * x;
+        }
+    }
+    let result = fc(&u.out.join("model"));
+    assert_ne!(
+        result, raw[3],
+        "the result must be the average, not the last weights"
+    );
+    let worst = result
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-6, "average off by {worst}");
+    let (file, _) =
+        pdpaint::model::weights::load_model_folder(&u.out.join("model"), &Device::flex()).unwrap();
+    assert!(
+        file.source
+            .contains("moving average of its weights (decay 0.5, since stage-2 step 0)"),
+        "{}",
+        file.source
+    );
+
+    // Stopped after step 1 and resumed: the average continues from the checkpoint exactly.
+    let r = ema_cfg("r");
+    run_until(&r, Some((Stage::Pdgan, 1)));
+    let mut more = r.clone();
+    more.resume = true;
+    let events = run_until(&more, None);
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Log(l) if l.contains("moving average (decay 0.5) continued"))
+        )
+    );
+    assert_eq!(fc(&r.out.join("model")), result);
+
+    // A resume without a decay drops the average and says so; the result is the raw weights.
+    let mut plain = r.clone();
+    plain.resume = true;
+    plain.ema_decay = 0.0;
+    plain.pdgan_steps = 4;
+    let events = run_until(&plain, None);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Log(l) if l.contains("does not continue")))
+    );
+    let last = checkpoint::latest(&r.out).unwrap().unwrap();
+    assert!(!last.join(checkpoint::EMA_FILE).exists());
+    assert_eq!(fc(&r.out.join("model")), fc(&last));
+
+    // A decay of 1 or more is refused before anything is written.
+    let mut bad = ema_cfg("bad");
+    bad.ema_decay = 1.0;
+    let err = run_err(&bad);
+    assert!(err.to_string().contains("EMA decay"), "{err}");
+    assert!(!t.path().join("bad").exists());
+}

@@ -99,6 +99,12 @@ pub struct Args {
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
     #[arg(long, default_value_t = 10.0)]
     pub perceptual_weight: f64,
+    /// Keep an exponential moving average of the generator's weights with this decay (e.g.
+    /// 0.998) and make it the result's generator; 0 = none (the authors' code). Not in the
+    /// authors' code: it smooths the step-to-step oscillation of GAN training. A resumed run
+    /// continues the checkpoint's average, or starts one at the resumed weights.
+    #[arg(long, default_value_t = 0.0, value_name = "DECAY")]
+    pub ema: f64,
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -147,6 +153,7 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.init_from = a.init_from.clone();
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
+    cfg.ema_decay = a.ema;
     cfg.validate()?;
     Ok(cfg)
 }

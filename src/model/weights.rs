@@ -113,6 +113,23 @@ fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes one generator's weights to a burnpack file at `path` (e.g. the moving average a
+/// training checkpoint keeps beside the model folder).
+pub fn save_generator(g: &Generator, path: &Path) -> Result<()> {
+    save_module(g, path)
+}
+
+/// Loads a generator saved by [`save_generator`] into a copy of `like` (same architecture and
+/// device).
+///
+/// # Errors
+/// A missing, truncated or unreadable file, or weights of another architecture.
+pub fn load_generator_like(like: &Generator, path: &Path) -> Result<Generator> {
+    let mut g = like.clone();
+    load_module(&mut g, path)?;
+    Ok(g)
+}
+
 /// Writes the files of a model folder (`config.json` and the burnpack files) into the existing
 /// folder `dir`, each file flushed to disk. Not atomic on its own: callers write into a staging
 /// folder and rename it (see [`save_model_folder`] and the training checkpoints).

@@ -2,8 +2,9 @@
 //!
 //! A checkpoint is a folder `OUT/checkpoints/<n>-<stage>-<step>/`, itself a model folder
 //! (`config.json`, `prior.bpk`, `generator.bpk`, `discriminator.bpk`, so `pdpaint inpaint
-//! --model` loads it) plus the optimiser states (`optim-*.bin`) and `state.json` (stage, step,
-//! data RNG state, learning-rate back-off, counters, the run's configuration).
+//! --model` loads it) plus the optimiser states (`optim-*.bin`), `state.json` (stage, step,
+//! data RNG state, learning-rate back-off, counters, the run's configuration) and, for a run
+//! that keeps a moving average of the generator, `generator-ema.bpk`.
 //!
 //! Writing is atomic at folder level: everything goes into `checkpoints/.partial-<name>`, each
 //! file is flushed to disk, and only then is the folder renamed to its final name; older
@@ -21,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::PdGan;
 use crate::model::discriminator::Discriminator;
-use crate::model::weights::write_model_files;
+use crate::model::generator::Generator;
+use crate::model::weights::{save_generator, write_model_files};
 use crate::train::adam::Adam;
 use crate::train::config::TrainConfig;
 use crate::train::events::Stage;
@@ -52,6 +54,9 @@ pub struct TrainState {
     pub train_seconds: f64,
     /// The run's configuration when the checkpoint was written.
     pub config: TrainConfig,
+    /// The stage-2 step at which the generator's moving average started (runs with an EMA).
+    #[serde(default)]
+    pub ema_since: Option<u64>,
 }
 
 impl TrainState {
@@ -87,7 +92,13 @@ pub struct CheckpointData<'a> {
     pub optimizers: Vec<(&'a str, &'a Adam)>,
     /// The rest of the state.
     pub state: &'a TrainState,
+    /// The moving average of the generator's weights, when the run keeps one
+    /// ([`EMA_FILE`]).
+    pub ema: Option<&'a Generator>,
 }
+
+/// The file of a checkpoint that holds the generator's moving average (runs with an EMA).
+pub const EMA_FILE: &str = "generator-ema.bpk";
 
 /// The checkpoint folder of a run's output folder.
 pub fn checkpoints_dir(out: &Path) -> PathBuf {
@@ -180,6 +191,9 @@ pub fn write(out: &Path, data: &CheckpointData<'_>, keep: usize) -> Result<PathB
     {
         std::thread::sleep(Duration::from_millis(ms));
     }
+    if let Some(ema) = data.ema {
+        save_generator(ema, &staging.join(EMA_FILE))?;
+    }
     for (stem, opt) in &data.optimizers {
         opt.save(&staging.join(format!("optim-{stem}.bin")))?;
     }
@@ -267,6 +281,7 @@ mod tests {
             restores: 0,
             train_seconds: 0.0,
             config: TrainConfig::new("d".into(), "o".into(), crate::model::Preset::Tiny.config()),
+            ema_since: None,
         };
         let seed: [u8; 32] = std::array::from_fn(|i| (i * 7 + 1) as u8);
         let pos = u128::MAX - 12345;

@@ -119,6 +119,11 @@ pub struct TrainConfig {
     /// at zero. The folder's network sizes must be the run's.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
+    /// Decay of an exponential moving average of the generator's weights, kept during stage 2
+    /// and written as the result's generator (0 = none, the authors' behaviour; see
+    /// [`crate::train::ema`]).
+    #[serde(default)]
+    pub ema_decay: f64,
 }
 
 impl TrainConfig {
@@ -148,6 +153,7 @@ impl TrainConfig {
             resume: false,
             prior_from: None,
             init_from: None,
+            ema_decay: 0.0,
         }
     }
 
@@ -212,6 +218,12 @@ impl TrainConfig {
         if self.max_bad_steps == 0 {
             return Err(Error::Config("max_bad_steps must be at least 1".into()));
         }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(Error::Config(format!(
+                "the EMA decay must be in [0, 1) (0 = no average), got {}",
+                self.ema_decay
+            )));
+        }
         for (name, v) in self.stage2.weights.named() {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::Config(format!(
@@ -252,6 +264,14 @@ mod tests {
         assert!(c.validate().is_ok());
         c.batch = 0;
         assert!(c.validate().is_err());
+        c.batch = 1;
+        c.ema_decay = 0.999;
+        assert!(c.validate().is_ok());
+        for bad in [1.0, -0.5, f64::NAN] {
+            c.ema_decay = bad;
+            let e = c.validate().expect_err("refused").to_string();
+            assert!(e.contains("EMA decay"), "{e}");
+        }
     }
 
     #[test]

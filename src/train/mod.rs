@@ -3,6 +3,7 @@
 //! * [`losses`]: every loss term, with the authors' weights as defaults.
 //! * [`stage1`], [`stage2`]: one optimisation step of the prior, and of the PD-GAN pair.
 //! * [`adam`]: Adam with its state kept by parameter path, so it saves and restores exactly.
+//! * [`ema`]: an optional moving average of the generator's weights (not in the authors' code).
 //! * [`config`]: [`TrainConfig`], every number of a run.
 //! * [`run`](mod@run): [`run()`], the loop both faces share: checkpoints, resume, NaN
 //!   handling, the loss log and preview grids.
@@ -13,6 +14,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod config;
+pub mod ema;
 pub mod events;
 pub mod losses;
 pub mod run;

@@ -29,11 +29,14 @@ use crate::imageops;
 use crate::model::discriminator::Discriminator;
 use crate::model::params::ParamSource;
 use crate::model::vgg::Vgg;
-use crate::model::weights::{load_discriminator, load_model_folder, save_model_folder};
+use crate::model::weights::{
+    load_discriminator, load_generator_like, load_model_folder, save_model_folder,
+};
 use crate::model::{PdGan, tensor_from_vec, tensor_to_vec};
 use crate::train::adam::Adam;
-use crate::train::checkpoint::{self, CheckpointData, TrainState};
+use crate::train::checkpoint::{self, CheckpointData, EMA_FILE, TrainState};
 use crate::train::config::TrainConfig;
+use crate::train::ema::GeneratorEma;
 use crate::train::events::{Event, ProgressSink, Stage, StopFlag};
 use crate::train::stage1::{MaskConvInit, Stage1Losses, Stage1Trainer};
 use crate::train::stage2::{Stage2Losses, Stage2Trainer};
@@ -193,6 +196,8 @@ struct Ctx<'a> {
     preview: Batch,
     started: Instant,
     seconds_before: f64,
+    /// The generator's moving average (stage 2 of a run with `ema_decay > 0`).
+    ema: Option<GeneratorEma>,
 }
 
 impl Ctx<'_> {
@@ -220,6 +225,13 @@ impl Ctx<'_> {
             ("prior", module_is_finite(&self.model.prior)?),
             ("generator", module_is_finite(&self.model.generator)?),
             ("discriminator", module_is_finite(&self.disc)?),
+            (
+                "generator average",
+                match &self.ema {
+                    Some(e) => module_is_finite(e.model())?,
+                    None => true,
+                },
+            ),
         ] {
             if !finite {
                 return Err(Error::NonFinite(format!(
@@ -235,6 +247,7 @@ impl Ctx<'_> {
                 disc: &self.disc,
                 optimizers,
                 state: &self.state,
+                ema: self.ema.as_ref().map(|e| e.model()),
             },
             self.cfg.keep_checkpoints,
         )?;
@@ -352,7 +365,11 @@ fn preview_grid(ctx: &Ctx<'_>, stage: Stage) -> Result<RgbImage> {
     let p_vec = tensor_to_vec(p.clone())?;
     let k = ctx.cfg.preview_samples.max(1);
     let samples: Option<Vec<f32>> = if stage == Stage::Pdgan {
-        let g = ctx.model.generator.valid();
+        // The previews show what the run's result will be: the average when there is one.
+        let g = match &ctx.ema {
+            Some(e) => e.export(),
+            None => ctx.model.generator.valid(),
+        };
         let zd = g.z_dim;
         // Sample j of every photo uses seed j: the same z every time.
         let z: Vec<f32> = (0..k)
@@ -491,6 +508,7 @@ pub fn run(
                 restores: 0,
                 train_seconds: 0.0,
                 config: cfg.clone(),
+                ema_since: None,
             };
             (model, disc, st)
         }
@@ -545,6 +563,7 @@ pub fn run(
         preview,
         started: Instant::now(),
         seconds_before,
+        ema: None,
     };
 
     if let Some(dir) = cfg.init_from.as_ref().filter(|_| resume_from.is_none()) {
@@ -621,8 +640,15 @@ pub fn run(
         ctx.sink.event(Event::StageFinished { stage });
     }
     let model_dir = cfg.out.join("model");
+    let ema_note = match (&ctx.ema, ctx.state.ema_since) {
+        (Some(e), Some(since)) => format!(
+            ", generator = moving average of its weights (decay {}, since stage-2 step {since})",
+            e.decay()
+        ),
+        _ => String::new(),
+    };
     let source = format!(
-        "trained by pdpaint {} ({} step {}, {:.0} s){}{}",
+        "trained by pdpaint {} ({} step {}, {:.0} s){}{}{ema_note}",
         env!("CARGO_PKG_VERSION"),
         ctx.state.stage,
         ctx.state.step,
@@ -632,7 +658,16 @@ pub fn run(
             .as_ref()
             .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}"))
     );
-    save_model_folder(&model_dir, &cfg.model, &ctx.model, Some(&ctx.disc), &source)?;
+    match &ctx.ema {
+        Some(e) => {
+            let result = PdGan {
+                prior: ctx.model.prior.clone(),
+                generator: e.export(),
+            };
+            save_model_folder(&model_dir, &cfg.model, &result, Some(&ctx.disc), &source)?;
+        }
+        None => save_model_folder(&model_dir, &cfg.model, &ctx.model, Some(&ctx.disc), &source)?,
+    }
     ctx.sink.event(Event::Finished {
         model: model_dir,
         stopped,
@@ -818,6 +853,45 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
     Ok(stopped)
 }
 
+/// Sets up the generator's moving average for stage 2: continued from the checkpoint being
+/// resumed when it holds one, else started at the current weights (and said so).
+fn start_ema(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<()> {
+    let decay = ctx.cfg.ema_decay;
+    let saved = resume.map(|d| d.join(EMA_FILE)).filter(|p| p.exists());
+    if decay <= 0.0 {
+        if saved.is_some() {
+            ctx.sink.event(Event::Log(
+                "the checkpoint holds a moving average of the generator, which this run does \
+                 not continue (no EMA decay given); the result will be the trained weights"
+                    .into(),
+            ));
+        }
+        ctx.ema = None;
+        ctx.state.ema_since = None;
+        return Ok(());
+    }
+    match (saved, ctx.state.ema_since) {
+        (Some(path), Some(since)) => {
+            let avg = load_generator_like(&ctx.model.generator.valid(), &path)?;
+            ctx.ema = Some(GeneratorEma::resume(decay, avg)?);
+            ctx.sink.event(Event::Log(format!(
+                "generator moving average (decay {decay}) continued, started at stage-2 step \
+                 {since}"
+            )));
+        }
+        _ => {
+            ctx.ema = Some(GeneratorEma::start(decay, &ctx.model.generator)?);
+            ctx.state.ema_since = Some(ctx.state.step);
+            ctx.sink.event(Event::Log(format!(
+                "generator moving average (decay {decay}) starts at the weights of stage-2 step \
+                 {}; the result's generator will be the average",
+                ctx.state.step
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Stage 2. Returns whether the run was stopped.
 fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
     let stage = Stage::Pdgan;
@@ -859,6 +933,7 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         let (og, od) = trainer.optimizers();
         ctx.save(vec![("g", og), ("d", od)])
     };
+    start_ema(ctx, resume)?;
     if resume.is_none() {
         save(ctx, &trainer, &batcher)?;
     }
@@ -875,6 +950,9 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         match trainer.step(&batch, &seeds, lr) {
             Ok(losses) => {
                 bad = 0;
+                if let (Some(ema), Some(g)) = (ctx.ema.as_mut(), trainer.generator()) {
+                    ema.update(g);
+                }
                 ctx.step_done(stage, total, lr, losses.named(), &mut rate)?;
             }
             Err(Error::NonFinite(reason)) => {
@@ -882,6 +960,12 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
                     let (dir, step) = restore_point(ctx, stage)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
                     let d = load_discriminator(&dir, &ctx.cfg.model, &ctx.ad)?;
+                    if let Some(ema) = &ctx.ema
+                        && dir.join(EMA_FILE).exists()
+                    {
+                        let avg = load_generator_like(ema.model(), &dir.join(EMA_FILE))?;
+                        ctx.ema = Some(GeneratorEma::resume(ema.decay(), avg)?);
+                    }
                     trainer.restore_all(
                         m.generator,
                         d,

@@ -1,0 +1,246 @@
+//! An exponential moving average (EMA) of the generator's weights, kept beside the trained
+//! generator: `ema ← d·ema + (1 − d)·g` after every generator step.
+//!
+//! Not part of the authors' code (they use the raw weights); it is off unless a run asks for it
+//! (`TrainConfig::ema_decay`, `pdpaint train --ema`). Averaging the iterates of a GAN generator
+//! smooths out the step-to-step oscillation of adversarial training (Yazıcı et al., "The Unusual
+//! Effectiveness of Averaging in GAN Training", ICLR 2019); the network itself is unchanged.
+//!
+//! Every trainable float parameter is averaged. Parameters without a gradient — the
+//! spectral-norm power-iteration vectors `weight_u`, `weight_v` — are state, not weights: they
+//! are copied from the trained generator, and [`GeneratorEma::export`] refreshes them with
+//! power iterations on the averaged weights so that `σ = uᵀWv` is the averaged weight's own
+//! spectral norm.
+//!
+//! The average lives on the non-autodiff device and is keyed by parameter path (like
+//! [`crate::train::adam`]), so a copy loaded from a checkpoint re-attaches exactly.
+
+use std::collections::BTreeMap;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::generator::Generator;
+use crate::train::stage2::power_iterate_generator;
+
+/// Power iterations [`GeneratorEma::export`] runs on the averaged weights.
+pub const EXPORT_POWER_ITERATIONS: usize = 10;
+
+/// The averaged generator.
+#[derive(Debug, Clone)]
+pub struct GeneratorEma {
+    decay: f64,
+    model: Generator,
+}
+
+impl GeneratorEma {
+    /// Starts the average at the weights of `g` (a training, autodiff-device generator).
+    ///
+    /// # Errors
+    /// A decay outside `[0, 1)`.
+    pub fn start(decay: f64, g: &Generator) -> Result<Self> {
+        check_decay(decay)?;
+        Ok(Self {
+            decay,
+            model: g.valid(),
+        })
+    }
+
+    /// Continues an average saved earlier (`model` on the non-autodiff device).
+    ///
+    /// # Errors
+    /// A decay outside `[0, 1)`.
+    pub fn resume(decay: f64, model: Generator) -> Result<Self> {
+        check_decay(decay)?;
+        Ok(Self { decay, model })
+    }
+
+    /// The decay `d`.
+    pub fn decay(&self) -> f64 {
+        self.decay
+    }
+
+    /// The averaged generator as it is (the spectral-norm vectors are the trained generator's).
+    pub fn model(&self) -> &Generator {
+        &self.model
+    }
+
+    /// Folds the weights of `g` (after a generator step) into the average.
+    pub fn update(&mut self, g: &Generator) {
+        let mut live = Collect::default();
+        g.visit(&mut live);
+        let mut mapper = Blend {
+            live: live.params,
+            decay: self.decay,
+            path: Vec::new(),
+        };
+        self.model = self.model.clone().map(&mut mapper);
+    }
+
+    /// The averaged generator for use and for saving: its spectral-norm vectors refreshed by
+    /// [`EXPORT_POWER_ITERATIONS`] power iterations on the averaged weights.
+    pub fn export(&self) -> Generator {
+        let mut g = self.model.clone();
+        for _ in 0..EXPORT_POWER_ITERATIONS {
+            g = power_iterate_generator(g);
+        }
+        g
+    }
+}
+
+fn check_decay(decay: f64) -> Result<()> {
+    if (0.0..1.0).contains(&decay) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "the EMA decay must be in [0, 1), got {decay}"
+        )))
+    }
+}
+
+/// Every float parameter of the trained generator by path: flattened values (non-autodiff)
+/// and whether it is trained (has a gradient).
+#[derive(Default)]
+struct Collect {
+    path: Vec<String>,
+    params: BTreeMap<String, (Tensor<1>, bool)>,
+}
+
+impl ModuleVisitor for Collect {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        let trained = t.is_require_grad();
+        let n = t.shape().num_elements();
+        self.params
+            .insert(self.path.join("."), (t.inner().reshape([n]), trained));
+    }
+}
+
+struct Blend {
+    live: BTreeMap<String, (Tensor<1>, bool)>,
+    decay: f64,
+    path: Vec<String>,
+}
+
+impl ModuleMapper for Blend {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, avg, mapper) = param.consume();
+        let shape = avg.shape();
+        let out = match self.live.remove(&self.path.join(".")) {
+            Some((x, trained)) if x.shape().num_elements() == shape.num_elements() => {
+                let x: Tensor<D> = x.reshape(shape);
+                if trained {
+                    avg * self.decay + x * (1.0 - self.decay)
+                } else {
+                    x
+                }
+            }
+            // Same architecture on both sides, so this does not happen; keep the average.
+            _ => avg,
+        };
+        Param::from_mapped_value(id, out, mapper)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model::Preset;
+    use crate::model::params::ParamSource;
+    use crate::model::tensor_to_vec;
+
+    fn generator(seed: u64, dev: &Device) -> Generator {
+        let cfg = Preset::Tiny.config();
+        Generator::from_source(&mut ParamSource::random(seed, dev), &cfg.generator).unwrap()
+    }
+
+    fn values(g: &Generator) -> BTreeMap<String, Vec<f32>> {
+        let mut c = Collect::default();
+        g.visit(&mut c);
+        c.params
+            .into_iter()
+            .map(|(k, (t, _))| (k, tensor_to_vec(t).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn update_blends_weights_and_copies_spectral_norm_vectors() {
+        let dev = Device::flex().autodiff();
+        let a = generator(1, &dev);
+        let b = generator(2, &dev);
+        let mut ema = GeneratorEma::start(0.75, &a).unwrap();
+        assert_eq!(values(ema.model()), values(&a.valid()));
+        ema.update(&b);
+        let (va, vb, ve) = (values(&a), values(&b), values(ema.model()));
+        assert_eq!(va.len(), ve.len());
+        let mut blended = 0;
+        let mut copied = 0;
+        for (k, e) in &ve {
+            let (x, y) = (&va[k], &vb[k]);
+            if k.ends_with("weight_u") || k.ends_with("weight_v") {
+                assert_eq!(e, y, "{k} must be copied from the trained generator");
+                copied += 1;
+            } else {
+                for i in 0..e.len() {
+                    let want = 0.75 * x[i] + 0.25 * y[i];
+                    assert!((e[i] - want).abs() <= 1e-6 * (1.0 + want.abs()), "{k}[{i}]");
+                }
+                blended += 1;
+            }
+        }
+        assert!(
+            blended > 10 && copied > 10,
+            "{blended} blended, {copied} copied"
+        );
+        // Decay 0 follows the trained weights exactly.
+        let mut follow = GeneratorEma::start(0.0, &a).unwrap();
+        follow.update(&b);
+        assert_eq!(values(follow.model()), values(&b.valid()));
+    }
+
+    #[test]
+    fn export_refreshes_sigma_for_the_averaged_weights() {
+        let dev = Device::flex().autodiff();
+        let a = generator(3, &dev);
+        let ema = GeneratorEma::start(0.9, &a).unwrap();
+        let out = ema.export();
+        let before = values(ema.model());
+        let after = values(&out);
+        let key = before
+            .keys()
+            .find(|k| k.ends_with("conv_0.weight_orig"))
+            .unwrap()
+            .clone();
+        assert_eq!(before[&key], after[&key], "weights are not touched");
+        let u = key.replace("weight_orig", "weight_u");
+        assert_ne!(before[&u], after[&u], "u is refreshed");
+    }
+
+    #[test]
+    fn decay_outside_zero_one_is_refused() {
+        let dev = Device::flex().autodiff();
+        let a = generator(4, &dev);
+        for bad in [1.0, -0.1, f64::NAN] {
+            let e = GeneratorEma::start(bad, &a).unwrap_err().to_string();
+            assert!(e.contains("EMA decay"), "{e}");
+        }
+    }
+}
