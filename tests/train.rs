@@ -614,6 +614,45 @@ fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
         file.source
     );
 
+    // `pdpaint export --average` makes the same model from the last checkpoint (spectral-norm
+    // vectors refreshed the same way), and refuses a folder without an average.
+    let exported = t.path().join("exported");
+    let out = bin()
+        .args(["export", "--average", "--model"])
+        .arg(&ck[3].2)
+        .arg("--out")
+        .arg(&exported)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, m_exp) =
+        pdpaint::model::weights::load_model_folder(&exported, &Device::flex()).unwrap();
+    let (e_file, m_res) =
+        pdpaint::model::weights::load_model_folder(&u.out.join("model"), &Device::flex()).unwrap();
+    assert!(e_file.source.contains("moving average"));
+    let u_of = |m: &pdpaint::model::PdGan| {
+        tensor_to_vec(m.generator.generated[0].block.conv_0.weight_u.val()).unwrap()
+    };
+    assert_eq!(u_of(&m_exp), u_of(&m_res));
+    assert_eq!(fc(&exported), result);
+    let out = bin()
+        .args(["export", "--average", "--model"])
+        .arg(a.join("model"))
+        .arg("--out")
+        .arg(t.path().join("x"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no moving average"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("generator-ema.bpk"), "{err}");
+
     // Stopped after step 1 and resumed: the average continues from the checkpoint exactly.
     let r = ema_cfg("r");
     run_until(&r, Some((Stage::Pdgan, 1)));

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use burn::prelude::*;
 
-use pdpaint::model::weights::{load_model_folder, save_model_folder, save_model_folder_half};
+use pdpaint::model::weights::{
+    load_generator_like, load_model_folder, save_model_folder, save_model_folder_half,
+};
+use pdpaint::train::checkpoint::{self, EMA_FILE};
+use pdpaint::train::ema::refresh_spectral_norm;
 
 /// Arguments of `pdpaint export`.
 #[derive(Debug, clap::Args)]
@@ -20,6 +24,11 @@ pub struct Args {
     /// Store the weights in half precision (`*.f16`, half the size; computation stays f32).
     #[arg(long)]
     pub half: bool,
+    /// Take the generator from the checkpoint's moving average (`generator-ema.bpk`, written by
+    /// `pdpaint train --ema`) instead of its trained weights; `--model` must be a checkpoint
+    /// folder of such a run.
+    #[arg(long)]
+    pub average: bool,
 }
 
 /// Runs `pdpaint export`.
@@ -28,12 +37,33 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--out must differ from --model");
     }
     let dev = Device::flex();
-    let (file, model) = load_model_folder(&a.model, &dev)?;
-    let source = if file.source.is_empty() {
+    let (file, mut model) = load_model_folder(&a.model, &dev)?;
+    let mut source = if file.source.is_empty() {
         format!("exported from {}", a.model.display())
     } else {
         file.source.clone()
     };
+    if a.average {
+        let path = a.model.join(EMA_FILE);
+        if !path.is_file() {
+            bail!(
+                "--average needs a checkpoint of a run trained with --ema, and this folder has \
+                 no moving average: {}",
+                path.display()
+            );
+        }
+        let avg = load_generator_like(&model.generator, &path)?;
+        model.generator = refresh_spectral_norm(avg);
+        let state = checkpoint::read_state(&a.model).ok();
+        let decay = state.as_ref().map(|s| s.config.ema_decay);
+        let since = state.as_ref().and_then(|s| s.ema_since);
+        source.push_str(&match (decay, since) {
+            (Some(d), Some(n)) => format!(
+                ", generator = moving average of its weights (decay {d}, since stage-2 step {n})"
+            ),
+            _ => ", generator = moving average of its weights".to_string(),
+        });
+    }
     if a.half {
         save_model_folder_half(&a.out, &file.config, &model, &source)?;
     } else {

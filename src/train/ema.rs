@@ -81,12 +81,18 @@ impl GeneratorEma {
     /// The averaged generator for use and for saving: its spectral-norm vectors refreshed by
     /// [`EXPORT_POWER_ITERATIONS`] power iterations on the averaged weights.
     pub fn export(&self) -> Generator {
-        let mut g = self.model.clone();
-        for _ in 0..EXPORT_POWER_ITERATIONS {
-            g = power_iterate_generator(g);
-        }
-        g
+        refresh_spectral_norm(self.model.clone())
     }
+}
+
+/// Runs [`EXPORT_POWER_ITERATIONS`] power iterations on every spectral-normalised conv of `g`,
+/// so that its stored `u`, `v` belong to its own weights (for an averaged generator, whose
+/// vectors were copied from the trained one).
+pub fn refresh_spectral_norm(mut g: Generator) -> Generator {
+    for _ in 0..EXPORT_POWER_ITERATIONS {
+        g = power_iterate_generator(g);
+    }
+    g
 }
 
 fn check_decay(decay: f64) -> Result<()> {
