@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::prelude::*;
 use half::f16;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::tensor_to_vec;
+use crate::model::walk::{flat_params, replace_params};
 
 const MAGIC: &[u8; 8] = b"PDPF16v1";
 
@@ -29,43 +30,22 @@ struct Entry {
 /// Encodes every float parameter of `m` (including buffers such as spectral-norm `u`, `v`) as
 /// half precision. Fails if a value is outside the f16 range (it would become infinite).
 pub fn to_bytes<M: Module>(m: &M) -> Result<Vec<u8>> {
-    struct V {
-        path: Vec<String>,
-        entries: Vec<Entry>,
-        tensors: Vec<Tensor<1>>,
-    }
-    impl ModuleVisitor for V {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let t = param.val();
-            let shape = t.dims().to_vec();
-            let n: usize = shape.iter().product();
-            self.entries.push(Entry {
-                path: self.path.join("."),
-                shape,
-            });
-            self.tensors.push(t.reshape([n]));
-        }
-    }
-    let mut v = V {
-        path: Vec::new(),
-        entries: Vec::new(),
-        tensors: Vec::new(),
-    };
-    m.visit(&mut v);
-    let header = serde_json::to_vec(&v.entries)
+    let params = flat_params(m);
+    let entries: Vec<Entry> = params
+        .iter()
+        .map(|p| Entry {
+            path: p.path.clone(),
+            shape: p.shape.clone(),
+        })
+        .collect();
+    let header = serde_json::to_vec(&entries)
         .map_err(|e| Error::Config(format!("cannot encode weight header: {e}")))?;
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
-    for (t, e) in v.tensors.into_iter().zip(&v.entries) {
-        for x in tensor_to_vec(t)? {
+    for (p, e) in params.into_iter().zip(&entries) {
+        for x in tensor_to_vec(p.values)? {
             let h = f16::from_f32(x);
             if x.is_finite() && !h.is_finite() {
                 return Err(Error::Config(format!(
@@ -113,72 +93,39 @@ pub fn load_bytes<M: Module>(m: M, bytes: &[u8], name: &Path) -> Result<M> {
             bytes.len()
         )));
     }
-    struct L<'a> {
-        path: Vec<String>,
-        table: &'a HashMap<String, (Vec<usize>, usize)>,
-        bytes: &'a [u8],
-        error: Option<String>,
-        used: usize,
-    }
-    impl ModuleMapper for L<'_> {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.path.push(name.to_string());
+    let mut error: Option<String> = None;
+    let mut used = 0usize;
+    let m = replace_params(m, |key, want, current| match table.get(key) {
+        Some((shape, off)) if shape.as_slice() == want => {
+            used += 1;
+            let n: usize = shape.iter().product();
+            let vals: Vec<f32> = bytes[*off..*off + 2 * n]
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect();
+            Some(Tensor::<1>::from_data(
+                TensorData::new(vals, [n]),
+                &current.device(),
+            ))
         }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.path.pop();
+        Some((shape, _)) => {
+            error.get_or_insert(format!(
+                "tensor {key} has shape {shape:?}, the model expects {want:?}"
+            ));
+            None
         }
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            let (id, tensor, mapper) = param.consume();
-            let key = self.path.join(".");
-            let want = tensor.dims().to_vec();
-            let tensor = match self.table.get(&key) {
-                Some((shape, off)) if *shape == want => {
-                    self.used += 1;
-                    let n: usize = shape.iter().product();
-                    let vals: Vec<f32> = self.bytes[*off..*off + 2 * n]
-                        .chunks_exact(2)
-                        .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-                        .collect();
-                    let require_grad = tensor.is_require_grad();
-                    let mut t = Tensor::<D>::from_data(
-                        TensorData::new(vals, want.clone()),
-                        &tensor.device(),
-                    );
-                    if require_grad {
-                        t = t.require_grad();
-                    }
-                    t
-                }
-                Some((shape, _)) => {
-                    self.error.get_or_insert(format!(
-                        "tensor {key} has shape {shape:?}, the model expects {want:?}"
-                    ));
-                    tensor
-                }
-                None => {
-                    self.error.get_or_insert(format!("missing tensor {key}"));
-                    tensor
-                }
-            };
-            Param::from_mapped_value(id, tensor, mapper)
+        None => {
+            error.get_or_insert(format!("missing tensor {key}"));
+            None
         }
-    }
-    let mut l = L {
-        path: Vec::new(),
-        table: &table,
-        bytes,
-        error: None,
-        used: 0,
-    };
-    let m = m.map(&mut l);
-    if let Some(e) = l.error {
+    });
+    if let Some(e) = error {
         return Err(bad(format!("weights do not fit the model: {e}")));
     }
-    if l.used != table.len() {
+    if used != table.len() {
         return Err(bad(format!(
-            "the file holds {} tensors, the model uses {}",
+            "the file holds {} tensors, the model uses {used}",
             table.len(),
-            l.used
         )));
     }
     Ok(m)

@@ -8,6 +8,7 @@
 //! * [`discriminator`]: the two-scale PatchGAN.
 //! * [`vgg`]: the frozen VGG-16/19 feature network of the losses (torchvision weights or
 //!   seeded random).
+//! * [`walk`]: a module's float parameters by path (half-precision files, the moving average).
 //! * [`weights`]: import of the authors' `.pth` files and our model folder (`config.json` +
 //!   burnpack files).
 
@@ -20,6 +21,7 @@ pub mod layers;
 pub mod params;
 pub mod prior;
 pub mod vgg;
+pub mod walk;
 pub mod weights;
 
 use burn::prelude::*;

@@ -17,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::generator::Generator;
+use crate::model::walk::{flat_params, replace_params};
 use crate::train::stage2::power_iterate_generator;
 
 /// Power iterations [`GeneratorEma::export`] runs on the averaged weights.
@@ -68,14 +68,16 @@ impl GeneratorEma {
 
     /// Folds the weights of `g` (after a generator step) into the average.
     pub fn update(&mut self, g: &Generator) {
-        let mut live = Collect::default();
-        g.visit(&mut live);
-        let mut mapper = Blend {
-            live: live.params,
-            decay: self.decay,
-            path: Vec::new(),
-        };
-        self.model = self.model.clone().map(&mut mapper);
+        let mut live: BTreeMap<String, (Tensor<1>, bool)> = flat_params(g)
+            .into_iter()
+            .map(|p| (p.path, (p.values.inner(), p.trained)))
+            .collect();
+        let d = self.decay;
+        // Same architecture on both sides, so every path is found.
+        self.model = replace_params(self.model.clone(), |path, _, avg| {
+            let (x, trained) = live.remove(path)?;
+            Some(if trained { avg * d + x * (1.0 - d) } else { x })
+        });
     }
 
     /// The averaged generator for use and for saving: its spectral-norm vectors refreshed by
@@ -105,66 +107,6 @@ fn check_decay(decay: f64) -> Result<()> {
     }
 }
 
-/// Every float parameter of the trained generator by path: flattened values (non-autodiff)
-/// and whether it is trained (has a gradient).
-#[derive(Default)]
-struct Collect {
-    path: Vec<String>,
-    params: BTreeMap<String, (Tensor<1>, bool)>,
-}
-
-impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let t = param.val();
-        let trained = t.is_require_grad();
-        let n = t.shape().num_elements();
-        self.params
-            .insert(self.path.join("."), (t.inner().reshape([n]), trained));
-    }
-}
-
-struct Blend {
-    live: BTreeMap<String, (Tensor<1>, bool)>,
-    decay: f64,
-    path: Vec<String>,
-}
-
-impl ModuleMapper for Blend {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, avg, mapper) = param.consume();
-        let shape = avg.shape();
-        let out = match self.live.remove(&self.path.join(".")) {
-            Some((x, trained)) if x.shape().num_elements() == shape.num_elements() => {
-                let x: Tensor<D> = x.reshape(shape);
-                if trained {
-                    avg * self.decay + x * (1.0 - self.decay)
-                } else {
-                    x
-                }
-            }
-            // Same architecture on both sides, so this does not happen; keep the average.
-            _ => avg,
-        };
-        Param::from_mapped_value(id, out, mapper)
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -179,11 +121,9 @@ mod tests {
     }
 
     fn values(g: &Generator) -> BTreeMap<String, Vec<f32>> {
-        let mut c = Collect::default();
-        g.visit(&mut c);
-        c.params
+        flat_params(g)
             .into_iter()
-            .map(|(k, (t, _))| (k, tensor_to_vec(t).unwrap()))
+            .map(|p| (p.path, tensor_to_vec(p.values).unwrap()))
             .collect()
     }
 
