@@ -10,7 +10,7 @@ use pdpaint::model::weights::{
     load_generator_like, load_model_folder, save_model_folder, save_model_folder_half,
 };
 use pdpaint::train::checkpoint::{self, EMA_FILE};
-use pdpaint::train::ema::refresh_spectral_norm;
+use pdpaint::train::ema::{refresh_spectral_norm, source_note};
 
 /// Arguments of `pdpaint export`.
 #[derive(Debug, clap::Args)]
@@ -55,14 +55,10 @@ pub fn run(a: Args) -> Result<()> {
         let avg = load_generator_like(&model.generator, &path)?;
         model.generator = refresh_spectral_norm(avg);
         let state = checkpoint::read_state(&a.model).ok();
-        let decay = state.as_ref().map(|s| s.config.ema_decay);
-        let since = state.as_ref().and_then(|s| s.ema_since);
-        source.push_str(&match (decay, since) {
-            (Some(d), Some(n)) => format!(
-                ", generator = moving average of its weights (decay {d}, since stage-2 step {n})"
-            ),
-            _ => ", generator = moving average of its weights".to_string(),
-        });
+        source.push_str(&source_note(
+            state.as_ref().map(|s| s.config.ema_decay),
+            state.as_ref().and_then(|s| s.ema_since),
+        ));
     }
     if a.half {
         save_model_folder_half(&a.out, &file.config, &model, &source)?;

@@ -119,7 +119,7 @@ mod tests {
                 .iter()
                 .any(|p| p.path.ends_with("conv_0.weight_u") && !p.trained)
         );
-        // Double every trained parameter, keep the rest.
+        // Double every parameter (buffers too): flags and shapes stay.
         let g2 = replace_params(g, |_, _, x| Some(x * 2.0));
         let after = flat_params(&g2);
         assert_eq!(before.len(), after.len());

@@ -97,6 +97,17 @@ pub fn refresh_spectral_norm(mut g: Generator) -> Generator {
     g
 }
 
+/// What a model's `source` says of a generator that is a moving average: decay and starting
+/// step when known.
+pub fn source_note(decay: Option<f64>, since: Option<u64>) -> String {
+    match (decay, since) {
+        (Some(d), Some(n)) => format!(
+            ", generator = moving average of its weights (decay {d}, since stage-2 step {n})"
+        ),
+        _ => ", generator = moving average of its weights".to_string(),
+    }
+}
+
 fn check_decay(decay: f64) -> Result<()> {
     if (0.0..1.0).contains(&decay) {
         Ok(())

@@ -640,13 +640,9 @@ pub fn run(
         ctx.sink.event(Event::StageFinished { stage });
     }
     let model_dir = cfg.out.join("model");
-    let ema_note = match (&ctx.ema, ctx.state.ema_since) {
-        (Some(e), Some(since)) => format!(
-            ", generator = moving average of its weights (decay {}, since stage-2 step {since})",
-            e.decay()
-        ),
-        _ => String::new(),
-    };
+    let ema_note = ctx.ema.as_ref().map_or_else(String::new, |e| {
+        crate::train::ema::source_note(Some(e.decay()), ctx.state.ema_since)
+    });
     let source = format!(
         "trained by pdpaint {} ({} step {}, {:.0} s){}{}{ema_note}",
         env!("CARGO_PKG_VERSION"),
@@ -658,16 +654,13 @@ pub fn run(
             .as_ref()
             .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}"))
     );
-    match &ctx.ema {
-        Some(e) => {
-            let result = PdGan {
-                prior: ctx.model.prior.clone(),
-                generator: e.export(),
-            };
-            save_model_folder(&model_dir, &cfg.model, &result, Some(&ctx.disc), &source)?;
-        }
-        None => save_model_folder(&model_dir, &cfg.model, &ctx.model, Some(&ctx.disc), &source)?,
-    }
+    // With an average, the result's generator is the average.
+    let averaged = ctx.ema.as_ref().map(|e| PdGan {
+        prior: ctx.model.prior.clone(),
+        generator: e.export(),
+    });
+    let result = averaged.as_ref().unwrap_or(&ctx.model);
+    save_model_folder(&model_dir, &cfg.model, result, Some(&ctx.disc), &source)?;
     ctx.sink.event(Event::Finished {
         model: model_dir,
         stopped,
