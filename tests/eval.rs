@@ -75,18 +75,20 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         "--data",
         s(&data),
         "--per-bin",
-        "1",
+        "2",
         "--samples",
         "2",
         "--seed",
         "5",
+        "--bootstrap",
+        "50",
         "--backend",
         "cpu",
         "--out",
         s(&out),
     ]);
     println!(
-        "pdpaint eval (tiny, 1 per bin, 2 samples): {:.1} s",
+        "pdpaint eval (tiny, 2 per bin, 2 samples): {:.1} s",
         start.elapsed().as_secs_f64()
     );
     assert!(o.status.success(), "eval failed: {}", stderr(&o));
@@ -139,45 +141,65 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         );
         assert_eq!(b["methods"][2]["diversity_l1"].as_f64(), Some(0.0));
         assert_eq!(b["edge_diversity"].as_array().expect("bands").len(), 6);
+        // The paired bootstrap of PD-GAN's SWD against each baseline.
+        let vs = b["swd_vs_baselines"].as_array().expect("contrasts");
+        let names: Vec<&str> = vs
+            .iter()
+            .map(|c| c["baseline"].as_str().expect("baseline"))
+            .collect();
+        assert_eq!(names, ["prior", "telea"], "{b}");
+        for (c, m) in vs.iter().zip(1..) {
+            let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
+            let want = gan["swd"]["mean"].as_f64().expect("swd")
+                - b["methods"][m]["swd"]["mean"].as_f64().expect("swd");
+            assert!((f("difference") - want).abs() < 1e-9, "{c}");
+            assert!(f("low") <= f("high"), "{c}");
+            assert!((0.0..=1.0).contains(&f("pdgan_better")), "{c}");
+            assert_eq!(c["reps"], 50);
+        }
     }
-    assert_eq!(r["items"].as_array().expect("items").len(), 6);
+    assert_eq!(r["items"].as_array().expect("items").len(), 12);
     assert_eq!(r["settings"]["samples"], 2);
+    assert_eq!(r["settings"]["bootstrap"], 50);
     assert!(
         r["settings"]["feature_net"]
             .as_str()
             .expect("vgg")
             .contains("random")
     );
-    // Per photo, over the 30-60 % bins: with one crop per bin only the first photo has crops,
-    // three of them, and its means are those of its items.
+    // Per photo, over the 30-60 % bins: two crops per bin alternate between the two photos,
+    // so each has three, and its means are those of its items.
     let per_photo = r["per_photo"].as_array().expect("per_photo");
-    assert_eq!(per_photo.len(), 1, "{per_photo:?}");
-    let p = &per_photo[0];
-    assert!(
-        p["photo"].as_str().expect("photo").ends_with("a.png"),
-        "{p}"
-    );
-    assert_eq!(p["items"], 3);
-    let large: Vec<&serde_json::Value> = r["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|i| ["30-40%", "40-50%", "50-60%"].contains(&i["bin"].as_str().expect("bin")))
-        .collect();
-    for (m, key) in p["methods"]
-        .as_array()
-        .expect("methods")
-        .iter()
-        .zip(["pdgan", "prior", "telea"])
-    {
-        let want = large
+    assert_eq!(per_photo.len(), 2, "{per_photo:?}");
+    for (p, name) in per_photo.iter().zip(["a.png", "b.png"]) {
+        let photo = p["photo"].as_str().expect("photo");
+        assert!(photo.ends_with(name), "{p}");
+        assert_eq!(p["items"], 3);
+        let large: Vec<&serde_json::Value> = r["items"]
+            .as_array()
+            .expect("items")
             .iter()
-            .map(|i| i[key]["psnr_mean"].as_f64().expect("psnr"))
-            .sum::<f64>()
-            / 3.0;
-        let got = m["psnr_mean"].as_f64().expect("psnr");
-        assert!((got - want).abs() < 1e-9, "{key}: {got} vs {want}");
-        assert!(m["swd"]["mean"].as_f64().expect("swd") > 0.0, "{m}");
+            .filter(|i| {
+                ["30-40%", "40-50%", "50-60%"].contains(&i["bin"].as_str().expect("bin"))
+                    && i["photo"].as_str() == Some(photo)
+            })
+            .collect();
+        assert_eq!(large.len(), 3);
+        for (m, key) in p["methods"]
+            .as_array()
+            .expect("methods")
+            .iter()
+            .zip(["pdgan", "prior", "telea"])
+        {
+            let want = large
+                .iter()
+                .map(|i| i[key]["psnr_mean"].as_f64().expect("psnr"))
+                .sum::<f64>()
+                / 3.0;
+            let got = m["psnr_mean"].as_f64().expect("psnr");
+            assert!((got - want).abs() < 1e-9, "{key}: {got} vs {want}");
+            assert!(m["swd"]["mean"].as_f64().expect("swd") > 0.0, "{m}");
+        }
     }
     // Telea is a sensible fill: on these smooth photos it beats an untrained network.
     let telea_psnr: f64 = bins
@@ -202,6 +224,9 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         "not comparable",
         "## Per held-out photo (bins from 30% pooled)",
         "| a.png | 3 |",
+        "| b.png | 3 |",
+        "## Is pd-gan's SWD lower than the baselines'? (paired bootstrap)",
+        "| bin | vs prior | vs telea |",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }

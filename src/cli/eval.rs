@@ -35,6 +35,10 @@ pub struct Args {
     /// Neighbourhood radius of the Telea baseline, in pixels.
     #[arg(long, default_value_t = pdpaint::eval::telea::DEFAULT_RADIUS)]
     pub telea_radius: f32,
+    /// Resamples of the paired bootstrap that says how sure each bin's SWD difference between
+    /// PD-GAN and a baseline is (0: leave it out).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub bootstrap: u32,
     /// Report path: writes REPORT.json and REPORT.md (a .json or .md extension is replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -85,6 +89,7 @@ pub fn run(a: Args) -> Result<()> {
         per_bin: a.per_bin as usize,
         seed: a.seed,
         telea_radius: a.telea_radius,
+        bootstrap: a.bootstrap as usize,
         ..EvalOptions::default()
     };
     let bar = indicatif::ProgressBar::new(6 * u64::from(a.per_bin));

@@ -52,7 +52,7 @@ use crate::model::{tensor_from_vec, tensor_to_vec};
 use metrics::{BandStats, EDGE_BANDS, Planes};
 use report::{
     BandRow, BinReport, DataInfo, EvalReport, ItemRecord, ItemScores, METHOD_PDGAN, METHOD_PRIOR,
-    METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings,
+    METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings, SwdContrastRow,
 };
 use swd::SwdSets;
 
@@ -89,6 +89,9 @@ pub struct EvalOptions {
     pub batch: usize,
     /// Component masks tried per bin mask before giving up ([`sample_in_bin`]).
     pub mask_tries: usize,
+    /// Resamples of the paired bootstrap of PD-GAN's SWD against each baseline per bin
+    /// ([`swd::SwdSets::bootstrap`]); 0 leaves it out.
+    pub bootstrap: usize,
 }
 
 impl Default for EvalOptions {
@@ -100,6 +103,7 @@ impl Default for EvalOptions {
             telea_radius: telea::DEFAULT_RADIUS,
             batch: 4,
             mask_tries: 2000,
+            bootstrap: 200,
         }
     }
 }
@@ -112,6 +116,7 @@ enum Purpose {
     Z = 3,
     Swd = 4,
     SwdDirections = 5,
+    Bootstrap = 6,
 }
 
 /// One step of SplitMix64 (a strong 64-bit mixer).
@@ -410,7 +415,9 @@ pub fn evaluate(
                     photo_sets[*photo].add(m, &real_pyr, &pyr, &positions)?;
                 }
             }
+            sets.end_item();
             if large {
+                photo_sets[*photo].end_item();
                 for (m, sc) in [s_gan, s_prior, s_telea].into_iter().enumerate() {
                     photo_scores[*photo][m].push(sc);
                 }
@@ -432,8 +439,25 @@ pub fn evaluate(
             done += 1;
             progress(done, total, &label);
         }
+        let contrasts = sets.bootstrap(
+            opts.bootstrap,
+            derive(opts.seed, Purpose::Bootstrap, b as u64, 0),
+        )?;
         let swd = sets.finish(derive(opts.seed, Purpose::SwdDirections, b as u64, 0))?;
         let names = [METHOD_PDGAN, METHOD_PRIOR, METHOD_TELEA];
+        let swd_vs_baselines = contrasts
+            .iter()
+            .filter_map(|c| {
+                Some(SwdContrastRow {
+                    baseline: (*names.get(c.method)?).to_string(),
+                    difference: swd.first()?.mean - swd.get(c.method)?.mean,
+                    low: c.low,
+                    high: c.high,
+                    pdgan_better: c.better,
+                    reps: c.reps,
+                })
+            })
+            .collect();
         let methods = names
             .iter()
             .zip(&scores)
@@ -464,6 +488,7 @@ pub fn evaluate(
             items: opts.per_bin,
             mean_hole_ratio: ratio_sum / opts.per_bin as f64,
             methods,
+            swd_vs_baselines,
             edge_diversity: band_rows(&bands),
         });
     }
@@ -561,6 +586,8 @@ pub fn evaluate(
                 swd::DIR_REPEATS * swd::DIRS_PER_REPEAT,
                 p = swd::PATCH,
             ),
+            bootstrap: opts.bootstrap,
+            bootstrap_dirs: swd::BOOTSTRAP_DIRS,
             feature_net: format!(
                 "mean pairwise L1 of {FEATURE_LAYER} features at the hole positions, {}: a \
                  seeded random network because no ImageNet VGG weights exist here, so it \

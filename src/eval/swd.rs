@@ -42,6 +42,10 @@ pub const DIR_REPEATS: usize = 4;
 /// Directions per round.
 pub const DIRS_PER_REPEAT: usize = 128;
 
+/// Directions per level of each bootstrap resample ([`SwdSets::bootstrap`]; the point
+/// estimate uses all [`DIR_REPEATS`]·[`DIRS_PER_REPEAT`]).
+pub const BOOTSTRAP_DIRS: usize = DIRS_PER_REPEAT;
+
 /// Reported SWD values are multiplied by this (as in the ProGAN paper).
 pub const SCALE: f64 = 1e3;
 
@@ -354,6 +358,9 @@ pub struct SwdSets {
     channels: usize,
     real: Vec<Vec<f32>>,
     fakes: Vec<Vec<Vec<f32>>>,
+    /// Row counts at the end of each item ([`SwdSets::end_item`]): `[item][set][level]`, set 0
+    /// the real set, set `1 + m` method `m`.
+    item_ends: Vec<Vec<Vec<usize>>>,
 }
 
 impl SwdSets {
@@ -363,7 +370,23 @@ impl SwdSets {
             channels,
             real: vec![Vec::new(); levels],
             fakes: vec![vec![Vec::new(); levels]; methods],
+            item_ends: Vec::new(),
         }
+    }
+
+    /// Marks the end of one item (one image and mask, with every method's fill added): the
+    /// unit that [`SwdSets::bootstrap`] resamples.
+    pub fn end_item(&mut self) {
+        let dim = self.channels * PATCH * PATCH;
+        let rows = |v: &Vec<Vec<f32>>| v.iter().map(|l| l.len() / dim.max(1)).collect();
+        let mut ends = vec![rows(&self.real)];
+        ends.extend(self.fakes.iter().map(rows));
+        self.item_ends.push(ends);
+    }
+
+    /// Items marked by [`SwdSets::end_item`].
+    pub fn items(&self) -> usize {
+        self.item_ends.len()
     }
 
     /// Number of levels.
@@ -440,6 +463,250 @@ impl SwdSets {
             })
             .collect())
     }
+
+    /// A paired bootstrap over the items ([`SwdSets::end_item`]) of how much lower method 0's
+    /// SWD is than each other method's. Each of `reps` resamples draws the items with
+    /// replacement (one draw shared by every method and level), re-normalises every set over
+    /// the drawn rows as [`SwdSets::finish`] does, and measures the SWD ×[`SCALE`] (mean over
+    /// levels) along [`BOOTSTRAP_DIRS`] seeded directions per level. One [`SwdContrast`] per
+    /// other method; none when `reps` is 0, fewer than two items were marked, or there is only
+    /// one method.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when rows were added after the last [`SwdSets::end_item`] or an item's
+    /// fill sets differ in size from its real set.
+    pub fn bootstrap(&self, reps: usize, seed: u64) -> Result<Vec<SwdContrast>> {
+        use rayon::prelude::*;
+        let n = self.item_ends.len();
+        let methods = self.fakes.len();
+        if reps == 0 || n < 2 || methods < 2 {
+            return Ok(Vec::new());
+        }
+        let dim = self.channels * PATCH * PATCH;
+        let levels = self.levels();
+        let sets = 1 + methods;
+        let set = |s: usize, l: usize| -> &[f32] {
+            if s == 0 {
+                &self.real[l]
+            } else {
+                &self.fakes[s - 1][l]
+            }
+        };
+        for l in 0..levels {
+            if (0..sets).any(|s| self.item_ends[n - 1][s][l] * dim != set(s, l).len()) {
+                return Err(Error::Shape(
+                    "SWD bootstrap: descriptors were added after the last item".into(),
+                ));
+            }
+        }
+        // rows[item][set][level]: that item's row indices.
+        let mut ranges = Vec::with_capacity(n);
+        for (i, ends) in self.item_ends.iter().enumerate() {
+            let mut per_set = Vec::with_capacity(sets);
+            for (s, e) in ends.iter().enumerate() {
+                let mut per_level = Vec::with_capacity(levels);
+                for (l, &end) in e.iter().enumerate() {
+                    let start = if i == 0 {
+                        0
+                    } else {
+                        self.item_ends[i - 1][s][l]
+                    };
+                    per_level.push(start..end);
+                }
+                per_set.push(per_level);
+            }
+            for (l, real) in per_set[0].iter().enumerate() {
+                if per_set[1..].iter().any(|f| f[l].len() != real.len()) {
+                    return Err(Error::Shape(format!(
+                        "SWD bootstrap: item {i} has fill sets of another size than its real \
+                         set at level {l}"
+                    )));
+                }
+            }
+            ranges.push(per_set);
+        }
+        let projections: Vec<LevelProjections> = (0..levels)
+            .map(|l| {
+                let dirs = directions(
+                    dim,
+                    BOOTSTRAP_DIRS,
+                    seed ^ (l as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let s: Vec<&[f32]> = (0..sets).map(|s| set(s, l)).collect();
+                LevelProjections::new(&s, self.channels, &dirs)
+            })
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let draws: Vec<Vec<usize>> = (0..reps)
+            .map(|_| (0..n).map(|_| rng.random_range(0..n)).collect())
+            .collect();
+        // Per resample: method 0's SWD minus each other method's.
+        let diffs: Vec<Vec<f64>> = draws
+            .par_iter()
+            .map(|draw| {
+                let mut mean = vec![0.0f64; methods];
+                for (l, proj) in projections.iter().enumerate() {
+                    let rows: Vec<Vec<usize>> = (0..sets)
+                        .map(|s| draw.iter().flat_map(|&i| ranges[i][s][l].clone()).collect())
+                        .collect();
+                    if rows[0].is_empty() {
+                        continue;
+                    }
+                    for (m, d) in proj.distances(&rows, self.channels).into_iter().enumerate() {
+                        mean[m] += d * SCALE / levels as f64;
+                    }
+                }
+                mean[1..].iter().map(|o| mean[0] - o).collect()
+            })
+            .collect();
+        Ok((1..methods)
+            .map(|m| {
+                let mut d: Vec<f64> = diffs.iter().map(|v| v[m - 1]).collect();
+                d.sort_by(f64::total_cmp);
+                SwdContrast {
+                    method: m,
+                    reps,
+                    low: quantile(&d, 0.025),
+                    high: quantile(&d, 0.975),
+                    better: d.iter().filter(|&&v| v < 0.0).count() as f64 / reps as f64,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Method 0 against another method under the paired bootstrap of [`SwdSets::bootstrap`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SwdContrast {
+    /// Index of the other method.
+    pub method: usize,
+    /// Resamples.
+    pub reps: usize,
+    /// 2.5th percentile over the resamples of method 0's SWD minus the other's (×[`SCALE`],
+    /// mean over levels; negative: method 0 closer to the real patches).
+    pub low: f64,
+    /// 97.5th percentile.
+    pub high: f64,
+    /// Share of resamples in which method 0's SWD is lower than the other's.
+    pub better: f64,
+}
+
+/// Projections of one level's descriptor sets for [`SwdSets::bootstrap`]: everything a
+/// resample needs to normalise and project its rows without touching the descriptors again.
+struct LevelProjections {
+    /// Per set (real first), rows × (directions · channels): each row's dot product with each
+    /// direction, split by channel (raw values; the per-resample normalisation is applied to
+    /// these sums, which is exact because it is affine per channel).
+    proj: Vec<Vec<f32>>,
+    /// Per set, rows × channels: the sum of each row's values of that channel.
+    sum: Vec<Vec<f64>>,
+    /// Per set, rows × channels: the sum of their squares.
+    sq: Vec<Vec<f64>>,
+    /// Directions × channels: the sum of each direction's components over that channel.
+    wsum: Vec<f64>,
+}
+
+impl LevelProjections {
+    fn new(sets: &[&[f32]], channels: usize, dirs: &[f32]) -> Self {
+        use rayon::prelude::*;
+        let per = PATCH * PATCH;
+        let dim = channels * per;
+        let ndirs = dirs.len() / dim;
+        let wsum = dirs
+            .chunks_exact(per)
+            .map(|c| c.iter().map(|&w| f64::from(w)).sum())
+            .collect();
+        let mut proj = Vec::with_capacity(sets.len());
+        let mut sum = Vec::with_capacity(sets.len());
+        let mut sq = Vec::with_capacity(sets.len());
+        for set in sets {
+            let p: Vec<f32> = set
+                .par_chunks_exact(dim)
+                .flat_map_iter(|row| {
+                    dirs.chunks_exact(dim).flat_map(move |d| {
+                        row.chunks_exact(per)
+                            .zip(d.chunks_exact(per))
+                            .map(|(x, w)| x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>())
+                    })
+                })
+                .collect();
+            debug_assert_eq!(p.len(), set.len() / dim * ndirs * channels);
+            proj.push(p);
+            sum.push(
+                set.chunks_exact(per)
+                    .map(|c| c.iter().map(|&v| f64::from(v)).sum())
+                    .collect(),
+            );
+            sq.push(
+                set.chunks_exact(per)
+                    .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+                    .collect(),
+            );
+        }
+        Self {
+            proj,
+            sum,
+            sq,
+            wsum,
+        }
+    }
+
+    /// Sliced Wasserstein distance between set 0 and each other set, restricted to the rows
+    /// `rows[set]` (equally many per set), each set normalised over those rows as
+    /// [`normalize_descriptors`] does. Not scaled.
+    fn distances(&self, rows: &[Vec<usize>], channels: usize) -> Vec<f64> {
+        let per = (PATCH * PATCH) as f64;
+        let ndirs = self.wsum.len() / channels;
+        // Per set and channel: the affine map v ↦ (v − mean) · inv of the normalisation.
+        let norm: Vec<Vec<(f64, f64)>> = rows
+            .iter()
+            .enumerate()
+            .map(|(s, r)| {
+                (0..channels)
+                    .map(|k| {
+                        let n = r.len() as f64 * per;
+                        let s1: f64 = r.iter().map(|&i| self.sum[s][i * channels + k]).sum();
+                        let s2: f64 = r.iter().map(|&i| self.sq[s][i * channels + k]).sum();
+                        let mean = s1 / n;
+                        let std = (s2 / n - mean * mean).max(0.0).sqrt();
+                        (mean, if std > 1e-12 { 1.0 / std } else { 1.0 })
+                    })
+                    .collect()
+            })
+            .collect();
+        let project = |s: usize, d: usize, out: &mut Vec<f64>| {
+            out.clear();
+            let stride = ndirs * channels;
+            out.extend(rows[s].iter().map(|&i| {
+                let p = &self.proj[s][i * stride + d * channels..][..channels];
+                p.iter()
+                    .enumerate()
+                    .map(|(k, &v)| {
+                        let (mean, inv) = norm[s][k];
+                        (f64::from(v) - mean * self.wsum[d * channels + k]) * inv
+                    })
+                    .sum::<f64>()
+            }));
+            out.sort_by(f64::total_cmp);
+        };
+        let mut sums = vec![0.0f64; rows.len().saturating_sub(1)];
+        let (mut real, mut fake) = (Vec::new(), Vec::new());
+        for d in 0..ndirs {
+            project(0, d, &mut real);
+            for (m, sum) in sums.iter_mut().enumerate() {
+                project(m + 1, d, &mut fake);
+                let diff: f64 = real.iter().zip(&fake).map(|(a, b)| (a - b).abs()).sum();
+                *sum += diff / real.len().max(1) as f64;
+            }
+        }
+        sums.into_iter().map(|s| s / ndirs.max(1) as f64).collect()
+    }
+}
+
+/// The `p`-quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
 }
 
 /// SWD between two equally long lists of same-sized images, neighbourhoods anywhere in the
@@ -580,5 +847,137 @@ mod tests {
             assert!(x + PATCH <= w && y + PATCH <= h);
         }
         assert!(patch_positions(None, 5, 30, 3, &mut rng).is_empty());
+    }
+
+    /// Sets of `items` items at 32² (2 levels): the real images are noise; method 0 is
+    /// another draw of noise, method 1 the same fills as method 0, method 2 stripes.
+    fn three_method_sets(items: u64) -> SwdSets {
+        let mut sets = SwdSets::new(3, 2, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for i in 0..items {
+            let real = laplacian_pyramid(&noise(i, 32), 2);
+            let near = laplacian_pyramid(&noise(100 + i, 32), 2);
+            let far = laplacian_pyramid(&stripes(32, 3, i as usize), 2);
+            let pos: Vec<_> = real
+                .iter()
+                .map(|l| patch_positions(None, l.h, l.w, 20, &mut rng))
+                .collect();
+            sets.add(0, &real, &near, &pos).unwrap();
+            sets.add(1, &real, &near, &pos).unwrap();
+            sets.add(2, &real, &far, &pos).unwrap();
+            sets.end_item();
+        }
+        sets
+    }
+
+    #[test]
+    fn bootstrap_projections_equal_the_direct_distance() {
+        // With every row once, the per-resample path (project raw rows, normalise the sums)
+        // gives the distance of normalising the descriptors and projecting them.
+        let sets = three_method_sets(3);
+        let dim = 3 * PATCH * PATCH;
+        let dirs = directions(dim, 16, 4);
+        let raw: Vec<&[f32]> = vec![&sets.real[0], &sets.fakes[0][0], &sets.fakes[2][0]];
+        let lp = LevelProjections::new(&raw, 3, &dirs);
+        let rows = sets.real[0].len() / dim;
+        let all: Vec<Vec<usize>> = vec![(0..rows).collect(); 3];
+        let got = lp.distances(&all, 3);
+        let mut norm: Vec<Vec<f32>> = raw.iter().map(|s| s.to_vec()).collect();
+        for s in &mut norm {
+            normalize_descriptors(s, 3);
+        }
+        let pr = sorted_projections(&norm[0], dim, &dirs);
+        for (m, fake) in norm[1..].iter().enumerate() {
+            let pf = sorted_projections(fake, dim, &dirs);
+            let want: f64 = pr
+                .iter()
+                .zip(&pf)
+                .map(|(a, b)| {
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| f64::from((x - y).abs()))
+                        .sum::<f64>()
+                        / a.len() as f64
+                })
+                .sum::<f64>()
+                / 16.0;
+            assert!(
+                (got[m] - want).abs() < 1e-4 * want,
+                "{m}: {} vs {want}",
+                got[m]
+            );
+        }
+        // A subset with repeats is normalised over itself.
+        let pick: Vec<usize> = (0..rows / 2).chain(0..rows / 4).collect();
+        let sub = lp.distances(&vec![pick.clone(); 3], 3);
+        let mut norm: Vec<Vec<f32>> = raw
+            .iter()
+            .map(|s| {
+                pick.iter()
+                    .flat_map(|&i| s[i * dim..(i + 1) * dim].to_vec())
+                    .collect()
+            })
+            .collect();
+        for s in &mut norm {
+            normalize_descriptors(s, 3);
+        }
+        let want = sliced_wasserstein(&norm[0], &[&norm[1], &norm[2]], dim, 1).unwrap();
+        // Other directions: the same order of magnitude, not the same value.
+        for m in 0..2 {
+            assert!(
+                sub[m] > 0.5 * want[m] && sub[m] < 2.0 * want[m],
+                "{sub:?} {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bootstrap_contrasts_identical_and_clearly_different_methods() {
+        let sets = three_method_sets(6);
+        assert_eq!(sets.items(), 6);
+        let c = sets.bootstrap(50, 11).unwrap();
+        assert_eq!(c.len(), 2);
+        // Method 1 has method 0's fills: no difference in any resample.
+        assert_eq!((c[0].method, c[0].reps), (1, 50));
+        assert!(
+            c[0].low.abs() < 1e-9 && c[0].high.abs() < 1e-9,
+            "{:?}",
+            c[0]
+        );
+        assert_eq!(c[0].better, 0.0);
+        // Stripes against noise: method 0 is better in every resample.
+        assert_eq!(c[1].method, 2);
+        assert!(c[1].low <= c[1].high && c[1].high < 0.0, "{:?}", c[1]);
+        assert_eq!(c[1].better, 1.0);
+        // The point estimate lies inside the interval.
+        let point = sets.clone().finish(11).unwrap();
+        let d = point[0].mean - point[2].mean;
+        assert!(
+            d > c[1].low - 0.1 * d.abs() && d < c[1].high + 0.1 * d.abs(),
+            "{d} {:?}",
+            c[1]
+        );
+        // Deterministic.
+        assert_eq!(c, sets.bootstrap(50, 11).unwrap());
+        // Nothing to resample.
+        assert!(sets.bootstrap(0, 11).unwrap().is_empty());
+        assert!(three_method_sets(1).bootstrap(50, 11).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bootstrap_refuses_rows_outside_items() {
+        let mut sets = three_method_sets(2);
+        let real = laplacian_pyramid(&noise(50, 32), 2);
+        let pos: Vec<_> = real
+            .iter()
+            .map(|l| patch_positions(None, l.h, l.w, 5, &mut ChaCha8Rng::seed_from_u64(1)))
+            .collect();
+        sets.add(0, &real, &real, &pos).unwrap();
+        let e = sets.bootstrap(10, 1).unwrap_err().to_string();
+        assert!(e.contains("after the last item"), "{e}");
+        // An item whose fill sets differ in size from its real set.
+        sets.end_item();
+        let e = sets.bootstrap(10, 1).unwrap_err().to_string();
+        assert!(e.contains("item 2") && e.contains("another size"), "{e}");
     }
 }
