@@ -373,8 +373,8 @@ impl EvalReport {
                  {METHOD_PDGAN}'s SWD ×10³ minus the baseline's (negative: {METHOD_PDGAN}'s fills \
                  are closer to the real patches), [its 95 % interval] over {} resamples of the \
                  bin's image–mask pairs (drawn with replacement, the same pairs for both methods, \
-                 {} projection directions per level in each), and the share of resamples in \
-                 which {METHOD_PDGAN}'s SWD is lower.\n",
+                 {} projection directions per level, descriptors normalised once over the whole \
+                 bin), and the share of resamples in which {METHOD_PDGAN}'s SWD is lower.\n",
                 self.settings.bootstrap, self.settings.bootstrap_dirs
             );
             let names: Vec<&str> = self

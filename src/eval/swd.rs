@@ -466,9 +466,11 @@ impl SwdSets {
 
     /// A paired bootstrap over the items ([`SwdSets::end_item`]) of how much lower method 0's
     /// SWD is than each other method's. Each of `reps` resamples draws the items with
-    /// replacement (one draw shared by every method and level), re-normalises every set over
-    /// the drawn rows as [`SwdSets::finish`] does, and measures the SWD ×[`SCALE`] (mean over
-    /// levels) along [`BOOTSTRAP_DIRS`] seeded directions per level. One [`SwdContrast`] per
+    /// replacement (one draw shared by every method and level) and measures the SWD
+    /// ×[`SCALE`] (mean over levels) of the drawn pairs along [`BOOTSTRAP_DIRS`] seeded
+    /// directions per level, every set normalised once with the statistics of the whole bin
+    /// (the resample's own statistics would differ by little and cost a sort per resample and
+    /// direction). One [`SwdContrast`] per
     /// other method; none when `reps` is 0, fewer than two items were marked, or there is only
     /// one method.
     ///
@@ -525,39 +527,58 @@ impl SwdSets {
             }
             ranges.push(per_set);
         }
-        let projections: Vec<LevelProjections> = (0..levels)
+        // The row → item map of each level (the same for every set: equal counts per item).
+        let item_of: Vec<Vec<u32>> = (0..levels)
             .map(|l| {
-                let dirs = directions(
-                    dim,
-                    BOOTSTRAP_DIRS,
-                    seed ^ (l as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let s: Vec<&[f32]> = (0..sets).map(|s| set(s, l)).collect();
-                LevelProjections::new(&s, self.channels, &dirs)
+                ranges
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, r)| std::iter::repeat_n(i as u32, r[0][l].len()))
+                    .collect()
             })
+            .collect();
+        let rows_per_item: Vec<Vec<u32>> = (0..levels)
+            .map(|l| ranges.iter().map(|r| r[0][l].len() as u32).collect())
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let draws: Vec<Vec<usize>> = (0..reps)
-            .map(|_| (0..n).map(|_| rng.random_range(0..n)).collect())
-            .collect();
-        // Per resample: method 0's SWD minus each other method's.
-        let diffs: Vec<Vec<f64>> = draws
-            .par_iter()
-            .map(|draw| {
-                let mut mean = vec![0.0f64; methods];
-                for (l, proj) in projections.iter().enumerate() {
-                    let rows: Vec<Vec<usize>> = (0..sets)
-                        .map(|s| draw.iter().flat_map(|&i| ranges[i][s][l].clone()).collect())
-                        .collect();
-                    if rows[0].is_empty() {
-                        continue;
-                    }
-                    for (m, d) in proj.distances(&rows, self.channels).into_iter().enumerate() {
-                        mean[m] += d * SCALE / levels as f64;
-                    }
+        // Per resample: how often each item was drawn.
+        let weights: Vec<Vec<u32>> = (0..reps)
+            .map(|_| {
+                let mut w = vec![0u32; n];
+                for _ in 0..n {
+                    w[rng.random_range(0..n)] += 1;
                 }
-                mean[1..].iter().map(|o| mean[0] - o).collect()
+                w
             })
+            .collect();
+        // Per resample and method: the SWD ×SCALE, mean over levels (one level at a time, so
+        // only one level's sorted lists are held).
+        let mut swd = vec![vec![0.0f64; methods]; reps];
+        for l in 0..levels {
+            if item_of[l].is_empty() {
+                continue;
+            }
+            let dirs = directions(
+                dim,
+                BOOTSTRAP_DIRS,
+                seed ^ (l as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let fakes: Vec<&[f32]> = (1..sets).map(|s| set(s, l)).collect();
+            let walks = LevelWalks::new(set(0, l), &fakes, &item_of[l], self.channels, &dirs);
+            let per_rep: Vec<Vec<f64>> = weights
+                .par_iter()
+                .map(|w| walks.distances(w, &rows_per_item[l]))
+                .collect();
+            for (acc, d) in swd.iter_mut().zip(per_rep) {
+                for (a, v) in acc.iter_mut().zip(d) {
+                    *a += v * SCALE / levels as f64;
+                }
+            }
+        }
+        // Per resample: method 0's SWD minus each other method's.
+        let diffs: Vec<Vec<f64>> = swd
+            .iter()
+            .map(|m| m[1..].iter().map(|o| m[0] - o).collect())
             .collect();
         Ok((1..methods)
             .map(|m| {
@@ -591,115 +612,108 @@ pub struct SwdContrast {
     pub better: f64,
 }
 
-/// Projections of one level's descriptor sets for [`SwdSets::bootstrap`]: everything a
-/// resample needs to normalise and project its rows without touching the descriptors again.
-struct LevelProjections {
-    /// Per set (real first), rows × (directions · channels): each row's dot product with each
-    /// direction, split by channel (raw values; the per-resample normalisation is applied to
-    /// these sums, which is exact because it is affine per channel).
-    proj: Vec<Vec<f32>>,
-    /// Per set, rows × channels: the sum of each row's values of that channel.
-    sum: Vec<Vec<f64>>,
-    /// Per set, rows × channels: the sum of their squares.
-    sq: Vec<Vec<f64>>,
-    /// Directions × channels: the sum of each direction's components over that channel.
-    wsum: Vec<f64>,
+/// One level's sets for [`SwdSets::bootstrap`], normalised once over the whole bin (as
+/// [`SwdSets::finish`] does) and projected on the bootstrap's directions: per method and
+/// direction, the real and that method's projections merged into one sorted list. A resample
+/// weights every row by how often its item was drawn, and the 1-D Wasserstein distance between
+/// the weighted real and fill values is one walk along the list — ∫|F − G|, the gap to the next
+/// value times the difference of the cumulative weights — with no sorting per resample.
+struct LevelWalks {
+    /// Directions.
+    dirs: usize,
+    /// Entries per list (real rows + fill rows).
+    len: usize,
+    /// Per (method, direction) list, in order: the gap from each value to the next (0 after
+    /// the last).
+    gaps: Vec<f32>,
+    /// Per list entry: its row's item + 1, negated for fill rows.
+    tags: Vec<i32>,
 }
 
-impl LevelProjections {
-    fn new(sets: &[&[f32]], channels: usize, dirs: &[f32]) -> Self {
+impl LevelWalks {
+    /// `real` and each of `fakes`: rows of `channels·PATCH²` values, row `r` of every set
+    /// belonging to item `item_of[r]`.
+    fn new(real: &[f32], fakes: &[&[f32]], item_of: &[u32], channels: usize, dirs: &[f32]) -> Self {
         use rayon::prelude::*;
-        let per = PATCH * PATCH;
-        let dim = channels * per;
+        let dim = channels * PATCH * PATCH;
         let ndirs = dirs.len() / dim;
-        let wsum = dirs
-            .chunks_exact(per)
-            .map(|c| c.iter().map(|&w| f64::from(w)).sum())
-            .collect();
-        let mut proj = Vec::with_capacity(sets.len());
-        let mut sum = Vec::with_capacity(sets.len());
-        let mut sq = Vec::with_capacity(sets.len());
-        for set in sets {
-            let p: Vec<f32> = set
-                .par_chunks_exact(dim)
-                .flat_map_iter(|row| {
-                    dirs.chunks_exact(dim).flat_map(move |d| {
-                        row.chunks_exact(per)
-                            .zip(d.chunks_exact(per))
-                            .map(|(x, w)| x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>())
-                    })
+        let project = |set: &[f32]| -> Vec<Vec<f32>> {
+            let mut norm = set.to_vec();
+            normalize_descriptors(&mut norm, channels);
+            dirs.par_chunks_exact(dim)
+                .map(|d| {
+                    norm.chunks_exact(dim)
+                        .map(|x| x.iter().zip(d).map(|(a, b)| a * b).sum())
+                        .collect()
+                })
+                .collect()
+        };
+        let real_proj = project(real);
+        let len = 2 * item_of.len();
+        let mut gaps = Vec::with_capacity(fakes.len() * ndirs * len);
+        let mut tags = Vec::with_capacity(fakes.len() * ndirs * len);
+        for fake in fakes {
+            let fake_proj = project(fake);
+            let lists: Vec<(Vec<f32>, Vec<i32>)> = real_proj
+                .par_iter()
+                .zip(&fake_proj)
+                .map(|(r, f)| {
+                    let mut e: Vec<(f32, i32)> = r
+                        .iter()
+                        .zip(item_of)
+                        .map(|(&v, &i)| (v, i as i32 + 1))
+                        .chain(f.iter().zip(item_of).map(|(&v, &i)| (v, -(i as i32 + 1))))
+                        .collect();
+                    e.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let g = e
+                        .windows(2)
+                        .map(|w| w[1].0 - w[0].0)
+                        .chain(std::iter::once(0.0))
+                        .collect();
+                    (g, e.into_iter().map(|(_, t)| t).collect())
                 })
                 .collect();
-            debug_assert_eq!(p.len(), set.len() / dim * ndirs * channels);
-            proj.push(p);
-            sum.push(
-                set.chunks_exact(per)
-                    .map(|c| c.iter().map(|&v| f64::from(v)).sum())
-                    .collect(),
-            );
-            sq.push(
-                set.chunks_exact(per)
-                    .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
-                    .collect(),
-            );
+            for (g, t) in lists {
+                gaps.extend(g);
+                tags.extend(t);
+            }
         }
         Self {
-            proj,
-            sum,
-            sq,
-            wsum,
+            dirs: ndirs,
+            len,
+            gaps,
+            tags,
         }
     }
 
-    /// Sliced Wasserstein distance between set 0 and each other set, restricted to the rows
-    /// `rows[set]` (equally many per set), each set normalised over those rows as
-    /// [`normalize_descriptors`] does. Not scaled.
-    fn distances(&self, rows: &[Vec<usize>], channels: usize) -> Vec<f64> {
-        let per = (PATCH * PATCH) as f64;
-        let ndirs = self.wsum.len() / channels;
-        // Per set and channel: the affine map v ↦ (v − mean) · inv of the normalisation.
-        let norm: Vec<Vec<(f64, f64)>> = rows
+    /// The SWD (not scaled) between the real set and each method's when item `i` counts
+    /// `weights[i]` times; `rows[i]` is its number of rows.
+    fn distances(&self, weights: &[u32], rows: &[u32]) -> Vec<f64> {
+        let total: f64 = weights
             .iter()
-            .enumerate()
-            .map(|(s, r)| {
-                (0..channels)
-                    .map(|k| {
-                        let n = r.len() as f64 * per;
-                        let s1: f64 = r.iter().map(|&i| self.sum[s][i * channels + k]).sum();
-                        let s2: f64 = r.iter().map(|&i| self.sq[s][i * channels + k]).sum();
-                        let mean = s1 / n;
-                        let std = (s2 / n - mean * mean).max(0.0).sqrt();
-                        (mean, if std > 1e-12 { 1.0 / std } else { 1.0 })
-                    })
-                    .collect()
+            .zip(rows)
+            .map(|(&w, &r)| f64::from(w) * f64::from(r))
+            .sum();
+        let methods = self.gaps.len() / (self.dirs * self.len).max(1);
+        (0..methods)
+            .map(|m| {
+                let mut sum = 0.0f64;
+                for d in 0..self.dirs {
+                    let at = (m * self.dirs + d) * self.len;
+                    let (mut cum, mut acc) = (0i64, 0.0f64);
+                    for (&g, &t) in self.gaps[at..at + self.len]
+                        .iter()
+                        .zip(&self.tags[at..at + self.len])
+                    {
+                        let w = i64::from(weights[t.unsigned_abs() as usize - 1]);
+                        cum += if t > 0 { w } else { -w };
+                        acc += f64::from(g) * cum.unsigned_abs() as f64;
+                    }
+                    sum += acc / total.max(1.0);
+                }
+                sum / self.dirs.max(1) as f64
             })
-            .collect();
-        let project = |s: usize, d: usize, out: &mut Vec<f64>| {
-            out.clear();
-            let stride = ndirs * channels;
-            out.extend(rows[s].iter().map(|&i| {
-                let p = &self.proj[s][i * stride + d * channels..][..channels];
-                p.iter()
-                    .enumerate()
-                    .map(|(k, &v)| {
-                        let (mean, inv) = norm[s][k];
-                        (f64::from(v) - mean * self.wsum[d * channels + k]) * inv
-                    })
-                    .sum::<f64>()
-            }));
-            out.sort_by(f64::total_cmp);
-        };
-        let mut sums = vec![0.0f64; rows.len().saturating_sub(1)];
-        let (mut real, mut fake) = (Vec::new(), Vec::new());
-        for d in 0..ndirs {
-            project(0, d, &mut real);
-            for (m, sum) in sums.iter_mut().enumerate() {
-                project(m + 1, d, &mut fake);
-                let diff: f64 = real.iter().zip(&fake).map(|(a, b)| (a - b).abs()).sum();
-                *sum += diff / real.len().max(1) as f64;
-            }
-        }
-        sums.into_iter().map(|s| s / ndirs.max(1) as f64).collect()
+            .collect()
     }
 }
 
@@ -871,63 +885,58 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_projections_equal_the_direct_distance() {
-        // With every row once, the per-resample path (project raw rows, normalise the sums)
-        // gives the distance of normalising the descriptors and projecting them.
+    fn bootstrap_walks_equal_the_direct_distance() {
+        // Normalise once, then: with every item once, and with items drawn with repeats, the
+        // walk along the merged sorted list equals sorting the drawn rows' projections.
         let sets = three_method_sets(3);
         let dim = 3 * PATCH * PATCH;
         let dirs = directions(dim, 16, 4);
-        let raw: Vec<&[f32]> = vec![&sets.real[0], &sets.fakes[0][0], &sets.fakes[2][0]];
-        let lp = LevelProjections::new(&raw, 3, &dirs);
         let rows = sets.real[0].len() / dim;
-        let all: Vec<Vec<usize>> = vec![(0..rows).collect(); 3];
-        let got = lp.distances(&all, 3);
-        let mut norm: Vec<Vec<f32>> = raw.iter().map(|s| s.to_vec()).collect();
-        for s in &mut norm {
-            normalize_descriptors(s, 3);
-        }
-        let pr = sorted_projections(&norm[0], dim, &dirs);
-        for (m, fake) in norm[1..].iter().enumerate() {
-            let pf = sorted_projections(fake, dim, &dirs);
-            let want: f64 = pr
-                .iter()
-                .zip(&pf)
-                .map(|(a, b)| {
-                    a.iter()
-                        .zip(b)
-                        .map(|(x, y)| f64::from((x - y).abs()))
-                        .sum::<f64>()
-                        / a.len() as f64
-                })
-                .sum::<f64>()
-                / 16.0;
-            assert!(
-                (got[m] - want).abs() < 1e-4 * want,
-                "{m}: {} vs {want}",
-                got[m]
-            );
-        }
-        // A subset with repeats is normalised over itself.
-        let pick: Vec<usize> = (0..rows / 2).chain(0..rows / 4).collect();
-        let sub = lp.distances(&vec![pick.clone(); 3], 3);
-        let mut norm: Vec<Vec<f32>> = raw
+        let per_item = rows / 3;
+        let item_of: Vec<u32> = (0..rows).map(|r| (r / per_item) as u32).collect();
+        let fakes: Vec<&[f32]> = vec![&sets.fakes[0][0], &sets.fakes[2][0]];
+        let walks = LevelWalks::new(&sets.real[0], &fakes, &item_of, 3, &dirs);
+        let mut norm: Vec<Vec<f32>> = [&sets.real[0][..], fakes[0], fakes[1]]
             .iter()
-            .map(|s| {
-                pick.iter()
-                    .flat_map(|&i| s[i * dim..(i + 1) * dim].to_vec())
-                    .collect()
-            })
+            .map(|s| s.to_vec())
             .collect();
         for s in &mut norm {
             normalize_descriptors(s, 3);
         }
-        let want = sliced_wasserstein(&norm[0], &[&norm[1], &norm[2]], dim, 1).unwrap();
-        // Other directions: the same order of magnitude, not the same value.
-        for m in 0..2 {
-            assert!(
-                sub[m] > 0.5 * want[m] && sub[m] < 2.0 * want[m],
-                "{sub:?} {want:?}"
-            );
+        let counts = [per_item as u32; 3];
+        for weights in [[1u32, 1, 1], [2, 0, 1], [0, 3, 0]] {
+            let got = walks.distances(&weights, &counts);
+            let pick = |s: &[f32]| -> Vec<f32> {
+                (0..rows)
+                    .flat_map(|r| {
+                        let w = weights[item_of[r] as usize] as usize;
+                        std::iter::repeat_n(&s[r * dim..(r + 1) * dim], w)
+                            .flatten()
+                            .copied()
+                    })
+                    .collect()
+            };
+            let pr = sorted_projections(&pick(&norm[0]), dim, &dirs);
+            for m in 0..2 {
+                let pf = sorted_projections(&pick(&norm[m + 1]), dim, &dirs);
+                let want: f64 = pr
+                    .iter()
+                    .zip(&pf)
+                    .map(|(a, b)| {
+                        a.iter()
+                            .zip(b)
+                            .map(|(x, y)| f64::from((x - y).abs()))
+                            .sum::<f64>()
+                            / a.len() as f64
+                    })
+                    .sum::<f64>()
+                    / 16.0;
+                assert!(
+                    (got[m] - want).abs() < 1e-4 * want,
+                    "{weights:?} {m}: {} vs {want}",
+                    got[m]
+                );
+            }
         }
     }
 
