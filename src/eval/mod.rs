@@ -20,7 +20,9 @@
 //!    between filled and real 7×7 neighbourhoods inside the holes; diversity as the mean
 //!    pairwise L1 of the samples inside the hole and the mean pairwise distance of their
 //!    relu3_1 features in a seeded *random*, ¼-width VGG-16 (no ImageNet weights exist here);
-//!    and the per-pixel spread of the samples against distance from the hole edge.
+//!    and the per-pixel spread of the samples against distance from the hole edge. How sure
+//!    each bin's SWD comparison is: a paired bootstrap over its (image, mask) pairs of PD-GAN's
+//!    SWD minus each baseline's ([`swd::SwdSets::bootstrap`]).
 //!
 //! The model crop is already R×R, so the [`Prepared`] request is built directly (context box =
 //! the whole crop, hole = the mask), with no resampling.

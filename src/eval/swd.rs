@@ -470,9 +470,8 @@ impl SwdSets {
     /// ×[`SCALE`] (mean over levels) of the drawn pairs along [`BOOTSTRAP_DIRS`] seeded
     /// directions per level, every set normalised once with the statistics of the whole bin
     /// (the resample's own statistics would differ by little and cost a sort per resample and
-    /// direction). One [`SwdContrast`] per
-    /// other method; none when `reps` is 0, fewer than two items were marked, or there is only
-    /// one method.
+    /// direction). One [`SwdContrast`] per other method; none when `reps` is 0, fewer than two
+    /// items were marked, or there is only one method.
     ///
     /// # Errors
     /// [`Error::Shape`] when rows were added after the last [`SwdSets::end_item`] or an item's
