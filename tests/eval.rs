@@ -306,5 +306,19 @@ fn eval_bad_inputs_are_clear_errors() {
         "0",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // So is an absurd number of bootstrap resamples, naming the option.
+    let o = run(&[
+        "eval",
+        "--model",
+        s(&m),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--bootstrap",
+        "100001",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--bootstrap"), "{}", stderr(&o));
     assert!(!out.with_extension("json").exists());
 }
