@@ -293,32 +293,22 @@ fn eval_bad_inputs_are_clear_errors() {
         "cpu",
     ]);
     assert_fails_with(&o, "/nonexistent/photos");
-    // Zero samples is refused by the parser (exit code 2).
-    let o = run(&[
-        "eval",
-        "--model",
-        s(&m),
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-        "--samples",
-        "0",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    // So is an absurd number of bootstrap resamples, naming the option.
-    let o = run(&[
-        "eval",
-        "--model",
-        s(&m),
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-        "--bootstrap",
-        "100001",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--bootstrap"), "{}", stderr(&o));
+    // Zero samples and an absurd number of bootstrap resamples are refused by the parser
+    // (exit code 2), naming the option.
+    for (flag, value) in [("--samples", "0"), ("--bootstrap", "100001")] {
+        let o = run(&[
+            "eval",
+            "--model",
+            s(&m),
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            flag,
+            value,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
     assert!(!out.with_extension("json").exists());
 }
