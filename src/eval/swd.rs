@@ -500,44 +500,31 @@ impl SwdSets {
                 ));
             }
         }
-        // rows[item][set][level]: that item's row indices.
-        let mut ranges = Vec::with_capacity(n);
+        // Per level, each item's number of rows (the same in every set) and each row's item.
+        let mut rows_per_item = vec![Vec::with_capacity(n); levels];
         for (i, ends) in self.item_ends.iter().enumerate() {
-            let mut per_set = Vec::with_capacity(sets);
-            for (s, e) in ends.iter().enumerate() {
-                let mut per_level = Vec::with_capacity(levels);
-                for (l, &end) in e.iter().enumerate() {
-                    let start = if i == 0 {
-                        0
-                    } else {
-                        self.item_ends[i - 1][s][l]
-                    };
-                    per_level.push(start..end);
-                }
-                per_set.push(per_level);
-            }
-            for (l, real) in per_set[0].iter().enumerate() {
-                if per_set[1..].iter().any(|f| f[l].len() != real.len()) {
+            let count = |s: usize, l: usize| {
+                ends[s][l] - i.checked_sub(1).map_or(0, |p| self.item_ends[p][s][l])
+            };
+            for (l, rows) in rows_per_item.iter_mut().enumerate() {
+                let r = count(0, l);
+                if (1..sets).any(|s| count(s, l) != r) {
                     return Err(Error::Shape(format!(
                         "SWD bootstrap: item {i} has fill sets of another size than its real \
                          set at level {l}"
                     )));
                 }
+                rows.push(r as u32);
             }
-            ranges.push(per_set);
         }
-        // The row → item map of each level (the same for every set: equal counts per item).
-        let item_of: Vec<Vec<u32>> = (0..levels)
-            .map(|l| {
-                ranges
-                    .iter()
+        let item_of: Vec<Vec<u32>> = rows_per_item
+            .iter()
+            .map(|rows| {
+                rows.iter()
                     .enumerate()
-                    .flat_map(|(i, r)| std::iter::repeat_n(i as u32, r[0][l].len()))
+                    .flat_map(|(i, &r)| std::iter::repeat_n(i as u32, r as usize))
                     .collect()
             })
-            .collect();
-        let rows_per_item: Vec<Vec<u32>> = (0..levels)
-            .map(|l| ranges.iter().map(|r| r[0][l].len() as u32).collect())
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Per resample: how often each item was drawn.
