@@ -284,18 +284,25 @@ fn directions(dim: usize, count: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// Sorted projections of `desc` (rows of `dim`) on each direction: `count` vectors.
-fn sorted_projections(desc: &[f32], dim: usize, dirs: &[f32]) -> Vec<Vec<f32>> {
+/// Projections of `desc` (rows of `dim`) on each direction: one vector per direction, in row
+/// order.
+fn projections(desc: &[f32], dim: usize, dirs: &[f32]) -> Vec<Vec<f32>> {
     dirs.chunks_exact(dim)
         .map(|d| {
-            let mut p: Vec<f32> = desc
-                .chunks_exact(dim)
+            desc.chunks_exact(dim)
                 .map(|x| x.iter().zip(d).map(|(a, b)| a * b).sum())
-                .collect();
-            p.sort_by(f32::total_cmp);
-            p
+                .collect()
         })
         .collect()
+}
+
+/// [`projections`], each vector sorted.
+fn sorted_projections(desc: &[f32], dim: usize, dirs: &[f32]) -> Vec<Vec<f32>> {
+    let mut p = projections(desc, dim, dirs);
+    for v in &mut p {
+        v.sort_by(f32::total_cmp);
+    }
+    p
 }
 
 /// Sliced Wasserstein distance between the descriptor set `real` and each set of `fakes`
@@ -626,13 +633,7 @@ impl LevelWalks {
         let project = |set: &[f32]| -> Vec<Vec<f32>> {
             let mut norm = set.to_vec();
             normalize_descriptors(&mut norm, channels);
-            dirs.par_chunks_exact(dim)
-                .map(|d| {
-                    norm.chunks_exact(dim)
-                        .map(|x| x.iter().zip(d).map(|(a, b)| a * b).sum())
-                        .collect()
-                })
-                .collect()
+            projections(&norm, dim, dirs)
         };
         let real_proj = project(real);
         let len = 2 * item_of.len();
