@@ -113,34 +113,42 @@ def gen_key(p):
     return p
 
 
+def by_rules(rules, p):
+    """The first rule whose pattern matches all of `p` maps it."""
+    for pattern, mapped in rules:
+        m = re.fullmatch(pattern, p)
+        if m:
+            return mapped(m)
+    raise KeyError(p)
+
+
+PRIOR_RULES = [
+    (r"encoder\.(\d+)\.conv\.(input_conv|mask_conv)",
+     lambda m: ("en", f"Encoder_{int(m[1]) + 1}.conv.{m[2]}.weight")),
+    (r"encoder\.(\d+)\.norm\.(weight|bias)",
+     lambda m: ("en", f"Encoder_{int(m[1]) + 1}.norm.{m[2]}")),
+    (r"middle\.(\d+)\.(conv_1|conv_2)\.(input_conv|mask_conv)",
+     lambda m: ("en", f"middle.{m[1]}.{m[2]}.{m[3]}.weight")),
+    (r"decoder\.(\d+)\.(up|norm)\.(weight|bias)",
+     lambda m: ("de", f"Decoder_{int(m[1]) + 1}.model.{1 if m[2] == 'up' else 2}.{m[3]}")),
+]
+
+
 def prior_key(p):
     """pdpaint prior path → ('en' | 'de', reference key)."""
-    m = re.fullmatch(r"encoder\.(\d+)\.conv\.(input_conv|mask_conv)", p)
-    if m:
-        return "en", f"Encoder_{int(m[1]) + 1}.conv.{m[2]}.weight"
-    m = re.fullmatch(r"encoder\.(\d+)\.norm\.(weight|bias)", p)
-    if m:
-        return "en", f"Encoder_{int(m[1]) + 1}.norm.{m[2]}"
-    m = re.fullmatch(r"middle\.(\d+)\.(conv_1|conv_2)\.(input_conv|mask_conv)", p)
-    if m:
-        return "en", f"middle.{m[1]}.{m[2]}.{m[3]}.weight"
-    m = re.fullmatch(r"decoder\.(\d+)\.(up|norm)\.(weight|bias)", p)
-    if m:
-        return "de", f"Decoder_{int(m[1]) + 1}.model.{1 if m[2] == 'up' else 2}.{m[3]}"
-    raise KeyError(p)
+    return by_rules(PRIOR_RULES, p)
 
 
 def disc_key(p, n_layers):
-    m = re.fullmatch(r"scales\.(\d+)\.model0\.(weight|bias)", p)
-    if m:
-        return f"discriminator_{m[1]}.model0.0.{m[2]}"
-    m = re.fullmatch(r"scales\.(\d+)\.mid\.(\d+)\.(weight_orig|weight_u|weight_v)", p)
-    if m:
-        return f"discriminator_{m[1]}.model{int(m[2]) + 1}.0.0.{m[3]}"
-    m = re.fullmatch(r"scales\.(\d+)\.last\.(weight|bias)", p)
-    if m:
-        return f"discriminator_{m[1]}.model{n_layers}.0.{m[2]}"
-    raise KeyError(p)
+    """pdpaint discriminator path → reference key."""
+    return by_rules([
+        (r"scales\.(\d+)\.model0\.(weight|bias)",
+         lambda m: f"discriminator_{m[1]}.model0.0.{m[2]}"),
+        (r"scales\.(\d+)\.mid\.(\d+)\.(weight_orig|weight_u|weight_v)",
+         lambda m: f"discriminator_{m[1]}.model{int(m[2]) + 1}.0.0.{m[3]}"),
+        (r"scales\.(\d+)\.last\.(weight|bias)",
+         lambda m: f"discriminator_{m[1]}.model{n_layers}.0.{m[2]}"),
+    ], p)
 
 
 TOLERATED = re.compile(r".*\.block\.v$|.*\.mask_conv\.mask_conv\.weight$")
