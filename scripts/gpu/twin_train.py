@@ -89,14 +89,14 @@ def write_f16(path, entries):
 
 
 def split_parts(path, limit):
-    """Replaces `path` by `path.0`, `path.1`, … of at most `limit` bytes each (the GPU
-    machine returns files of at most 16 MiB); `cat path.*` rejoins them."""
-    if limit <= 0:
-        return
-    b = Path(path).read_bytes()
+    """Replaces `path` by `path.0`, `path.1`, … of at most `limit` bytes each when it is
+    larger (the GPU machine returns files of at most 16 MiB); `cat path.*` rejoins them."""
     for old in Path(path).parent.glob(Path(path).name + ".*"):
         if old.suffix[1:].isdigit():
             old.unlink()
+    if limit <= 0 or Path(path).stat().st_size <= limit:
+        return
+    b = Path(path).read_bytes()
     for k in range(0, max(1, math.ceil(len(b) / limit))):
         part = f"{path}.{k}"
         Path(part + ".tmp").write_bytes(b[k * limit:(k + 1) * limit])
@@ -535,7 +535,7 @@ def main():
     ap.add_argument("--save-every", type=float, default=90)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--split-mib", type=int, default=15,
-                    help="split generator files into parts of this many MiB (0: whole)")
+                    help="split weight files larger than this many MiB into parts (0: never)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args()
 
@@ -596,6 +596,7 @@ def main():
 
     def save_prior(name="prior.f16"):
         write_f16(str(out / name), dump_from(p_entries, {"en": en, "de": de}, prior_key))
+        split_parts(out / name, a.split_mib << 20)
 
     if a.prior_seconds > 0:
         before = prior_check()
@@ -639,6 +640,7 @@ def main():
                 split_parts(out / name, a.split_mib << 20)
             write_f16(str(out / "discriminator.f16"),
                       dump_from(d_entries, {"d": D}, lambda k: ("d", disc_key(k, dcfg.n_layers))))
+            split_parts(out / "discriminator.f16", a.split_mib << 20)
 
         t0 = time.time()
         last_save = t0
