@@ -23,6 +23,13 @@ fn s(p: &Path) -> &str {
 }
 
 /// Exit code 1 (not a panic) with a message containing `needle`.
+/// Runs `pdpaint eval --model MODEL --data DATA --out OUT` with `extra` arguments after them.
+fn eval(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["eval", "--model", model, "--data", data, "--out", s(out)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn assert_fails_with(o: &Output, needle: &str) {
     let err = stderr(o);
     assert_eq!(
@@ -68,25 +75,23 @@ fn eval_writes_a_report_with_every_bin_and_method() {
     let data = photos(t.path());
     let out = t.path().join("reports/tiny-eval.json");
     let start = Instant::now();
-    let o = run(&[
-        "eval",
-        "--model",
+    let o = eval(
         s(&m),
-        "--data",
         s(&data),
-        "--per-bin",
-        "2",
-        "--samples",
-        "2",
-        "--seed",
-        "5",
-        "--bootstrap",
-        "50",
-        "--backend",
-        "cpu",
-        "--out",
-        s(&out),
-    ]);
+        &out,
+        &[
+            "--per-bin",
+            "2",
+            "--samples",
+            "2",
+            "--seed",
+            "5",
+            "--bootstrap",
+            "50",
+            "--backend",
+            "cpu",
+        ],
+    );
     println!(
         "pdpaint eval (tiny, 2 per bin, 2 samples): {:.1} s",
         start.elapsed().as_secs_f64()
@@ -238,75 +243,25 @@ fn eval_bad_inputs_are_clear_errors() {
     let data = photos(t.path());
     let out = t.path().join("r");
     // Missing model folder.
-    let o = run(&[
-        "eval",
-        "--model",
-        "/nonexistent/model",
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = eval("/nonexistent/model", s(&data), &out, &["--backend", "cpu"]);
     assert_fails_with(&o, "/nonexistent/model");
     // A folder that is not a model.
-    let o = run(&[
-        "eval",
-        "--model",
-        s(&data),
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = eval(s(&data), s(&data), &out, &["--backend", "cpu"]);
     assert_fails_with(&o, s(&data));
     let m = tiny_model(t.path());
     // Empty data folder.
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
     std::fs::write(empty.join("notes.txt"), "not a photo").expect("write");
-    let o = run(&[
-        "eval",
-        "--model",
-        s(&m),
-        "--data",
-        s(&empty),
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = eval(s(&m), s(&empty), &out, &["--backend", "cpu"]);
     assert_fails_with(&o, "no readable photo");
     // Missing data folder.
-    let o = run(&[
-        "eval",
-        "--model",
-        s(&m),
-        "--data",
-        "/nonexistent/photos",
-        "--out",
-        s(&out),
-        "--backend",
-        "cpu",
-    ]);
+    let o = eval(s(&m), "/nonexistent/photos", &out, &["--backend", "cpu"]);
     assert_fails_with(&o, "/nonexistent/photos");
     // Zero samples and an absurd number of bootstrap resamples are refused by the parser
     // (exit code 2), naming the option.
     for (flag, value) in [("--samples", "0"), ("--bootstrap", "100001")] {
-        let o = run(&[
-            "eval",
-            "--model",
-            s(&m),
-            "--data",
-            s(&data),
-            "--out",
-            s(&out),
-            flag,
-            value,
-        ]);
+        let o = eval(s(&m), s(&data), &out, &[flag, value]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains(flag), "{}", stderr(&o));
     }
