@@ -6,7 +6,6 @@ that writing the weights back reproduces the files.
     python3 scripts/gpu/check_twin.py --model models/default --pdpaint target/debug/pdpaint
 """
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,9 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     a = ap.parse_args()
     T.use_maxpool_hard_maps()
-    cfg = json.loads((Path(a.model) / "config.json").read_text())["config"]
-    g, p = cfg["generator"], cfg["prior"]
-    gcfg = T.R.GenConfig(nf=g["nf"], z_dim=g["z_dim"], nhidden=g["nhidden"], latent=g["latent"])
-    G = T.R.SPDNormGenerator(gcfg).eval()
-    en, de = T.R.PConvEncoder(T.R.PriorConfig(ngf=p["ngf"])).eval(), \
-        T.R.PConvDecoder(T.R.PriorConfig(ngf=p["ngf"])).eval()
-    ge = T.read_f16(Path(a.model) / "generator.f16")
-    pe = T.read_f16(Path(a.model) / "prior.f16")
-    T.load_into(ge, {"g": G}, lambda k: ("g", T.gen_key(k)), transpose={"fc.weight"})
-    T.load_into(pe, {"en": en, "de": de}, T.prior_key)
+    model = T.load_model(a.model)
+    gcfg, G, en, de = model.gcfg, model.G, model.en, model.de
+    ge, pe = model.g_entries, model.p_entries
     r, b = gcfg.resolution, a.batch
     rng = np.random.default_rng(3)
     img = np.tanh(rng.normal(size=(b, 3, r, r))).astype(np.float32)
@@ -59,9 +51,8 @@ def main():
         do = np.abs(out.numpy() - out_rust).max()
         print(f"prior max |diff| {dp:.2e}, generator output max |diff| {do:.2e}")
         # round trip of the weight files
-        T.write_f16(str(t / "g.f16"), T.dump_from(ge, {"g": G}, lambda k: ("g", T.gen_key(k)),
-                                                  transpose={"fc.weight"}))
-        T.write_f16(str(t / "p.f16"), T.dump_from(pe, {"en": en, "de": de}, T.prior_key))
+        T.write_f16(str(t / "g.f16"), T.dump_generator(ge, G))
+        T.write_f16(str(t / "p.f16"), T.dump_prior(pe, en, de))
         same = [(t / "g.f16").read_bytes() == (Path(a.model) / "generator.f16").read_bytes(),
                 (t / "p.f16").read_bytes() == (Path(a.model) / "prior.f16").read_bytes()]
         print(f"weight files written back byte-identical: generator {same[0]}, prior {same[1]}")

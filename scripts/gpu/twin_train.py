@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -184,6 +185,42 @@ def dump_from(entries, modules, keyfn, transpose=()):
         a = sds[name][key].detach().float().cpu().numpy()
         out.append((p, shape, np.ascontiguousarray(a.T if p in transpose else a)))
     return out
+
+
+def _gen(k):
+    return "g", gen_key(k)
+
+
+# burn's Linear stores [in, out], PyTorch's [out, in]
+GEN_TRANSPOSED = {"fc.weight"}
+
+
+def load_model(model_dir):
+    """A pdpaint model folder's configuration, generator and prior as reference modules (on the
+    CPU, eval mode), with the f16 entries that `dump_generator` / `dump_prior` write back in."""
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())["config"]
+    g, p, d = cfg["generator"], cfg["prior"], cfg["discriminator"]
+    m = SimpleNamespace(
+        gcfg=R.GenConfig(nf=g["nf"], z_dim=g["z_dim"], nhidden=g["nhidden"], latent=g["latent"]),
+        pcfg=R.PriorConfig(ngf=p["ngf"]),
+        dcfg=R.DiscConfig(ndf=d["ndf"], n_layers=d["n_layers"], num_D=d["num_d"],
+                          input_nc=d["input_nc"]),
+        g_entries=read_f16(Path(model_dir) / "generator.f16"),
+        p_entries=read_f16(Path(model_dir) / "prior.f16"),
+    )
+    m.G = R.SPDNormGenerator(m.gcfg).eval()
+    m.en, m.de = R.PConvEncoder(m.pcfg).eval(), R.PConvDecoder(m.pcfg).eval()
+    load_into(m.g_entries, {"g": m.G}, _gen, transpose=GEN_TRANSPOSED)
+    load_into(m.p_entries, {"en": m.en, "de": m.de}, prior_key)
+    return m
+
+
+def dump_generator(entries, G):
+    return dump_from(entries, {"g": G}, _gen, transpose=GEN_TRANSPOSED)
+
+
+def dump_prior(entries, en, de):
+    return dump_from(entries, {"en": en, "de": de}, prior_key)
 
 
 def use_maxpool_hard_maps():
@@ -550,20 +587,12 @@ def main():
     log = Log(out / "log.jsonl")
     use_maxpool_hard_maps()
 
-    cfg = json.loads((Path(a.model) / "config.json").read_text())["config"]
-    g, p, d = cfg["generator"], cfg["prior"], cfg["discriminator"]
-    gcfg = R.GenConfig(nf=g["nf"], z_dim=g["z_dim"], nhidden=g["nhidden"], latent=g["latent"])
-    pcfg = R.PriorConfig(ngf=p["ngf"])
-    dcfg = R.DiscConfig(ndf=d["ndf"], n_layers=d["n_layers"], num_D=d["num_d"],
-                        input_nc=d["input_nc"])
-    G = R.SPDNormGenerator(gcfg)
-    en, de = R.PConvEncoder(pcfg), R.PConvDecoder(pcfg)
+    model = load_model(a.model)
+    gcfg, dcfg = model.gcfg, model.dcfg
+    G, en, de = model.G, model.en, model.de
+    g_entries, p_entries = model.g_entries, model.p_entries
     D = R.MultiscaleDiscriminator(dcfg)
-    g_entries = read_f16(Path(a.model) / "generator.f16")
-    p_entries = read_f16(Path(a.model) / "prior.f16")
     d_entries = read_f16(Path(a.init) / "discriminator.f16")
-    load_into(g_entries, {"g": G}, lambda k: ("g", gen_key(k)), transpose={"fc.weight"})
-    load_into(p_entries, {"en": en, "de": de}, prior_key)
     load_into(d_entries, {"d": D}, lambda k: ("d", disc_key(k, dcfg.n_layers)))
     vgg = Vgg(read_f16(Path(a.init) / "vgg.f16"))
     for m in (G, en, de, D, vgg):
@@ -595,7 +624,7 @@ def main():
         return {"total": total.item(), **{k: v.item() for k, v in terms.items()}}
 
     def save_prior(name="prior.f16"):
-        write_f16(str(out / name), dump_from(p_entries, {"en": en, "de": de}, prior_key))
+        write_f16(str(out / name), dump_prior(p_entries, en, de))
         split_parts(out / name, a.split_mib << 20)
 
     if a.prior_seconds > 0:
@@ -634,9 +663,7 @@ def main():
             e.load_state_dict(ema.state_dict())
             power_iterate(e, 10)  # ema.rs: refresh u, v of the averaged weights
             for name, mod in (("gema.f16", e), ("graw.f16", G)):
-                write_f16(str(out / name), dump_from(g_entries, {"g": mod},
-                                                     lambda k: ("g", gen_key(k)),
-                                                     transpose={"fc.weight"}))
+                write_f16(str(out / name), dump_generator(g_entries, mod))
                 split_parts(out / name, a.split_mib << 20)
             write_f16(str(out / "discriminator.f16"),
                       dump_from(d_entries, {"d": D}, lambda k: ("d", disc_key(k, dcfg.n_layers))))
