@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Independent PyTorch reference of the PD-GAN networks, written from
-/work/shared/pdgan-spec.md (sections 1-4, 7). It is NOT the authors' code.
+docs/network.md (sections 1-4, 7). It is NOT the authors' code.
 
 The modules reproduce the authors' state-dict key names and shapes exactly
-(spec section 7.3 / 7.4) so the checkpoints written from them exercise the same
+(docs/network.md §7.3 / §7.4) so the checkpoints written from them exercise the same
 loading paths as real checkpoints, but widths are configurable so that small
 parity fixtures can be produced (see make_fixtures.py).
 
 Everything is meant to run in eval() mode: spectral norm then uses the stored
-weight_u / weight_v without a power iteration (spec 3.5).
+weight_u / weight_v without a power iteration (docs/network.md §3.5).
 
 Run directly to build the official configurations and print parameter counts:
 
@@ -26,7 +26,7 @@ from torch.nn.utils import spectral_norm
 
 EPS = 1e-5  # PositionalNorm and InstanceNorm eps
 
-# (N, ks) of the hard map for the 6 generator units (spec 3.1 / 3.4)
+# (N, ks) of the hard map for the 6 generator units (docs/network.md §3.1 / §3.4)
 UNIT_HARD = [(2, 3), (3, 3), (4, 3), (5, 3), (6, 5), (7, 5)]
 
 
@@ -86,14 +86,14 @@ def config_dict(g, p, d):
 
 
 def positional_norm(x, eps=EPS):
-    """Per-pixel normalisation across channels, unbiased variance (spec 3.3)."""
+    """Per-pixel normalisation across channels, unbiased variance (docs/network.md §3.3)."""
     mean = x.mean(dim=1, keepdim=True)
     var = x.var(dim=1, keepdim=True, unbiased=True)
     return (x - mean) / torch.sqrt(var + eps)
 
 
 def nearest_down(x, h):
-    """Legacy 'nearest' with integer factor == strided slicing (spec 3.2 step 1)."""
+    """Legacy 'nearest' with integer factor == strided slicing (docs/network.md §3.2 step 1)."""
     s = x.shape[-1] // h
     assert x.shape[-1] == s * h and x.shape[-2] % s == 0
     return x[:, :, ::s, ::s]
@@ -103,9 +103,10 @@ def decay_const(i, base="e", dtype=torch.float32):
     """c_i: 1/exp(i) or the paper's 1/4^i.
 
     For float32 this is f32(1) / f32(exp(i)) with a correctly rounded f32
-    exp(i), which reproduces the bit patterns of spec 3.4 for all i = 1..7.
+    exp(i), which reproduces the bit patterns of docs/network.md §3.4 for all
+    i = 1..7.
     (The authors' `1/torch.exp(torch.tensor(i))` gives the same bits on the
-    PyTorch used for the spec; the Debian torch 1.13 CPU exp here is one ulp
+    PyTorch those constants came from; the Debian torch 1.13 CPU exp here is one ulp
     high at i = 4 and would give 0x3C960AAD instead of 0x3C960AAE.)"""
     if base == "e":
         if dtype == torch.float32:
@@ -121,7 +122,7 @@ def dilate_maxpool(m, ks):
 
 
 def hard_map(m0, n, ks, base="e", dilate=None):
-    """D^h of spec 3.4. m0: [B,1,h,w], 1 = known. `dilate` maps M_{i-1} -> M_i
+    """D^h of docs/network.md §3.4. m0: [B,1,h,w], 1 = known. `dilate` maps M_{i-1} -> M_i
     (default: max-pool, equal to the authors' 'conv != 0')."""
     if dilate is None:
         dilate = lambda a: dilate_maxpool(a, ks)
@@ -241,7 +242,7 @@ class SPDNormGenerator(nn.Module):
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
 
     def forward(self, z, prior, mask, rec=None):
-        """mask: 1 = known; only channel 0 is used (spec 1)."""
+        """mask: 1 = known; only channel 0 is used (docs/network.md §1)."""
         mask = mask[:, 0:1]
         x = self.fc(z).view(z.shape[0], 16 * self.cfg.nf, self.cfg.latent, self.cfg.latent)
         if rec is not None:

@@ -93,7 +93,7 @@ pub struct Args {
     pub prior_mask_conv: MaskConvInit,
     /// Weight of stage 2's perceptual diversity loss `1/(d + 1e-5)` (the authors' code: 1). Its
     /// pull grows as 1/d², and d is measured in the loss network's feature units, which a
-    /// random VGG does not share with ImageNet's: see the README's training section.
+    /// random VGG does not share with ImageNet's: see docs/training.md.
     #[arg(long, default_value_t = 1.0)]
     pub diversity_weight: f64,
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).

@@ -181,7 +181,8 @@ fn check_args(known: &[f32], h: usize, w: usize, ks: usize) {
 
 /// Strided nearest resampling `X[::s, ::s]`: the top-left pixel of each `s`×`s` block.
 ///
-/// This is what PyTorch's legacy `nearest` interpolation does for an integer factor (spec §3.4).
+/// This is what PyTorch's legacy `nearest` interpolation does for an integer factor
+/// (docs/network.md §3.4).
 /// The output is `ceil(h/s)`×`ceil(w/s)`, row-major (exactly `h/s`×`w/s` when `s` divides).
 ///
 /// # Panics

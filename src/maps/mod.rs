@@ -1,5 +1,5 @@
-//! The hard probability map D^h of SPDNorm (spec §3.4), usable without any network, and
-//! colormaps to look at it.
+//! The hard probability map D^h of SPDNorm (docs/network.md §3.4), usable without any
+//! network, and colormaps to look at it.
 //!
 //! For a known-pixel map `M0` (1 = known, 0 = hole) at one generator resolution, with
 //! `M_i = dil_ks(M_{i-1})` (a binary ks×ks dilation with zero padding):
@@ -32,7 +32,7 @@ pub use hard::{hard_map_cpu, hard_map_fast, nearest_strided, unit_hard_maps_cpu}
 pub use tensor::{hard_map_tensor, nearest_strided_tensor};
 
 /// The f32 bit patterns of `1/e^i` for `i = 1..=7`, as PyTorch computes
-/// `1/torch.exp(torch.tensor(i))` (spec §3.4).
+/// `1/torch.exp(torch.tensor(i))` (docs/network.md §3.4).
 const EXP_DECAY_BITS: [u32; 7] = [
     0x3EBC_5AB2,
     0x3E0A_9555,
@@ -46,8 +46,8 @@ const EXP_DECAY_BITS: [u32; 7] = [
 /// How the hard map decays with the dilation step (the ring index) `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Decay {
-    /// The authors' code: `c_i = 1/e^i` in `f32` (spec §3.4). For `i = 1..=7` these are exactly
-    /// the constants of the spec's table; beyond that, `1.0f32 / (i as f32).exp()`.
+    /// The authors' code: `c_i = 1/e^i` in `f32` (docs/network.md §3.4). For `i = 1..=7` these
+    /// are exactly the constants of the table there; beyond that, `1.0f32 / (i as f32).exp()`.
     #[default]
     Exp,
     /// The paper: `c_i = 1/k^i` (the paper uses `k = 4`, see [`Decay::paper`]).
@@ -103,7 +103,7 @@ pub const OFFICIAL_UNITS: [UnitMapSpec; 6] = [
 
 #[cfg(test)]
 pub(crate) mod test_vectors {
-    //! The spec §3.4 test vectors, shared by the CPU and tensor tests.
+    //! The test vectors of docs/network.md §3.4, shared by the CPU and tensor tests.
 
     /// `(h, w, n, ks, known, expected)`.
     pub type Vector = (usize, usize, usize, usize, Vec<f32>, Vec<f32>);
@@ -193,10 +193,10 @@ mod tests {
             0.367_879_45,
             0.135_335_28,
             0.049_787_067,
-            0.018_315_64, // the spec prints 0.018315639: the same f32
+            0.018_315_64, // docs/network.md §3.4 prints 0.018315639: the same f32
             0.006_737_947,
             0.002_478_752,
-            0.000_911_882, // the spec prints 0.00091188197: the same f32
+            0.000_911_882, // docs/network.md §3.4 prints 0.00091188197: the same f32
         ];
         for (i, v) in table.iter().enumerate() {
             assert_eq!(Decay::Exp.coef(i + 1), *v);

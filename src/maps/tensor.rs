@@ -49,7 +49,7 @@ pub fn hard_map_tensor(known: Tensor<4>, n: usize, ks: usize, decay: Decay) -> T
 }
 
 /// Strided nearest resampling `x[:, :, ::s, ::s]`: the top-left pixel of each `s`×`s` block,
-/// which is PyTorch's legacy `nearest` for an integer factor (spec §3.4).
+/// which is PyTorch's legacy `nearest` for an integer factor (docs/network.md §3.4).
 ///
 /// # Shapes
 ///

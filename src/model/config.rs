@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::maps::{Decay, UnitMapSpec};
 
-/// Dilation iterations `N` and kernel size `ks` of the hard map, per generator unit (spec §3.4).
+/// Dilation iterations `N` and kernel size `ks` of the hard map, per generator unit
+/// (docs/network.md §3.4).
 pub const UNIT_MAP_SPECS: [UnitMapSpec; 6] = crate::maps::OFFICIAL_UNITS;
 
 /// Number of SPDNorm units (residual block + upsampling) in the generator.

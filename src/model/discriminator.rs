@@ -1,4 +1,4 @@
-//! The two-scale PatchGAN discriminator (pix2pixHD/SPADE style, spec §4.1).
+//! The two-scale PatchGAN discriminator (pix2pixHD/SPADE style, docs/network.md §4.1).
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;

@@ -1,4 +1,4 @@
-//! Stage 2: SPDNorm, the SPD residual block and the PD-GAN generator (spec §3).
+//! Stage 2: SPDNorm, the SPD residual block and the PD-GAN generator (docs/network.md §3).
 
 use burn::nn::Linear;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};

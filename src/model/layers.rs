@@ -253,7 +253,7 @@ impl InstanceNormAffine {
 /// output `o / s` where `s ≠ 0`, else 0; new mask 1 where `s ≠ 0`.
 ///
 /// `W_mask` is used exactly as stored: the authors' init re-randomises it, so `s` is a random
-/// weighted window sum, not a pixel count (spec §2.1).
+/// weighted window sum, not a pixel count (docs/network.md §2.1).
 #[derive(Module, Debug)]
 pub struct PartialConv {
     /// `input_conv.weight` `[cout, cin, k, k]`.
@@ -297,7 +297,8 @@ impl PartialConv {
     /// The same convolution with an all-ones mask kernel: `s` becomes the number of valid
     /// inputs under the window, the renormalisation of the paper's partial convolution
     /// (Liu et al. 2018, as naoto0804 writes it: no window-size factor) that the authors'
-    /// constructor meant before their `init_weights` re-randomised the kernel (spec §2.1, §9 #9).
+    /// constructor meant before their `init_weights` re-randomised the kernel
+    /// (docs/network.md §2.1, §9 #9).
     pub fn with_unit_mask(self) -> Self {
         Self {
             mask_conv: self.mask_conv.map(|w| w.ones_like()),

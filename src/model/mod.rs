@@ -1,4 +1,4 @@
-//! The PD-GAN networks in Burn, faithful to the authors' code (see `shared/pdgan-spec.md`).
+//! The PD-GAN networks in Burn, faithful to the authors' code (see `docs/network.md`).
 //!
 //! * [`config`]: presets (`official`, `small`, `tiny`) and the generator's unit layout.
 //! * [`params`]: where parameters come from (random init, zeros, the authors' state dicts).

@@ -1,5 +1,5 @@
 //! Stage 1: the authors' partial-convolution encoder/decoder that makes the coarse prior P
-//! (spec §2).
+//! (docs/network.md §2).
 
 use burn::nn::conv::ConvTranspose2d;
 use burn::prelude::*;
@@ -91,7 +91,7 @@ pub struct PriorTrace {
     pub prior: Tensor<4>,
 }
 
-/// The prior network: `netEN` + `netDE` (spec §2.2–2.3).
+/// The prior network: `netEN` + `netDE` (docs/network.md §2.2–2.3).
 #[derive(Module, Debug)]
 pub struct PriorNet {
     /// `Encoder_1..Encoder_6`.

@@ -1,5 +1,5 @@
-//! The VGG feature network the losses use (spec §2.4, §4.2, §4.4): torchvision's `features`
-//! stack of VGG-16 (up to relu5_3) or VGG-19 (up to relu5_4).
+//! The VGG feature network the losses use (docs/network.md §2.4, §4.2, §4.4): torchvision's
+//! `features` stack of VGG-16 (up to relu5_3) or VGG-19 (up to relu5_4).
 //!
 //! The authors' perceptual, style and diversity losses read ReLU activations of an ImageNet
 //! VGG-16. No package we can install ships those weights, so there are two ways to build one:
@@ -13,7 +13,7 @@
 //! # Input
 //!
 //! The input is used **as is**: the authors feed images in [-1, 1] without ImageNet mean/std
-//! normalisation (spec §1, §4.2), and so do we.
+//! normalisation (docs/network.md §1, §4.2), and so do we.
 //!
 //! # Gradients
 //!

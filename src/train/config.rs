@@ -1,5 +1,5 @@
 //! The configuration of a training run: every number of the authors' set-up is a field here,
-//! with their value as the default (spec §2.4, §5).
+//! with their value as the default (docs/network.md §2.4, §5).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
-//! The loss terms of both training stages, as in the authors' code (spec §2.4, §4.2, §4.3),
-//! with the paper's variants where the spec offers them.
+//! The loss terms of both training stages, as in the authors' code (docs/network.md §2.4,
+//! §4.2, §4.3), with the paper's variants where that document describes them.
 //!
 //! Every term is a function of tensors (images, masks, discriminator outputs, feature maps),
 //! so the feature network (VGG) stays outside: callers pass its activations. All reductions
@@ -96,8 +96,8 @@ pub enum TvRows {
     /// Neighbouring rows, as a TV loss should be (the default).
     #[default]
     Fixed,
-    /// The authors' code: the first row minus the last, broadcast (spec §4.2); for training
-    /// parity only.
+    /// The authors' code: the first row minus the last, broadcast (docs/network.md §4.2); for
+    /// training parity only.
     Code,
 }
 

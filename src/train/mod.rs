@@ -1,4 +1,4 @@
-//! Training of both stages (spec §2.4, §4, §5).
+//! Training of both stages (docs/network.md §2.4, §4, §5).
 //!
 //! * [`losses`]: every loss term, with the authors' weights as defaults.
 //! * [`stage1`], [`stage2`]: one optimisation step of the prior, and of the PD-GAN pair.

@@ -1,4 +1,4 @@
-//! Stage 1: one optimisation step of the partial-conv prior (spec §2.4).
+//! Stage 1: one optimisation step of the partial-conv prior (docs/network.md §2.4).
 //!
 //! The loss is
 //! `6·L1_hole + L1_valid + 0.05·(Perc(out,gt) + Perc(comp,gt)) + 120·Style(out,gt) + 0.1·TV(comp)`
@@ -39,7 +39,7 @@ pub struct Stage1Config {
     pub mask_conv: MaskConvInit,
 }
 
-/// The frozen mask kernels of a freshly initialised prior (spec §2.1, §9 #9).
+/// The frozen mask kernels of a freshly initialised prior (docs/network.md §2.1, §9 #9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MaskConvInit {

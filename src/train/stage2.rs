@@ -1,4 +1,5 @@
-//! Stage 2: one PD-GAN step — a discriminator step, then a generator step (spec §4.2–4.3, §5).
+//! Stage 2: one PD-GAN step — a discriminator step, then a generator step (docs/network.md
+//! §4.2–4.3, §5).
 //!
 //! The prior is frozen (its output is detached). Each image gets two noise vectors z_A, z_B;
 //! the generator runs on both at once. Spectral norm runs in training mode: one power
