@@ -9,6 +9,9 @@
 //!    and the generator makes a raw R×R fill, composited with the known crop pixels.
 //! 4. The fill is resized back and pasted into the photo: every known pixel stays
 //!    byte-identical; the seam is corrected inside the hole only ([`imageops::paste_back`]).
+//! 5. Optionally ([`DetailMode::Patch`], [`Session::detail`]) the hole is re-synthesised at
+//!    the photo's own resolution from the photo's known pixels, guided by the pasted sample
+//!    ([`crate::detail`]): the sample keeps its layout and colours, the photo gives texture.
 
 use std::path::Path;
 
@@ -18,6 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::detail::{self, DetailMode, DetailParams, Guide};
 use crate::error::{Error, Result};
 use crate::imageops::{self, ContextBox};
 use crate::mask::Mask;
@@ -34,6 +38,10 @@ pub struct InpaintOptions {
     pub feather_px: f32,
     /// Samples per generator call.
     pub batch: usize,
+    /// Whether samples get full-resolution detail ([`Session::detail`]).
+    pub detail: DetailMode,
+    /// Settings of the detail synthesis.
+    pub detail_params: DetailParams,
 }
 
 impl Default for InpaintOptions {
@@ -42,6 +50,8 @@ impl Default for InpaintOptions {
             margin: 0.5,
             feather_px: 8.0,
             batch: 4,
+            detail: DetailMode::default(),
+            detail_params: DetailParams::default(),
         }
     }
 }
@@ -259,6 +269,7 @@ impl Inpainter {
             photo,
             mask,
             feather_px: opts.feather_px,
+            detail_params: opts.detail_params,
             prepared,
             prior,
             cond,
@@ -284,6 +295,7 @@ pub struct Session<'a> {
     photo: &'a RgbImage,
     mask: &'a Mask,
     feather_px: f32,
+    detail_params: DetailParams,
     prepared: Prepared,
     prior: Tensor<4>,
     cond: GenCond,
@@ -312,6 +324,22 @@ impl Session<'_> {
         tensor_to_vec(self.prior.clone())
     }
 
+    /// Raw generator outputs `[3, R, R]` for `seeds` (one generator call, not composited).
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when a tensor cannot be read back.
+    pub fn raw_fills(&self, seeds: &[u64]) -> Result<Vec<Vec<f32>>> {
+        self.inp.generate_raw(&self.prepared, &self.cond, seeds)
+    }
+
+    /// A raw output of [`Self::raw_fills`] composited and pasted into the photo.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `raw` is not `3·R·R` long.
+    pub fn finish_raw(&self, seed: u64, raw: &[f32]) -> Result<Sample> {
+        self.finish(seed, raw)
+    }
+
     fn finish(&self, seed: u64, raw: &[f32]) -> Result<Sample> {
         let p = &self.prepared;
         let fill = self.inp.composite(p, raw)?;
@@ -326,12 +354,38 @@ impl Session<'_> {
         Ok(Sample { seed, photo, fill })
     }
 
+    /// Photo pixels per model pixel (the context box side over R).
+    pub fn scale(&self) -> f32 {
+        self.prepared.bx.size as f32 / self.prepared.res as f32
+    }
+
+    /// The sample with its hole re-synthesised at the photo's resolution, guided by the raw
+    /// sample (see [`detail_sample`]); `progress` as in [`detail::synthesize`].
+    ///
+    /// # Errors
+    /// As [`detail::synthesize`].
+    pub fn detail(
+        &self,
+        sample: &Sample,
+        progress: &mut dyn FnMut(f32) -> bool,
+    ) -> Result<RgbImage> {
+        detail_sample(
+            self.photo,
+            self.mask,
+            &sample.photo,
+            self.scale(),
+            sample.seed,
+            &self.detail_params,
+            progress,
+        )
+    }
+
     /// Finished samples for `seeds`, in one generator call.
     ///
     /// # Errors
     /// [`Error::Backend`] when a tensor cannot be read back; [`Error::Shape`] from compositing.
     pub fn samples(&self, seeds: &[u64]) -> Result<Vec<Sample>> {
-        let raws = self.inp.generate_raw(&self.prepared, &self.cond, seeds)?;
+        let raws = self.raw_fills(seeds)?;
         seeds
             .iter()
             .zip(raws)
@@ -360,6 +414,25 @@ impl Session<'_> {
         }
         Ok((self.finish(seed, &raw)?, data))
     }
+}
+
+/// Full-resolution detail for one raw sample: `raw` is the photo with the sample pasted into
+/// the hole (a [`Sample::photo`]), `scale` the photo pixels per model pixel. The synthesis is
+/// seeded with the sample's seed, so a sample always details the same way.
+///
+/// # Errors
+/// As [`detail::synthesize`].
+pub fn detail_sample(
+    photo: &RgbImage,
+    mask: &Mask,
+    raw: &RgbImage,
+    scale: f32,
+    seed: u64,
+    params: &DetailParams,
+    progress: &mut dyn FnMut(f32) -> bool,
+) -> Result<RgbImage> {
+    let guide = Guide { image: raw, scale };
+    detail::synthesize(photo, mask, Some(guide), params, seed, progress)
 }
 
 /// Per-pixel diversity of `fills` (each `[3, R, R]`): the standard deviation across samples,

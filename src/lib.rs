@@ -10,6 +10,7 @@
 //! * [`masks`]: procedural training and evaluation masks (DeepFill v2 strokes, LaMa presets,
 //!   boxes) and the NVIDIA hole-ratio bins.
 //! * [`npy`]: little-endian f32 `.npy` arrays for the `forward` contract.
+//! * [`detail`]: full-resolution detail for generated fills (guided patch synthesis).
 //! * [`inference`]: the user path: crop around the hole, prior once, N samples, composite,
 //!   paste back.
 //! * [`data`]: photo folders, random crops and training batches.
@@ -24,6 +25,7 @@
 
 pub mod backend;
 pub mod data;
+pub mod detail;
 pub mod error;
 pub mod eval;
 pub mod fsutil;

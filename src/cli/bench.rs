@@ -38,6 +38,13 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Time the full-resolution detail stage instead (12 Mpx and 24 Mpx photos, the embedded
+    /// model).
+    #[arg(long, conflicts_with = "train")]
+    pub detail: bool,
+    /// A photo to resize for --detail (default: a procedural texture).
+    #[arg(long, requires = "detail")]
+    pub detail_photo: Option<std::path::PathBuf>,
     /// Time training steps per second of both stages instead (small preset unless --presets).
     #[arg(long)]
     pub train: bool,
@@ -117,6 +124,39 @@ fn known_square(r: usize) -> Vec<f32> {
 pub fn run(a: Args) -> Result<()> {
     let sel = select_backend(&a.backend)?;
     let dev = sel.device.clone();
+    if a.detail {
+        let cases = super::bench_detail::run(&dev, a.detail_photo.as_deref(), a.repeats.min(3))?;
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"backend": sel.description, "detail": cases})
+            );
+        } else {
+            println!(
+                "backend: {}  (median of {} samples after one warm-up)",
+                sel.description,
+                a.repeats.clamp(1, 3)
+            );
+            println!(
+                "{:<11} {:<10} {:>8} {:>9} {:>10} {:>12} {:>9}",
+                "photo", "hole", "G ms", "paste ms", "detail ms", "detail / G", "peak MiB"
+            );
+            for c in &cases {
+                println!(
+                    "{:<11} {:<10} {:>8.0} {:>9.0} {:>10.0} {:>12.1} {:>9}",
+                    format!("{}x{}", c.photo[0], c.photo[1]),
+                    format!("{}x{}", c.hole[0], c.hole[1]),
+                    c.generator_ms,
+                    c.paste_ms,
+                    c.detail_ms,
+                    c.detail_over_generator,
+                    c.peak_rss_mib
+                        .map_or_else(|| "n/a".to_string(), |m| format!("{m:.0}"))
+                );
+            }
+        }
+        return Ok(());
+    }
     if a.train {
         let presets = if a.presets == [Preset::Official, Preset::Small] {
             vec![Preset::Small]

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use pdpaint::imageops::{self, chw_to_rgb, contact_sheet, save_png_atomic, sha256_file};
-use pdpaint::inference::{InpaintOptions, Inpainter, Prepared, Sample, diversity_map};
+use pdpaint::detail::{DetailMode, DetailParams};
+use pdpaint::imageops::{
+    self, ContextBox, chw_to_rgb, contact_sheet, save_png_atomic, sha256_file,
+};
+use pdpaint::inference::{InpaintOptions, Inpainter, Prepared, diversity_map};
 use pdpaint::maps::colormap::{Colormap, to_rgb_image};
 use pdpaint::mask::Mask;
 use pdpaint::model::embedded;
@@ -40,11 +43,38 @@ pub struct Args {
     /// Seam correction width in photo pixels (0 = none).
     #[arg(long, default_value_t = 8.0)]
     pub feather: f32,
+    /// Full-resolution detail: `patch` re-synthesises each sample's hole at the photo's
+    /// resolution from the photo's own pixels, guided by the sample; `off` keeps the raw
+    /// sample resized into the hole.
+    #[arg(long, value_enum, default_value_t = DetailArg::Patch)]
+    pub detail: DetailArg,
     /// Re-run a previous `recipe.json` (its inputs, model, seeds and settings).
     #[arg(long, conflicts_with_all = ["model", "image", "mask"])]
     pub recipe: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArgs,
+}
+
+/// `--detail` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetailArg {
+    /// The raw samples.
+    Off,
+    /// Guided patch synthesis at full resolution.
+    Patch,
+}
+
+impl From<DetailArg> for DetailMode {
+    fn from(a: DetailArg) -> Self {
+        match a {
+            DetailArg::Off => DetailMode::Off,
+            DetailArg::Patch => DetailMode::Patch,
+        }
+    }
+}
+
+fn detail_off() -> DetailMode {
+    DetailMode::Off
 }
 
 /// A file and its SHA-256.
@@ -77,8 +107,17 @@ pub struct Recipe {
     pub backend: String,
     /// Context box `[x0, y0, size]` in photo pixels.
     pub context_box: [i64; 3],
-    /// Written files, one per seed.
+    /// Full-resolution detail (recipes written before it existed had none: `off`).
+    #[serde(default = "detail_off")]
+    pub detail: DetailMode,
+    /// The detail synthesis settings used (absent when detail is off).
+    #[serde(default)]
+    pub detail_params: Option<DetailParams>,
+    /// Written files, one per seed (the detailed samples when detail is on).
     pub outputs: Vec<PathBuf>,
+    /// The raw samples, one per seed, when detail is on (else empty).
+    #[serde(default)]
+    pub raw_outputs: Vec<PathBuf>,
 }
 
 /// SHA-256 over a model folder's files (config.json and *.bpk, by name).
@@ -107,7 +146,8 @@ pub fn hash_model_folder(dir: &Path) -> Result<String> {
 
 /// Runs `inpaint`.
 pub fn run(a: Args) -> Result<()> {
-    let (model_dir, image_path, mask_path, seeds, margin, feather, expect) = match &a.recipe {
+    let (model_dir, image_path, mask_path, seeds, margin, feather, detail, expect) = match &a.recipe
+    {
         Some(r) => {
             let text = std::fs::read_to_string(r)
                 .with_context(|| format!("could not read recipe {}", r.display()))?;
@@ -120,6 +160,7 @@ pub fn run(a: Args) -> Result<()> {
                 rec.seeds.clone(),
                 rec.margin,
                 rec.feather_px,
+                (rec.detail, rec.detail_params.unwrap_or_default()),
                 Some(rec),
             )
         }
@@ -136,6 +177,7 @@ pub fn run(a: Args) -> Result<()> {
                 seeds,
                 a.margin,
                 a.feather,
+                (DetailMode::from(a.detail), DetailParams::default()),
                 None,
             )
         }
@@ -187,44 +229,89 @@ pub fn run(a: Args) -> Result<()> {
     );
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("could not create {}", a.out.display()))?;
+    let (detail, detail_params) = detail;
     let opts = InpaintOptions {
         margin,
         feather_px: feather,
+        detail,
+        detail_params,
         ..InpaintOptions::default()
     };
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:8} {bar:30} {pos}/{len}  {elapsed} (eta {eta})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     let bar = indicatif::ProgressBar::new(seeds.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} samples  {elapsed} (eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut outputs = Vec::new();
-    let mut save_err = None;
-    let (prep, prior, samples) = inp.run(&photo, &mask, &seeds, &opts, |s| {
-        let p = a.out.join(format!("seed-{}.png", s.seed));
-        if let Err(e) = save_png_atomic(&s.photo, &p) {
-            save_err.get_or_insert(e);
+    bar.set_style(style.clone());
+    bar.set_message("samples");
+    let session = inp.session(&photo, &mask, &opts)?;
+    let prep = session.prepared().clone();
+    let prior = session.prior_chw()?;
+    let detailed = detail == DetailMode::Patch;
+    let raw_name = |seed: u64| {
+        if detailed {
+            format!("seed-{seed}-raw.png")
+        } else {
+            format!("seed-{seed}.png")
         }
-        outputs.push(p);
-        bar.inc(1);
-    })?;
+    };
+    let mut raws = Vec::with_capacity(seeds.len());
+    let mut raw_outputs = Vec::new();
+    for chunk in seeds.chunks(opts.batch.max(1)) {
+        for s in session.samples(chunk)? {
+            let p = a.out.join(raw_name(s.seed));
+            save_png_atomic(&s.photo, &p)?;
+            raw_outputs.push(p);
+            bar.inc(1);
+            raws.push(s);
+        }
+    }
     bar.finish_and_clear();
-    if let Some(e) = save_err {
-        return Err(e.into());
+    let mut finals = Vec::with_capacity(raws.len());
+    let mut outputs = Vec::new();
+    if detailed {
+        // Progress in hundredths of a sample.
+        let dbar = indicatif::ProgressBar::new(100 * raws.len() as u64);
+        dbar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:8} {bar:30} {percent:>3}%  {elapsed} (eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        dbar.set_message("detail");
+        for (k, s) in raws.iter().enumerate() {
+            let base = 100 * k as u64;
+            let img = session
+                .detail(s, &mut |f| {
+                    dbar.set_position(base + (100.0 * f) as u64);
+                    true
+                })
+                .with_context(|| format!("detail of seed {}", s.seed))?;
+            let p = a.out.join(format!("seed-{}.png", s.seed));
+            save_png_atomic(&img, &p)?;
+            outputs.push(p);
+            finals.push((s.seed, img));
+        }
+        dbar.finish_and_clear();
+    } else {
+        outputs = std::mem::take(&mut raw_outputs);
+        finals = raws.iter().map(|s| (s.seed, s.photo.clone())).collect();
     }
     let r = prep.res as u32;
     save_png_atomic(&chw_to_rgb(&prior, r, r)?, &a.out.join("prior.png"))?;
-    let thumbs: Vec<_> = samples
+    let thumbs: Vec<_> = finals
         .iter()
-        .map(|s| (s.photo.clone(), format!("seed {}", s.seed)))
+        .map(|(seed, img)| (img.clone(), format!("seed {seed}")))
         .collect();
     let cols = (thumbs.len() as f64).sqrt().ceil().max(1.0) as u32;
     save_png_atomic(
         &contact_sheet(&thumbs, cols, 256),
         &a.out.join("contact-sheet.png"),
     )?;
-    save_png_atomic(&figure(&prep, &prior, &samples)?, &a.out.join("figure.png"))?;
+    save_png_atomic(
+        &figure(&photo, &mask, &prep, &prior, &finals)?,
+        &a.out.join("figure.png"),
+    )?;
     let recipe = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
         image: HashedFile {
@@ -244,15 +331,23 @@ pub fn run(a: Args) -> Result<()> {
         feather_px: feather,
         backend: sel.description,
         context_box: [prep.bx.x0, prep.bx.y0, prep.bx.size as i64],
+        detail,
+        detail_params: detailed.then_some(detail_params),
         outputs: outputs.clone(),
+        raw_outputs,
     };
     pdpaint::fsutil::write_atomic(
         &a.out.join("recipe.json"),
         serde_json::to_string_pretty(&recipe)?.as_bytes(),
     )?;
     println!(
-        "wrote {} samples, prior.png, contact-sheet.png, figure.png and recipe.json to {}",
+        "wrote {} samples{}, prior.png, contact-sheet.png, figure.png and recipe.json to {}",
         outputs.len(),
+        if detailed {
+            " (full-resolution detail; the raw samples as seed-*-raw.png)"
+        } else {
+            ""
+        },
         a.out.display()
     );
     Ok(())
@@ -261,33 +356,57 @@ pub fn run(a: Args) -> Result<()> {
 /// Edge of a tile of the figure in pixels.
 const FIGURE_TILE: u32 = 192;
 
-/// The figure of a run, at the model's resolution inside the context box: the photo, the photo
-/// with the hole blanked, the stage-1 prior, every sample, and the diversity map (per-pixel
-/// standard deviation across the samples, magma, scaled to its maximum), each labelled.
-pub fn figure(prep: &Prepared, prior: &[f32], samples: &[Sample]) -> Result<image::RgbImage> {
+/// The figure of a run over the context box, each tile [`FIGURE_TILE`] pixels: the photo, the
+/// photo with the hole blanked, the stage-1 prior, every sample as the user gets it (detailed
+/// when detail is on), and the diversity map of those samples (per-pixel standard deviation,
+/// magma, scaled to its maximum), each labelled.
+pub fn figure(
+    photo: &image::RgbImage,
+    mask: &Mask,
+    prep: &Prepared,
+    prior: &[f32],
+    samples: &[(u64, image::RgbImage)],
+) -> Result<image::RgbImage> {
     let r = prep.res as u32;
-    let photo = chw_to_rgb(&prep.image, r, r)?;
-    let mut masked = photo.clone();
-    for (px, &h) in masked.pixels_mut().zip(&prep.hole) {
+    let t = FIGURE_TILE;
+    let bx: ContextBox = prep.bx;
+    let tile = |img: &image::RgbImage| -> Result<(Vec<f32>, image::RgbImage)> {
+        let chw = imageops::crop_resize_rgb(img, &bx, t);
+        let rgb = chw_to_rgb(&chw, t, t)?;
+        Ok((chw, rgb))
+    };
+    let (_, crop) = tile(photo)?;
+    let hole = imageops::crop_resize_mask(mask.holes(), photo.width(), photo.height(), &bx, t)?;
+    let mut masked = crop.clone();
+    for (px, &h) in masked.pixels_mut().zip(&hole) {
         if h > 0.5 {
             *px = image::Rgb([255, 255, 255]);
         }
     }
+    let prior_img = image::imageops::resize(
+        &chw_to_rgb(prior, r, r)?,
+        t,
+        t,
+        image::imageops::FilterType::Triangle,
+    );
     let mut tiles = vec![
-        (photo, "photo".to_string()),
+        (crop, "photo".to_string()),
         (masked, "mask".to_string()),
-        (chw_to_rgb(prior, r, r)?, "prior".to_string()),
+        (prior_img, "prior".to_string()),
     ];
-    for s in samples {
-        tiles.push((chw_to_rgb(&s.fill, r, r)?, format!("seed {}", s.seed)));
+    let mut fills = Vec::with_capacity(samples.len());
+    for (seed, img) in samples {
+        let (chw, rgb) = tile(img)?;
+        fills.push(chw);
+        tiles.push((rgb, format!("seed {seed}")));
     }
-    let fills: Vec<&[f32]> = samples.iter().map(|s| s.fill.as_slice()).collect();
-    let spread = diversity_map(&fills, prep.res)?;
+    let refs: Vec<&[f32]> = fills.iter().map(Vec::as_slice).collect();
+    let spread = diversity_map(&refs, t as usize)?;
     let hi = spread.iter().copied().fold(0.0f32, f32::max);
     tiles.push((
-        to_rgb_image(&spread, r, r, Colormap::Magma, 0.0, hi.max(1e-6)),
+        to_rgb_image(&spread, t, t, Colormap::Magma, 0.0, hi.max(1e-6)),
         format!("spread 0-{hi:.2}"),
     ));
     let cols = tiles.len().div_ceil(2).max(1) as u32;
-    Ok(contact_sheet(&tiles, cols, FIGURE_TILE))
+    Ok(contact_sheet(&tiles, cols, t))
 }

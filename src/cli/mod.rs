@@ -9,6 +9,7 @@ use pdpaint::backend::{self, BackendChoice};
 use pdpaint::model::Preset;
 
 mod bench;
+mod bench_detail;
 mod bench_train;
 mod eval;
 mod export;

@@ -15,6 +15,7 @@ use egui::{Color32, Key, KeyboardShortcut, Modifiers, Pos2, Rect};
 use image::RgbImage;
 
 use crate::backend::BackendChoice;
+use crate::detail::DetailMode;
 use crate::imageops;
 use crate::inference::InpaintOptions;
 use crate::mask::Mask;
@@ -22,7 +23,7 @@ use crate::train::events::Stage as TrainStage;
 use crate::train::worker::Command as TrainCommand;
 use crate::ui::canvas::{Canvas, Tool, Xform};
 use crate::ui::doc::{Document, MaskOp};
-use crate::ui::gallery::{Gallery, GalleryAction, MAX_SAMPLES};
+use crate::ui::gallery::{DetailStatus, Gallery, GalleryAction, MAX_SAMPLES};
 use crate::ui::infer_worker::{
     InferEvent, InferRequest, InferWorker, ModelInfo, ModelSource, Waker, default_model,
 };
@@ -475,13 +476,15 @@ impl Studio {
             opts: InpaintOptions {
                 margin: self.prefs.margin,
                 feather_px: self.prefs.feather_px,
+                detail: self.prefs.detail,
                 ..InpaintOptions::default()
             },
             want_maps: true,
         };
         let size = doc.size();
         let g = self.infer.submit(req);
-        self.gallery.begin(g, &seeds, size);
+        self.gallery
+            .begin(g, &seeds, size, self.prefs.detail == DetailMode::Patch);
         self.gallery.preview = true;
         self.running = Some(g);
         self.pending_maps = ModelMaps::default();
@@ -576,6 +579,46 @@ impl Studio {
                     self.timings.per_sample = Some(self.sample_time / self.samples_done as u32);
                 }
             }
+            InferEvent::DetailProgress {
+                generation,
+                index,
+                fraction,
+            } => {
+                self.gallery
+                    .set_detail(generation, index, DetailStatus::Running(fraction));
+            }
+            InferEvent::Detailed {
+                generation,
+                index,
+                seed,
+                photo,
+                thumb,
+                took,
+            } => {
+                self.gallery.add_detailed(
+                    ctx,
+                    generation,
+                    index,
+                    seed,
+                    photo,
+                    &thumb,
+                    took.as_secs_f32(),
+                );
+            }
+            InferEvent::DetailFailed {
+                generation,
+                index,
+                error,
+            } => {
+                if self.gallery.generation == Some(generation) {
+                    self.gallery
+                        .set_detail(generation, index, DetailStatus::Failed(error.clone()));
+                    self.post(
+                        format!("Detail failed, the raw sample stays: {error}"),
+                        true,
+                    );
+                }
+            }
             InferEvent::Maps { generation, units } => {
                 if self.gallery.generation == Some(generation) {
                     self.pending_maps.units = units;
@@ -593,6 +636,7 @@ impl Studio {
                 }
             }
             InferEvent::Finished { generation, total } => {
+                self.gallery.detail_stopped(generation);
                 if self.running == Some(generation) {
                     self.running = None;
                     self.timings.total = Some(total);
@@ -607,11 +651,13 @@ impl Studio {
                 }
             }
             InferEvent::Superseded { generation } => {
+                self.gallery.detail_stopped(generation);
                 if self.running == Some(generation) {
                     self.running = None;
                 }
             }
             InferEvent::Failed { generation, error } => {
+                self.gallery.detail_stopped(generation);
                 if self.running == Some(generation) || self.gallery.generation == Some(generation) {
                     self.running = None;
                     self.post(format!("Generation failed: {error}"), true);
@@ -1265,6 +1311,19 @@ impl Studio {
         ui.heading("Generate");
         self.model_ui(ui);
         ui.add(egui::Slider::new(&mut self.prefs.samples, 1..=MAX_SAMPLES).text("Samples"));
+        egui::ComboBox::from_label("Detail")
+            .selected_text(detail_label(self.prefs.detail))
+            .show_ui(ui, |ui| {
+                for mode in [DetailMode::Patch, DetailMode::Off] {
+                    ui.selectable_value(&mut self.prefs.detail, mode, detail_label(mode));
+                }
+            })
+            .response
+            .on_hover_text(
+                "Full resolution: after the raw samples appear, each is re-synthesised at the \
+                 photo's resolution from the photo's own texture, keeping the sample's layout \
+                 and colours. Off: the generator's samples, resized into the hole",
+            );
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut self.prefs.seed, 0..=99_999).text("Seed"));
             ui.checkbox(&mut self.prefs.seed_locked, "Lock")
@@ -1813,5 +1872,13 @@ impl eframe::App for Studio {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         self.prefs_snapshot().save(storage);
+    }
+}
+
+/// The studio's name for a detail mode.
+fn detail_label(mode: DetailMode) -> &'static str {
+    match mode {
+        DetailMode::Patch => "Full resolution",
+        DetailMode::Off => "Off (raw samples)",
     }
 }

@@ -1,5 +1,10 @@
 //! The gallery: the samples of the last generation, filled in as they arrive.
 //!
+//! With full-resolution detail on, each slot first shows the raw PD-GAN sample (as fast as
+//! the generator makes it), then its detailed version once the worker has synthesised it (a
+//! progress bar on the thumbnail meanwhile). "Raw PD-GAN output" shows the raw samples
+//! instead, everywhere (thumbnails, canvas preview, comparison, apply and save).
+//!
 //! A click selects a sample and previews it on the canvas; Shift- or Ctrl-click picks a second
 //! one to compare side by side. The actions (apply, save, copy seed) are returned to the app
 //! as [`GalleryAction`]s, which performs them (applying is an undoable document edit).
@@ -16,18 +21,64 @@ use crate::ui::theme;
 /// The most samples one generation may ask for.
 pub const MAX_SAMPLES: usize = 16;
 
+/// Where a slot's full-resolution detail stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetailStatus {
+    /// Detail is off for this generation.
+    Off,
+    /// Waiting for its turn.
+    Waiting,
+    /// Being synthesised (fraction done).
+    Running(f32),
+    /// Ready.
+    Done,
+    /// It failed (the raw sample stays usable).
+    Failed(String),
+}
+
 /// One gallery slot.
 pub struct Tile {
     /// Its seed.
     pub seed: u64,
-    /// The filled photo, once it has arrived.
+    /// The filled photo as shown (the detailed one when it exists and raw is not asked for).
     pub photo: Option<Arc<RgbImage>>,
     /// Seconds the sample took.
     pub took: Option<f32>,
+    /// Its full-resolution detail.
+    pub detail: DetailStatus,
+    /// Seconds the detail took.
+    pub detail_took: Option<f32>,
+    raw: Option<(Arc<RgbImage>, TextureHandle)>,
+    detailed: Option<(Arc<RgbImage>, TextureHandle)>,
     thumb: Option<TextureHandle>,
     /// The filled region (the context box within the photo) as a texture, for the canvas
     /// preview and the comparison; made on demand.
     region: Option<(TextureHandle, Rect)>,
+}
+
+impl Tile {
+    /// Makes the raw or the detailed version the shown one (the detailed only when it exists
+    /// and `raw` is false).
+    fn show(&mut self, raw: bool) {
+        let pick = match (&self.detailed, &self.raw) {
+            (Some(d), _) if !raw => Some(d),
+            (_, Some(r)) => Some(r),
+            (d, None) => d.as_ref(),
+        };
+        let (photo, thumb) = match pick {
+            Some((p, t)) => (Some(p.clone()), Some(t.clone())),
+            None => (None, None),
+        };
+        let changed = match (&photo, &self.photo) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (a, b) => a.is_some() != b.is_some(),
+        };
+        self.photo = photo;
+        self.thumb = thumb;
+        if changed {
+            self.region = None;
+        }
+    }
 }
 
 impl std::fmt::Debug for Tile {
@@ -73,11 +124,14 @@ pub struct Gallery {
     pub bx: Option<ContextBox>,
     /// Photo size of the generation.
     pub photo_size: (u32, u32),
+    /// Show the raw PD-GAN samples even where a detailed one exists.
+    pub show_raw: bool,
 }
 
 impl Gallery {
-    /// Starts a new generation with one empty slot per seed.
-    pub fn begin(&mut self, generation: u64, seeds: &[u64], photo_size: (u32, u32)) {
+    /// Starts a new generation with one empty slot per seed; `detail` says whether detailed
+    /// versions will follow.
+    pub fn begin(&mut self, generation: u64, seeds: &[u64], photo_size: (u32, u32), detail: bool) {
         self.generation = Some(generation);
         self.tiles = seeds
             .iter()
@@ -85,6 +139,14 @@ impl Gallery {
                 seed,
                 photo: None,
                 took: None,
+                detail: if detail {
+                    DetailStatus::Waiting
+                } else {
+                    DetailStatus::Off
+                },
+                detail_took: None,
+                raw: None,
+                detailed: None,
                 thumb: None,
                 region: None,
             })
@@ -99,6 +161,7 @@ impl Gallery {
     pub fn clear(&mut self) {
         *self = Gallery {
             preview: self.preview,
+            show_raw: self.show_raw,
             ..Gallery::default()
         };
     }
@@ -132,15 +195,85 @@ impl Gallery {
         if tile.seed != seed {
             return false;
         }
-        tile.thumb =
-            Some(ctx.load_texture(format!("sample-{seed}"), color_image(thumb), PIXEL_OPTIONS));
-        tile.photo = Some(photo);
+        let tex = ctx.load_texture(format!("sample-{seed}"), color_image(thumb), PIXEL_OPTIONS);
+        tile.raw = Some((photo, tex));
         tile.took = Some(took);
-        tile.region = None;
+        tile.show(self.show_raw);
         if self.selected.is_none() {
             self.selected = Some(index);
         }
         true
+    }
+
+    /// Stores a sample's detailed version (ignored for another generation or seed).
+    #[allow(clippy::too_many_arguments)] // the fields of one `InferEvent::Detailed`
+    pub fn add_detailed(
+        &mut self,
+        ctx: &egui::Context,
+        generation: u64,
+        index: usize,
+        seed: u64,
+        photo: Arc<RgbImage>,
+        thumb: &RgbImage,
+        took: f32,
+    ) -> bool {
+        let show_raw = self.show_raw;
+        let Some(tile) = self.tile_mut(generation, index) else {
+            return false;
+        };
+        if tile.seed != seed {
+            return false;
+        }
+        let tex = ctx.load_texture(format!("detail-{seed}"), color_image(thumb), PIXEL_OPTIONS);
+        tile.detailed = Some((photo, tex));
+        tile.detail = DetailStatus::Done;
+        tile.detail_took = Some(took);
+        tile.show(show_raw);
+        true
+    }
+
+    /// Updates a slot's detail status (progress or failure).
+    pub fn set_detail(&mut self, generation: u64, index: usize, status: DetailStatus) {
+        if let Some(tile) = self.tile_mut(generation, index)
+            && tile.detail != DetailStatus::Done
+        {
+            tile.detail = status;
+        }
+    }
+
+    /// Marks every slot whose detail has not finished as not coming (the request ended).
+    pub fn detail_stopped(&mut self, generation: u64) {
+        if self.generation != Some(generation) {
+            return;
+        }
+        for t in &mut self.tiles {
+            if matches!(t.detail, DetailStatus::Waiting | DetailStatus::Running(_)) {
+                t.detail = DetailStatus::Off;
+            }
+        }
+    }
+
+    /// Shows the raw samples (`true`) or the detailed ones where they exist.
+    pub fn set_show_raw(&mut self, raw: bool) {
+        self.show_raw = raw;
+        for t in &mut self.tiles {
+            t.show(raw);
+        }
+    }
+
+    /// The number of slots whose detail is done.
+    pub fn detailed(&self) -> usize {
+        self.tiles
+            .iter()
+            .filter(|t| t.detail == DetailStatus::Done)
+            .count()
+    }
+
+    fn tile_mut(&mut self, generation: u64, index: usize) -> Option<&mut Tile> {
+        if self.generation != Some(generation) {
+            return None;
+        }
+        self.tiles.get_mut(index)
     }
 
     /// The number of finished samples.
@@ -223,6 +356,28 @@ impl Gallery {
                 actions.push(GalleryAction::CopySeed(self.tiles[i].seed));
             }
         });
+        if self.tiles.iter().any(|t| t.detail != DetailStatus::Off) {
+            let mut raw = self.show_raw;
+            let detailed = self.detailed();
+            let label = if detailed < self.tiles.len() && !raw {
+                format!(
+                    "Raw PD-GAN output ({detailed} of {} detailed)",
+                    self.tiles.len()
+                )
+            } else {
+                "Raw PD-GAN output".to_string()
+            };
+            if ui
+                .checkbox(&mut raw, label)
+                .on_hover_text(
+                    "Show the generator's own samples, resized into the hole, instead of the \
+                     full-resolution detail made from them",
+                )
+                .changed()
+            {
+                self.set_show_raw(raw);
+            }
+        }
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.preview, "Preview on canvas");
             let hold = ui
@@ -298,6 +453,26 @@ impl Gallery {
                     );
                 }
             }
+            match &tile.detail {
+                DetailStatus::Running(_) | DetailStatus::Waiting if tile.photo.is_some() => {
+                    let f = if let DetailStatus::Running(f) = tile.detail {
+                        f.clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    let bar = Rect::from_min_max(
+                        egui::pos2(rect.left(), rect.bottom() - theme::DETAIL_BAR_HEIGHT),
+                        rect.right_bottom(),
+                    );
+                    ui.painter().rect_filled(bar, 0.0, theme::DETAIL_BAR_BACK);
+                    let done = Rect::from_min_max(
+                        bar.min,
+                        egui::pos2(bar.left() + bar.width() * f, bar.bottom()),
+                    );
+                    ui.painter().rect_filled(done, 0.0, theme::DETAIL_BAR_FILL);
+                }
+                _ => {}
+            }
             if selected {
                 ui.painter()
                     .rect_stroke(rect, 2.0, theme::SELECTED_TILE, StrokeKind::Outside);
@@ -305,7 +480,20 @@ impl Gallery {
                 ui.painter()
                     .rect_stroke(rect, 2.0, theme::COMPARE_TILE, StrokeKind::Outside);
             }
-            let label = ui.selectable_label(selected, format!("Seed {seed}"));
+            let text = match &tile.detail {
+                DetailStatus::Failed(_) => format!("Seed {seed} (raw)"),
+                DetailStatus::Running(f) => format!("Seed {seed} · {:.0} %", 100.0 * f),
+                _ => format!("Seed {seed}"),
+            };
+            let label = ui.selectable_label(selected, text);
+            let label = match &tile.detail {
+                DetailStatus::Failed(e) => label.on_hover_text(format!("Detail failed: {e}")),
+                DetailStatus::Done if !self.show_raw => label.on_hover_text(format!(
+                    "Full-resolution detail ({:.1} s)",
+                    tile.detail_took.unwrap_or(0.0)
+                )),
+                _ => label,
+            };
             let ready = tile.photo.is_some();
             let resp = resp.union(label);
             clicked = ready && resp.clicked();
@@ -414,7 +602,7 @@ mod tests {
     fn samples_of_other_generations_are_ignored_and_the_first_is_selected() {
         let ctx = egui::Context::default();
         let mut g = Gallery::default();
-        g.begin(3, &[10, 11, 12], (64, 48));
+        g.begin(3, &[10, 11, 12], (64, 48), false);
         let img = Arc::new(RgbImage::new(64, 48));
         assert!(!g.add(&ctx, 2, 0, 10, img.clone(), &img, 0.1));
         assert!(!g.add(&ctx, 3, 0, 99, img.clone(), &img, 0.1));
@@ -422,6 +610,32 @@ mod tests {
         assert_eq!(g.selected, Some(1));
         assert_eq!(g.finished(), 1);
         assert_eq!(g.selected_sample().unwrap().0, 11);
+    }
+
+    #[test]
+    fn detailed_versions_replace_the_raw_ones_unless_raw_is_asked_for() {
+        let ctx = egui::Context::default();
+        let mut g = Gallery::default();
+        g.begin(1, &[5, 6], (64, 48), true);
+        let raw = Arc::new(RgbImage::new(64, 48));
+        let fine = Arc::new(RgbImage::from_pixel(64, 48, image::Rgb([9, 9, 9])));
+        assert!(g.add(&ctx, 1, 0, 5, raw.clone(), &raw, 0.1));
+        assert_eq!(g.tiles[0].detail, DetailStatus::Waiting);
+        g.set_detail(1, 0, DetailStatus::Running(0.5));
+        assert_eq!(g.tiles[0].detail, DetailStatus::Running(0.5));
+        assert!(!g.add_detailed(&ctx, 2, 0, 5, fine.clone(), &fine, 1.0));
+        assert!(g.add_detailed(&ctx, 1, 0, 5, fine.clone(), &fine, 1.0));
+        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &fine));
+        g.set_show_raw(true);
+        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &raw));
+        g.set_show_raw(false);
+        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &fine));
+        assert_eq!(g.detailed(), 1);
+        // A finished slot keeps Done; the unfinished one stops waiting when the request ends.
+        g.set_detail(1, 0, DetailStatus::Running(0.1));
+        assert_eq!(g.tiles[0].detail, DetailStatus::Done);
+        g.detail_stopped(1);
+        assert_eq!(g.tiles[1].detail, DetailStatus::Off);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 
 use crate::backend::{self, BackendChoice};
+use crate::detail::DetailMode;
 use crate::error::{Error, Result};
 use crate::imageops::{self, ContextBox};
 use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData};
@@ -156,6 +157,39 @@ pub enum InferEvent {
         thumb: RgbImage,
         /// Time for this sample.
         took: Duration,
+    },
+    /// Full-resolution detail of a sample is under way.
+    DetailProgress {
+        /// The request's generation.
+        generation: u64,
+        /// Position in the request's seed list.
+        index: usize,
+        /// Fraction done, 0–1.
+        fraction: f32,
+    },
+    /// A sample's full-resolution detail is ready (the raw sample stays as it was sent).
+    Detailed {
+        /// The request's generation.
+        generation: u64,
+        /// Position in the request's seed list.
+        index: usize,
+        /// Its seed.
+        seed: u64,
+        /// The full photo with the detailed fill.
+        photo: Arc<RgbImage>,
+        /// Its gallery thumbnail.
+        thumb: RgbImage,
+        /// Time for the detail synthesis.
+        took: Duration,
+    },
+    /// A sample's detail could not be made (the raw sample stays usable).
+    DetailFailed {
+        /// The request's generation.
+        generation: u64,
+        /// Position in the request's seed list.
+        index: usize,
+        /// Why.
+        error: String,
     },
     /// The maps every unit used for the first sample.
     Maps {
@@ -434,6 +468,7 @@ fn run_request(
         return Err(Error::Cancelled);
     }
     let mut fills: Vec<Vec<f32>> = Vec::new();
+    let mut raws = Vec::with_capacity(req.seeds.len());
     for (index, &seed) in req.seeds.iter().enumerate() {
         if !current() {
             out.send(InferEvent::Superseded { generation: g });
@@ -456,19 +491,82 @@ fn run_request(
                 .next()
                 .ok_or_else(|| Error::Shape("the generator returned no sample".into()))?
         };
-        fills.push(sample.fill);
         let thumb = make_thumb(&sample.photo, Some(p.bx));
         if !out.send(InferEvent::Sample {
             generation: g,
             index,
             seed,
-            photo: Arc::new(sample.photo),
+            photo: Arc::new(sample.photo.clone()),
             thumb,
             took: t.elapsed(),
         }) {
             return Err(Error::Cancelled);
         }
+        fills.push(sample.fill.clone());
+        raws.push(sample);
     }
+    send_diversity(out, g, &fills, res)?;
+    if req.opts.detail == DetailMode::Patch {
+        // The raw gallery is complete; now each sample gets its detail, in order, and the
+        // diversity map follows what the user sees.
+        let mut detailed = Vec::with_capacity(raws.len());
+        for (index, sample) in raws.iter().enumerate() {
+            if !current() {
+                out.send(InferEvent::Superseded { generation: g });
+                return Ok(());
+            }
+            let t = Instant::now();
+            let mut last = 0.0f32;
+            let result = session.detail(sample, &mut |fraction| {
+                if fraction - last >= 0.05 {
+                    last = fraction;
+                    out.send(InferEvent::DetailProgress {
+                        generation: g,
+                        index,
+                        fraction,
+                    });
+                }
+                current()
+            });
+            match result {
+                Ok(photo) => {
+                    detailed.push(imageops::crop_resize_rgb(&photo, &p.bx, res as u32));
+                    let thumb = make_thumb(&photo, Some(p.bx));
+                    if !out.send(InferEvent::Detailed {
+                        generation: g,
+                        index,
+                        seed: sample.seed,
+                        photo: Arc::new(photo),
+                        thumb,
+                        took: t.elapsed(),
+                    }) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+                Err(Error::Cancelled) => {
+                    out.send(InferEvent::Superseded { generation: g });
+                    return Ok(());
+                }
+                Err(e) => {
+                    out.send(InferEvent::DetailFailed {
+                        generation: g,
+                        index,
+                        error: crate::train::worker::error_chain(&e),
+                    });
+                }
+            }
+        }
+        send_diversity(out, g, &detailed, res)?;
+    }
+    out.send(InferEvent::Finished {
+        generation: g,
+        total: t0.elapsed(),
+    });
+    Ok(())
+}
+
+/// Sends the per-pixel spread of `fills` (each `[3, R, R]`) when there are at least two.
+fn send_diversity(out: &Out, g: u64, fills: &[Vec<f32>], res: usize) -> Result<()> {
     if fills.len() >= 2 {
         let refs: Vec<&[f32]> = fills.iter().map(Vec::as_slice).collect();
         let map = inference::diversity_map(&refs, res)?;
@@ -478,10 +576,6 @@ fn run_request(
             map,
         });
     }
-    out.send(InferEvent::Finished {
-        generation: g,
-        total: t0.elapsed(),
-    });
     Ok(())
 }
 

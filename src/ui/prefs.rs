@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detail::DetailMode;
 use crate::ui::canvas::Tool;
 use crate::ui::overlay::OverlaySettings;
 
@@ -45,6 +46,8 @@ pub struct Prefs {
     pub seed_locked: bool,
     /// Generate as soon as a brush, eraser, rectangle or lasso gesture ends.
     pub generate_on_stroke: bool,
+    /// Full-resolution detail of the samples.
+    pub detail: DetailMode,
 }
 
 impl Default for Prefs {
@@ -65,6 +68,7 @@ impl Default for Prefs {
             show_training: false,
             seed_locked: true,
             generate_on_stroke: false,
+            detail: DetailMode::Patch,
         }
     }
 }

@@ -47,6 +47,12 @@ pub const COMPARE_TILE: Stroke = Stroke {
 };
 /// Placeholder fill of a gallery tile still being computed.
 pub const PENDING_TILE: Color32 = Color32::from_gray(48);
+/// Height of the detail progress bar along the bottom of a gallery thumbnail.
+pub const DETAIL_BAR_HEIGHT: f32 = 4.0;
+/// Background of that bar.
+pub const DETAIL_BAR_BACK: Color32 = Color32::from_black_alpha(160);
+/// The done part of that bar.
+pub const DETAIL_BAR_FILL: Color32 = Color32::from_rgb(90, 170, 255);
 /// Error text.
 pub const ERROR_TEXT: Color32 = Color32::from_rgb(255, 110, 110);
 /// Warning text (e.g. "no model loaded").
