@@ -8,53 +8,70 @@
 #                  (default: ${XDG_DATA_HOME:-$HOME/.local/share}/pdpaint/photos)
 #   --cache DIR    where downloaded .deb files are kept and reused
 #                  (default: ${XDG_CACHE_HOME:-$HOME/.cache}/pdpaint/debs)
-#   --holdout N    number of whole photos moved to val/ (default 5, 0 = none)
+#   --holdout N    how many of the five fixed validation photos go to val/
+#                  (default 5 = all of them, 0 = none, 1-4 = the first N of the fixed list)
 #
-# What it does (see /work/shared/data.md, "Real photographs for training"):
+# What it does:
 #   * `apt-get download PKG` into the cache (only when no cached .deb of PKG
 #     exists; `apt-get update` is run once, only if a download fails because the
 #     package lists are missing), `dpkg-deb -x` into a temporary directory.
 #     Nothing is ever installed.
-#   * Copies EXACTLY these photos, and no others:
-#       mate-backgrounds             usr/share/backgrounds/mate/nature/*.jpg
-#       lomiri-wallpapers-16.04      usr/share/backgrounds/*.jpg
-#       plasma-workspace-wallpapers  usr/share/wallpapers/<Name>/contents/images/2560x1600.jpg
-#                                    for BytheWater ColdRipple ColorfulCups DarkestHour
-#                                    EveningGlow FallenLeaf Grey Kite OneStandsOut Path
-#                                    summer_1am, and Volna/contents/images/5120x2880.jpg
-#       python3-skimage (python3-skimage-lib is tried only if a file is not there)
-#                                    skimage/data/{astronaut,camera,chelsea,coffee,coins,
-#                                    motorcycle_left,grass,gravel}.png and rocket.jpg
-#       python3-sklearn (python3-sklearn-lib is tried only if a file is not there)
-#                                    sklearn/datasets/images/{china,flower}.jpg
+#   * Copies EXACTLY the photos listed in the "selection" section below, and no
+#     others. Every one was inspected visually and is a real photograph (no
+#     renders, drawings, abstract art, logos, screenshots or scans of documents)
+#     from a package whose copyright file gives it a free licence. The photos added
+#     in the second round have a short side of at least 480 px (most 512 px or
+#     more); six of the first round's scikit-image / scikit-learn samples are
+#     smaller (300-427 px). Photos stored sideways were left out. In short:
+#       wallpapers      mate-backgrounds (nature/*.jpg), lomiri-wallpapers-16.04
+#                       (all *.jpg), lomiri-wallpapers-20.04 (1), plasma-workspace-
+#                       wallpapers (12), lxqt-themes (11), sddm-theme-maldives (1)
+#       sample data     python3-skimage (10), python3-sklearn (2),
+#                       python-matplotlib-data (1), libjxl-testdata (4)
+#       applications    kphotoalbum demo album (20), tuxpaint-data templates (17),
+#                       palapeli-data puzzles (5), scribus-template (7),
+#                       renpy-demo (4), kodi-data (2)
+#       documentation   hugin-data (2), nip2 (1), Qt 5 examples: qtbase5-examples (2),
+#                       qtdeclarative5-examples (3), qtmultimedia5-examples (1);
+#                       TeX Live documentation: texlive-latex-extra-doc (11),
+#                       texlive-pictures-doc (2), texlive-publishers-doc (3),
+#                       texlive-science-doc (2), texlive-lang-french (1),
+#                       texlive-metapost-doc (1)
+#     (python3-skimage-lib / python3-sklearn-lib are tried only if a file is not in
+#     the arch:all package; Qt example paths are found under usr/lib/<triplet>/qt5.)
 #     A listed file that a package no longer ships is skipped with a warning and
 #     recorded under "Missing files" in ATTRIBUTION.md; nothing is substituted.
-#     (Debian 12 / bookworm: all listed files exist, 50 photos in total; the
-#     skimage and sklearn images live in the arch:all packages, not in -lib.)
+#     (Debian 12 / bookworm: all listed files exist, 153 photos in total.)
 #   * Output (train/ and val/ are rebuilt from scratch on every run, so re-running
 #     with the same cached .debs gives the same folder):
 #       OUT/train/<package>--<name>.<ext>
-#       OUT/val/<package>--<name>.<ext>       the --holdout photos
+#       OUT/val/<package>--<name>.<ext>       the fixed validation photos
 #       OUT/ATTRIBUTION.md                    package, version, original path,
 #                                             copyright/licence per file, holdout list,
 #                                             missing files
 #       OUT/manifest.tsv                      split, file, package, version, sha256,
 #                                             bytes, width, height, original path
-#     Plasma files are named after their wallpaper directory
-#     (e.g. plasma-workspace-wallpapers--Kite-2560x1600.jpg) because every
-#     plasma image is called 2560x1600.jpg.
-#   * Holdout rule (deterministic): sort all output names (LC_ALL=C), M = count;
-#     for i = 0..N-1 pick index floor((2*i+1)*M / (2*N)), i.e. a fixed stride
-#     through the sorted list, which spreads the picks across packages. With the
-#     Debian 12 packages and N=5 this selects:
+#     Files are named after their original name; where that is ambiguous the output
+#     name adds the directory (plasma wallpapers: <Wallpaper>-<size>.jpg; scribus:
+#     <template>-<name>.jpg; renpy: spaces become underscores).
+#   * Validation holdout: a FIXED list of five photos, so that adding photos to the
+#     selection never moves a photo between val/ and train/:
 #       lomiri-wallpapers-16.04--aitzgorri_by_Aitzol_Berasategi.jpg
 #       mate-backgrounds--Aqua.jpg
 #       mate-backgrounds--Wood.jpg
 #       plasma-workspace-wallpapers--OneStandsOut-2560x1600.jpg
 #       python3-skimage--gravel.png
-#     The actual list is always printed and written to ATTRIBUTION.md.
+#     (History: these are the five that the first version of this script picked
+#     from its 50 photos with a stride rule — sort all names, M = count, take index
+#     floor((2i+1)·M / 2N) for i = 0..4. That rule would pick different photos from
+#     a longer list, so it is no longer used.) A listed validation photo that is
+#     not selected is an error. The list is printed and written to ATTRIBUTION.md.
 #
-# Requires: apt-get, dpkg-deb, sha256sum, awk, sort (file(1) optional, for sizes).
+# Disk: about 1.6 GB of .deb files in the cache (1.1 GB of it TeX Live documentation,
+# for 20 photos) and up to about 2 GB of extracted packages under ${TMPDIR:-/tmp} while
+# it runs (deleted at exit); the photo folder itself is about 90 MB.
+#
+# Requires: apt-get, dpkg-deb, sha256sum, awk, sort, gzip (file(1) optional, for sizes).
 # Exit status is non-zero on any failure (a package that cannot be downloaded or
 # extracted is named in the error).
 set -euo pipefail
@@ -64,7 +81,7 @@ die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
 info() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 OUT="${XDG_DATA_HOME:-$HOME/.local/share}/pdpaint/photos"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/pdpaint/debs"
@@ -82,10 +99,10 @@ while [[ $# -gt 0 ]]; do
         *)           usage >&2; die "unknown argument: $1" ;;
     esac
 done
-[[ $HOLDOUT =~ ^[0-9]+$ ]] || die "--holdout must be a non-negative integer, got '$HOLDOUT'"
+[[ $HOLDOUT =~ ^[0-5]$ ]] || die "--holdout must be 0 to 5 (how many of the five fixed validation photos), got '$HOLDOUT'"
 [[ -n $OUT && -n $CACHE ]] || die "--out and --cache must not be empty"
 
-for tool in apt-get dpkg dpkg-deb sha256sum awk sort; do
+for tool in apt-get dpkg dpkg-deb sha256sum awk sort gzip; do
     command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool (this script needs a Debian-based system)"
 done
 HAVE_FILE=0
@@ -237,19 +254,127 @@ for name in china.jpg flower.jpg; do
     add_one "$SL/$name" "$name" python3-sklearn python3-sklearn-lib
 done
 
+# --- added in the second round (issue 17): more photographs, more man-made scenes.
+# Only files inspected visually and judged real photographs, short side >= 480 px.
+
+add_one usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg Kleiber_by_Lukas_Baubkus.jpg \
+    lomiri-wallpapers-20.04
+add_one usr/share/sddm/themes/maldives/background.jpg background.jpg sddm-theme-maldives
+
+for name in flowers.png fog.jpg after-the-rain.jpg Butterfly-Kenneth-Wimer.jpg beam.png \
+            Valendas.png appleflower.png cloud.png drop.png this-is-not-windows.jpg butterfly.png; do
+    add_one "usr/share/lxqt/wallpapers/$name" "$name" lxqt-themes
+done
+
+# KPhotoAlbum's demo album (the three photos stored sideways or upside down and the one
+# 400 px wide are left out).
+for name in bar55 bar55_2 blackie cold_water donna donna_2 grand_canyon_2 grand_canyon_3 \
+            jesper jesper_2 new_wave_2 pool pool_2 qt-logo skagen skagen_2 snow spiff \
+            spiff_2 sunset; do
+    add_one "usr/share/kphotoalbum/demo/$name.jpg" "$name.jpg" kphotoalbum
+done
+
+for name in burnt_bark cliff corn_maze jellyfish lighthouse mossy_bark mossy_log mudstone \
+            ocean_splash ocean_waves redwoods_above rocks sheep spiders_web sun_behind_clouds \
+            sun_behind_leaves wool_mill_machine; do
+    add_one "usr/share/tuxpaint/templates/$name.jpg" "$name.jpg" tuxpaint-data
+done
+
+for name in castle-maintenon cincinnati-bridge citrus-fruits european-honey-bee \
+            panther-chameleon-female; do
+    add_one "usr/share/palapeli/collection/$name.jpg" "$name.jpg" palapeli-data
+done
+
+for rel in cal2/moon.jpg menu2/pizza.jpg br2/brightness.jpg br2/halfmoon.jpg br2/moon.jpg \
+           br2/nature.jpg br2/sunset.jpg; do
+    add_one "usr/share/scribus/templates/$rel" "${rel%%/*}-${rel##*/}" scribus-template
+done
+
+RP=usr/share/games/renpy/demo/game
+for name in "bg washington.jpg" "bg whitehouse.jpg" "bg cave.jpg"; do
+    add_one "$RP/images/$name" "${name// /_}" renpy-demo
+done
+add_one "$RP/gui/main_menu.jpg" gui-main_menu.jpg renpy-demo
+
+for name in movie.jpg music.jpg; do
+    add_one "usr/share/kodi/addons/skin.estuary/extras/home-images/$name" "estuary-$name" kodi-data
+done
+
+add_one usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg grace_hopper.jpg \
+    python-matplotlib-data
+add_one "$SK/brick.png" brick.png python3-skimage python3-skimage-lib
+
+JX=usr/share/libjxl-testdata
+add_one "$JX/jxl/flower/flower.png" flower.png libjxl-testdata
+for name in tmshre_riaphotographs_srgb8 cvo9xd_keong_macan_srgb8 u76c0g_bliznaca_srgb8; do
+    add_one "$JX/external/wesaturate/500px/$name.png" "$name.png" libjxl-testdata
+done
+
+for name in CA_tCA00.jpg CA_fringes00.jpg; do
+    add_one "usr/share/hugin/xrc/data/help_en_EN/$name" "$name" hugin-data
+done
+add_one usr/share/doc/nip2/examples/businesscard/slanted_oval_vase2.jpg slanted_oval_vase2.jpg nip2
+
+# Qt 5 examples live under usr/lib/<multiarch triplet>/qt5/examples.
+qt5_examples() {  # prints the examples directory of fetched package $1, relative to its root
+    local pkg=$1 d
+    for d in "${ROOT[$pkg]}"/usr/lib/*/qt5/examples; do
+        [[ -d $d ]] && { printf '%s\n' "${d#"${ROOT[$pkg]}"/}"; return 0; }
+    done
+    printf 'usr/lib/MULTIARCH/qt5/examples\n'   # not found: add_one reports it missing
+}
+fetch_pkg qtbase5-examples; QX=$(qt5_examples qtbase5-examples)
+add_one "$QX/widgets/painting/composition/flower.jpg" composition-flower.jpg qtbase5-examples
+add_one "$QX/widgets/effects/fademessage/background.jpg" fademessage-background.jpg qtbase5-examples
+fetch_pkg qtdeclarative5-examples; QX=$(qt5_examples qtdeclarative5-examples)
+add_one "$QX/quick/particles/images/backgroundLeaves.jpg" backgroundLeaves.jpg qtdeclarative5-examples
+add_one "$QX/quick/customitems/scrollbar/pics/niagara_falls.jpg" niagara_falls.jpg qtdeclarative5-examples
+add_one "$QX/quick/touchinteraction/flickable/content/cork.jpg" cork.jpg qtdeclarative5-examples
+fetch_pkg qtmultimedia5-examples; QX=$(qt5_examples qtmultimedia5-examples)
+add_one "$QX/multimedia/video/qmlvideo/images/leaves.jpg" leaves.jpg qtmultimedia5-examples
+
+# TeX Live documentation (the licence of each file is that of its TeX package, read from
+# the Debian package's Licenses file).
+TD=usr/share/doc/texlive-doc
+for name in Pumpkin_pie_soup Curried_chicken_and_rice Hawaiian_burgers Italian_calzones \
+            Curried_butternut_squash_soup French_dip Grilled_chicken_with_capers; do
+    add_one "$TD/latex/recipebook/images/$name.jpg" "$name.jpg" texlive-latex-extra-doc
+done
+add_one "$TD/latex/beamerdarkthemes/img_5630.jpg" img_5630.jpg texlive-latex-extra-doc
+add_one "$TD/latex/beamertheme-trigon/library.jpg" library.jpg texlive-latex-extra-doc
+add_one "$TD/latex/ppt-slides/socrates.jpg" socrates.jpg texlive-latex-extra-doc
+add_one "$TD/lualatex/wallcalendar/doc/examples/photos/frog.jpg" frog.jpg texlive-latex-extra-doc
+add_one "$TD/latex/hvfloat/sonne-meer.jpg" sonne-meer.jpg texlive-pictures-doc
+add_one "$TD/latex/xput/koepi.jpg" koepi.jpg texlive-pictures-doc
+add_one "$TD/latex/kdgdocs/pi-orchid.jpg" pi-orchid.jpg texlive-publishers-doc
+add_one "$TD/latex/mlacls/mla-example-image.jpg" mla-example-image.jpg texlive-publishers-doc
+add_one "$TD/latex/nwafuthesis/logo/building.jpg" building.jpg texlive-publishers-doc
+add_one "$TD/latex/fascicules/guide/ch4_mon_chapitre/img/chapitre.jpg" chapitre.jpg texlive-science-doc
+add_one "$TD/latex/fascicules/guide/content/img/vieuxlivres.jpg" vieuxlivres.jpg texlive-science-doc
+add_one "$TD/latex/matapli/examples/modeleauteur/portrait.png" portrait.png texlive-lang-french
+add_one "$TD/metapost/featpost/doc/metapostpropagandafiles/pifpafphoto.jpg" pifpafphoto.jpg texlive-metapost-doc
+
 sort -t $'\t' -k3,3 -o "$SELECTED" "$SELECTED"
 M=$(wc -l <"$SELECTED")
 [[ $M -gt 0 ]] || die "no photos selected"
 dups=$(cut -f3 "$SELECTED" | sort | uniq -d)
 [[ -z $dups ]] || die "internal error: duplicate output names: $dups"
-[[ $HOLDOUT -lt $M ]] || die "--holdout $HOLDOUT must be smaller than the number of photos ($M)"
 
 # ---------------------------------------------------------------- holdout
+# Fixed: the validation photos never change when photos are added (see the header).
+VAL_PHOTOS=(
+    lomiri-wallpapers-16.04--aitzgorri_by_Aitzol_Berasategi.jpg
+    mate-backgrounds--Aqua.jpg
+    mate-backgrounds--Wood.jpg
+    plasma-workspace-wallpapers--OneStandsOut-2560x1600.jpg
+    python3-skimage--gravel.png
+)
 declare -A IS_VAL=()
 HOLDOUT_LIST=()
 for ((i = 0; i < HOLDOUT; i++)); do
-    idx=$(( (2 * i + 1) * M / (2 * HOLDOUT) ))
-    name=$(sed -n "$((idx + 1))p" "$SELECTED" | cut -f3)
+    name=${VAL_PHOTOS[$i]}
+    cut -f3 "$SELECTED" | grep -qxF -- "$name" \
+        || die "validation photo $name is not among the selected photos (its package changed?); refusing to build a different validation set"
     IS_VAL[$name]=1
     HOLDOUT_LIST+=("$name")
 done
@@ -311,8 +436,32 @@ skimage_note() {
         grass.png) echo "CC0-1.0|Grass-01 by linolafett, DeviantArt (https://www.deviantart.com/linolafett/art/Grass-01-434853879), CC0; cropped to 512x512, greyscale." ;;
         gravel.png) echo "CC0-1.0|Gravel04 from CC0Textures (https://cc0textures.com/view.php?tex=Gravel04), CC0; rescaled, cropped to 512x512, greyscale." ;;
         rocket.jpg) echo "Public domain|DSCOVR launch on Falcon 9 by SpaceX (https://www.flickr.com/photos/spacexphotos/16511594820/), released into the public domain by SpaceX." ;;
+        brick.png) echo "CC0-1.0|Bricks25 from CC0Textures (https://cc0textures.com/view.php?tex=Bricks25), CC0; perspective-corrected, rotated, cropped and scaled to 512x512, greyscale." ;;
         *) echo "BSD-3-Clause|" ;;
     esac
+}
+
+# Licence and source of a file from a TeX Live documentation package: the TeX package is
+# the directory after usr/share/doc/texlive-doc/<format>/, and its licence is listed in the
+# Debian package's Licenses file (generated from the TeX Catalogue). Prints "licence|note".
+texlive_note() {
+    local pkg=$1 rel=$2 tex lic=""
+    tex=$(printf '%s\n' "$rel" | awk -F/ '{ for (i = 1; i < NF; i++) if ($i == "texlive-doc") { print $(i + 2); exit } }')
+    if [[ -n $tex && -f ${ROOT[$pkg]}/usr/share/doc/$pkg/Licenses.gz ]]; then
+        lic=$(gzip -dc "${ROOT[$pkg]}/usr/share/doc/$pkg/Licenses.gz" | awk -v t="$tex:" '$1 == t { $1 = ""; sub(/^ /, ""); print; exit }')
+    fi
+    echo "${lic:-see package copyright} (TeX Live package $tex)|Documentation example of the TeX Live package \`$tex\` (CTAN); licence of that package as listed in /usr/share/doc/$pkg/Licenses (TeX Catalogue data). Debian's copyright file for $pkg describes the TeX Live collection as a whole."
+}
+
+# Author, licence and source of a Palapeli puzzle photo, from the .desktop file beside it.
+palapeli_note() {
+    local desk="${ROOT[$1]}/${2%.jpg}.desktop" author="" lic="" web=""
+    if [[ -f $desk ]]; then
+        author=$(sed -n 's/^X-KDE-PluginInfo-Author=//p' "$desk" | head -n1)
+        lic=$(sed -n 's/^X-KDE-PluginInfo-License=//p' "$desk" | head -n1)
+        web=$(sed -n 's/^X-KDE-PluginInfo-Website=//p' "$desk" | head -n1)
+    fi
+    echo "${lic:-see package copyright} (photo), GPL-2+ (package)|Photo by ${author:-unknown}${web:+, $web}; licence ${lic:-not stated} per the puzzle's .desktop file. The package's copyright file covers everything as GPL-2+."
 }
 
 # ---------------------------------------------------------------- build
@@ -341,8 +490,9 @@ dims() {  # prints "W<TAB>H" or "?<TAB>?"
     echo "are in those files and in \`/usr/share/common-licenses/\`)."
     echo
     echo "Files are named \`<package>--<original name>\` (plasma wallpapers:"
-    echo "\`<package>--<Wallpaper>-<size>.jpg\`). Only the photos listed in the project's"
-    echo "data.md are used; nothing from any other package."
+    echo "\`<package>--<Wallpaper>-<size>.jpg\`; a few others add their directory)."
+    echo "Only the photos listed in \`scripts/fetch-photos.sh\` are used, each one looked at"
+    echo "and judged a real photograph; nothing else from any package."
     echo
     echo "## Packages"
     echo
@@ -354,8 +504,8 @@ dims() {  # prints "W<TAB>H" or "?<TAB>?"
     echo
     echo "## Validation holdout ($HOLDOUT of $M photos, in \`val/\`)"
     echo
-    echo "Rule: sort all file names (C locale); for i = 0..N-1 take index"
-    echo "floor((2i+1)·M / 2N) (fixed stride through the sorted list)."
+    echo "A fixed list of five photos (the first --holdout of them), independent of"
+    echo "which other photos are selected, so the validation set never changes."
     echo
     if [[ $HOLDOUT -eq 0 ]]; then echo "(none)"; fi
     for name in "${HOLDOUT_LIST[@]}"; do echo "- \`$name\`"; done
@@ -363,7 +513,7 @@ dims() {  # prints "W<TAB>H" or "?<TAB>?"
     echo "## Missing files"
     echo
     if [[ -s $MISSING ]]; then
-        echo "Listed in data.md but not shipped by the package version used; skipped, nothing substituted:"
+        echo "Listed in the script but not shipped by the package version used; skipped, nothing substituted:"
         echo
         while IFS=$'\t' read -r p path why; do echo "- \`$p\`: \`$path\` — $why"; done <"$MISSING"
     else
@@ -391,8 +541,19 @@ while IFS=$'\t' read -r pkg rel name; do
     licence=$(printf '%s\n' "$stanza" | licence_of_stanza)
     note=""
     case "$pkg" in
-        mate-backgrounds|plasma-workspace-wallpapers) : ;;                      # data.md: GPL-2+
-        lomiri-wallpapers-16.04) : ;;                                           # per-file DEP-5 stanza
+        mate-backgrounds|plasma-workspace-wallpapers) : ;;                      # DEP-5: GPL-2+
+        lomiri-wallpapers-16.04|lomiri-wallpapers-20.04|sddm-theme-maldives) : ;;  # per-file DEP-5 stanza
+        lxqt-themes|hugin-data|qt*5-examples|libjxl-testdata|tuxpaint-data|renpy-demo|kodi-data) : ;;  # DEP-5
+        kphotoalbum) licence="GPL-2+"
+                     note="KPhotoAlbum demo album (upstream demo photos); the package's copyright file (not machine-readable) puts KPhotoAlbum, © 2003-2014 Jesper K. Pedersen and others, under GPL-2+." ;;
+        nip2)        licence="GPL-2+"
+                     note="nip2 example image; the package's copyright file (not machine-readable) puts nip2, © 1990-2011 Imperial College, London and others, under GPL-2+." ;;
+        scribus-template) licence="Public domain"
+                     note="Scribus template by Riku Leino (br2, cal2, menu2), placed into the public domain by its author according to the package's copyright file." ;;
+        palapeli-data) IFS='|' read -r licence note <<<"$(palapeli_note "$pkg" "$rel")" ;;
+        python-matplotlib-data) licence="Matplotlib licence (PSF-based)"
+                     note="Matplotlib sample data; photograph of Grace Hopper (U.S. Navy photograph, public domain). The package's DEP-5 stanza for all files is quoted below." ;;
+        texlive-*)   IFS='|' read -r licence note <<<"$(texlive_note "$pkg" "$rel")" ;;
         python3-skimage*) IFS='|' read -r licence note <<<"$(skimage_note "${rel##*/}")"
                           note="$note (Debian package licence: BSD-3-Clause)" ;;
         python3-sklearn*) licence="CC-BY-2.0"
