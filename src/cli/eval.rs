@@ -1,49 +1,123 @@
 //! `pdpaint eval`: measure a model on held-out photos (see [`pdpaint::eval`]).
 //!
+//! Two modes:
+//!
+//! * **Model resolution** (the default): R×R crops per hole-ratio bin ([`pdpaint::eval`]).
+//!   Options: `--per-bin`, `--samples`, `--seed`, `--telea-radius`, `--bootstrap`.
+//! * **Full resolution** (`--full-res`): whole photos, object-sized holes drawn at the photo's
+//!   scale, Telea, patch-only, raw PD-GAN and PD-GAN + detail measured in the hole at the
+//!   photo's resolution ([`pdpaint::eval::fullres`]). Options: `--max-side`, `--holes`,
+//!   `--figures`, `--samples`, `--seed`, `--telea-radius`, `--bootstrap`; `--per-bin` is
+//!   refused. Writes a figure per chosen item beside the report (`REPORT-fig-<item>.png`).
+//!
+//! `--model` defaults to the embedded default model in both modes.
+//!
 //! `--out REPORT` writes `REPORT.json` and `REPORT.md`; a path ending in `.json` (or `.md`)
 //! has that extension replaced, so `--out results/eval.json` writes `results/eval.json` and
 //! `results/eval.md`. Missing parent folders are created.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use pdpaint::data::ImageFolder;
+use pdpaint::detail::DetailParams;
+use pdpaint::eval::fullres::{
+    self, FigureRecord, FullResOptions, evaluate_full_res, figure_path, load_photos,
+};
 use pdpaint::eval::{EvalOptions, evaluate, report_paths};
-use pdpaint::inference::Inpainter;
+use pdpaint::imageops::save_png_atomic;
+use pdpaint::inference::{InpaintOptions, Inpainter};
+use pdpaint::model::embedded;
 
 use super::{BackendArgs, select_backend};
 
 /// Arguments of `pdpaint eval`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model folder (see `pdpaint import` / `pdpaint init`).
+    /// Model folder (see `pdpaint import` / `pdpaint init`); default: the embedded default
+    /// model.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Folder of held-out photos (jpg, png, webp; searched recursively).
     #[arg(long)]
     pub data: PathBuf,
-    /// Samples per image and mask.
+    /// Samples per image and mask (per item with --full-res).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub samples: u32,
-    /// Images × masks per hole-ratio bin (six bins: 0-10 % … 50-60 %).
+    /// Images × masks per hole-ratio bin (six bins: 0-10 % … 50-60 %); not with --full-res.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub per_bin: u32,
-    /// Master seed of the crops, masks, z and SWD projections.
+    /// Master seed of the crops (or holes), masks, z and SWD projections.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Neighbourhood radius of the Telea baseline, in pixels.
     #[arg(long, default_value_t = pdpaint::eval::telea::DEFAULT_RADIUS)]
     pub telea_radius: f32,
-    /// Resamples of the paired bootstrap that says how sure each bin's SWD difference between
-    /// PD-GAN and a baseline is (0: leave it out).
+    /// Resamples of the paired bootstrap that says how sure each SWD difference is (per bin:
+    /// PD-GAN against a baseline; with --full-res: PD-GAN + detail against each other method;
+    /// 0: leave it out).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub bootstrap: u32,
+    /// Evaluate at the photo's resolution: whole photos, object-sized holes, Telea,
+    /// patch-only, raw PD-GAN and PD-GAN + detail (see `pdpaint::eval::fullres`).
+    #[arg(long, conflicts_with = "per_bin")]
+    pub full_res: bool,
+    /// With --full-res: photos whose longer side exceeds this are downscaled to it first.
+    #[arg(long, default_value_t = fullres::DEFAULT_MAX_SIDE, requires = "full_res",
+          value_parser = clap::value_parser!(u32).range(i64::from(fullres::MIN_PHOTO_SIDE)..=16384))]
+    pub max_side: u32,
+    /// With --full-res: holes per photo (one item per hole).
+    #[arg(long, default_value_t = fullres::DEFAULT_HOLES as u32, requires = "full_res",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub holes: u32,
+    /// With --full-res: the items that get a comparison figure (comma-separated indices,
+    /// photo-major: item = photo × holes + hole); default: each photo's first hole.
+    #[arg(long, value_delimiter = ',', requires = "full_res")]
+    pub figures: Option<Vec<usize>>,
+    /// With --full-res: weight of the sample (the guide) in the detail synthesis's patch
+    /// distance (see `inpaint --guide-weight`).
+    #[arg(long, default_value_t = DetailParams::default().guide_weight, requires = "full_res")]
+    pub guide_weight: f32,
     /// Report path: writes REPORT.json and REPORT.md (a .json or .md extension is replaced).
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
     pub backend: BackendArgs,
+}
+
+/// Loads `--model` (a folder) or the embedded default model; returns it and the path the
+/// report names.
+fn load_model(model: Option<&Path>, device: &burn::tensor::Device) -> Result<(Inpainter, PathBuf)> {
+    match model {
+        Some(dir) => {
+            if !dir.is_dir() {
+                anyhow::bail!("model folder not found: {}", dir.display());
+            }
+            let inp = Inpainter::load(dir, device)
+                .with_context(|| format!("could not load the model {}", dir.display()))?;
+            Ok((inp, dir.to_path_buf()))
+        }
+        None => {
+            let (file, model) =
+                embedded::load(device).context("could not load the embedded default model")?;
+            Ok((
+                Inpainter::new(model, file, device.clone()),
+                PathBuf::from(embedded::NAME),
+            ))
+        }
+    }
+}
+
+/// Creates the parent folders of `paths`.
+fn create_parents(paths: &[&Path]) -> Result<()> {
+    for p in paths {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `eval`.
@@ -54,36 +128,33 @@ pub fn run(a: Args) -> Result<()> {
             a.telea_radius
         );
     }
-    let (json, md) = report_paths(&a.out);
-    if !a.model.is_dir() {
-        anyhow::bail!("model folder not found: {}", a.model.display());
+    if let Some(dir) = a.model.as_deref().filter(|d| !d.is_dir()) {
+        anyhow::bail!("model folder not found: {}", dir.display());
     }
     if !a.data.is_dir() {
         anyhow::bail!("data folder not found: {}", a.data.display());
     }
+    if a.full_res {
+        return run_full_res(a);
+    }
+    let (json, md) = report_paths(&a.out);
     let data = ImageFolder::load(&a.data)
         .with_context(|| format!("could not load held-out photos from {}", a.data.display()))?;
     for (p, why) in &data.skipped {
         eprintln!("warning: skipped {}: {why}", p.display());
     }
     let sel = select_backend(&a.backend)?;
-    let model = Inpainter::load(&a.model, &sel.device)
-        .with_context(|| format!("could not load the model {}", a.model.display()))?;
+    let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
     eprintln!(
         "model: {} ({}, {}²); {} photos; {} samples × {} per bin × 6 bins",
-        a.model.display(),
+        model_path.display(),
         model.model_file().config.preset,
         model.resolution(),
         data.len(),
         a.samples,
         a.per_bin
     );
-    for p in [&json, &md] {
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("could not create {}", dir.display()))?;
-        }
-    }
+    create_parents(&[&json, &md])?;
     let opts = EvalOptions {
         samples: a.samples as usize,
         per_bin: a.per_bin as usize,
@@ -101,7 +172,7 @@ pub fn run(a: Args) -> Result<()> {
     );
     let report = evaluate(
         &model,
-        &a.model,
+        &model_path,
         &data,
         &sel.description,
         &opts,
@@ -119,6 +190,83 @@ pub fn run(a: Args) -> Result<()> {
         report.elapsed_s,
         json.display(),
         md.display()
+    );
+    Ok(())
+}
+
+/// Runs `eval --full-res`.
+fn run_full_res(a: Args) -> Result<()> {
+    let (json, md) = report_paths(&a.out);
+    let photos = load_photos(&a.data, a.max_side)
+        .with_context(|| format!("could not load held-out photos from {}", a.data.display()))?;
+    for (p, why) in &photos.skipped {
+        eprintln!("warning: skipped {}: {why}", p.display());
+    }
+    let sel = select_backend(&a.backend)?;
+    let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
+    let downscaled = photos
+        .photos
+        .iter()
+        .filter(|p| p.image.dimensions() != p.original)
+        .count();
+    eprintln!(
+        "model: {} ({}, {}²); {} photos ({downscaled} downscaled to at most {} px); {} holes \
+         each; {} samples per item; full resolution",
+        model_path.display(),
+        model.model_file().config.preset,
+        model.resolution(),
+        photos.photos.len(),
+        a.max_side,
+        a.holes,
+        a.samples
+    );
+    create_parents(&[&json, &md])?;
+    let opts = FullResOptions {
+        samples: a.samples as usize,
+        holes: a.holes as usize,
+        seed: a.seed,
+        telea_radius: a.telea_radius,
+        bootstrap: a.bootstrap as usize,
+        figures: a.figures.clone(),
+        inpaint: InpaintOptions {
+            detail_params: DetailParams {
+                guide_weight: a.guide_weight,
+                ..DetailParams::default()
+            },
+            ..InpaintOptions::default()
+        },
+    };
+    let run = evaluate_full_res(
+        &model,
+        &model_path,
+        &photos,
+        &sel.description,
+        &opts,
+        &mut |done, total, line| eprintln!("[{done}/{total}] {line}"),
+    )?;
+    let mut report = run.report;
+    for (item, img) in &run.figures {
+        let path = figure_path(&a.out, *item);
+        save_png_atomic(img, &path)
+            .with_context(|| format!("could not write the figure {}", path.display()))?;
+        report.figures.push(FigureRecord {
+            item: *item,
+            file: path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        });
+    }
+    report.write(&json, &md)?;
+    println!(
+        "evaluated {} items ({} photos × {} holes) at full resolution in {:.1} s; wrote {}, {} \
+         and {} figures",
+        report.items.len(),
+        photos.photos.len(),
+        a.holes,
+        report.elapsed_s,
+        json.display(),
+        md.display(),
+        report.figures.len()
     );
     Ok(())
 }

@@ -48,6 +48,12 @@ pub struct Args {
     /// sample resized into the hole.
     #[arg(long, value_enum, default_value_t = DetailArg::Patch)]
     pub detail: DetailArg,
+    /// How closely detail follows each sample: the weight of the sample (low-passed at its
+    /// own scale) against the texture in the patch distance. Higher keeps more of the
+    /// sample's layout and colours (more diversity), lower copies the photo's texture more
+    /// freely (sharper, closer to a plain patch fill).
+    #[arg(long, default_value_t = DetailParams::default().guide_weight)]
+    pub guide_weight: f32,
     /// Re-run a previous `recipe.json` (its inputs, model, seeds and settings).
     #[arg(long, conflicts_with_all = ["model", "image", "mask"])]
     pub recipe: Option<PathBuf>,
@@ -177,13 +183,25 @@ pub fn run(a: Args) -> Result<()> {
                 seeds,
                 a.margin,
                 a.feather,
-                (DetailMode::from(a.detail), DetailParams::default()),
+                (
+                    DetailMode::from(a.detail),
+                    DetailParams {
+                        guide_weight: a.guide_weight,
+                        ..DetailParams::default()
+                    },
+                ),
                 None,
             )
         }
     };
     if !margin.is_finite() || margin < 0.0 {
         bail!("--margin must be a non-negative number, got {margin}");
+    }
+    if !(detail.1.guide_weight.is_finite() && detail.1.guide_weight >= 0.0) {
+        bail!(
+            "--guide-weight must be a non-negative number, got {}",
+            detail.1.guide_weight
+        );
     }
     let photo = imageops::load_image(&image_path)?;
     let mut mask = Mask::load(&mask_path)?;

@@ -113,7 +113,7 @@ impl Default for DetailParams {
     fn default() -> Self {
         Self {
             patch_radius: 3,
-            guide_weight: 0.5,
+            guide_weight: 0.1,
             coarsest_hole_px: 16,
             context: 0.75,
             min_context_px: 64,

@@ -30,6 +30,7 @@
 //! Every random choice comes from the master seed, so a run is reproducible; the report
 //! ([`report::EvalReport`]) lists every crop, mask and z seed.
 
+pub mod fullres;
 pub mod metrics;
 pub mod report;
 pub mod swd;
