@@ -165,6 +165,70 @@ fn inpaint_writes_samples_and_keeps_known_pixels() {
 }
 
 #[test]
+fn inpaint_detail_is_recorded_and_off_gives_the_raw_samples() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let img = photo(t.path(), 240, 160);
+    let mask = mask_png(t.path(), "mask.png", 240, 160, |x, y| {
+        (100..150).contains(&x) && (50..110).contains(&y)
+    });
+    let common = ["--samples", "2", "--seed", "4", "--backend", "cpu"];
+    // Default: detailed samples, raw ones beside them, the recipe says so.
+    let on = t.path().join("on");
+    let o = inpaint(s(&m), s(&img), s(&mask), s(&on), &common);
+    assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+    let recipe: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(on.join("recipe.json")).expect("recipe"))
+            .expect("json");
+    assert_eq!(recipe["detail"], "patch");
+    assert!(recipe["detail_params"]["guide_weight"].is_number());
+    assert_eq!(recipe["raw_outputs"].as_array().map(Vec::len), Some(2));
+    let detailed = std::fs::read(on.join("seed-4.png")).expect("detailed");
+    let raw_on = std::fs::read(on.join("seed-4-raw.png")).expect("raw");
+    assert_ne!(detailed, raw_on, "detail changed nothing");
+    // Off: the raw samples as seed-*.png, identical to the raw ones of the detailed run.
+    let off = t.path().join("off");
+    let mut args = common.to_vec();
+    args.extend(["--detail", "off"]);
+    let o = inpaint(s(&m), s(&img), s(&mask), s(&off), &args);
+    assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+    assert!(!off.join("seed-4-raw.png").exists());
+    assert_eq!(std::fs::read(off.join("seed-4.png")).expect("off"), raw_on);
+    // A recipe written before detail existed has no `detail`: it means off.
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(off.join("recipe.json")).expect("recipe"))
+            .expect("json");
+    assert_eq!(old["detail"], "off");
+    if let Some(o) = old.as_object_mut() {
+        o.remove("detail");
+        o.remove("detail_params");
+        o.remove("raw_outputs");
+    }
+    let old_path = t.path().join("old-recipe.json");
+    std::fs::write(&old_path, serde_json::to_vec(&old).expect("json")).expect("write");
+    let again = t.path().join("again");
+    let o = run(&[
+        "inpaint",
+        "--recipe",
+        s(&old_path),
+        "--out",
+        s(&again),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "old recipe failed: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read(again.join("seed-4.png")).expect("again"),
+        raw_on
+    );
+    // A negative guide weight is refused, naming the option.
+    let mut args = common.to_vec();
+    args.push("--guide-weight=-1");
+    let o = inpaint(s(&m), s(&img), s(&mask), s(&t.path().join("neg")), &args);
+    assert_fails_with(&o, "--guide-weight");
+}
+
+#[test]
 fn inpaint_bad_inputs_are_clear_errors() {
     let t = tempfile::tempdir().expect("tempdir");
     let m = tiny_model(t.path());

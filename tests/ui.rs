@@ -14,11 +14,13 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use image::{Rgb, RgbImage};
 
+use pdpaint::detail::DetailMode;
 use pdpaint::maps::{Decay, OFFICIAL_UNITS};
 use pdpaint::ui::Studio;
 use pdpaint::ui::app::StudioOptions;
 use pdpaint::ui::canvas::Tool;
 use pdpaint::ui::doc::MaskOp;
+use pdpaint::ui::gallery::DetailStatus;
 use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelSource};
 use pdpaint::ui::overlay::{MapKind, hard_full_levels};
 use pdpaint::ui::prefs::Prefs;
@@ -413,6 +415,126 @@ fn a_gallery_click_selects_and_apply_changes_the_photo_undoably() {
     let doc = h.state().doc.as_ref().unwrap();
     assert_eq!(doc.photo().as_ref(), &original);
     assert_eq!(doc.mask().hole_count(), 400);
+}
+
+/// The photo with the test hole (20..40)² filled with one colour.
+fn filled(original: &RgbImage, colour: [u8; 3]) -> RgbImage {
+    let mut img = original.clone();
+    for y in 20..40 {
+        for x in 20..40 {
+            img.put_pixel(x, y, Rgb(colour));
+        }
+    }
+    img
+}
+
+#[test]
+fn detailed_samples_replace_the_raw_ones_and_raw_is_one_click_away() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
+    let ctx = h.ctx.clone();
+    h.state_mut().prefs.seed = 3;
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let req = h.state().submitted_requests().last().unwrap().clone();
+    assert_eq!(
+        req.opts.detail,
+        DetailMode::Patch,
+        "full resolution by default"
+    );
+    let original = h.state().doc.as_ref().unwrap().photo().as_ref().clone();
+    let (raw, fine) = (
+        filled(&original, [200, 0, 0]),
+        filled(&original, [0, 0, 200]),
+    );
+    let g = 1;
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Sample {
+            generation: g,
+            index: 0,
+            seed: 3,
+            thumb: raw.clone(),
+            photo: Arc::new(raw.clone()),
+            took: Duration::from_millis(5),
+        },
+    );
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::DetailProgress {
+            generation: g,
+            index: 0,
+            fraction: 0.4,
+        },
+    );
+    settle(&mut h);
+    // The raw sample is there at once, with its detail under way.
+    h.get_by_label("Seed 3 · 40 %");
+    assert_eq!(
+        h.state().gallery.selected_sample().unwrap().1.as_ref(),
+        &raw
+    );
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Detailed {
+            generation: g,
+            index: 0,
+            seed: 3,
+            thumb: fine.clone(),
+            photo: Arc::new(fine.clone()),
+            took: Duration::from_millis(50),
+        },
+    );
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: g,
+            total: Duration::from_millis(60),
+        },
+    );
+    settle(&mut h);
+    h.get_by_label("Seed 3");
+    h.get_by_label("Apply").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().photo().get_pixel(30, 30).0,
+        [0, 0, 200],
+        "Apply takes the detailed sample"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut h);
+    // One click shows (and applies) the raw PD-GAN output instead.
+    h.get_by_label("Raw PD-GAN output").click();
+    settle(&mut h);
+    assert!(h.state().gallery.show_raw);
+    h.get_by_label("Apply").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().photo().get_pixel(30, 30).0,
+        [200, 0, 0],
+        "Apply takes the raw sample"
+    );
+}
+
+#[test]
+fn the_detail_control_turns_detail_off_for_the_next_generation() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
+    h.get_by_role_and_label(Role::ComboBox, "Detail").click();
+    settle(&mut h);
+    h.get_by_label("Off (raw samples)").click();
+    settle(&mut h);
+    assert_eq!(h.state().prefs.detail, DetailMode::Off);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let req = h.state().submitted_requests().last().unwrap().clone();
+    assert_eq!(req.opts.detail, DetailMode::Off);
+    // No detail is expected: no slot waits for one.
+    assert!(
+        h.state()
+            .gallery
+            .tiles
+            .iter()
+            .all(|t| t.detail == DetailStatus::Off)
+    );
 }
 
 #[test]
