@@ -229,6 +229,106 @@ fn inpaint_detail_is_recorded_and_off_gives_the_raw_samples() {
 }
 
 #[test]
+fn inpaint_never_overwrites_what_is_in_its_output_folder() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    // The user's photo sits in the output folder under a name a sample would take.
+    let img = photo(&out, 120, 90);
+    let named = out.join("seed-0.png");
+    std::fs::rename(&img, &named).expect("rename");
+    let before = std::fs::read(&named).expect("read");
+    let mask = mask_png(t.path(), "mask.png", 120, 90, |x, y| {
+        (40..80).contains(&x) && (30..60).contains(&y)
+    });
+    let args = [
+        "--samples",
+        "2",
+        "--seed",
+        "0",
+        "--detail",
+        "off",
+        "--backend",
+        "cpu",
+    ];
+    let o = inpaint(s(&m), s(&named), s(&mask), s(&out), &args);
+    assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+    assert!(stderr(&o).contains("run-2"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&named).expect("read"),
+        before,
+        "the input was overwritten"
+    );
+    assert!(out.join("run-2").join("seed-0.png").exists());
+    assert!(out.join("run-2").join("recipe.json").exists());
+    // A second run into the same folder leaves the first run alone.
+    let first = std::fs::read(out.join("run-2").join("seed-1.png")).expect("first");
+    let o = inpaint(
+        s(&m),
+        s(&named),
+        s(&mask),
+        s(&out),
+        &[
+            "--samples",
+            "1",
+            "--seed",
+            "9",
+            "--detail",
+            "off",
+            "--backend",
+            "cpu",
+        ],
+    );
+    assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+    assert!(out.join("run-3").join("seed-9.png").exists());
+    assert!(!out.join("run-2").join("seed-9.png").exists());
+    assert_eq!(
+        std::fs::read(out.join("run-2").join("seed-1.png")).expect("again"),
+        first
+    );
+    // A file as --out is refused.
+    let o = inpaint(s(&m), s(&named), s(&mask), s(&mask), &args);
+    assert_fails_with(&o, "must be a folder");
+}
+
+#[test]
+fn a_recipe_cannot_ask_for_more_samples_than_the_command_line() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let img = photo(t.path(), 120, 90);
+    let mask = mask_png(t.path(), "mask.png", 120, 90, |x, y| {
+        (40..80).contains(&x) && (30..60).contains(&y)
+    });
+    let out = t.path().join("out");
+    let o = inpaint(
+        s(&m),
+        s(&img),
+        s(&mask),
+        s(&out),
+        &["--samples", "1", "--detail", "off", "--backend", "cpu"],
+    );
+    assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("recipe.json")).expect("recipe"))
+            .expect("json");
+    rec["seeds"] = serde_json::Value::from((0..100_000u64).collect::<Vec<_>>());
+    let big = t.path().join("big.json");
+    std::fs::write(&big, serde_json::to_vec(&rec).expect("json")).expect("write");
+    let o = run(&[
+        "inpaint",
+        "--recipe",
+        s(&big),
+        "--out",
+        s(&t.path().join("o2")),
+        "--backend",
+        "cpu",
+    ]);
+    assert_fails_with(&o, "100000 seeds");
+    assert!(!t.path().join("o2").exists(), "nothing was written");
+}
+
+#[test]
 fn inpaint_bad_inputs_are_clear_errors() {
     let t = tempfile::tempdir().expect("tempdir");
     let m = tiny_model(t.path());

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, required_unless_present = "recipe")]
     pub mask: Option<PathBuf>,
     /// Number of samples.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=MAX_SAMPLES as i64))]
     pub samples: u32,
     /// First seed; sample i uses seed S+i.
     #[arg(long, default_value_t = 0)]
@@ -194,6 +194,12 @@ pub fn run(a: Args) -> Result<()> {
             )
         }
     };
+    if seeds.is_empty() || seeds.len() > MAX_SAMPLES {
+        bail!(
+            "a run makes 1–{MAX_SAMPLES} samples; the recipe lists {} seeds",
+            seeds.len()
+        );
+    }
     if !margin.is_finite() || margin < 0.0 {
         bail!("--margin must be a non-negative number, got {margin}");
     }
@@ -245,8 +251,7 @@ pub fn run(a: Args) -> Result<()> {
         inp.model_file().config.preset,
         100.0 * mask.hole_ratio()
     );
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("could not create {}", a.out.display()))?;
+    let out = fresh_output_dir(&a.out)?;
     let (detail, detail_params) = detail;
     let opts = InpaintOptions {
         margin,
@@ -255,80 +260,68 @@ pub fn run(a: Args) -> Result<()> {
         detail_params,
         ..InpaintOptions::default()
     };
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg:8} {bar:30} {pos}/{len}  {elapsed} (eta {eta})",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    let bar = indicatif::ProgressBar::new(seeds.len() as u64);
-    bar.set_style(style.clone());
-    bar.set_message("samples");
+    let detailed = detail == DetailMode::Patch;
+    // Progress in hundredths of a sample (raw sample and its detail).
+    let bar = indicatif::ProgressBar::new(100 * seeds.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:14} {bar:30} {percent:>3}%  {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let session = inp.session(&photo, &mask, &opts)?;
     let prep = session.prepared().clone();
     let prior = session.prior_chw()?;
-    let detailed = detail == DetailMode::Patch;
-    let raw_name = |seed: u64| {
-        if detailed {
-            format!("seed-{seed}-raw.png")
-        } else {
-            format!("seed-{seed}.png")
-        }
-    };
-    let mut raws = Vec::with_capacity(seeds.len());
+    // Each sample is written as soon as it is made and only small copies are kept (a
+    // contact-sheet thumbnail and a figure tile), so memory does not grow with --samples.
+    let mut outputs = Vec::with_capacity(seeds.len());
     let mut raw_outputs = Vec::new();
+    let mut thumbs = Vec::with_capacity(seeds.len());
+    let mut tiles = Vec::with_capacity(seeds.len());
+    let mut done = 0u64;
     for chunk in seeds.chunks(opts.batch.max(1)) {
         for s in session.samples(chunk)? {
-            let p = a.out.join(raw_name(s.seed));
-            save_png_atomic(&s.photo, &p)?;
-            raw_outputs.push(p);
-            bar.inc(1);
-            raws.push(s);
+            bar.set_message(format!("seed {}", s.seed));
+            let raw_path = out.join(if detailed {
+                format!("seed-{}-raw.png", s.seed)
+            } else {
+                format!("seed-{}.png", s.seed)
+            });
+            save_png_atomic(&s.photo, &raw_path)?;
+            let fin = if detailed {
+                raw_outputs.push(raw_path);
+                let base = 100 * done;
+                let img = session
+                    .detail(&s, &mut |f| {
+                        bar.set_position(base + (100.0 * f) as u64);
+                        true
+                    })
+                    .with_context(|| format!("detail of seed {}", s.seed))?;
+                let p = out.join(format!("seed-{}.png", s.seed));
+                save_png_atomic(&img, &p)?;
+                outputs.push(p);
+                img
+            } else {
+                outputs.push(raw_path);
+                s.photo
+            };
+            thumbs.push((thumbnail(&fin, CONTACT_THUMB), format!("seed {}", s.seed)));
+            tiles.push((s.seed, figure_tile(&fin, &prep.bx)?));
+            done += 1;
+            bar.set_position(100 * done);
         }
     }
     bar.finish_and_clear();
-    let mut finals = Vec::with_capacity(raws.len());
-    let mut outputs = Vec::new();
-    if detailed {
-        // Progress in hundredths of a sample.
-        let dbar = indicatif::ProgressBar::new(100 * raws.len() as u64);
-        dbar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:8} {bar:30} {percent:>3}%  {elapsed} (eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        dbar.set_message("detail");
-        for (k, s) in raws.iter().enumerate() {
-            let base = 100 * k as u64;
-            let img = session
-                .detail(s, &mut |f| {
-                    dbar.set_position(base + (100.0 * f) as u64);
-                    true
-                })
-                .with_context(|| format!("detail of seed {}", s.seed))?;
-            let p = a.out.join(format!("seed-{}.png", s.seed));
-            save_png_atomic(&img, &p)?;
-            outputs.push(p);
-            finals.push((s.seed, img));
-        }
-        dbar.finish_and_clear();
-    } else {
-        outputs = std::mem::take(&mut raw_outputs);
-        finals = raws.iter().map(|s| (s.seed, s.photo.clone())).collect();
-    }
     let r = prep.res as u32;
-    save_png_atomic(&chw_to_rgb(&prior, r, r)?, &a.out.join("prior.png"))?;
-    let thumbs: Vec<_> = finals
-        .iter()
-        .map(|(seed, img)| (img.clone(), format!("seed {seed}")))
-        .collect();
+    save_png_atomic(&chw_to_rgb(&prior, r, r)?, &out.join("prior.png"))?;
     let cols = (thumbs.len() as f64).sqrt().ceil().max(1.0) as u32;
     save_png_atomic(
-        &contact_sheet(&thumbs, cols, 256),
-        &a.out.join("contact-sheet.png"),
+        &contact_sheet(&thumbs, cols, CONTACT_THUMB),
+        &out.join("contact-sheet.png"),
     )?;
     save_png_atomic(
-        &figure(&photo, &mask, &prep, &prior, &finals)?,
-        &a.out.join("figure.png"),
+        &figure(&photo, &mask, &prep, &prior, &tiles)?,
+        &out.join("figure.png"),
     )?;
     let recipe = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
@@ -355,7 +348,7 @@ pub fn run(a: Args) -> Result<()> {
         raw_outputs,
     };
     pdpaint::fsutil::write_atomic(
-        &a.out.join("recipe.json"),
+        &out.join("recipe.json"),
         serde_json::to_string_pretty(&recipe)?.as_bytes(),
     )?;
     println!(
@@ -366,7 +359,7 @@ pub fn run(a: Args) -> Result<()> {
         } else {
             ""
         },
-        a.out.display()
+        out.display()
     );
     Ok(())
 }
@@ -374,10 +367,68 @@ pub fn run(a: Args) -> Result<()> {
 /// Edge of a tile of the figure in pixels.
 const FIGURE_TILE: u32 = 192;
 
+/// Most samples one run makes (`--samples`, and the seeds of a recipe).
+pub const MAX_SAMPLES: usize = 256;
+
+/// Longer side of a contact-sheet thumbnail.
+const CONTACT_THUMB: u32 = 256;
+
+/// `img` shrunk to fit in `side`×`side` (kept as it is when it already fits).
+fn thumbnail(img: &image::RgbImage, side: u32) -> image::RgbImage {
+    let (w, h) = img.dimensions();
+    if w <= side && h <= side {
+        return img.clone();
+    }
+    let scale = side as f32 / w.max(h) as f32;
+    let tw = ((w as f32 * scale).round() as u32).max(1);
+    let th = ((h as f32 * scale).round() as u32).max(1);
+    image::imageops::resize(img, tw, th, image::imageops::FilterType::Triangle)
+}
+
+/// The context box of `img` resized to a [`FIGURE_TILE`]² tile of the figure.
+fn figure_tile(img: &image::RgbImage, bx: &ContextBox) -> Result<image::RgbImage> {
+    let t = FIGURE_TILE;
+    Ok(chw_to_rgb(&imageops::crop_resize_rgb(img, bx, t), t, t)?)
+}
+
+/// Where `inpaint` writes: `out` itself when it does not exist or is empty, else a fresh
+/// numbered sub-folder `out/run-N` (said on stderr), so earlier results and any other file
+/// there (an input photo named `seed-0.png`, a user's `figure.png`) are never overwritten and
+/// no stale sample sits beside a recipe that does not list it.
+fn fresh_output_dir(out: &Path) -> Result<PathBuf> {
+    let is_empty = |p: &Path| -> Result<bool> {
+        Ok(std::fs::read_dir(p)
+            .with_context(|| format!("could not read the output folder {}", p.display()))?
+            .next()
+            .is_none())
+    };
+    let dir = if !out.exists() || (out.is_dir() && is_empty(out)?) {
+        out.to_path_buf()
+    } else if out.is_dir() {
+        let fresh = (2u32..10_000)
+            .map(|n| out.join(format!("run-{n}")))
+            .find(|p| !p.exists())
+            .with_context(|| format!("no free run-N sub-folder in {}", out.display()))?;
+        eprintln!(
+            "note: {} already holds files; writing this run to {} instead",
+            out.display(),
+            fresh.display()
+        );
+        fresh
+    } else {
+        bail!(
+            "--out must be a folder, but this is a file: {}",
+            out.display()
+        );
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// The figure of a run over the context box, each tile [`FIGURE_TILE`] pixels: the photo, the
 /// photo with the hole blanked, the stage-1 prior, every sample as the user gets it (detailed
-/// when detail is on), and the diversity map of those samples (per-pixel standard deviation,
-/// magma, scaled to its maximum), each labelled.
+/// when detail is on; `tiles` from [`figure_tile`]), and the diversity map of those samples
+/// (per-pixel standard deviation, magma, scaled to its maximum), each labelled.
 pub fn figure(
     photo: &image::RgbImage,
     mask: &Mask,
@@ -388,12 +439,7 @@ pub fn figure(
     let r = prep.res as u32;
     let t = FIGURE_TILE;
     let bx: ContextBox = prep.bx;
-    let tile = |img: &image::RgbImage| -> Result<(Vec<f32>, image::RgbImage)> {
-        let chw = imageops::crop_resize_rgb(img, &bx, t);
-        let rgb = chw_to_rgb(&chw, t, t)?;
-        Ok((chw, rgb))
-    };
-    let (_, crop) = tile(photo)?;
+    let crop = figure_tile(photo, &bx)?;
     let hole = imageops::crop_resize_mask(mask.holes(), photo.width(), photo.height(), &bx, t)?;
     let mut masked = crop.clone();
     for (px, &h) in masked.pixels_mut().zip(&hole) {
@@ -413,10 +459,9 @@ pub fn figure(
         (prior_img, "prior".to_string()),
     ];
     let mut fills = Vec::with_capacity(samples.len());
-    for (seed, img) in samples {
-        let (chw, rgb) = tile(img)?;
-        fills.push(chw);
-        tiles.push((rgb, format!("seed {seed}")));
+    for (seed, tile) in samples {
+        fills.push(imageops::rgb_to_chw(tile));
+        tiles.push((tile.clone(), format!("seed {seed}")));
     }
     let refs: Vec<&[f32]> = fills.iter().map(Vec::as_slice).collect();
     let spread = diversity_map(&refs, t as usize)?;
