@@ -64,6 +64,20 @@ pub const SEAM_BAND_PX: u32 = 3;
 /// [`Error::Image`] when the format is not recognised or not supported, the data is corrupt,
 /// or the image exceeds the limits. Every message names the path last.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
+    load_image_with_notes(path).map(|(img, _)| img)
+}
+
+/// [`load_image`], plus notes on what the conversion to 8-bit RGB lost, for the caller to show:
+/// an alpha channel that is actually used (some pixel not opaque) and a depth of more than 8
+/// bits per channel. Each note ends with the path. Nothing is printed.
+///
+/// A JPEG that ends before its end-of-image marker (a truncated download or copy) is refused
+/// rather than decoded with grey filling; data after the marker (e.g. the video of a motion
+/// photo) is allowed.
+///
+/// # Errors
+/// As [`load_image`]; truncated files give [`Error::Image`] with "truncated" in the message.
+pub fn load_image_with_notes(path: &Path) -> Result<(RgbImage, Vec<String>)> {
     let file = File::open(path).map_err(|e| Error::io("cannot open image", path, e))?;
     let mut reader = ImageReader::new(BufReader::new(file))
         .with_guessed_format()
@@ -73,6 +87,18 @@ pub fn load_image(path: &Path) -> Result<RgbImage> {
             "unrecognised image format (expected PNG, JPEG or WebP)",
             path,
         ));
+    }
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        let file = File::open(path).map_err(|e| Error::io("cannot open image", path, e))?;
+        let complete =
+            jpeg_reaches_eoi(file).map_err(|e| Error::io("cannot read image", path, e))?;
+        if !complete {
+            return Err(Error::image(
+                "JPEG file is truncated (its data ends before the end-of-image marker; the \
+                 missing part would come out grey)",
+                path,
+            ));
+        }
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
@@ -90,7 +116,133 @@ pub fn load_image(path: &Path) -> Result<RgbImage> {
         .map_err(|e| decode_error(e, path))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, path))?;
     img.apply_orientation(orientation);
-    Ok(img.into_rgb8())
+    let notes = conversion_notes(&img, path);
+    Ok((img.into_rgb8(), notes))
+}
+
+/// What converting `img` to 8-bit RGB loses, in words (see [`load_image_with_notes`]).
+fn conversion_notes(img: &DynamicImage, path: &Path) -> Vec<String> {
+    let mut notes = Vec::new();
+    let color = img.color();
+    let bits = 8 * u16::from(color.bytes_per_pixel()) / u16::from(color.channel_count().max(1));
+    if bits > 8 {
+        notes.push(format!(
+            "the photo has {bits} bits per channel; it is reduced to 8 bits: {}",
+            path.display()
+        ));
+    }
+    let translucent = match img {
+        DynamicImage::ImageLumaA8(i) => i.pixels().any(|p| p[1] != u8::MAX),
+        DynamicImage::ImageRgba8(i) => i.pixels().any(|p| p[3] != u8::MAX),
+        DynamicImage::ImageLumaA16(i) => i.pixels().any(|p| p[1] != u16::MAX),
+        DynamicImage::ImageRgba16(i) => i.pixels().any(|p| p[3] != u16::MAX),
+        DynamicImage::ImageRgba32F(i) => i.pixels().any(|p| p[3] < 1.0),
+        _ => false,
+    };
+    if translucent {
+        notes.push(format!(
+            "the photo has transparent pixels; its alpha channel is dropped and the colours \
+             stored under them are used as they are: {}",
+            path.display()
+        ));
+    }
+    notes
+}
+
+/// Reads bytes one at a time from a buffered reader.
+struct ByteStream<R> {
+    inner: R,
+}
+
+impl<R: std::io::BufRead> ByteStream<R> {
+    /// The next byte, `None` at the end of the data.
+    fn next(&mut self) -> std::io::Result<Option<u8>> {
+        let byte = self.inner.fill_buf()?.first().copied();
+        if byte.is_some() {
+            self.inner.consume(1);
+        }
+        Ok(byte)
+    }
+
+    /// Skips `n` bytes; false when the data ends first.
+    fn skip(&mut self, n: u64) -> std::io::Result<bool> {
+        let skipped = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())?;
+        Ok(skipped == n)
+    }
+
+    /// The marker code after a `0xFF` (fill bytes skipped), `None` at the end of the data.
+    fn marker_code(&mut self) -> std::io::Result<Option<u8>> {
+        loop {
+            match self.next()? {
+                Some(0xFF) => {}
+                other => return Ok(other),
+            }
+        }
+    }
+}
+
+/// Whether a JPEG stream reaches its end-of-image marker (`FF D9`).
+///
+/// Walks the marker segments by their lengths (so an EXIF thumbnail's own end marker is not
+/// mistaken for the image's) and the entropy-coded data after each start-of-scan (where `FF 00`
+/// is a stuffed byte and `FF D0..D7` a restart marker). Data that does not start with the JPEG
+/// start marker, or a malformed segment length, counts as complete: the decoder reports those.
+fn jpeg_reaches_eoi(file: impl Read) -> std::io::Result<bool> {
+    let mut s = ByteStream {
+        inner: BufReader::new(file),
+    };
+    if s.next()? != Some(0xFF) || s.next()? != Some(0xD8) {
+        return Ok(true);
+    }
+    let mut pending: Option<u8> = None;
+    loop {
+        let code = match pending.take() {
+            Some(code) => code,
+            None => match s.next()? {
+                None => return Ok(false),
+                Some(0xFF) => match s.marker_code()? {
+                    None => return Ok(false),
+                    Some(code) => code,
+                },
+                // Stray bytes between segments: keep looking for a marker.
+                Some(_) => continue,
+            },
+        };
+        match code {
+            0xD9 => return Ok(true),
+            // Markers without a length.
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {
+                let (Some(hi), Some(lo)) = (s.next()?, s.next()?) else {
+                    return Ok(false);
+                };
+                let len = u16::from_be_bytes([hi, lo]);
+                if len < 2 {
+                    return Ok(true);
+                }
+                if !s.skip(u64::from(len) - 2)? {
+                    return Ok(false);
+                }
+                if code == 0xDA {
+                    // Entropy-coded data runs to the next real marker.
+                    loop {
+                        match s.next()? {
+                            None => return Ok(false),
+                            Some(0xFF) => match s.marker_code()? {
+                                None => return Ok(false),
+                                Some(0x00 | 0xD0..=0xD7) => {}
+                                Some(code) => {
+                                    pending = Some(code);
+                                    break;
+                                }
+                            },
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Turns a decoding error into our error, naming the path.

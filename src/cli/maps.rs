@@ -33,8 +33,9 @@ pub struct Args {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Model resolution used for the per-unit maps when no model is given.
-    #[arg(long, default_value_t = 256)]
+    /// Model resolution used for the per-unit maps when no model is given: a multiple of 64,
+    /// at most 4096 (the largest model resolution).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(64..=4096))]
     pub res: u32,
     /// Use the paper's decay 1/k^i instead of the code's e^-i.
     #[arg(long)]
@@ -110,7 +111,10 @@ pub fn run(a: Args) -> Result<()> {
     let mut soft_means: Option<Vec<(usize, Vec<f32>)>> = None;
     let mut res = a.res;
     if let (Some(model_dir), Some(image_path)) = (&a.model, &a.image) {
-        let photo = imageops::load_image(image_path)?;
+        let (photo, notes) = imageops::load_image_with_notes(image_path)?;
+        for n in notes {
+            eprintln!("note: {n}");
+        }
         let mask_img = if (mask.width, mask.height) != photo.dimensions() {
             eprintln!(
                 "note: mask size differs from the photo: resizing the mask (nearest neighbour)"
@@ -120,7 +124,7 @@ pub fn run(a: Args) -> Result<()> {
             mask.clone()
         };
         let sel = select_backend(&a.backend)?;
-        let inp = Inpainter::load(model_dir, &sel.device)?;
+        let inp = Inpainter::load(&super::resolve_model_dir(model_dir), &sel.device)?;
         res = inp.resolution() as u32;
         let opts = InpaintOptions {
             margin: a.margin,

@@ -179,6 +179,121 @@ pub struct ModelConfig {
     pub hard_map: HardMapDecay,
 }
 
+/// The most parameters (weights and biases, f32) one network of a model may have: 2^31, i.e.
+/// 8 GiB of weights. The official generator has 186,007,263.
+pub const MAX_NETWORK_PARAMS: u128 = 1 << 31;
+
+/// The largest channel width (`nf`, `ngf`, `ndf`, `nhidden`) or noise length `z_dim` a
+/// configuration may name.
+pub const MAX_WIDTH: usize = 1 << 16;
+
+/// The largest latent grid side (resolution = latent·64, at most 4096 anyway).
+pub const MAX_LATENT: usize = 64;
+
+/// The largest layer or block count (`res_num`, `n_layers`, `num_d`, `input_nc`).
+pub const MAX_LAYERS: usize = 64;
+
+/// Product of small factors in `u128`, `None` on overflow.
+fn product(factors: &[usize]) -> Option<u128> {
+    factors
+        .iter()
+        .try_fold(1u128, |acc, &f| acc.checked_mul(f as u128))
+}
+
+/// Sum of optional terms, `None` if any is `None` or the sum overflows.
+fn total(terms: &[Option<u128>]) -> Option<u128> {
+    terms
+        .iter()
+        .try_fold(0u128, |acc, t| t.and_then(|t| acc.checked_add(t)))
+}
+
+/// The generator's parameter count as [`GeneratorConfig::num_params`] counts it, computed with
+/// checked arithmetic (no overflow for any sizes).
+fn generator_params_bound(g: &GeneratorConfig) -> Option<u128> {
+    let conv = |cin: u128, cout: u128, k: u128| {
+        cout.checked_mul(cin)?.checked_mul(k * k)?.checked_add(cout)
+    };
+    let nf = g.nf as u128;
+    let nh = g.nhidden as u128;
+    let fc = product(&[g.z_dim, 16, g.latent, g.latent])
+        .and_then(|a| a.checked_mul(nf))
+        .and_then(|a| a.checked_add(product(&[16, g.latent, g.latent])?.checked_mul(nf)?));
+    let mut terms = vec![fc, conv(nf, 3, 3)];
+    let mult = [(16, 16), (16, 16), (16, 8), (8, 4), (4, 2), (2, 1)];
+    for (a, b) in mult {
+        let fin = nf.checked_mul(a);
+        let fout = nf.checked_mul(b);
+        let fmid = nf.checked_mul(a.min(b));
+        let unit = (|| {
+            let (fin, fout, fmid) = (fin?, fout?, fmid?);
+            let spd = |c: u128| total(&[conv(3, nh, 3), conv(nh, c, 3), conv(nh, c, 3)]);
+            total(&[
+                conv(fin, fmid, 3),
+                conv(fmid, fout, 3),
+                conv(fin, fout, 1),
+                spd(fin),
+                spd(fmid),
+                spd(fin),
+                conv(3, nh, 3),
+                conv(nh, fin, 3),
+                conv(fin.checked_mul(2)?, fin, 3),
+                conv(fout, fout, 4),
+                Some(50), // block.v and the mask convolution
+            ])
+        })();
+        terms.push(unit);
+    }
+    total(&terms)
+}
+
+/// An upper bound of the prior's parameter count (every convolution with its mask kernel and
+/// bias), computed with checked arithmetic.
+fn prior_params_bound(p: &PriorConfig) -> Option<u128> {
+    let g = p.ngf as u128;
+    let conv = |cin: u128, cout: u128, k: u128| {
+        cout.checked_mul(cin)?
+            .checked_mul(2 * k * k)?
+            .checked_add(4 * cout)
+    };
+    let c8 = g.checked_mul(8)?;
+    let c16 = g.checked_mul(16)?;
+    let enc = total(&[
+        conv(3, g, 4),
+        conv(g, 2 * g, 4),
+        conv(2 * g, 4 * g, 4),
+        conv(4 * g, c8, 4),
+        conv(c8, c8, 4),
+        conv(c8, c8, 4),
+    ]);
+    let middle = conv(c8, c8, 3)
+        .and_then(|c| c.checked_mul(2))
+        .and_then(|c| c.checked_mul(p.res_num as u128));
+    let dec = total(&[
+        conv(c8, c8, 4),
+        conv(c16, c8, 4),
+        conv(c16, 4 * g, 4),
+        conv(c8, 2 * g, 4),
+        conv(4 * g, g, 4),
+        conv(2 * g, 3, 4),
+    ]);
+    total(&[enc, middle, dec])
+}
+
+/// An upper bound of the discriminator's parameter count (all scales), computed with checked
+/// arithmetic.
+fn discriminator_params_bound(d: &DiscriminatorConfig) -> Option<u128> {
+    let conv = |cin: u128, cout: u128| cout.checked_mul(cin)?.checked_mul(16)?.checked_add(cout);
+    let mut nf = d.ndf as u128;
+    let mut terms = vec![conv(d.input_nc as u128, nf)];
+    for _ in 1..d.n_layers {
+        let prev = nf;
+        nf = nf.checked_mul(2)?.min(512);
+        terms.push(conv(prev, nf).and_then(|c| c.checked_mul(2)));
+    }
+    terms.push(conv(nf, 1));
+    total(&terms)?.checked_mul(d.num_d as u128)
+}
+
 /// The named size presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,13 +361,59 @@ impl ModelConfig {
         self.generator.resolution()
     }
 
-    /// Checks the sizes for consistency.
+    /// Checks the sizes for consistency and against the limits [`MAX_WIDTH`], [`MAX_LATENT`],
+    /// [`MAX_LAYERS`] and [`MAX_NETWORK_PARAMS`], so a damaged or hostile `config.json` is refused
+    /// here instead of overflowing or allocating terabytes when the networks are built.
     pub fn validate(&self) -> Result<()> {
         let g = &self.generator;
         if g.nf == 0 || g.z_dim == 0 || g.nhidden == 0 || g.latent == 0 {
             return Err(Error::Config(
                 "generator nf, z_dim, nhidden and latent must be positive".into(),
             ));
+        }
+        let widths = [
+            ("generator nf", g.nf, MAX_WIDTH),
+            ("generator z_dim", g.z_dim, MAX_WIDTH),
+            ("generator nhidden", g.nhidden, MAX_WIDTH),
+            ("generator latent", g.latent, MAX_LATENT),
+            ("prior ngf", self.prior.ngf, MAX_WIDTH),
+            ("prior res_num", self.prior.res_num, MAX_LAYERS),
+            ("discriminator ndf", self.discriminator.ndf, MAX_WIDTH),
+            (
+                "discriminator n_layers",
+                self.discriminator.n_layers,
+                MAX_LAYERS,
+            ),
+            ("discriminator num_d", self.discriminator.num_d, MAX_LAYERS),
+            (
+                "discriminator input_nc",
+                self.discriminator.input_nc,
+                MAX_LAYERS,
+            ),
+        ];
+        for (name, value, max) in widths {
+            if value > max {
+                return Err(Error::Config(format!(
+                    "{name} = {value} is larger than the limit {max}"
+                )));
+            }
+        }
+        let counts = [
+            ("generator", generator_params_bound(g)),
+            ("prior", prior_params_bound(&self.prior)),
+            (
+                "discriminator",
+                discriminator_params_bound(&self.discriminator),
+            ),
+        ];
+        for (name, count) in counts {
+            if count.is_none_or(|n| n > MAX_NETWORK_PARAMS) {
+                return Err(Error::Config(format!(
+                    "the {name} would have {} parameters, more than the limit {MAX_NETWORK_PARAMS} \
+                     (2^31)",
+                    count.map_or_else(|| "too many".to_string(), |n| n.to_string())
+                )));
+            }
         }
         if self.prior.ngf == 0 {
             return Err(Error::Config("prior ngf must be positive".into()));
@@ -281,6 +442,7 @@ impl ModelConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -290,6 +452,19 @@ mod tests {
             Preset::Official.config().generator.num_params(),
             186_007_263
         );
+    }
+
+    #[test]
+    fn checked_parameter_count_agrees_with_num_params() {
+        for p in [Preset::Official, Preset::Small, Preset::Tiny] {
+            let g = p.config().generator;
+            let exact = g.num_params() as u128;
+            let bound = generator_params_bound(&g).unwrap();
+            assert!(
+                bound >= exact && bound <= exact + exact / 100,
+                "{bound} vs {exact}"
+            );
+        }
     }
 
     #[test]

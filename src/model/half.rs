@@ -80,12 +80,28 @@ pub fn load_bytes<M: Module>(m: M, bytes: &[u8], name: &Path) -> Result<M> {
         .ok_or_else(|| bad("truncated header".into()))?;
     let entries: Vec<Entry> =
         serde_json::from_slice(header).map_err(|e| bad(format!("bad header: {e}")))?;
+    // Every size is checked against the file's length before anything is allocated, with
+    // checked arithmetic: a damaged header cannot overflow or ask for terabytes.
     let mut at = 16 + hlen;
     let mut table: HashMap<String, (Vec<usize>, usize)> = HashMap::new();
     for e in entries {
-        let n: usize = e.shape.iter().product();
+        let end = e
+            .shape
+            .iter()
+            .try_fold(2usize, |acc, &d| acc.checked_mul(d))
+            .and_then(|len| at.checked_add(len))
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| {
+                bad(format!(
+                    "tensor {} of shape {:?} does not fit in the file's {} bytes (truncated or \
+                     damaged header)",
+                    e.path,
+                    e.shape,
+                    bytes.len()
+                ))
+            })?;
         table.insert(e.path, (e.shape, at));
-        at += 2 * n;
+        at = end;
     }
     if at != bytes.len() {
         return Err(bad(format!(
@@ -99,10 +115,23 @@ pub fn load_bytes<M: Module>(m: M, bytes: &[u8], name: &Path) -> Result<M> {
         Some((shape, off)) if shape.as_slice() == want => {
             used += 1;
             let n: usize = shape.iter().product();
-            let vals: Vec<f32> = bytes[*off..*off + 2 * n]
+            let vals: Vec<f32> = bytes
+                .get(*off..off.saturating_add(2 * n))
+                .unwrap_or_default()
                 .chunks_exact(2)
                 .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect();
+            if vals.len() != n {
+                error.get_or_insert(format!("tensor {key} lies outside the file"));
+                return None;
+            }
+            if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+                error.get_or_insert(format!(
+                    "tensor {key} holds a non-finite value ({} at index {i})",
+                    vals[i]
+                ));
+                return None;
+            }
             Some(Tensor::<1>::from_data(
                 TensorData::new(vals, [n]),
                 &current.device(),
@@ -120,7 +149,11 @@ pub fn load_bytes<M: Module>(m: M, bytes: &[u8], name: &Path) -> Result<M> {
         }
     });
     if let Some(e) = error {
-        return Err(bad(format!("weights do not fit the model: {e}")));
+        return Err(bad(if e.contains("non-finite") {
+            format!("damaged weights: {e}")
+        } else {
+            format!("weights do not fit the model: {e}")
+        }));
     }
     if used != table.len() {
         return Err(bad(format!(
@@ -187,6 +220,51 @@ mod tests {
         assert!(err.to_string().contains("shape"), "{err}");
         assert!(load_bytes(b_prior(&dev), b"junk", Path::new("j")).is_err());
         assert!(load_bytes(b_prior(&dev), &bytes[..bytes.len() - 2], Path::new("t")).is_err());
+    }
+
+    /// A file whose header is `entries`, followed by `data_len` bytes of zeros.
+    fn file_with(entries: &str, data_len: usize) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        out.extend_from_slice(entries.as_bytes());
+        out.extend(std::iter::repeat_n(0u8, data_len));
+        out
+    }
+
+    #[test]
+    fn overflowing_or_oversized_shapes_are_refused_without_allocating() {
+        let dev = Device::flex();
+        let huge = 1u64 << 32;
+        for header in [
+            format!(r#"[{{"path":"a","shape":[{huge},{huge}]}}]"#),
+            format!(r#"[{{"path":"a","shape":[{huge},{huge},{huge}]}}]"#),
+            format!(r#"[{{"path":"a","shape":[{}]}}]"#, u64::MAX / 2),
+            r#"[{"path":"a","shape":[4]},{"path":"b","shape":[1000000]}]"#.to_string(),
+        ] {
+            let bytes = file_with(&header, 8);
+            let err = load_bytes(b_prior(&dev), &bytes, Path::new("big.f16")).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("does not fit"), "{msg}");
+            assert!(msg.ends_with("big.f16"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn non_finite_values_are_refused_naming_the_tensor() {
+        let dev = Device::flex();
+        let cfg = crate::model::Preset::Tiny.config();
+        let a =
+            PriorNet::from_sources_single(&mut ParamSource::random(2, &dev), &cfg.prior).unwrap();
+        let mut bytes = to_bytes(&a).unwrap();
+        let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+        let entries: Vec<Entry> = serde_json::from_slice(&bytes[16..16 + hlen]).unwrap();
+        let at = 16 + hlen;
+        bytes[at..at + 8].copy_from_slice(&[0x00, 0x7e, 0x00, 0x7e, 0x00, 0x7c, 0x00, 0xfc]);
+        let err = load_bytes(b_prior(&dev), &bytes, Path::new("nan.f16")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("non-finite"), "{msg}");
+        assert!(msg.contains(&entries[0].path), "{msg}");
+        assert!(msg.ends_with("nan.f16"), "{msg}");
     }
 
     fn b_prior(dev: &Device) -> PriorNet {

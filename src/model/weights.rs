@@ -113,6 +113,30 @@ fn load_module<M: ModuleSnapshot>(m: &mut M, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses weights holding NaN or infinite values (a damaged file would otherwise make every
+/// fill black without an error), naming the first such tensor and the file.
+fn check_finite<M: burn::module::Module>(m: &M, path: &Path) -> Result<()> {
+    for p in crate::model::walk::flat_params(m) {
+        let values = crate::model::tensor_to_vec(p.values)?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::weights(
+                format!(
+                    "damaged weights: tensor {} holds a non-finite value ({} at index {i})",
+                    p.path, values[i]
+                ),
+                path,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`load_module`], then [`check_finite`].
+fn load_checked<M: ModuleSnapshot + burn::module::Module>(m: &mut M, path: &Path) -> Result<()> {
+    load_module(m, path)?;
+    check_finite(m, path)
+}
+
 /// Writes one generator's weights to a burnpack file at `path` (e.g. the moving average a
 /// training checkpoint keeps beside the model folder).
 pub fn save_generator(g: &Generator, path: &Path) -> Result<()> {
@@ -126,7 +150,7 @@ pub fn save_generator(g: &Generator, path: &Path) -> Result<()> {
 /// A missing, truncated or unreadable file, or weights of another architecture.
 pub fn load_generator_like(like: &Generator, path: &Path) -> Result<Generator> {
     let mut g = like.clone();
-    load_module(&mut g, path)?;
+    load_checked(&mut g, path)?;
     Ok(g)
 }
 
@@ -237,13 +261,13 @@ pub fn load_model_folder(dir: &Path, device: &Device) -> Result<(ModelFile, PdGa
     if !dir.join("prior.bpk").exists() && half_prior.exists() {
         model.prior = crate::model::half::load(model.prior, &half_prior)?;
     } else {
-        load_module(&mut model.prior, &dir.join("prior.bpk"))?;
+        load_checked(&mut model.prior, &dir.join("prior.bpk"))?;
     }
     let half_gen = dir.join("generator.f16");
     if !dir.join("generator.bpk").exists() && half_gen.exists() {
         model.generator = crate::model::half::load(model.generator, &half_gen)?;
     } else {
-        load_module(&mut model.generator, &dir.join("generator.bpk"))?;
+        load_checked(&mut model.generator, &dir.join("generator.bpk"))?;
     }
     Ok((file, model))
 }
@@ -280,7 +304,7 @@ pub fn save_model_folder_half(
 /// Loads the discriminator of a model folder.
 pub fn load_discriminator(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Discriminator> {
     let mut d = Discriminator::from_source(&mut ParamSource::zeros(device), &cfg.discriminator)?;
-    load_module(&mut d, &dir.join("discriminator.bpk"))?;
+    load_checked(&mut d, &dir.join("discriminator.bpk"))?;
     Ok(d)
 }
 

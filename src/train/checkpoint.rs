@@ -232,6 +232,50 @@ fn prune(out: &Path, keep: usize) -> Result<()> {
     Ok(())
 }
 
+/// The optimiser files (`optim-<stem>.bin`) a checkpoint of `stage` holds.
+pub fn optimizer_stems(stage: Stage) -> &'static [&'static str] {
+    match stage {
+        Stage::Prior => &["prior"],
+        Stage::Pdgan => &["g", "d"],
+    }
+}
+
+/// Checks that the optimiser states of the checkpoint `dir` (of `stage`) read back completely.
+///
+/// # Errors
+/// A missing, truncated or damaged `optim-*.bin`, naming it.
+pub fn verify_optimizers(dir: &Path, stage: Stage) -> Result<()> {
+    for stem in optimizer_stems(stage) {
+        Adam::load(&dir.join(format!("optim-{stem}.bin")))?;
+    }
+    Ok(())
+}
+
+/// Moves a damaged checkpoint folder aside to `checkpoints/broken-<name>` (or
+/// `broken-<name>.<n>` if that is taken), where [`list`] no longer sees it and pruning never
+/// removes it; returns the new path. Nothing is deleted, so the files stay available to
+/// inspect.
+///
+/// # Errors
+/// The folder has no name, or it cannot be renamed.
+pub fn set_aside(dir: &Path) -> Result<PathBuf> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| Error::Config(format!("not a checkpoint folder: {}", dir.display())))?
+        .to_string_lossy()
+        .to_string();
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let mut target = parent.join(format!("broken-{name}"));
+    let mut n = 1u32;
+    while target.exists() {
+        target = parent.join(format!("broken-{name}.{n}"));
+        n += 1;
+    }
+    fs::rename(dir, &target)
+        .map_err(|e| Error::io("cannot move a damaged checkpoint aside", dir, e))?;
+    Ok(target)
+}
+
 /// Reads `state.json` of a checkpoint folder.
 pub fn read_state(dir: &Path) -> Result<TrainState> {
     let path = dir.join("state.json");

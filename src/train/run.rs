@@ -411,6 +411,76 @@ fn preview_grid(ctx: &Ctx<'_>, stage: Stage) -> Result<RgbImage> {
     Ok(imageops::contact_sheet(&tiles, cols as u32, r as u32))
 }
 
+/// A checkpoint read back completely for resuming.
+struct Resumed {
+    /// Its folder.
+    dir: PathBuf,
+    /// The network sizes it was written with.
+    config: crate::model::ModelConfig,
+    /// Prior and generator.
+    model: PdGan,
+    /// Discriminator.
+    disc: Discriminator,
+    /// Its training state.
+    state: TrainState,
+}
+
+/// Reads every file of checkpoint `dir` (state, weights, optimiser states, moving average), so
+/// a damaged file shows up before the run commits to this checkpoint.
+fn load_checkpoint(dir: &Path, ad: &Device) -> Result<Resumed> {
+    let state = checkpoint::read_state(dir)?;
+    let (file, model) = load_model_folder(dir, ad)?;
+    let disc = load_discriminator(dir, &file.config, ad)?;
+    checkpoint::verify_optimizers(dir, state.stage)?;
+    let ema = dir.join(EMA_FILE);
+    if ema.exists() {
+        load_generator_like(&model.generator.valid(), &ema)?;
+    }
+    Ok(Resumed {
+        dir: dir.to_path_buf(),
+        config: file.config,
+        model,
+        disc,
+        state,
+    })
+}
+
+/// The newest checkpoint of `out` that reads back completely. Newer damaged ones (e.g. a file
+/// truncated by a full disk) are reported through `sink` and moved aside with
+/// [`checkpoint::set_aside`], so later checkpoint pruning never keeps them in place of good
+/// ones. When every checkpoint is damaged, the newest one's error is returned and nothing is
+/// moved.
+fn newest_intact_checkpoint(
+    out: &Path,
+    ad: &Device,
+    sink: &mut dyn ProgressSink,
+) -> Result<Option<Resumed>> {
+    let mut damaged: Vec<(PathBuf, Error)> = Vec::new();
+    for (_, _, dir) in checkpoint::list(out)?.into_iter().rev() {
+        match load_checkpoint(&dir, ad) {
+            Ok(r) => {
+                for (bad, why) in damaged {
+                    let name = bad
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    let aside = checkpoint::set_aside(&bad)?;
+                    sink.event(Event::Log(format!(
+                        "checkpoint {name} is damaged and was skipped ({why}); moved aside to {}",
+                        aside.display()
+                    )));
+                }
+                return Ok(Some(r));
+            }
+            Err(e) => damaged.push((dir, e)),
+        }
+    }
+    match damaged.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(None),
+    }
+}
+
 /// Runs `cfg` on `device` (any backend; autodiff is added here), reporting to `sink` and
 /// obeying `stop`. On stop, a checkpoint and the model folder are written before it returns.
 ///
@@ -434,8 +504,8 @@ pub fn run(
     }
     fs::create_dir_all(&cfg.out).map_err(|e| Error::io("cannot create folder", &cfg.out, e))?;
 
-    let resume_from = if cfg.resume {
-        checkpoint::latest(&cfg.out)?
+    let mut resumed = if cfg.resume {
+        newest_intact_checkpoint(&cfg.out, &ad, sink)?
     } else {
         if let Some(existing) = checkpoint::latest(&cfg.out)? {
             return Err(Error::io(
@@ -447,23 +517,21 @@ pub fn run(
         }
         None
     };
+    let resume_from = resumed.as_ref().map(|r| r.dir.clone());
 
     let vgg = build_vgg(cfg, &ad)?;
-    let (model, disc, state) = match &resume_from {
-        Some(dir) => {
-            let st = checkpoint::read_state(dir)?;
-            let (file, model) = load_model_folder(dir, &ad)?;
-            if file.config != cfg.model {
+    let (model, disc, state) = match resumed.take() {
+        Some(r) => {
+            if r.config != cfg.model {
                 return Err(Error::weights(
                     "the checkpoint's network sizes differ from this run's (preset or \
                      resolution changed?)",
-                    dir,
+                    &r.dir,
                 ));
             }
-            let disc = load_discriminator(dir, &cfg.model, &ad)?;
-            let mut st2 = st.clone();
+            let mut st2 = r.state;
             st2.config = cfg.clone();
-            (model, disc, st2)
+            (r.model, r.disc, st2)
         }
         None => {
             let random_disc = || {
