@@ -91,6 +91,7 @@ pub struct Args {
 fn load_model(model: Option<&Path>, device: &burn::tensor::Device) -> Result<(Inpainter, PathBuf)> {
     match model {
         Some(dir) => {
+            let dir = &super::resolve_model_dir(dir);
             if !dir.is_dir() {
                 anyhow::bail!("model folder not found: {}", dir.display());
             }

@@ -18,9 +18,13 @@ pub struct Args {
     /// Model folder to read (e.g. a training run's `model/` or a checkpoint).
     #[arg(long)]
     pub model: PathBuf,
-    /// Folder to write.
+    /// Folder to write: new or empty (an existing model folder only with --force).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing pdpaint model folder at --out (atomically; never the --model
+    /// folder itself).
+    #[arg(long)]
+    pub force: bool,
     /// Store the weights in half precision (`*.f16`, half the size; computation stays f32).
     #[arg(long)]
     pub half: bool,
@@ -33,18 +37,16 @@ pub struct Args {
 
 /// Runs `pdpaint export`.
 pub fn run(a: Args) -> Result<()> {
-    if a.out == a.model {
-        bail!("--out must differ from --model");
-    }
+    let model_dir = super::resolve_model_dir(&a.model);
     let dev = Device::flex();
-    let (file, mut model) = load_model_folder(&a.model, &dev)?;
+    let (file, mut model) = load_model_folder(&model_dir, &dev)?;
     let mut source = if file.source.is_empty() {
-        format!("exported from {}", a.model.display())
+        format!("exported from {}", model_dir.display())
     } else {
         file.source.clone()
     };
     if a.average {
-        let path = a.model.join(EMA_FILE);
+        let path = model_dir.join(EMA_FILE);
         if !path.is_file() {
             bail!(
                 "--average needs a checkpoint of a run trained with --ema, and this folder has \
@@ -54,17 +56,19 @@ pub fn run(a: Args) -> Result<()> {
         }
         let avg = load_generator_like(&model.generator, &path)?;
         model.generator = refresh_spectral_norm(avg);
-        let state = checkpoint::read_state(&a.model).ok();
+        let state = checkpoint::read_state(&model_dir).ok();
         source.push_str(&source_note(
             state.as_ref().map(|s| s.config.ema_decay),
             state.as_ref().and_then(|s| s.ema_since),
         ));
     }
-    if a.half {
-        save_model_folder_half(&a.out, &file.config, &model, &source)?;
-    } else {
-        save_model_folder(&a.out, &file.config, &model, None, &source)?;
-    }
+    super::write_out_folder(&a.out, a.force, &[&model_dir], |dir| {
+        if a.half {
+            save_model_folder_half(dir, &file.config, &model, &source)
+        } else {
+            save_model_folder(dir, &file.config, &model, None, &source)
+        }
+    })?;
     let bytes: u64 = std::fs::read_dir(&a.out)?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.metadata().ok())

@@ -49,7 +49,7 @@ pub fn run(a: Args) -> Result<()> {
     let mask = read_npy(&a.mask)?;
     let z = read_npy(&a.z)?;
     let sel = select_backend(&a.backend)?;
-    let (file, model) = load_model_folder(&a.model, &sel.device)?;
+    let (file, model) = load_model_folder(&super::resolve_model_dir(&a.model), &sel.device)?;
     let cfg = &file.config;
     let r = cfg.resolution();
     let zd = cfg.generator.z_dim;

@@ -21,22 +21,39 @@ pub struct Args {
     /// Optional discriminator checkpoint (`*_net_D.pth`), kept for fine-tuning.
     #[arg(long)]
     pub discriminator: Option<PathBuf>,
-    /// Output model folder (replaced atomically if it exists).
+    /// Output model folder: new or empty (an existing model folder only with --force).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing pdpaint model folder at --out (atomically; never one that holds
+    /// the files being imported).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the import.
 pub fn run(a: Args) -> Result<()> {
     let device = burn::tensor::Device::flex();
-    let report = import_authors(
-        &a.encoder,
-        &a.decoder,
-        &a.generator,
-        a.discriminator.as_deref(),
-        &a.out,
-        &device,
-    )?;
+    let mut inputs = vec![
+        a.encoder.as_path(),
+        a.decoder.as_path(),
+        a.generator.as_path(),
+    ];
+    inputs.extend(a.discriminator.as_deref());
+    let mut report = None;
+    super::write_out_folder(&a.out, a.force, &inputs, |dir| {
+        report = Some(import_authors(
+            &a.encoder,
+            &a.decoder,
+            &a.generator,
+            a.discriminator.as_deref(),
+            dir,
+            &device,
+        )?);
+        Ok(())
+    })?;
+    let Some(report) = report else {
+        anyhow::bail!("the import wrote nothing: {}", a.out.display());
+    };
     let g = &report.config.generator;
     println!(
         "imported {} model: generator nf={} z_dim={} nhidden={} resolution={} ({} parameters), prior ngf={}",

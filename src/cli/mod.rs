@@ -1,6 +1,6 @@
 //! Command-line interface: clap definitions and one module per subcommand.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -80,9 +80,12 @@ pub enum Command {
         /// Seed of the initialisation.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Output model folder.
+        /// Output model folder: new or empty (an existing model folder only with --force).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing pdpaint model folder at --out (atomically).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -91,6 +94,33 @@ pub fn select_backend(args: &BackendArgs) -> Result<backend::Selected> {
     let sel = backend::select(args.backend)?;
     eprintln!("backend: {}", sel.description);
     Ok(sel)
+}
+
+/// The model folder that `--model PATH` means: `PATH/model` when PATH is a training run's
+/// output folder (it has `model/` and no `config.json` of its own, saying so on stderr),
+/// otherwise PATH itself. Every command that takes `--model` goes through here.
+pub fn resolve_model_dir(path: &Path) -> PathBuf {
+    match pdpaint::fsutil::training_run_model(path) {
+        Some(model) => {
+            eprintln!("using {}", model.display());
+            model
+        }
+        None => path.to_path_buf(),
+    }
+}
+
+/// Writes a model folder at `out` by the rules of [`pdpaint::fsutil::write_model_folder_safely`]
+/// (new or empty folder; an existing model folder only with `force`; never a folder holding
+/// anything else or one of `inputs`). `write` creates the complete folder at the path it gets.
+pub fn write_out_folder(
+    out: &Path,
+    force: bool,
+    inputs: &[&Path],
+    write: impl FnOnce(&Path) -> pdpaint::Result<()>,
+) -> Result<()> {
+    Ok(pdpaint::fsutil::write_model_folder_safely(
+        out, force, inputs, write,
+    )?)
 }
 
 /// Runs a parsed command line.
@@ -111,24 +141,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Train(a) => train::run(a),
         Command::Export(a) => export::run(a),
-        Command::Init { preset, seed, out } => {
-            let device = burn::tensor::Device::flex();
+        Command::Init {
+            preset,
+            seed,
+            out,
+            force,
+        } => {
             let cfg = preset.config();
-            let model = pdpaint::model::PdGan::random(&cfg, seed, &device)?;
-            let disc = pdpaint::model::Discriminator::from_source(
-                &mut pdpaint::model::params::ParamSource::random(seed.wrapping_add(1), &device),
-                &cfg.discriminator,
-            )?;
-            pdpaint::model::weights::save_model_folder(
-                &out,
-                &cfg,
-                &model,
-                Some(&disc),
-                &format!(
-                    "random init (preset {}, seed {seed}): untrained",
-                    preset.name()
-                ),
-            )?;
+            write_out_folder(&out, force, &[], |dir| {
+                let device = burn::tensor::Device::flex();
+                let model = pdpaint::model::PdGan::random(&cfg, seed, &device)?;
+                let disc = pdpaint::model::Discriminator::from_source(
+                    &mut pdpaint::model::params::ParamSource::random(seed.wrapping_add(1), &device),
+                    &cfg.discriminator,
+                )?;
+                pdpaint::model::weights::save_model_folder(
+                    dir,
+                    &cfg,
+                    &model,
+                    Some(&disc),
+                    &format!(
+                        "random init (preset {}, seed {seed}): untrained",
+                        preset.name()
+                    ),
+                )
+            })?;
             println!(
                 "wrote untrained {} model ({} generator parameters) to {}",
                 preset.name(),

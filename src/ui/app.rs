@@ -166,8 +166,11 @@ pub struct Studio {
     pub model_error: Option<String>,
     /// Last timings.
     pub timings: Timings,
-    /// The last status message.
+    /// The last status message (transient: the next message replaces it).
     pub message: Option<Message>,
+    /// The last error: shown in a banner until the user dismisses it (or a newer error
+    /// replaces it), so news such as "Model loaded" cannot hide it.
+    pub error: Option<Message>,
     /// The generation in flight.
     pub running: Option<u64>,
     /// Show the keyboard shortcuts.
@@ -251,6 +254,7 @@ impl Studio {
             model_error: None,
             timings: Timings::default(),
             message: None,
+            error: None,
             running: None,
             show_shortcuts: false,
             grow_px: 8,
@@ -343,8 +347,40 @@ impl Studio {
         self.infer.load(source);
     }
 
+    /// Posts a status message; an error also stays in the error banner until dismissed.
     fn post(&mut self, text: impl Into<String>, error: bool) {
+        let text = text.into();
+        if error {
+            self.error = message(text.clone(), true);
+        }
         self.message = message(text, error);
+    }
+
+    /// Hides the error banner.
+    pub fn dismiss_error(&mut self) {
+        self.error = None;
+    }
+
+    /// The error banner: the last error with a dismiss button.
+    fn error_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(e) = &self.error else {
+            return;
+        };
+        let text = e.text.clone();
+        let mut dismiss = false;
+        ui.horizontal(|ui| {
+            if ui
+                .small_button("×")
+                .on_hover_text("Dismiss this error")
+                .clicked()
+            {
+                dismiss = true;
+            }
+            ui.colored_label(theme::ERROR_TEXT, text);
+        });
+        if dismiss {
+            self.dismiss_error();
+        }
     }
 
     fn unsaved(&self) -> bool {
@@ -395,6 +431,16 @@ impl Studio {
     }
 
     fn load_photo(&mut self, path: PathBuf) {
+        if path.is_dir() {
+            self.post(
+                format!(
+                    "Could not open the photo: this is a folder, not an image file: {}",
+                    path.display()
+                ),
+                true,
+            );
+            return;
+        }
         self.post(format!("Opening {}", path.display()), false);
         self.jobs.run(move || match imageops::load_image(&path) {
             Ok(image) => JobResult::PhotoLoaded { path, image },
@@ -1004,6 +1050,9 @@ impl Studio {
         self.sync_document(&ctx);
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        if self.error.is_some() {
+            egui::Panel::top("error").show(ui, |ui| self.error_ui(ui));
+        }
         egui::Panel::bottom("status")
             .show_separator_line(true)
             .show(ui, |ui| self.status_ui(ui));
@@ -1432,14 +1481,10 @@ impl Studio {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            // The message first: it is what the user needs after an action.
-            if let Some(m) = &self.message {
-                let c = if m.error {
-                    theme::ERROR_TEXT
-                } else {
-                    ui.visuals().text_color()
-                };
-                ui.colored_label(c, &m.text);
+            // The message first: it is what the user needs after an action. Errors are shown
+            // in the error banner instead, until dismissed.
+            if let Some(m) = self.message.as_ref().filter(|m| !m.error) {
+                ui.label(&m.text);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some(p) = self.last_hover {

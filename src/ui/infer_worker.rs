@@ -428,7 +428,11 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
 
 fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainter, ModelInfo)> {
     let inp = match source {
-        ModelSource::Folder(dir) => Inpainter::load(dir, device)?,
+        // A training run's output folder means the model it wrote (`RUN/model`).
+        ModelSource::Folder(dir) => Inpainter::load(
+            &crate::fsutil::training_run_model(dir).unwrap_or_else(|| dir.clone()),
+            device,
+        )?,
         ModelSource::Embedded => {
             let (file, model) = crate::model::embedded::load(device)?;
             Inpainter::new(model, file, device.clone())
