@@ -176,8 +176,8 @@ pub fn run(a: Args) -> Result<()> {
                 .collect();
             (
                 a.model
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(embedded::NAME)),
+                    .as_deref()
+                    .map_or_else(|| PathBuf::from(embedded::NAME), super::resolve_model_dir),
                 a.image.clone().context("--image is required")?,
                 a.mask.clone().context("--mask is required")?,
                 seeds,
@@ -209,7 +209,10 @@ pub fn run(a: Args) -> Result<()> {
             detail.1.guide_weight
         );
     }
-    let photo = imageops::load_image(&image_path)?;
+    let (photo, notes) = imageops::load_image_with_notes(&image_path)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
     let mut mask = Mask::load(&mask_path)?;
     let (w, h) = photo.dimensions();
     if (mask.width, mask.height) != (w, h) {

@@ -122,7 +122,7 @@ impl Default for DetailParams {
             fine_rounds: 1,
             fine_radius: 16,
             seam_px: 16.0,
-            vote_quantile: 0.1,
+            vote_quantile: 0.03,
         }
     }
 }
