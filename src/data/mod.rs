@@ -38,6 +38,18 @@ pub struct ImageFolder {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// Every photo file (by extension, [`PHOTO_EXTENSIONS`]) under `root`, recursively, sorted by
+/// path.
+///
+/// # Errors
+/// [`Error::Io`] when a folder cannot be listed.
+pub fn list_photos(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    collect(root, &mut paths)?;
+    paths.sort();
+    Ok(paths)
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot list folder", dir, e))?;
     for entry in entries {
@@ -64,9 +76,7 @@ impl ImageFolder {
     /// [`Error::Io`] when the folder cannot be listed; [`Error::Input`] when it holds no
     /// readable photo.
     pub fn load(root: &Path) -> Result<Self> {
-        let mut paths = Vec::new();
-        collect(root, &mut paths)?;
-        paths.sort();
+        let paths = list_photos(root)?;
         let mut images = Vec::with_capacity(paths.len());
         let mut skipped = Vec::new();
         for p in paths {

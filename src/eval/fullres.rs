@@ -55,7 +55,7 @@ use super::metrics::{self, Planes};
 use super::report::ModelInfo;
 use super::swd::{self, SwdResult, SwdSets};
 use super::telea;
-use crate::data::PHOTO_EXTENSIONS;
+use crate::data::list_photos;
 use crate::detail::{self, DetailParams};
 use crate::error::{Error, Result};
 use crate::imageops;
@@ -155,25 +155,6 @@ pub struct HeldOutPhotos {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-fn scan(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot list folder", dir, e))?;
-    for entry in entries {
-        let path = entry
-            .map_err(|e| Error::io("cannot list folder", dir, e))?
-            .path();
-        if path.is_dir() {
-            scan(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// The size `(w, h)` scaled so the longer side is at most `max_side` (unchanged when it is).
 pub fn fit_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     let longest = w.max(h);
@@ -206,9 +187,7 @@ pub fn load_photos(root: &Path, max_side: u32) -> Result<HeldOutPhotos> {
             "--max-side must be at least {MIN_PHOTO_SIDE}, got {max_side}"
         )));
     }
-    let mut paths = Vec::new();
-    scan(root, &mut paths)?;
-    paths.sort();
+    let paths = list_photos(root)?;
     let mut photos = Vec::with_capacity(paths.len());
     let mut skipped = Vec::new();
     for path in paths {
