@@ -33,6 +33,12 @@
 //!   all lie perpendicular to N still gets a value).
 //! * T(p) is computed *before* p is filled, so ∇T(p) is available.
 //!
+//! * ∇I(q) is *measured* only at pixels known in the input. A filled pixel stores the weighted
+//!   mean of the gradients it was extrapolated with and passes that on; beyond 12 pixels from
+//!   the hole's edge the passed-on gradient fades by 0.9 per pixel. Re-measuring gradients on
+//!   extrapolated values amplified them layer after layer: large holes filled with radial
+//!   black-and-white streaks. Linear ramps are still continued exactly near the edge.
+//!
 //! Values are kept in `f32` while marching and rounded to bytes (clamped to 0..=255) at the
 //! end.
 
@@ -43,6 +49,13 @@ use image::RgbImage;
 
 use crate::error::{Error, Result};
 use crate::mask::Mask;
+
+/// Arrival time (≈ distance from the hole's edge, pixels) up to which filled pixels pass on
+/// the full gradient they were extrapolated with.
+const GRADIENT_DEPTH: f32 = 12.0;
+
+/// Factor on the carried gradient per pixel filled beyond [`GRADIENT_DEPTH`].
+const GRADIENT_FADE: f32 = 0.9;
 
 /// Default neighbourhood radius ε in pixels.
 pub const DEFAULT_RADIUS: f32 = 5.0;
@@ -117,6 +130,10 @@ struct State {
     img: Vec<f32>,
     /// Offsets `(dx, dy)` within the radius, without (0, 0).
     disc: Vec<(isize, isize)>,
+    /// Whether the pixel was known in the input (its gradient is measured there).
+    original: Vec<bool>,
+    /// Per filled pixel, the gradient `[∂x, ∂y]` per channel it was extrapolated with.
+    grad: Vec<[[f32; 2]; 3]>,
 }
 
 impl State {
@@ -181,6 +198,7 @@ impl State {
         let gn = (gx * gx + gy * gy).sqrt();
         let normal = (gn > 1e-6 && gn.is_finite()).then(|| (gx / gn, gy / gn));
         let mut acc = [0.0f32; 3];
+        let mut gacc = [[0.0f32; 2]; 3];
         let mut wsum = 0.0f32;
         for &(dx, dy) in &self.disc {
             let (qx, qy) = (x + dx, y + dy);
@@ -199,15 +217,31 @@ impl State {
             let lev = 1.0 / (1.0 + (tp - self.t[q]).abs());
             let wgt = dir * dst * lev;
             for (c, a) in acc.iter_mut().enumerate() {
-                let ix = self.diff(qx, qy, (1, 0), true, |i| self.img[3 * i + c]);
-                let iy = self.diff(qx, qy, (0, 1), true, |i| self.img[3 * i + c]);
+                // Measured at known pixels; a filled pixel carries the gradient it was filled
+                // with, so gradients are only ever averaged, never re-measured from
+                // extrapolated values (which grew without bound into large holes).
+                let [ix, iy] = if self.original[q] {
+                    [
+                        self.diff(qx, qy, (1, 0), true, |i| self.img[3 * i + c]),
+                        self.diff(qx, qy, (0, 1), true, |i| self.img[3 * i + c]),
+                    ]
+                } else {
+                    self.grad[q][c]
+                };
                 *a += wgt * (self.img[3 * q + c] + ix * rx + iy * ry);
+                gacc[c][0] += wgt * ix;
+                gacc[c][1] += wgt * iy;
             }
             wsum += wgt;
         }
         if wsum > 0.0 {
             for (c, a) in acc.iter().enumerate() {
                 self.img[3 * p + c] = a / wsum;
+                // Beyond GRADIENT_DEPTH pixels from the boundary the carried gradient fades
+                // (×GRADIENT_FADE per pixel filled), so a boundary slope is not drawn out as a
+                // ray across a large hole.
+                let fade = if tp > GRADIENT_DEPTH { GRADIENT_FADE } else { 1.0 };
+                self.grad[p][c] = [fade * gacc[c][0] / wsum, fade * gacc[c][1] / wsum];
             }
         }
     }
@@ -270,6 +304,8 @@ pub fn inpaint(img: &RgbImage, mask: &Mask, radius: f32) -> Result<RgbImage> {
             .map(|(i, &v)| if holes[i / 3] != 0 { 0.0 } else { f32::from(v) })
             .collect(),
         disc,
+        original: holes.iter().map(|&v| v == 0).collect(),
+        grad: vec![[[0.0; 2]; 3]; w * h],
     };
     const N4: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
     let mut heap = BinaryHeap::new();
