@@ -240,7 +240,11 @@ impl State {
                 // Beyond GRADIENT_DEPTH pixels from the boundary the carried gradient fades
                 // (×GRADIENT_FADE per pixel filled), so a boundary slope is not drawn out as a
                 // ray across a large hole.
-                let fade = if tp > GRADIENT_DEPTH { GRADIENT_FADE } else { 1.0 };
+                let fade = if tp > GRADIENT_DEPTH {
+                    GRADIENT_FADE
+                } else {
+                    1.0
+                };
                 self.grad[p][c] = [fade * gacc[c][0] / wsum, fade * gacc[c][1] / wsum];
             }
         }
