@@ -246,16 +246,7 @@ pub fn synthesize(
     // falls back to the whole photo before giving up.
     for reg in [region, whole] {
         if let Some(levels) = build_levels(photo, mask, guide.as_ref(), params, reg) {
-            return run_pyramid(
-                photo,
-                mask,
-                reg,
-                levels,
-                guide.is_some(),
-                params,
-                seed,
-                progress,
-            );
+            return run_pyramid(photo, reg, levels, guide.is_some(), params, seed, progress);
         }
         if reg == whole {
             break;
@@ -548,7 +539,6 @@ fn apply_votes(level: &mut Level, v: &Votes) {
 #[allow(clippy::too_many_arguments)]
 fn run_pyramid(
     photo: &RgbImage,
-    mask: &Mask,
     region: Region,
     mut levels: Vec<Level>,
     guided: bool,
@@ -694,8 +684,6 @@ fn run_pyramid(
         fine.known[y * fine.w + x]
     });
     let band = params.seam_px.max(1.0);
-    let holes = mask.holes();
-    let pw = photo.width() as usize;
     for by in 0..v.h {
         for bx in 0..v.w {
             let (x, y) = (v.x0 + bx, v.y0 + by);
@@ -703,7 +691,6 @@ fn run_pyramid(
                 continue;
             }
             let (px, py) = (region.x0 as usize + x, region.y0 as usize + y);
-            debug_assert!(holes[py * pw + px] != 0);
             let i = fine.at(x, y);
             let j = by * v.w + bx;
             let t = (1.0 - (depth[j] - 1.0) / band).clamp(0.0, 1.0);
