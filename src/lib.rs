@@ -17,6 +17,7 @@
 //! * [`train`]: training (so far: the loss terms of both stages).
 //! * [`eval`]: evaluation on held-out photos: PSNR/SSIM/L1 per hole-ratio bin, multi-scale SWD,
 //!   diversity, and the Telea and prior baselines.
+//! * [`jpeg`]: our JPEG decoder, byte-identical to libjpeg-turbo's default decode.
 //! * [`fsutil`]: atomic file writes.
 //! * [`threads`]: background work runs at a lower priority than the window.
 //! * [`backend`]: the only place that names a Burn backend.
@@ -31,6 +32,7 @@ pub mod eval;
 pub mod fsutil;
 pub mod imageops;
 pub mod inference;
+pub mod jpeg;
 pub mod maps;
 pub mod mask;
 pub mod masks;
