@@ -317,7 +317,12 @@ pub fn slerp_z(a: &[f32], b: &[f32], t: f64) -> Vec<f32> {
             .map_or(0, |(i, _)| i);
         let mut o: Vec<f64> = ua.iter().map(|&v| -ua[k] * v).collect();
         o[k] += 1.0;
-        let no = o.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        let no = o
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+            .max(f64::MIN_POSITIVE);
         o.iter_mut().for_each(|v| *v /= no);
         ub = o;
         cos = ua.iter().zip(&ub).map(|(x, y)| x * y).sum::<f64>();
@@ -331,7 +336,12 @@ pub fn slerp_z(a: &[f32], b: &[f32], t: f64) -> Vec<f32> {
             .zip(&ub)
             .map(|(x, y)| (1.0 - t) * x + t * y)
             .collect();
-        let nd = d.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        let nd = d
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+            .max(f64::MIN_POSITIVE);
         d.iter_mut().for_each(|v| *v /= nd);
         d
     } else {
@@ -641,7 +651,8 @@ impl Session<'_> {
     /// # Errors
     /// As [`Inpainter::generate_raw_specs`].
     pub fn raw_fills_for(&self, specs: &[ZSpec]) -> Result<Vec<Vec<f32>>> {
-        self.inp.generate_raw_specs(&self.prepared, &self.cond, specs)
+        self.inp
+            .generate_raw_specs(&self.prepared, &self.cond, specs)
     }
 
     /// A raw output of [`Self::raw_fills`] composited and pasted into the photo.
@@ -919,7 +930,10 @@ mod tests {
                     / (norm(u) * norm(v))
             };
             let total = cos(&a, &b).acos();
-            assert!((cos(&prev, &z).acos() - total / 8.0).abs() < 1e-5, "step {step}");
+            assert!(
+                (cos(&prev, &z).acos() - total / 8.0).abs() < 1e-5,
+                "step {step}"
+            );
             prev = z;
         }
     }
@@ -959,10 +973,19 @@ mod tests {
             .map(|(&x, &y)| f64::from(x) * f64::from(y))
             .sum();
         assert!(dot.abs() < 1e-3 * norm(&a).powi(2), "{dot}");
+        // Near the end the distance to −a is the chord of the remaining angle (0.001·π).
         let near_end = slerp_z(&a, &neg, 0.999);
-        for (x, y) in near_end.iter().zip(&neg) {
-            assert!((x - y).abs() < 0.02, "{x} {y}");
-        }
+        let chord = 2.0 * (0.0005 * std::f64::consts::PI).sin() * norm(&a);
+        let dist: f64 = near_end
+            .iter()
+            .zip(&neg)
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            (dist - chord).abs() < 1e-3 * chord + 1e-5,
+            "{dist} vs {chord}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! * [`eval`]: evaluation on held-out photos: PSNR/SSIM/L1 per hole-ratio bin, multi-scale SWD,
 //!   diversity, and the Telea and prior baselines.
 //! * [`jpeg`]: our JPEG decoder, byte-identical to libjpeg-turbo's default decode.
+//! * [`steer`]: interpolation, pin and re-roll, mix, rank scores and recipes.
 //! * [`fsutil`]: atomic file writes.
 //! * [`threads`]: background work runs at a lower priority than the window.
 //! * [`backend`]: the only place that names a Burn backend.
@@ -38,6 +39,7 @@ pub mod mask;
 pub mod masks;
 pub mod model;
 pub mod npy;
+pub mod steer;
 pub mod threads;
 pub mod train;
 pub mod ui;

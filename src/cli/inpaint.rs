@@ -1,20 +1,31 @@
-//! `pdpaint inpaint`: fill the hole of a photo with N diverse samples.
+//! `pdpaint inpaint`: fill the hole of a photo with N diverse samples, an interpolation
+//! between two samples, pins (keep part of a sample, re-roll the rest) and a mix; every run is
+//! a [`Plan`] replayed by [`pdpaint::steer::recipe::replay`] and recorded in `recipe.json`,
+//! so `--recipe` makes the same pixels.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
 use pdpaint::detail::{DetailMode, DetailParams};
 use pdpaint::imageops::{
     self, ContextBox, chw_to_rgb, contact_sheet, save_png_atomic, sha256_file,
 };
-use pdpaint::inference::{InpaintOptions, Inpainter, Prepared, diversity_map};
+use pdpaint::inference::{InpaintOptions, Inpainter, Prepared, ZSpec, diversity_map};
 use pdpaint::maps::colormap::{Colormap, to_rgb_image};
 use pdpaint::mask::Mask;
 use pdpaint::model::embedded;
+use pdpaint::steer::mix::{MixStep, check_feather};
+use pdpaint::steer::pin::{Pin, effective_keeps};
+use pdpaint::steer::recipe::{
+    FORMAT, HashedFile, MixPlan, MixRecord, MixStepRecord, Naming, PinRecord, Plan, Recipe,
+    ReplayEvent, Stage, replay,
+};
+use pdpaint::steer::score::SampleScores;
 
 use super::{BackendArgs, select_backend};
+
+pub use pdpaint::steer::recipe::MAX_SAMPLES;
 
 /// Arguments of `pdpaint inpaint`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +45,35 @@ pub struct Args {
     /// First seed; sample i uses seed S+i.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Interpolate between two seeds instead: the fill of S1, --steps fills on the way
+    /// (spherical interpolation of their noise vectors) and the fill of S2, written as
+    /// `between-NN-….png` in order.
+    #[arg(long, num_args = 2, value_names = ["S1", "S2"], conflicts_with_all = ["samples", "seed"])]
+    pub between: Option<Vec<u64>>,
+    /// Number of fills strictly between the two seeds of --between.
+    #[arg(long, default_value_t = 6, requires = "between", value_parser = clap::value_parser!(u32).range(1..=(MAX_SAMPLES as i64 - 2)))]
+    pub steps: u32,
+    /// Keep part of a sample and fill the rest again: SAMPLE:MASK.png where SAMPLE is a seed
+    /// (7) or an interpolated sample (3..7@2/5) and MASK.png is white where the pixels are
+    /// kept. Repeatable: pins apply in order, each to a sample made under the pins before it
+    /// (detailed as --detail says). The run's samples then fill what is left of the hole.
+    #[arg(long = "pin", value_name = "SAMPLE:MASK.png")]
+    pub pins: Vec<String>,
+    /// Start a mix from this sample (a seed or FROM..TO@STEP/STEPS); see --mix.
+    #[arg(long, value_name = "SAMPLE", requires = "mixes")]
+    pub mix_base: Option<ZSpec>,
+    /// Brush another sample into the mix: SAMPLE:BRUSH.png, white where it is brought in
+    /// (inside the hole only). Repeatable, applied in order; writes `mix.png`.
+    #[arg(long = "mix", value_name = "SAMPLE:BRUSH.png", requires = "mix_base")]
+    pub mixes: Vec<String>,
+    /// Soft edge of each --mix brush, in photo pixels.
+    #[arg(long, default_value_t = 16.0)]
+    pub mix_feather: f32,
+    /// Order of the contact sheet, the figure and the printed scores: `order` as made,
+    /// `seam` best seam first, `realism` most realistic first (needs a model with a
+    /// discriminator).
+    #[arg(long, value_enum, default_value_t = SortBy::Order)]
+    pub sort_by: SortBy,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -54,8 +94,9 @@ pub struct Args {
     /// freely (sharper, closer to a plain patch fill).
     #[arg(long, default_value_t = DetailParams::default().guide_weight)]
     pub guide_weight: f32,
-    /// Re-run a previous `recipe.json` (its inputs, model, seeds and settings).
-    #[arg(long, conflicts_with_all = ["model", "image", "mask"])]
+    /// Re-run a previous `recipe.json` (its inputs, model, samples, pins, mix and settings;
+    /// its pin and mix masks are read from beside it).
+    #[arg(long, conflicts_with_all = ["model", "image", "mask", "between", "pins", "mix_base", "mixes"])]
     pub recipe: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -79,51 +120,16 @@ impl From<DetailArg> for DetailMode {
     }
 }
 
-fn detail_off() -> DetailMode {
-    DetailMode::Off
-}
-
-/// A file and its SHA-256.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HashedFile {
-    /// Path as given.
-    pub path: PathBuf,
-    /// Hex SHA-256 of the file's bytes.
-    pub sha256: String,
-}
-
-/// Everything needed to reproduce an `inpaint` run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Recipe {
-    /// pdpaint version that wrote it.
-    pub pdpaint_version: String,
-    /// The photo.
-    pub image: HashedFile,
-    /// The mask.
-    pub mask: HashedFile,
-    /// The model folder and a hash over its config and weights.
-    pub model: HashedFile,
-    /// Seeds of the samples, in order.
-    pub seeds: Vec<u64>,
-    /// Context margin.
-    pub margin: f32,
-    /// Seam correction width.
-    pub feather_px: f32,
-    /// Backend used (results are reproducible to float rounding across backends).
-    pub backend: String,
-    /// Context box `[x0, y0, size]` in photo pixels.
-    pub context_box: [i64; 3],
-    /// Full-resolution detail (recipes written before it existed had none: `off`).
-    #[serde(default = "detail_off")]
-    pub detail: DetailMode,
-    /// The detail synthesis settings used (absent when detail is off).
-    #[serde(default)]
-    pub detail_params: Option<DetailParams>,
-    /// Written files, one per seed (the detailed samples when detail is on).
-    pub outputs: Vec<PathBuf>,
-    /// The raw samples, one per seed, when detail is on (else empty).
-    #[serde(default)]
-    pub raw_outputs: Vec<PathBuf>,
+/// `--sort-by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    /// As made.
+    Order,
+    /// Lowest seam score first.
+    Seam,
+    /// Highest realism score first.
+    Realism,
 }
 
 /// SHA-256 over a model folder's files (config.json and *.bpk, by name).
@@ -150,78 +156,157 @@ pub fn hash_model_folder(dir: &Path) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-/// Runs `inpaint`.
-pub fn run(a: Args) -> Result<()> {
-    let (model_dir, image_path, mask_path, seeds, margin, feather, detail, expect) = match &a.recipe
-    {
-        Some(r) => {
-            let text = std::fs::read_to_string(r)
-                .with_context(|| format!("could not read recipe {}", r.display()))?;
-            let rec: Recipe = serde_json::from_str(&text)
-                .with_context(|| format!("not a pdpaint recipe: {}", r.display()))?;
-            (
-                rec.model.path.clone(),
-                rec.image.path.clone(),
-                rec.mask.path.clone(),
-                rec.seeds.clone(),
-                rec.margin,
-                rec.feather_px,
-                (rec.detail, rec.detail_params.unwrap_or_default()),
-                Some(rec),
-            )
+/// Splits `SAMPLE:FILE` (the sample has no colon, the file may).
+fn sample_and_file(arg: &str, flag: &str) -> Result<(ZSpec, PathBuf)> {
+    let (spec, file) = arg.split_once(':').with_context(|| {
+        format!(
+            "{flag} wants SAMPLE:MASK.png (such as 7:keep.png or 3..7@2/5:keep.png), got {arg:?}"
+        )
+    })?;
+    let spec: ZSpec = spec.parse().with_context(|| format!("{flag} {arg:?}"))?;
+    if file.is_empty() {
+        bail!("{flag} {arg:?} names no mask file");
+    }
+    Ok((spec, PathBuf::from(file)))
+}
+
+/// A mask file at the photo's size (resized nearest with a note when it is not).
+fn load_mask_for(path: &Path, w: u32, h: u32, what: &str) -> Result<Mask> {
+    let m = Mask::load(path)?;
+    if (m.width, m.height) != (w, h) {
+        eprintln!(
+            "note: {what} is {}×{}, photo is {w}×{h}: resizing it (nearest neighbour): {}",
+            m.width,
+            m.height,
+            path.display()
+        );
+        return Ok(m.resize_nearest(w, h));
+    }
+    Ok(m)
+}
+
+/// The plan of a fresh run from its command line.
+fn plan_from_args(a: &Args, hole: &Mask) -> Result<Plan> {
+    let (w, h) = (hole.width, hole.height);
+    let (specs, naming) = match &a.between {
+        Some(ends) => {
+            let [from, to] = ends[..] else {
+                bail!("--between wants two seeds");
+            };
+            (ZSpec::between(from, to, a.steps + 1)?, Naming::Between)
         }
-        None => {
-            let seeds = (0..a.samples as u64)
-                .map(|i| a.seed.wrapping_add(i))
-                .collect();
-            (
-                a.model
-                    .as_deref()
-                    .map_or_else(|| PathBuf::from(embedded::NAME), super::resolve_model_dir),
-                a.image.clone().context("--image is required")?,
-                a.mask.clone().context("--mask is required")?,
-                seeds,
-                a.margin,
-                a.feather,
-                (
-                    DetailMode::from(a.detail),
-                    DetailParams {
-                        guide_weight: a.guide_weight,
-                        ..DetailParams::default()
-                    },
-                ),
-                None,
-            )
+        None => (
+            (0..u64::from(a.samples))
+                .map(|i| ZSpec::Seed(a.seed.wrapping_add(i)))
+                .collect(),
+            Naming::BySpec,
+        ),
+    };
+    let detail = DetailMode::from(a.detail);
+    let mut sources = Vec::with_capacity(a.pins.len());
+    let mut keeps = Vec::with_capacity(a.pins.len());
+    for arg in &a.pins {
+        let (spec, file) = sample_and_file(arg, "--pin")?;
+        sources.push(spec);
+        keeps.push(load_mask_for(&file, w, h, "the pin mask")?);
+    }
+    let keeps = effective_keeps(hole, &keeps)?;
+    let pins = sources
+        .into_iter()
+        .zip(keeps)
+        .map(|(source, keep)| Pin {
+            source,
+            detail,
+            keep,
+        })
+        .collect();
+    let mix = match a.mix_base {
+        None => None,
+        Some(base) => {
+            check_feather(a.mix_feather).context("--mix-feather")?;
+            let mut steps = Vec::with_capacity(a.mixes.len());
+            for arg in &a.mixes {
+                let (other, file) = sample_and_file(arg, "--mix")?;
+                steps.push(MixStep {
+                    other,
+                    brush: load_mask_for(&file, w, h, "the mix brush")?,
+                    feather_px: a.mix_feather,
+                });
+            }
+            Some(MixPlan { base, steps })
         }
     };
-    if seeds.is_empty() || seeds.len() > MAX_SAMPLES {
-        bail!(
-            "a run makes 1–{MAX_SAMPLES} samples; the recipe lists {} seeds",
-            seeds.len()
-        );
-    }
-    if !margin.is_finite() || margin < 0.0 {
-        bail!("--margin must be a non-negative number, got {margin}");
-    }
-    if !(detail.1.guide_weight.is_finite() && detail.1.guide_weight >= 0.0) {
-        bail!(
-            "--guide-weight must be a non-negative number, got {}",
-            detail.1.guide_weight
-        );
+    Ok(Plan {
+        specs,
+        options: InpaintOptions {
+            margin: a.margin,
+            feather_px: a.feather,
+            detail,
+            detail_params: DetailParams {
+                guide_weight: a.guide_weight,
+                ..DetailParams::default()
+            },
+            ..InpaintOptions::default()
+        },
+        pins,
+        mix,
+        naming,
+    })
+}
+
+/// One sample as the run reports it.
+struct Made {
+    spec: ZSpec,
+    file: PathBuf,
+    scores: SampleScores,
+    thumb: image::RgbImage,
+    tile: image::RgbImage,
+}
+
+/// Runs `inpaint`.
+pub fn run(a: Args) -> Result<()> {
+    let recipe = match &a.recipe {
+        Some(r) => Some(Recipe::load(r)?),
+        None => None,
+    };
+    let (model_dir, image_path, mask_path) = match &recipe {
+        Some(rec) => (
+            rec.model.path.clone(),
+            rec.image.path.clone(),
+            rec.mask.path.clone(),
+        ),
+        None => (
+            a.model
+                .as_deref()
+                .map_or_else(|| PathBuf::from(embedded::NAME), super::resolve_model_dir),
+            a.image.clone().context("--image is required")?,
+            a.mask.clone().context("--mask is required")?,
+        ),
+    };
+    if recipe.is_none() {
+        if !a.margin.is_finite() || a.margin < 0.0 {
+            bail!("--margin must be a non-negative number, got {}", a.margin);
+        }
+        if !(a.guide_weight.is_finite() && a.guide_weight >= 0.0) {
+            bail!(
+                "--guide-weight must be a non-negative number, got {}",
+                a.guide_weight
+            );
+        }
     }
     let (photo, notes) = imageops::load_image_with_notes(&image_path)?;
     for n in notes {
         eprintln!("note: {n}");
     }
-    let mut mask = Mask::load(&mask_path)?;
     let (w, h) = photo.dimensions();
-    if (mask.width, mask.height) != (w, h) {
-        eprintln!(
-            "note: mask is {}×{}, photo is {w}×{h}: resizing the mask (nearest neighbour)",
-            mask.width, mask.height
-        );
-        mask = mask.resize_nearest(w, h);
-    }
+    let mask = load_mask_for(&mask_path, w, h, "the mask")?;
+    let plan = match (&recipe, &a.recipe) {
+        (Some(rec), Some(path)) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            rec.plan(dir, (w, h))?
+        }
+        _ => plan_from_args(&a, &mask)?,
+    };
     let image_hash = sha256_file(&image_path)?;
     let mask_hash = sha256_file(&mask_path)?;
     let is_embedded = model_dir.as_os_str() == embedded::NAME;
@@ -230,15 +315,12 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         hash_model_folder(&model_dir)?
     };
-    if let Some(rec) = &expect {
-        for (what, got, want) in [
-            ("image", &image_hash, &rec.image.sha256),
-            ("mask", &mask_hash, &rec.mask.sha256),
-            ("model", &model_hash, &rec.model.sha256),
-        ] {
-            if got != want {
-                eprintln!("warning: the {what} differs from the one the recipe was made with");
-            }
+    if let Some(rec) = &recipe {
+        for what in rec.mismatches(&image_hash, &mask_hash, &model_hash) {
+            eprintln!(
+                "warning: the {} differs from the one the recipe was made with",
+                what.name()
+            );
         }
     }
     let sel = select_backend(&a.backend)?;
@@ -248,6 +330,21 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Inpainter::load(&model_dir, &sel.device)?
     };
+    if a.sort_by == SortBy::Realism && inp.discriminator().is_none() {
+        bail!(
+            "--sort-by realism needs a model with a discriminator, and {} has none (try --sort-by seam)",
+            model_dir.display()
+        );
+    }
+    if let Some(rec) = &recipe
+        && rec.resolution.is_some_and(|r| r != inp.resolution())
+    {
+        eprintln!(
+            "warning: the recipe was made at resolution {:?}, this model runs at {}",
+            rec.resolution,
+            inp.resolution()
+        );
+    }
     eprintln!(
         "model: {} ({}), hole {:.1}% of the photo",
         model_dir.display(),
@@ -255,79 +352,177 @@ pub fn run(a: Args) -> Result<()> {
         100.0 * mask.hole_ratio()
     );
     let out = fresh_output_dir(&a.out)?;
-    let (detail, detail_params) = detail;
-    let opts = InpaintOptions {
-        margin,
-        feather_px: feather,
-        detail,
-        detail_params,
-        ..InpaintOptions::default()
+    // The masks of pins and mix steps, stored losslessly beside the recipe.
+    let mut pin_records = Vec::with_capacity(plan.pins.len());
+    for (i, p) in plan.pins.iter().enumerate() {
+        pin_records.push(PinRecord {
+            source: p.source,
+            detail: p.detail,
+            mask: save_mask(&out, &format!("pins/pin-{}.png", i + 1), &p.keep)?,
+        });
+    }
+    let mut mix_record = match &plan.mix {
+        None => None,
+        Some(m) => {
+            let mut steps = Vec::with_capacity(m.steps.len());
+            for (i, s) in m.steps.iter().enumerate() {
+                steps.push(MixStepRecord {
+                    other: s.other,
+                    brush: save_mask(&out, &format!("mixes/mix-{}.png", i + 1), &s.brush)?,
+                    feather_px: s.feather_px,
+                });
+            }
+            Some(MixRecord {
+                base: m.base,
+                steps,
+                output: None,
+            })
+        }
     };
-    let detailed = detail == DetailMode::Patch;
-    // Progress in hundredths of a sample (raw sample and its detail).
-    let bar = indicatif::ProgressBar::new(100 * seeds.len() as u64);
+    let opts = plan.options;
+    let detailed = opts.detail == DetailMode::Patch;
+    let n = plan.specs.len();
+    let n_pins = plan.pins.len();
+    let units = n_pins + n + usize::from(plan.mix.is_some());
+    // Progress in hundredths of a unit (a pin's sample, a sample and its detail, the mix).
+    let bar = indicatif::ProgressBar::new(100 * units as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{msg:14} {bar:30} {percent:>3}%  {elapsed} (eta {eta})",
+            "{msg:18} {bar:30} {percent:>3}%  {elapsed} (eta {eta})",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let session = inp.session(&photo, &mask, &opts)?;
-    let prep = session.prepared().clone();
-    let prior = session.prior_chw()?;
     // Each sample is written as soon as it is made and only small copies are kept (a
     // contact-sheet thumbnail and a figure tile), so memory does not grow with --samples.
-    let mut outputs = Vec::with_capacity(seeds.len());
+    let mut made: Vec<Made> = Vec::with_capacity(n);
     let mut raw_outputs = Vec::new();
-    let mut thumbs = Vec::with_capacity(seeds.len());
-    let mut tiles = Vec::with_capacity(seeds.len());
-    let mut done = 0u64;
-    for chunk in seeds.chunks(opts.batch.max(1)) {
-        for s in session.samples(chunk)? {
-            bar.set_message(format!("seed {}", s.seed));
-            let raw_path = out.join(if detailed {
-                format!("seed-{}-raw.png", s.seed)
-            } else {
-                format!("seed-{}.png", s.seed)
-            });
-            save_png_atomic(&s.photo, &raw_path)?;
-            let fin = if detailed {
-                raw_outputs.push(raw_path);
-                let base = 100 * done;
-                let img = session
-                    .detail(&s, &mut |f| {
-                        bar.set_position(base + (100.0 * f) as u64);
-                        true
-                    })
-                    .with_context(|| format!("detail of seed {}", s.seed))?;
-                let p = out.join(format!("seed-{}.png", s.seed));
-                save_png_atomic(&img, &p)?;
-                outputs.push(p);
-                img
-            } else {
-                outputs.push(raw_path);
-                s.photo
-            };
-            thumbs.push((thumbnail(&fin, CONTACT_THUMB), format!("seed {}", s.seed)));
-            tiles.push((s.seed, figure_tile(&fin, &prep.bx)?));
-            done += 1;
-            bar.set_position(100 * done);
+    let mut bx: Option<ContextBox> = None;
+    let mut mix_out: Option<(PathBuf, SampleScores)> = None;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut on_event = |ev: ReplayEvent<'_>| -> bool {
+        let mut step = || -> Result<()> {
+            match ev {
+                ReplayEvent::Pinned { index, .. } => {
+                    bar.set_position(100 * (index as u64 + 1));
+                }
+                ReplayEvent::Ready { prepared, prior } => {
+                    bx = Some(prepared.bx);
+                    let r = prepared.res as u32;
+                    save_png_atomic(&chw_to_rgb(prior, r, r)?, &out.join("prior.png"))?;
+                }
+                ReplayEvent::Raw { index, sample } => {
+                    bar.set_message(format!("sample {}", sample.spec));
+                    let stem = plan.naming.stem(index, n, &sample.spec);
+                    let raw_path = out.join(if detailed {
+                        format!("{stem}-raw.png")
+                    } else {
+                        format!("{stem}.png")
+                    });
+                    save_png_atomic(&sample.photo, &raw_path)?;
+                    if detailed {
+                        raw_outputs.push(raw_path);
+                    }
+                }
+                ReplayEvent::Progress { stage, fraction } => {
+                    let base = match stage {
+                        Stage::Pin(i) => i,
+                        Stage::Sample(i) => n_pins + i,
+                        Stage::Mix => n_pins + n,
+                    };
+                    bar.set_position(100 * base as u64 + (100.0 * fraction) as u64);
+                }
+                ReplayEvent::Done {
+                    index,
+                    spec,
+                    image,
+                    scores,
+                } => {
+                    let stem = plan.naming.stem(index, n, &spec);
+                    let file = out.join(format!("{stem}.png"));
+                    if detailed {
+                        save_png_atomic(image, &file)?;
+                    }
+                    let bx = bx.context("a sample arrived before its context box")?;
+                    made.push(Made {
+                        spec,
+                        file,
+                        scores: *scores,
+                        thumb: thumbnail(image, CONTACT_THUMB),
+                        tile: figure_tile(image, &bx)?,
+                    });
+                    bar.set_position(100 * (n_pins + index + 1) as u64);
+                }
+                ReplayEvent::Mixed { image, scores } => {
+                    let p = out.join("mix.png");
+                    save_png_atomic(image, &p)?;
+                    mix_out = Some((p, *scores));
+                    bar.set_position(100 * units as u64);
+                }
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
         }
+    };
+    let outcome = replay(&inp, &photo, &mask, &plan, &mut on_event);
+    if let Some(e) = failure {
+        return Err(e);
     }
+    let outcome = outcome?;
     bar.finish_and_clear();
-    let r = prep.res as u32;
-    save_png_atomic(&chw_to_rgb(&prior, r, r)?, &out.join("prior.png"))?;
+    let outputs: Vec<PathBuf> = made.iter().map(|m| m.file.clone()).collect();
+    // Presentation order.
+    let mut order: Vec<usize> = (0..made.len()).collect();
+    match a.sort_by {
+        SortBy::Order => {}
+        SortBy::Seam => order.sort_by(|&i, &j| {
+            made[i]
+                .scores
+                .seam
+                .score
+                .total_cmp(&made[j].scores.seam.score)
+        }),
+        SortBy::Realism => order.sort_by(|&i, &j| {
+            let v = |k: usize| made[k].scores.realism.value().unwrap_or(f32::NEG_INFINITY);
+            v(j).total_cmp(&v(i))
+        }),
+    }
+    let thumbs: Vec<(image::RgbImage, String)> = order
+        .iter()
+        .map(|&i| (made[i].thumb.clone(), made[i].spec.to_string()))
+        .collect();
     let cols = (thumbs.len() as f64).sqrt().ceil().max(1.0) as u32;
     save_png_atomic(
         &contact_sheet(&thumbs, cols, CONTACT_THUMB),
         &out.join("contact-sheet.png"),
     )?;
+    let tiles: Vec<(String, image::RgbImage)> = order
+        .iter()
+        .map(|&i| (made[i].spec.to_string(), made[i].tile.clone()))
+        .collect();
     save_png_atomic(
-        &figure(&photo, &mask, &prep, &prior, &tiles)?,
+        &figure(
+            &outcome.photo,
+            &outcome.hole,
+            &outcome.prepared,
+            &outcome.prior,
+            &tiles,
+        )?,
         &out.join("figure.png"),
     )?;
-    let recipe = Recipe {
+    write_scores(&out, a.sort_by, &order, &made, mix_out.as_ref())?;
+    if let (Some(rec), Some((p, _))) = (mix_record.as_mut(), &mix_out) {
+        rec.output = Some(p.clone());
+    }
+    let bx = outcome.prepared.bx;
+    let recipe_out = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
+        format: FORMAT,
         image: HashedFile {
             path: image_path,
             sha256: image_hash,
@@ -340,38 +535,146 @@ pub fn run(a: Args) -> Result<()> {
             path: model_dir,
             sha256: model_hash,
         },
-        seeds,
-        margin,
-        feather_px: feather,
+        resolution: Some(inp.resolution()),
+        seeds: Vec::new(),
+        samples: plan.specs.clone(),
+        naming: plan.naming,
+        margin: opts.margin,
+        feather_px: opts.feather_px,
+        batch: Some(opts.batch),
         backend: sel.description,
-        context_box: [prep.bx.x0, prep.bx.y0, prep.bx.size as i64],
-        detail,
-        detail_params: detailed.then_some(detail_params),
+        context_box: [bx.x0, bx.y0, bx.size as i64],
+        detail: opts.detail,
+        detail_params: detailed.then_some(opts.detail_params),
+        pins: pin_records,
+        mix: mix_record,
         outputs: outputs.clone(),
         raw_outputs,
     };
-    pdpaint::fsutil::write_atomic(
-        &out.join("recipe.json"),
-        serde_json::to_string_pretty(&recipe)?.as_bytes(),
-    )?;
+    recipe_out.save(&out.join("recipe.json"))?;
+    print_scores(&order, &made, mix_out.as_ref(), &out);
     println!(
-        "wrote {} samples{}, prior.png, contact-sheet.png, figure.png and recipe.json to {}",
+        "wrote {} samples{}{}, prior.png, contact-sheet.png, figure.png, scores.json and recipe.json to {}",
         outputs.len(),
         if detailed {
-            " (full-resolution detail; the raw samples as seed-*-raw.png)"
+            " (full-resolution detail; the raw samples as *-raw.png)"
         } else {
             ""
         },
+        if mix_out.is_some() { ", mix.png" } else { "" },
         out.display()
     );
     Ok(())
 }
 
+/// Saves a pin or mix mask losslessly at `rel` inside `out` and returns its record.
+fn save_mask(out: &Path, rel: &str, m: &Mask) -> Result<HashedFile> {
+    let path = out.join(rel);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+    }
+    m.save(&path)?;
+    Ok(HashedFile {
+        path: PathBuf::from(rel),
+        sha256: sha256_file(&path)?,
+    })
+}
+
+/// One sample in `scores.json`.
+#[derive(serde::Serialize)]
+struct ScoreEntry<'a> {
+    /// 0-based position in the run.
+    index: usize,
+    spec: ZSpec,
+    file: &'a Path,
+    #[serde(flatten)]
+    scores: SampleScores,
+}
+
+/// `scores.json`: every sample's scores in presentation order, and the mix's.
+#[derive(serde::Serialize)]
+struct ScoresFile<'a> {
+    sorted_by: SortBy,
+    samples: Vec<ScoreEntry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mix: Option<ScoreEntryMix<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ScoreEntryMix<'a> {
+    file: &'a Path,
+    #[serde(flatten)]
+    scores: SampleScores,
+}
+
+fn write_scores(
+    out: &Path,
+    sort_by: SortBy,
+    order: &[usize],
+    made: &[Made],
+    mix: Option<&(PathBuf, SampleScores)>,
+) -> Result<()> {
+    let f = ScoresFile {
+        sorted_by: sort_by,
+        samples: order
+            .iter()
+            .map(|&i| ScoreEntry {
+                index: i,
+                spec: made[i].spec,
+                file: &made[i].file,
+                scores: made[i].scores,
+            })
+            .collect(),
+        mix: mix.map(|(p, s)| ScoreEntryMix {
+            file: p,
+            scores: *s,
+        }),
+    };
+    pdpaint::fsutil::write_atomic(
+        &out.join("scores.json"),
+        serde_json::to_string_pretty(&f)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn print_scores(order: &[usize], made: &[Made], mix: Option<&(PathBuf, SampleScores)>, out: &Path) {
+    let realism = |s: &SampleScores| {
+        s.realism
+            .value()
+            .map_or_else(|| "n/a".to_string(), |v| format!("{v:+.3}"))
+    };
+    println!("sample            seam (lower is better)  realism (higher is better)  file");
+    let name = |p: &Path| p.strip_prefix(out).unwrap_or(p).display().to_string();
+    for &i in order {
+        let m = &made[i];
+        println!(
+            "{:<17} {:>22.3}  {:>26}  {}",
+            m.spec.to_string(),
+            m.scores.seam.score,
+            realism(&m.scores),
+            name(&m.file)
+        );
+    }
+    if let Some((p, s)) = mix {
+        println!(
+            "{:<17} {:>22.3}  {:>26}  {}",
+            "mix",
+            s.seam.score,
+            realism(s),
+            name(p)
+        );
+    }
+    if made
+        .first()
+        .is_some_and(|m| m.scores.realism.value().is_none())
+    {
+        println!("(realism: the model has no discriminator)");
+    }
+}
+
 /// Edge of a tile of the figure in pixels.
 const FIGURE_TILE: u32 = 192;
-
-/// Most samples one run makes (`--samples`, and the seeds of a recipe).
-pub const MAX_SAMPLES: usize = 256;
 
 /// Longer side of a contact-sheet thumbnail.
 const CONTACT_THUMB: u32 = 256;
@@ -437,7 +740,7 @@ pub fn figure(
     mask: &Mask,
     prep: &Prepared,
     prior: &[f32],
-    samples: &[(u64, image::RgbImage)],
+    samples: &[(String, image::RgbImage)],
 ) -> Result<image::RgbImage> {
     let r = prep.res as u32;
     let t = FIGURE_TILE;
@@ -462,9 +765,9 @@ pub fn figure(
         (prior_img, "prior".to_string()),
     ];
     let mut fills = Vec::with_capacity(samples.len());
-    for (seed, tile) in samples {
+    for (label, tile) in samples {
         fills.push(imageops::rgb_to_chw(tile));
-        tiles.push((tile.clone(), format!("seed {seed}")));
+        tiles.push((tile.clone(), label.clone()));
     }
     let refs: Vec<&[f32]> = fills.iter().map(Vec::as_slice).collect();
     let spread = diversity_map(&refs, t as usize)?;
