@@ -254,6 +254,20 @@ fn plan_from_args(a: &Args, hole: &Mask) -> Result<Plan> {
     })
 }
 
+/// A sample's label on the contact sheet and the figure (whose font has no `@`):
+/// `seed 7`, `3-7 at 2/5`.
+fn label(spec: &ZSpec) -> String {
+    match spec.normalized() {
+        ZSpec::Seed(s) => format!("seed {s}"),
+        ZSpec::Slerp {
+            from,
+            to,
+            step,
+            steps,
+        } => format!("{from}-{to} at {step}/{steps}"),
+    }
+}
+
 /// One sample as the run reports it.
 struct Made {
     spec: ZSpec,
@@ -494,7 +508,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let thumbs: Vec<(image::RgbImage, String)> = order
         .iter()
-        .map(|&i| (made[i].thumb.clone(), made[i].spec.to_string()))
+        .map(|&i| (made[i].thumb.clone(), label(&made[i].spec)))
         .collect();
     let cols = (thumbs.len() as f64).sqrt().ceil().max(1.0) as u32;
     save_png_atomic(
@@ -503,7 +517,7 @@ pub fn run(a: Args) -> Result<()> {
     )?;
     let tiles: Vec<(String, image::RgbImage)> = order
         .iter()
-        .map(|&i| (made[i].spec.to_string(), made[i].tile.clone()))
+        .map(|&i| (label(&made[i].spec), made[i].tile.clone()))
         .collect();
     save_png_atomic(
         &figure(
