@@ -219,23 +219,21 @@ mod studio {
     use egui_kittest::kittest::Queryable;
 
     use pdpaint::maps::Decay;
+    use pdpaint::model::Preset;
     use pdpaint::ui::Studio;
     use pdpaint::ui::app::StudioOptions;
-    use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelSource};
+    use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
     use pdpaint::ui::prefs::Prefs;
-    use pdpaint::ui::training_panel::Launch;
 
-    /// An offline studio opened like `pdpaint PHOTO`.
+    /// A studio with recording workers, opened like `pdpaint PHOTO`.
     fn window(photo: &Path) -> Harness<'static, Studio> {
         let opts = StudioOptions {
-            offline: true,
             photo: Some(photo.to_path_buf()),
             model: Some(ModelSource::Folder(PathBuf::from("synthetic"))),
-            dialogs: pdpaint::ui::jobs::DialogMode::Scripted {
+            dialogs: pdpaint::ui::workers::DialogMode::Scripted {
                 answers: Default::default(),
                 seen: Default::default(),
             },
-            train_launch: Launch::Record,
             ..StudioOptions::default()
         };
         Harness::builder()
@@ -247,7 +245,7 @@ mod studio {
                     s.logic(&ctx);
                     s.ui(ui);
                 },
-                Studio::new(opts, Prefs::default(), None),
+                Studio::for_tests(opts, Prefs::default()),
             )
     }
 
@@ -255,7 +253,7 @@ mod studio {
     fn wait_for_error(h: &mut Harness<'static, Studio>) {
         for _ in 0..300 {
             h.run_steps(1);
-            if h.state().error.is_some() {
+            if h.state().error().is_some() {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -271,9 +269,9 @@ mod studio {
             &ctx,
             InferEvent::ModelLoaded(ModelInfo {
                 source: ModelSource::Folder("synthetic".into()),
-                preset: "tiny".into(),
+                preset: ModelPreset::Known(Preset::Tiny),
                 resolution: 64,
-                provenance: "synthetic test model".into(),
+                note: "synthetic test model".into(),
                 decay: Decay::Exp,
                 params: 1,
             }),
@@ -284,7 +282,7 @@ mod studio {
         h.get_by_label_contains(needle);
         h.get_by_label("×").click();
         h.run_steps(3);
-        assert!(h.state().error.is_none());
+        assert!(h.state().error().is_none());
         assert!(h.query_by_label_contains(needle).is_none());
     }
 

@@ -1,7 +1,7 @@
 //! Studio window behaviour, driven through egui_kittest without a GPU: painting in photo
 //! space under zoom and pan, eraser and undo, the seed slider, the gallery and the training
-//! panel. No model and no training thread are needed: the studio runs offline (requests are
-//! recorded) and the tests feed it synthetic results.
+//! panel. No model and no training thread are needed: the studio runs with recording workers
+//! (requests are recorded) and the tests feed it synthetic results.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -16,28 +16,32 @@ use image::{Rgb, RgbImage};
 
 use pdpaint::detail::DetailMode;
 use pdpaint::maps::{Decay, OFFICIAL_UNITS};
+use pdpaint::model::Preset;
+use pdpaint::train::events::Stage;
+use pdpaint::train::worker::Command as TrainCommand;
 use pdpaint::ui::Studio;
 use pdpaint::ui::app::StudioOptions;
 use pdpaint::ui::canvas::Tool;
+use pdpaint::ui::command::{Command, TrainingRequest};
 use pdpaint::ui::doc::MaskOp;
 use pdpaint::ui::gallery::DetailStatus;
-use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelSource};
+use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
 use pdpaint::ui::overlay::{MapKind, hard_full_levels};
 use pdpaint::ui::prefs::Prefs;
-use pdpaint::ui::training_panel::{Launch, TrainAction};
+use pdpaint::ui::workers::DialogMode;
 
+/// A studio with recording workers (no model or training thread), scripted dialogs and a
+/// model folder that does not exist.
 fn studio() -> Studio {
     let opts = StudioOptions {
-        offline: true,
         model: Some(ModelSource::Folder(PathBuf::from("no-such-model"))),
-        dialogs: pdpaint::ui::jobs::DialogMode::Scripted {
+        dialogs: DialogMode::Scripted {
             answers: Default::default(),
             seen: Default::default(),
         },
-        train_launch: Launch::Record,
         ..StudioOptions::default()
     };
-    Studio::new(opts, Prefs::default(), None)
+    Studio::for_tests(opts, Prefs::default())
 }
 
 fn photo(w: u32, h: u32) -> RgbImage {
@@ -67,9 +71,9 @@ fn settle(h: &mut Harness<'static, Studio>) {
 fn model_info() -> ModelInfo {
     ModelInfo {
         source: ModelSource::Folder("synthetic".into()),
-        preset: "tiny".into(),
+        preset: ModelPreset::Known(Preset::Tiny),
         resolution: 64,
-        provenance: "synthetic test model".into(),
+        note: "synthetic test model".into(),
         decay: Decay::Exp,
         params: 1,
     }
@@ -79,8 +83,8 @@ fn model_info() -> ModelInfo {
 fn brush_window(size: (u32, u32), radius: f32) -> Harness<'static, Studio> {
     let mut s = studio();
     s.set_photo(photo(size.0, size.1), None);
-    s.canvas.tool = Tool::Brush;
-    s.canvas.brush_radius = radius;
+    s.prefs.tool = Tool::Brush;
+    s.prefs.brush_radius = radius;
     let mut h = harness(s);
     settle(&mut h);
     h
@@ -283,7 +287,7 @@ fn pen_pressure_sets_the_brush_width_along_the_stroke() {
     let mask = h.state().doc.as_ref().unwrap().mask().clone();
     assert_eq!((70..100).filter(|&y| mask.is_hole(45, y)).count(), 24);
     // Also after a pen gesture that was not a brush stroke (a rectangle drawn with the pen).
-    h.state_mut().canvas.tool = Tool::Rect;
+    h.state_mut().prefs.tool = Tool::Rect;
     pen(&mut h, at(150.0), egui::TouchPhase::Start, 0.2);
     pen(
         &mut h,
@@ -297,7 +301,7 @@ fn pen_pressure_sets_the_brush_width_along_the_stroke() {
         egui::TouchPhase::End,
         0.2,
     );
-    h.state_mut().canvas.tool = Tool::Brush;
+    h.state_mut().prefs.tool = Tool::Brush;
     for _ in 0..10 {
         h.step();
     }
@@ -310,7 +314,7 @@ fn pen_pressure_sets_the_brush_width_along_the_stroke() {
 fn eraser_and_undo_restore_the_mask() {
     let mut s = studio();
     s.set_photo(photo(160, 120), None);
-    s.canvas.brush_radius = 6.0;
+    s.prefs.brush_radius = 6.0;
     let mut h = harness(s);
     settle(&mut h);
     drag_photo(&mut h, &[(30.0, 60.0), (130.0, 60.0)]);
@@ -319,7 +323,7 @@ fn eraser_and_undo_restore_the_mask() {
 
     h.key_press(Key::E);
     h.step();
-    assert_eq!(h.state().canvas.tool, Tool::Eraser);
+    assert_eq!(h.state().prefs.tool, Tool::Eraser);
     drag_photo(&mut h, &[(80.0, 40.0), (80.0, 80.0)]);
     let erased = h.state().doc.as_ref().unwrap().mask().clone();
     assert!(!erased.is_hole(80, 60), "the eraser removed the crossing");
@@ -597,8 +601,8 @@ fn generate_when_a_stroke_ends_submits_once_on_release() {
     assert_eq!(reqs.len(), 1, "one request when the stroke ends");
     assert!(reqs[0].mask.is_hole(80, 50));
     // An eraser stroke that empties the mask does not ask for a fill of nothing.
-    h.state_mut().canvas.tool = Tool::Eraser;
-    h.state_mut().canvas.brush_radius = 30.0;
+    h.state_mut().prefs.tool = Tool::Eraser;
+    h.state_mut().prefs.brush_radius = 30.0;
     drag_photo(&mut h, &[(40.0, 50.0), (120.0, 50.0)]);
     assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 0);
     assert_eq!(h.state().submitted_requests().len(), 1);
@@ -640,17 +644,17 @@ fn holding_backslash_shows_the_original_under_the_preview() {
 fn start_in_the_training_panel_sends_the_start_command() {
     let mut s = studio();
     s.prefs.show_training = true;
-    s.training.data = Some(PathBuf::from("photos"));
-    s.training.out = Some(PathBuf::from("runs/a"));
+    s.prefs.train_data = Some(PathBuf::from("photos"));
+    s.prefs.train_out = Some(PathBuf::from("runs/a"));
     s.training.prior_steps = 12;
     let mut h = harness(s);
     settle(&mut h);
     h.get_by_label("Start").click();
     settle(&mut h);
-    let actions = &h.state().training.actions;
-    assert_eq!(actions.len(), 1, "{actions:?}");
-    match &actions[0] {
-        TrainAction::Start(cfg) => {
+    let asked = h.state().workers().recorded_training();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    match &asked[0] {
+        TrainingRequest::Start(cfg) => {
             assert_eq!(cfg.data, PathBuf::from("photos"));
             assert_eq!(cfg.out, PathBuf::from("runs/a"));
             assert_eq!(cfg.prior_steps, 12);
@@ -661,8 +665,12 @@ fn start_in_the_training_panel_sends_the_start_command() {
     h.get_by_label("Pause").click();
     settle(&mut h);
     assert_eq!(
-        h.state().training.actions.last(),
-        Some(&TrainAction::Send(pdpaint::train::worker::Command::Pause))
+        h.state().workers().recorded_training().last(),
+        Some(&TrainingRequest::Steer(TrainCommand::Pause))
+    );
+    assert_eq!(
+        h.state().training.state,
+        pdpaint::ui::training_panel::RunState::Paused
     );
 }
 
@@ -670,9 +678,9 @@ fn start_in_the_training_panel_sends_the_start_command() {
 fn the_full_resolution_hard_map_follows_the_brush() {
     let mut s = studio();
     s.set_photo(photo(300, 200), None);
-    s.overlay.settings.map = MapKind::HardFull;
-    s.overlay.settings.unit = 5;
-    s.canvas.brush_radius = 10.0;
+    s.prefs.overlay.map = MapKind::HardFull;
+    s.prefs.overlay.unit = 5;
+    s.prefs.brush_radius = 10.0;
     let mut h = harness(s);
     settle(&mut h);
     drag_photo(&mut h, &[(50.0, 50.0), (150.0, 120.0), (250.0, 60.0)]);
@@ -702,7 +710,7 @@ fn without_a_model_the_window_says_how_to_get_one() {
         },
     );
     settle(&mut h);
-    assert!(h.state().model.is_none());
+    assert!(h.state().model_info().is_none());
     h.get_by_label("No model loaded");
     assert!(
         h.get_by_role_and_label(Role::Button, "Generate")
@@ -729,7 +737,8 @@ fn opening_another_photo_with_unsaved_work_asks_first() {
     let mut h = harness(s);
     settle(&mut h);
     let coffee = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/coffee.png");
-    h.state_mut().open_path(coffee.clone());
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::OpenPath(coffee.clone()));
     settle(&mut h);
     assert!(h.state().confirming());
     h.get_by_label("Cancel").click();
@@ -737,7 +746,7 @@ fn opening_another_photo_with_unsaved_work_asks_first() {
     assert!(!h.state().confirming());
     assert_eq!(h.state().doc.as_ref().unwrap().size(), (64, 48));
 
-    h.state_mut().open_path(coffee.clone());
+    h.state_mut().apply(&ctx, Command::OpenPath(coffee.clone()));
     settle(&mut h);
     h.get_by_label("Discard").click();
     // The photo is decoded on the I/O thread; wait for it.
@@ -777,7 +786,7 @@ fn rectangle_and_lasso_tools_fill_their_shapes() {
     settle(&mut h);
     h.key_press(Key::R);
     h.step();
-    assert_eq!(h.state().canvas.tool, Tool::Rect);
+    assert_eq!(h.state().prefs.tool, Tool::Rect);
     drag_photo(&mut h, &[(10.0, 10.0), (25.0, 20.0), (40.0, 30.0)]);
     let m = h.state().doc.as_ref().unwrap().mask().clone();
     assert_eq!(m.bbox(), Some((10, 10, 40, 30)));
@@ -798,10 +807,11 @@ fn rectangle_and_lasso_tools_fill_their_shapes() {
     assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 600);
 }
 
-/// The panel with a real training worker: a tiny run on generated photos reports progress,
-/// losses, checkpoints and the final model, which "use in the generator" loads.
+/// The panel following a real training worker: a tiny run on generated photos reports
+/// progress, losses, checkpoints and the final model.
 #[test]
 fn the_training_panel_follows_a_real_tiny_run() {
+    use pdpaint::ui::training_panel::{Folders, RunState, TrainingPanel};
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     for i in 0..3u32 {
@@ -811,30 +821,39 @@ fn the_training_panel_follows_a_real_tiny_run() {
         .save(data.path().join(format!("p{i}.png")))
         .unwrap();
     }
-    let mut panel = pdpaint::ui::training_panel::TrainingPanel::default();
-    panel.data = Some(data.path().to_path_buf());
-    panel.out = Some(out.path().to_path_buf());
-    panel.preset = pdpaint::model::Preset::Tiny;
+    let mut panel = TrainingPanel::default();
+    panel.preset = Preset::Tiny;
     panel.resolution = 64;
     panel.prior_steps = 2;
     panel.pdgan_steps = 2;
     panel.batch = 1;
-    panel.backend = pdpaint::backend::BackendChoice::Cpu;
-    let mut cfg = panel.config().unwrap();
+    let folders = Folders {
+        data: Some(data.path()),
+        out: Some(out.path()),
+    };
+    let mut cfg = panel.config(folders).unwrap();
     cfg.vgg.config.width_div = 16;
     cfg.checkpoint_every = 2;
     cfg.preview_every = 0;
     cfg.preview_images = 1;
     cfg.preview_samples = 1;
-    panel.perform(&TrainAction::Start(Box::new(cfg)), None);
+    let worker = pdpaint::train::worker::TrainWorker::spawn(
+        cfg.clone(),
+        pdpaint::backend::BackendChoice::Cpu,
+        None,
+    )
+    .unwrap();
+    panel.started(&cfg);
     let ctx = egui::Context::default();
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     while panel.running() && std::time::Instant::now() < deadline {
-        panel.drain(&ctx, Duration::from_millis(10));
+        for e in worker.drain(Duration::from_millis(10)) {
+            panel.handle_event(&ctx, e);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     match &panel.state {
-        pdpaint::ui::training_panel::RunState::Finished { model, stopped } => {
+        RunState::Finished { model, stopped } => {
             assert!(!stopped);
             assert!(model.join("config.json").is_file());
         }
@@ -844,11 +863,7 @@ fn the_training_panel_follows_a_real_tiny_run() {
         ),
     }
     assert!(!panel.checkpoints.is_empty(), "checkpoints are listed");
-    assert!(
-        panel.losses.keys().any(|k| k.starts_with("prior/")),
-        "{:?}",
-        panel.losses.keys()
-    );
+    assert!(panel.curves.has(Stage::Prior), "prior losses are plotted");
 }
 
 #[test]
@@ -962,8 +977,8 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
     }
     assert_eq!(h.state().script_stage(), Some(Stage::Done));
     assert_eq!(h.state().gallery.selected, Some(1), "sample 1 selected");
-    assert_eq!(h.state().overlay.settings.map, MapKind::HardFull);
-    assert_eq!(h.state().overlay.settings.unit, 2);
+    assert_eq!(h.state().prefs.overlay.map, MapKind::HardFull);
+    assert_eq!(h.state().prefs.overlay.unit, 2);
     assert_eq!(h.state().submitted_requests().len(), 1, "generated once");
 
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
@@ -978,4 +993,124 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
         assert!(p["frames"].as_u64().unwrap() > 0);
         assert!((p["p99_ms"].as_f64().unwrap() - 2.0).abs() < 1e-3, "{p}");
     }
+}
+
+/// Steps until `done` holds (files are read on the file thread), at most ~4 s.
+fn wait_until(h: &mut Harness<'static, Studio>, done: impl Fn(&Studio) -> bool) {
+    for _ in 0..200 {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting");
+}
+
+#[test]
+fn notes_on_a_loaded_photo_stay_until_dismissed() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("glass.png");
+    // A photo with see-through pixels: loading drops its alpha channel, and says so.
+    image::RgbaImage::from_fn(40, 30, |x, _| {
+        image::Rgba([200, 100, 50, if x < 20 { 255 } else { 90 }])
+    })
+    .save(&path)
+    .unwrap();
+    let mut h = harness(studio());
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::OpenPath(path.clone()));
+    wait_until(&mut h, |s| s.doc.is_some());
+    settle(&mut h);
+    assert_eq!(
+        h.state().status.notes.len(),
+        1,
+        "{:?}",
+        h.state().status.notes
+    );
+    assert!(h.state().error().is_none(), "a note is not an error");
+    h.get_by_label_contains("transparent pixels");
+    // News such as "Model loaded" does not hide it.
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    h.get_by_label_contains("transparent pixels");
+    h.get_by_label("×").click();
+    settle(&mut h);
+    assert!(h.state().status.notes.is_empty());
+    assert!(h.query_by_label_contains("transparent pixels").is_none());
+}
+
+#[test]
+fn a_stopped_model_worker_and_a_backend_fallback_are_reported() {
+    use pdpaint::backend::BackendKind;
+    use pdpaint::ui::infer_worker::BackendInfo;
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
+    let ctx = h.ctx.clone();
+    // The requested backend failed and the worker fell back to the CPU: the user is told.
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Backend(BackendInfo {
+            kind: BackendKind::Cpu,
+            description: "cpu (flex, 2 threads)".into(),
+            requested_failed: Some("no wgpu adapter found".into()),
+        }),
+    );
+    settle(&mut h);
+    let e = h.state().error().unwrap().text.clone();
+    assert!(
+        e.contains("on the CPU") && e.contains("no wgpu adapter"),
+        "{e}"
+    );
+    h.get_by_label_contains("cpu (flex");
+    h.get_by_label("×").click();
+    settle(&mut h);
+    // The worker stops for good: the banner says why, and generating says so again instead
+    // of waiting for samples that never come.
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Stopped {
+            error: "no compute backend could be started: no device".into(),
+        },
+    );
+    settle(&mut h);
+    assert!(h.state().error().unwrap().text.contains("no device"));
+    h.get_by_label("×").click();
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    assert!(!h.state().generating());
+    assert!(h.state().submitted_requests().is_empty());
+    assert!(h.state().error().unwrap().text.contains("no device"));
+}
+
+#[test]
+fn menu_mask_operations_edit_the_mask_undoably() {
+    let mut h = ready((64, 48), ((10.0, 10.0), (20.0, 20.0)), 1);
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(
+        &ctx,
+        Command::EditMask(pdpaint::ui::doc::WholeMaskOp::Invert),
+    );
+    settle(&mut h);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().mask().hole_count(),
+        64 * 48 - 100
+    );
+    // Grow runs on the file thread and arrives as one more undoable step.
+    h.state_mut().apply(
+        &ctx,
+        Command::EditMask(pdpaint::ui::doc::WholeMaskOp::Invert),
+    );
+    let grown = h.state().doc.as_ref().unwrap().mask().grow(2);
+    assert!(grown.hole_count() > 100);
+    h.state_mut().apply(
+        &ctx,
+        Command::EditMask(pdpaint::ui::doc::WholeMaskOp::Grow(2)),
+    );
+    wait_until(&mut h, |s| s.doc.as_ref().unwrap().mask() == &grown);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut h);
+    assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 100);
 }

@@ -171,15 +171,28 @@ pub struct CanvasOutput {
     pub stroking: bool,
 }
 
-/// The canvas state: view, tool, brush and the gesture in progress.
+/// The tool and brush a frame paints with (the preferences hold them; the canvas reads them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Brush {
+    /// The active tool.
+    pub tool: Tool,
+    /// Brush and eraser radius in photo pixels.
+    pub radius: f32,
+}
+
+/// A brush radius multiplied by `factor`, clamped to the allowed range.
+pub fn scaled_radius(radius: f32, factor: f32) -> f32 {
+    (radius * factor).clamp(
+        *theme::BRUSH_RADIUS_RANGE.start(),
+        *theme::BRUSH_RADIUS_RANGE.end(),
+    )
+}
+
+/// The canvas state: the view and the gesture in progress.
 #[derive(Debug, Default)]
 pub struct Canvas {
     /// Zoom and pan.
     pub view: View,
-    /// The active tool.
-    pub tool: Tool,
-    /// Brush and eraser radius in photo pixels.
-    pub brush_radius: f32,
     gesture: Gesture,
     last_canvas: Option<Rect>,
     /// The latest pen pressure of the stroke in progress (kept between the pen's events).
@@ -189,23 +202,6 @@ pub struct Canvas {
 }
 
 impl Canvas {
-    /// A canvas with the given tool and brush radius.
-    pub fn new(tool: Tool, brush_radius: f32) -> Self {
-        Self {
-            tool,
-            brush_radius,
-            ..Self::default()
-        }
-    }
-
-    /// Multiplies the brush radius by `factor` (clamped to the allowed range).
-    pub fn scale_brush(&mut self, factor: f32) {
-        self.brush_radius = (self.brush_radius * factor).clamp(
-            *theme::BRUSH_RADIUS_RANGE.start(),
-            *theme::BRUSH_RADIUS_RANGE.end(),
-        );
-    }
-
     /// Fits the photo at the next frame.
     pub fn request_fit(&mut self) {
         self.view.fit_pending = true;
@@ -223,13 +219,14 @@ impl Canvas {
         self.gesture != Gesture::Idle
     }
 
-    /// Shows the canvas filling the available space. `paint_layers` draws the photo and its
-    /// overlays (in this order) with the frame's transform; the canvas then draws the cursor and
-    /// any shape in progress on top.
+    /// Shows the canvas filling the available space, painting with `brush`. `paint_layers`
+    /// draws the photo and its overlays (in this order) with the frame's transform; the canvas
+    /// then draws the cursor and any shape in progress on top.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
         mut doc: Option<&mut Document>,
+        brush: Brush,
         paint_layers: impl FnOnce(&egui::Painter, &Xform),
     ) -> CanvasOutput {
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
@@ -314,16 +311,16 @@ impl Canvas {
                 && let Some(d) = doc.as_deref_mut()
             {
                 let ip = to_img(p);
-                match self.tool {
+                match brush.tool {
                     Tool::Brush | Tool::Eraser => {
-                        let hole = self.tool == Tool::Brush && !erase;
+                        let hole = brush.tool == Tool::Brush && !erase;
                         // Only a pressure reported just now belongs to this press (a pen's touch
                         // and press come together); an older one is from an earlier pen gesture
                         // and must not thin a mouse stroke.
                         if input.time - self.pressure_time > PEN_PRESS_WINDOW_S {
                             self.pressure = None;
                         }
-                        d.begin_stroke((ip.x, ip.y), self.pressure, self.brush_radius, hole);
+                        d.begin_stroke((ip.x, ip.y), self.pressure, brush.radius, hole);
                         self.gesture = Gesture::Stroke;
                         edited = true;
                     }
@@ -442,7 +439,7 @@ impl Canvas {
         }
         let hover = if over { input.latest } else { None };
         if let Some(p) = hover
-            && matches!(self.tool, Tool::Brush | Tool::Eraser)
+            && matches!(brush.tool, Tool::Brush | Tool::Eraser)
             && !matches!(self.gesture, Gesture::Pan)
             && size.is_some()
         {
@@ -451,13 +448,13 @@ impl Canvas {
                 Some(v) if self.gesture == Gesture::Stroke => v.clamp(PRESSURE_FLOOR, 1.0),
                 _ => 1.0,
             };
-            let r = self.brush_radius * scale * xform.zoom;
+            let r = brush.radius * scale * xform.zoom;
             painter.circle_stroke(p, r, theme::BRUSH_CURSOR_SHADOW);
             painter.circle_stroke(p, r, theme::BRUSH_CURSOR);
             ui.ctx().set_cursor_icon(egui::CursorIcon::None);
         } else if matches!(self.gesture, Gesture::Pan) || (over && input.space) {
             ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
-        } else if over && matches!(self.tool, Tool::Rect | Tool::Lasso) {
+        } else if over && matches!(brush.tool, Tool::Rect | Tool::Lasso) {
             ui.ctx().set_cursor_icon(egui::CursorIcon::Crosshair);
         }
         if size.is_none() {
@@ -540,10 +537,9 @@ mod tests {
 
     #[test]
     fn brush_scaling_is_clamped() {
-        let mut c = Canvas::new(Tool::Brush, 10.0);
-        c.scale_brush(theme::BRUSH_STEP);
-        assert!((c.brush_radius - 12.0).abs() < 1e-4);
-        c.scale_brush(1e9);
-        assert_eq!(c.brush_radius, *theme::BRUSH_RADIUS_RANGE.end());
+        let r = scaled_radius(10.0, theme::BRUSH_STEP);
+        assert!((r - 12.0).abs() < 1e-4);
+        assert_eq!(scaled_radius(r, 1e9), *theme::BRUSH_RADIUS_RANGE.end());
+        assert_eq!(scaled_radius(r, 1e-9), *theme::BRUSH_RADIUS_RANGE.start());
     }
 }

@@ -6,8 +6,8 @@
 //! instead, everywhere (thumbnails, canvas preview, comparison, apply and save).
 //!
 //! A click selects a sample and previews it on the canvas; Shift- or Ctrl-click picks a second
-//! one to compare side by side. The actions (apply, save, copy seed) are returned to the app
-//! as [`GalleryAction`]s, which performs them (applying is an undoable document edit).
+//! one to compare side by side. The actions (apply, save, copy seed) are returned to the studio
+//! as [`Command`]s, which it performs (applying is an undoable document edit).
 
 use std::sync::Arc;
 
@@ -15,6 +15,8 @@ use egui::{Color32, Rect, Sense, StrokeKind, TextureHandle, Vec2};
 use image::RgbImage;
 
 use crate::imageops::ContextBox;
+use crate::ui::command::{Command, SaveTarget};
+use crate::ui::infer_worker::sample_region;
 use crate::ui::textures::{PIXEL_OPTIONS, color_image};
 use crate::ui::theme;
 
@@ -88,21 +90,6 @@ impl std::fmt::Debug for Tile {
             .field("ready", &self.photo.is_some())
             .finish_non_exhaustive()
     }
-}
-
-/// What the user asked the gallery to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GalleryAction {
-    /// Apply sample `i` to the photo.
-    Apply(usize),
-    /// Save sample `i` (opens a dialog).
-    Save(usize),
-    /// Save every finished sample into a folder (opens a dialog).
-    SaveAll,
-    /// Copy a seed to the clipboard.
-    CopySeed(u64),
-    /// Use this seed as the first seed of the next generation.
-    UseSeed(u64),
 }
 
 /// The samples of one generation.
@@ -298,7 +285,7 @@ impl Gallery {
         let t = self.tiles.get_mut(i)?;
         if t.region.is_none() {
             let photo = t.photo.as_ref()?;
-            let (x0, y0, x1, y1) = region_of(photo.dimensions(), bx);
+            let (x0, y0, x1, y1) = sample_region(photo.dimensions(), bx);
             let crop =
                 image::imageops::crop_imm(photo.as_ref(), x0, y0, x1 - x0, y1 - y0).to_image();
             let tex = ctx.load_texture(
@@ -316,7 +303,8 @@ impl Gallery {
     }
 
     /// Shows the gallery; returns what the user asked for.
-    pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<GalleryAction> {
+    #[must_use]
+    pub fn show(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let mut actions = Vec::new();
         if self.tiles.is_empty() {
             ui.colored_label(
@@ -335,25 +323,25 @@ impl Gallery {
                 .clicked()
                 && let Some(i) = sel
             {
-                actions.push(GalleryAction::Apply(i));
+                actions.push(Command::Apply(i));
             }
             if ui
                 .add_enabled(sel.is_some(), egui::Button::new("Save…"))
                 .clicked()
                 && let Some(i) = sel
             {
-                actions.push(GalleryAction::Save(i));
+                actions.push(Command::Save(SaveTarget::Sample(i)));
             }
             if ui
                 .add_enabled(done > 0, egui::Button::new("Save all…"))
                 .clicked()
             {
-                actions.push(GalleryAction::SaveAll);
+                actions.push(Command::Save(SaveTarget::AllSamples));
             }
             if let Some(i) = self.selected
                 && ui.button("Copy seed").clicked()
             {
-                actions.push(GalleryAction::CopySeed(self.tiles[i].seed));
+                actions.push(Command::CopySeed(self.tiles[i].seed));
             }
         });
         if self.tiles.iter().any(|t| t.detail != DetailStatus::Off) {
@@ -421,7 +409,7 @@ impl Gallery {
         actions
     }
 
-    fn tile_ui(&mut self, ui: &mut egui::Ui, i: usize, actions: &mut Vec<GalleryAction>) -> bool {
+    fn tile_ui(&mut self, ui: &mut egui::Ui, i: usize, actions: &mut Vec<Command>) -> bool {
         let selected = self.selected == Some(i);
         let compared = self.compare == Some(i);
         let tile = &self.tiles[i];
@@ -498,20 +486,20 @@ impl Gallery {
             let resp = resp.union(label);
             clicked = ready && resp.clicked();
             if ready && resp.double_clicked() {
-                actions.push(GalleryAction::Apply(i));
+                actions.push(Command::Apply(i));
             }
             resp.context_menu(|ui| {
                 if ui.add_enabled(ready, egui::Button::new("Apply")).clicked() {
-                    actions.push(GalleryAction::Apply(i));
+                    actions.push(Command::Apply(i));
                 }
                 if ui.add_enabled(ready, egui::Button::new("Save…")).clicked() {
-                    actions.push(GalleryAction::Save(i));
+                    actions.push(Command::Save(SaveTarget::Sample(i)));
                 }
                 if ui.button("Copy seed").clicked() {
-                    actions.push(GalleryAction::CopySeed(seed));
+                    actions.push(Command::CopySeed(seed));
                 }
                 if ui.button("Use as first seed").clicked() {
-                    actions.push(GalleryAction::UseSeed(seed));
+                    actions.push(Command::UseSeed(seed));
                 }
             });
         });
@@ -557,42 +545,6 @@ impl Gallery {
     }
 }
 
-/// The part of the photo a sample changed: the context box clamped to the photo (the whole
-/// photo when unknown), as `(x0, y0, x1, y1)`.
-fn region_of((w, h): (u32, u32), bx: Option<ContextBox>) -> (u32, u32, u32, u32) {
-    let Some(bx) = bx else {
-        return (0, 0, w.max(1), h.max(1));
-    };
-    let clamp = |v: i64, hi: u32| v.clamp(0, i64::from(hi)) as u32;
-    let x0 = clamp(bx.x0, w);
-    let y0 = clamp(bx.y0, h);
-    let x1 = clamp(bx.x0 + i64::from(bx.size), w)
-        .max(x0 + 1)
-        .min(w.max(1));
-    let y1 = clamp(bx.y0 + i64::from(bx.size), h)
-        .max(y0 + 1)
-        .min(h.max(1));
-    (x0.min(x1 - 1), y0.min(y1 - 1), x1, y1)
-}
-
-/// A thumbnail of the filled region, at most [`theme::THUMB_SIZE`] on its longer side.
-/// The gallery thumbnail of a sample: its context box (or the whole photo) fitted into
-/// [`theme::THUMB_SIZE`]. Made by the inference worker: resizing a crop of a large photo takes
-/// milliseconds that a frame cannot spare.
-pub fn make_thumb(photo: &RgbImage, bx: Option<ContextBox>) -> RgbImage {
-    let (x0, y0, x1, y1) = region_of(photo.dimensions(), bx);
-    let crop = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
-    let side = theme::THUMB_SIZE as u32;
-    let (w, h) = crop.dimensions();
-    if w <= side && h <= side {
-        return crop;
-    }
-    let scale = side as f32 / w.max(h) as f32;
-    let tw = ((w as f32 * scale).round() as u32).max(1);
-    let th = ((h as f32 * scale).round() as u32).max(1);
-    image::imageops::thumbnail(&crop, tw, th)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -636,18 +588,5 @@ mod tests {
         assert_eq!(g.tiles[0].detail, DetailStatus::Done);
         g.detail_stopped(1);
         assert_eq!(g.tiles[1].detail, DetailStatus::Off);
-    }
-
-    #[test]
-    fn region_is_the_box_clamped_to_the_photo() {
-        let bx = ContextBox {
-            x0: -10,
-            y0: 5,
-            size: 40,
-        };
-        assert_eq!(region_of((30, 100), Some(bx)), (0, 5, 30, 45));
-        assert_eq!(region_of((30, 100), None), (0, 0, 30, 100));
-        let t = make_thumb(&RgbImage::new(600, 300), None);
-        assert_eq!(t.dimensions(), (120, 60));
     }
 }

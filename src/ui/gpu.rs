@@ -4,7 +4,7 @@
 //! [`init`] builds the pipeline once (at start, from eframe's wgpu render state) and stores it in
 //! the renderer's callback resources. Each frame a [`FieldCallback`] uploads only the part of
 //! the field that changed since the GPU last saw it (tracked in the shared
-//! [`FieldData`](crate::ui::overlay::FieldData)) and draws a quad over the visible part of the
+//! [`FieldData`](crate::ui::field::FieldData)) and draws a quad over the visible part of the
 //! field. Without a render state (tests, the glow renderer) the overlay colours on the CPU.
 
 use std::collections::HashMap;
@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use eframe::egui_wgpu::{self, wgpu};
 use egui::Rect;
 
-use crate::ui::overlay::{MapColormap, SharedField, lock, lut};
+use crate::ui::doc::PixelRect;
+use crate::ui::field::{MapColormap, SharedField, lock, lut};
 
 /// The WGSL source.
 pub const SHADER: &str = include_str!("../../shaders/colormap.wgsl");
@@ -364,7 +365,7 @@ impl egui_wgpu::CallbackTrait for FieldCallback {
         }
         let (gpu, fresh) = res.field_for(device, self.key, (w, h));
         let region = if fresh || data.gpu_full {
-            Some(crate::ui::doc::PixelRect::full(w, h))
+            Some(PixelRect::full(w, h))
         } else {
             data.gpu_dirty.map(|r| r.clamp(w, h))
         };
@@ -478,7 +479,7 @@ mod tests {
         // A 4×2 field drawn over 64×32 pixels: 16×16 pixels a cell.
         let levels = vec![0u8, 60, 120, 255, 30, 90, 200, 10];
         let field: SharedField =
-            std::sync::Arc::new(std::sync::Mutex::new(crate::ui::overlay::FieldData {
+            std::sync::Arc::new(std::sync::Mutex::new(crate::ui::field::FieldData {
                 w: 4,
                 h: 2,
                 levels: levels.clone(),

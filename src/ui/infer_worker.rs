@@ -9,6 +9,11 @@
 //! * Events go out through a **bounded** channel; a waker (the UI passes
 //!   `ctx.request_repaint`) is called after each one. Only plain data crosses: images, numbers,
 //!   paths and seeds.
+//! * What the worker reports about itself is typed: the backend it runs on ([`BackendInfo`],
+//!   saying when the requested one failed and the CPU took over), the model it loaded
+//!   ([`ModelInfo`]), and that it stopped for good ([`InferEvent::Stopped`]), so the window can
+//!   say so instead of waiting forever. No GUI code: the studio drives it through
+//!   `crate::ui::workers`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,20 +24,94 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self, BackendChoice, BackendKind};
 use crate::detail::DetailMode;
 use crate::error::{Error, Result};
 use crate::imageops::{self, ContextBox};
 use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData};
 use crate::maps::Decay;
 use crate::mask::Mask;
-use crate::ui::gallery::make_thumb;
+use crate::model::Preset;
+use crate::train::worker::{Waker, error_chain};
 
 /// Capacity of the event channel.
 pub const EVENT_CAPACITY: usize = 16;
 
-/// Called after each event (e.g. `ctx.request_repaint`). Must be cheap and not block.
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
+/// The compute backend the worker runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// Which backend.
+    pub kind: BackendKind,
+    /// The backend's own account of the choice, for a tooltip or a report (e.g. "cpu (flex,
+    /// 2 threads): no wgpu adapter found").
+    pub description: String,
+    /// Why the requested backend could not be used, when the worker fell back to the CPU.
+    pub requested_failed: Option<String>,
+}
+
+impl BackendInfo {
+    /// A short name for a status bar.
+    pub fn label(&self) -> String {
+        match self.kind {
+            BackendKind::Cpu => format!(
+                "cpu (flex, {} threads)",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ),
+            BackendKind::Wgpu => "wgpu".to_owned(),
+        }
+    }
+}
+
+/// A model's size preset as its `config.json` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelPreset {
+    /// One of the presets this build knows.
+    Known(Preset),
+    /// A name this build does not know (a hand-made configuration).
+    Other(String),
+}
+
+impl ModelPreset {
+    /// The preset a configuration names.
+    pub fn from_config_name(name: &str) -> Self {
+        [Preset::Official, Preset::Small, Preset::Tiny]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .map_or_else(|| ModelPreset::Other(name.to_owned()), ModelPreset::Known)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        match self {
+            ModelPreset::Known(p) => p.name(),
+            ModelPreset::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a request produced no samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InferFailure {
+    /// No model is loaded.
+    NoModel,
+    /// The model failed; the error with its causes.
+    Error(String),
+}
+
+impl std::fmt::Display for InferFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InferFailure::NoModel => f.write_str("no model is loaded"),
+            InferFailure::Error(e) => f.write_str(e),
+        }
+    }
+}
 
 /// Where a model comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,12 +167,13 @@ pub fn first_model_folder(candidates: impl IntoIterator<Item = PathBuf>) -> Opti
 pub struct ModelInfo {
     /// Where it came from.
     pub source: ModelSource,
-    /// Size preset name.
-    pub preset: String,
+    /// Size preset.
+    pub preset: ModelPreset,
     /// Model resolution R.
     pub resolution: usize,
-    /// Provenance from `config.json` (e.g. "imported from …", "random init …").
-    pub provenance: String,
+    /// The model file's own provenance note (`config.json`'s `source`, e.g. "imported from
+    /// …", "random init …: untrained"), shown as it is: the file records no typed origin.
+    pub note: String,
     /// Its hard-map rule.
     pub decay: Decay,
     /// Generator parameters.
@@ -113,15 +193,20 @@ pub struct InferRequest {
     pub opts: InpaintOptions,
     /// Also return the soft and hard maps of the first sample.
     pub want_maps: bool,
+    /// Longer side of the gallery thumbnails the worker makes, in pixels.
+    pub thumb_side: u32,
 }
 
 /// What the worker reports.
 #[derive(Debug, Clone)]
 pub enum InferEvent {
     /// The compute backend is ready.
-    Backend {
-        /// E.g. "cpu (flex, 2 threads): no wgpu adapter found".
-        description: String,
+    Backend(BackendInfo),
+    /// The worker could not start any backend and has stopped: nothing sent to it will be
+    /// answered.
+    Stopped {
+        /// Why, with causes.
+        error: String,
     },
     /// A model was loaded.
     ModelLoaded(ModelInfo),
@@ -224,7 +309,7 @@ pub enum InferEvent {
         /// The request's generation.
         generation: u64,
         /// Why.
-        error: String,
+        error: InferFailure,
     },
 }
 
@@ -340,28 +425,23 @@ impl Out {
 }
 
 fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation: &AtomicU64) {
-    let sel = match backend::select(choice) {
-        Ok(s) => s,
-        Err(e) => {
-            let cpu = backend::select(BackendChoice::Cpu);
-            match cpu {
-                Ok(mut s) => {
-                    s.description =
-                        format!("{} (the requested backend failed: {e})", s.description);
-                    s
-                }
-                Err(e2) => {
-                    out.send(InferEvent::Backend {
-                        description: format!("no backend: {e2}"),
-                    });
-                    return;
-                }
+    let (sel, requested_failed) = match backend::select(choice) {
+        Ok(s) => (s, None),
+        Err(e) => match backend::select(BackendChoice::Cpu) {
+            Ok(s) => (s, Some(error_chain(&e))),
+            Err(e2) => {
+                out.send(InferEvent::Stopped {
+                    error: format!("no compute backend could be started: {}", error_chain(&e2)),
+                });
+                return;
             }
-        }
+        },
     };
-    if !out.send(InferEvent::Backend {
+    if !out.send(InferEvent::Backend(BackendInfo {
+        kind: sel.kind,
         description: sel.description.clone(),
-    }) {
+        requested_failed,
+    })) {
         return;
     }
     let mut model: Option<Inpainter> = None;
@@ -383,7 +463,7 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
                         }
                         Err(e) => InferEvent::ModelFailed {
                             source,
-                            error: crate::train::worker::error_chain(&e),
+                            error: error_chain(&e),
                         },
                     };
                     if !out.send(ev) {
@@ -407,13 +487,13 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
             let ev = match &model {
                 None => Some(InferEvent::Failed {
                     generation: g,
-                    error: "no model is loaded".into(),
+                    error: InferFailure::NoModel,
                 }),
                 Some(inp) => match run_request(inp, g, &req, out, generation) {
                     Ok(()) => None,
                     Err(e) => Some(InferEvent::Failed {
                         generation: g,
-                        error: crate::train::worker::error_chain(&e),
+                        error: InferFailure::Error(error_chain(&e)),
                     }),
                 },
             };
@@ -441,9 +521,9 @@ fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainte
     let file = inp.model_file();
     let info = ModelInfo {
         source: source.clone(),
-        preset: file.config.preset.clone(),
+        preset: ModelPreset::from_config_name(&file.config.preset),
         resolution: inp.resolution(),
-        provenance: file.source.clone(),
+        note: file.source.clone(),
         decay: file.config.hard_map.decay(),
         params: file.config.generator.num_params(),
     };
@@ -495,7 +575,7 @@ fn run_request(
                 .next()
                 .ok_or_else(|| Error::Shape("the generator returned no sample".into()))?
         };
-        let thumb = make_thumb(&sample.photo, Some(p.bx));
+        let thumb = make_thumb(&sample.photo, Some(p.bx), req.thumb_side);
         if !out.send(InferEvent::Sample {
             generation: g,
             index,
@@ -535,7 +615,7 @@ fn run_request(
             match result {
                 Ok(photo) => {
                     detailed.push(imageops::crop_resize_rgb(&photo, &p.bx, res as u32));
-                    let thumb = make_thumb(&photo, Some(p.bx));
+                    let thumb = make_thumb(&photo, Some(p.bx), req.thumb_side);
                     if !out.send(InferEvent::Detailed {
                         generation: g,
                         index,
@@ -555,7 +635,7 @@ fn run_request(
                     out.send(InferEvent::DetailFailed {
                         generation: g,
                         index,
-                        error: crate::train::worker::error_chain(&e),
+                        error: error_chain(&e),
                     });
                 }
             }
@@ -583,6 +663,41 @@ fn send_diversity(out: &Out, g: u64, fills: &[Vec<f32>], res: usize) -> Result<(
     Ok(())
 }
 
+/// The part of the photo a sample changed: the context box clamped to the photo (the whole
+/// photo when unknown), as `(x0, y0, x1, y1)`.
+pub fn sample_region((w, h): (u32, u32), bx: Option<ContextBox>) -> (u32, u32, u32, u32) {
+    let Some(bx) = bx else {
+        return (0, 0, w.max(1), h.max(1));
+    };
+    let clamp = |v: i64, hi: u32| v.clamp(0, i64::from(hi)) as u32;
+    let x0 = clamp(bx.x0, w);
+    let y0 = clamp(bx.y0, h);
+    let x1 = clamp(bx.x0 + i64::from(bx.size), w)
+        .max(x0 + 1)
+        .min(w.max(1));
+    let y1 = clamp(bx.y0 + i64::from(bx.size), h)
+        .max(y0 + 1)
+        .min(h.max(1));
+    (x0.min(x1 - 1), y0.min(y1 - 1), x1, y1)
+}
+
+/// The gallery thumbnail of a sample: its context box (or the whole photo) fitted into
+/// `side`×`side`. Made on the worker: resizing a crop of a large photo takes milliseconds that
+/// a frame cannot spare.
+pub fn make_thumb(photo: &RgbImage, bx: Option<ContextBox>, side: u32) -> RgbImage {
+    let (x0, y0, x1, y1) = sample_region(photo.dimensions(), bx);
+    let crop = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
+    let side = side.max(1);
+    let (w, h) = crop.dimensions();
+    if w <= side && h <= side {
+        return crop;
+    }
+    let scale = side as f32 / w.max(h) as f32;
+    let tw = ((w as f32 * scale).round() as u32).max(1);
+    let th = ((h as f32 * scale).round() as u32).max(1);
+    image::imageops::thumbnail(&crop, tw, th)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -608,6 +723,7 @@ mod tests {
             seeds: vec![1, 2],
             opts: InpaintOptions::default(),
             want_maps: false,
+            thumb_side: 120,
         };
         let g = w.submit(req);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -622,6 +738,32 @@ mod tests {
         }
         let (gen_failed, error) = failed.unwrap();
         assert_eq!(gen_failed, g);
-        assert!(error.contains("no model"), "{error}");
+        assert_eq!(error, InferFailure::NoModel);
+    }
+
+    #[test]
+    fn presets_are_named_by_their_config_names() {
+        assert_eq!(
+            ModelPreset::from_config_name("small"),
+            ModelPreset::Known(Preset::Small)
+        );
+        assert_eq!(
+            ModelPreset::from_config_name("mine"),
+            ModelPreset::Other("mine".into())
+        );
+        assert_eq!(ModelPreset::Known(Preset::Tiny).to_string(), "tiny");
+    }
+
+    #[test]
+    fn the_region_is_the_box_clamped_to_the_photo() {
+        let bx = ContextBox {
+            x0: -10,
+            y0: 5,
+            size: 40,
+        };
+        assert_eq!(sample_region((30, 100), Some(bx)), (0, 5, 30, 45));
+        assert_eq!(sample_region((30, 100), None), (0, 0, 30, 100));
+        let t = make_thumb(&RgbImage::new(600, 300), None, 120);
+        assert_eq!(t.dimensions(), (120, 60));
     }
 }

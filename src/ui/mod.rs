@@ -1,31 +1,36 @@
 //! The studio window (egui/eframe): the only module that uses egui.
 //!
-//! * [`app`]: the eframe app ([`Studio`]): panels, shortcuts, status bar, dialogs, workers.
+//! * [`app`]: the eframe app ([`Studio`]), a thin shell: it lets each panel draw itself and
+//!   applies the [`command::Command`]s the panels return and the events the workers send, in
+//!   one place each (`app::apply`, `app::events`); shortcuts and the automation driver.
+//! * [`command`]: what panels can ask for. [`prefs`]: the one copy of what is remembered.
 //! * [`canvas`]: zoom, pan and the mask tools; [`doc`]: the photo, the mask and the undo
 //!   history (strokes kept as data, patches of changed pixels).
 //! * [`overlay`]: mask tint and maps (hard maps computed live, soft map, prior, diversity);
-//!   [`gpu`]: the WGSL colormap paint callback; [`textures`]: dirty-rectangle texture updates.
-//! * [`gallery`]: the samples of a generation; [`infer_worker`]: the model on its own thread.
-//! * [`training_panel`]: training runs on the training worker.
-//! * [`jobs`]: file I/O and dialogs off the UI thread; [`prefs`]: what is remembered;
-//!   [`theme`]: colours and sizes.
+//!   [`gpu`]: the WGSL colormap paint callback; [`field`]: what both share;
+//!   [`textures`]: dirty-rectangle texture updates.
+//! * [`gallery`]: the samples of a generation; [`training_panel`]: training runs.
+//! * [`workers`]: the inference worker ([`infer_worker`], no egui), the training worker and
+//!   the file thread behind one handle; [`script`]: automation; [`theme`]: colours and sizes.
 //!
 //! Only plain data reaches this module from the rest of the crate: images, masks, numbers,
 //! paths and seeds; never a tensor.
 
 pub mod app;
 pub mod canvas;
+pub mod command;
 pub mod doc;
+pub mod field;
 pub mod gallery;
 pub mod gpu;
 pub mod infer_worker;
-pub mod jobs;
 pub mod overlay;
 pub mod prefs;
 pub mod script;
 pub mod textures;
 pub mod theme;
 pub mod training_panel;
+pub mod workers;
 
 use std::path::PathBuf;
 
@@ -59,7 +64,7 @@ pub fn run(photo: Option<PathBuf>, backend: BackendChoice, script: script::Scrip
             theme::apply(&cc.egui_ctx);
             let prefs = prefs::Prefs::load(cc.storage);
             let ctx = cc.egui_ctx.clone();
-            let waker: infer_worker::Waker = std::sync::Arc::new(move || ctx.request_repaint());
+            let waker: workers::Waker = std::sync::Arc::new(move || ctx.request_repaint());
             let mut studio = Studio::new(
                 StudioOptions {
                     photo,

@@ -1,5 +1,8 @@
 //! Preferences kept between sessions with eframe's persistence: brush, overlay, folders and
 //! generation settings. Never images or models.
+//!
+//! This is the one copy: the studio holds one [`Prefs`], the panels read and write it, and it
+//! is what eframe stores. No panel keeps its own copy of a preference.
 
 use std::path::PathBuf;
 
@@ -8,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::detail::DetailMode;
 use crate::ui::canvas::Tool;
 use crate::ui::overlay::OverlaySettings;
+use crate::ui::training_panel::Folders;
 
 /// The key the preferences are stored under.
 pub const STORAGE_KEY: &str = "pdpaint.prefs";
@@ -80,6 +84,14 @@ impl Prefs {
             .and_then(|s| eframe::get_value::<Prefs>(s, STORAGE_KEY))
             .unwrap_or_default()
             .sanitized()
+    }
+
+    /// The training folders, for the training panel.
+    pub fn train_folders(&self) -> Folders<'_> {
+        Folders {
+            data: self.train_data.as_deref(),
+            out: self.train_out.as_deref(),
+        }
     }
 
     /// Stores the preferences.

@@ -4,7 +4,7 @@
 //! `scripts/screenshots.sh` drives the real binary with these options under Xvfb to make the
 //! README's screenshots and to measure frame times while samples generate and while training
 //! runs. Everything here goes through the same code paths a user's clicks take (mask import,
-//! [`Studio::generate`](crate::ui::Studio::generate), the training panel's start action).
+//! [`Command::Generate`](crate::ui::command::Command::Generate), the training panel's start).
 //!
 //! Frame time is eframe's own per-frame CPU figure ([`eframe::IntegrationInfo::cpu_usage`]):
 //! `App::logic` + `App::ui`, tessellation and rendering, without the wait for vsync. Frames are

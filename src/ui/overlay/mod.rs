@@ -18,451 +18,29 @@
 //! Hard maps use the log scale of [`crate::maps::log_scale`] (every ring its own colour); soft
 //! maps are linear in `[0, 1]`; the diversity map is linear from 0 to its maximum.
 
+mod hard;
+mod layer;
+mod settings;
+
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use egui::{Color32, ColorImage, Pos2, Rect, Vec2};
-use serde::{Deserialize, Serialize};
+use egui::{Color32, Pos2, Rect, Vec2};
 
-use crate::imageops::{self, ContextBox};
+use crate::imageops::ContextBox;
 use crate::inference::UnitMapData;
-use crate::maps::{self, Colormap, Decay, OFFICIAL_UNITS, UnitMapSpec, hard_map_fast, log_scale};
+use crate::maps::{Decay, OFFICIAL_UNITS};
 use crate::mask::Mask;
 use crate::ui::canvas::Xform;
-use crate::ui::doc::{Document, PixelRect};
-use crate::ui::textures::{NEAREST_OPTIONS, PixelTexture, PlacedTexture, photo_rect};
+use crate::ui::doc::PixelRect;
+use crate::ui::field::lut;
+use crate::ui::textures::{PixelTexture, PlacedTexture, photo_rect};
 use crate::ui::theme;
 
-/// Which map is drawn over the photo (also the window's `--overlay` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-pub enum MapKind {
-    /// No map.
-    #[default]
-    None,
-    /// The hard map of the chosen unit at the unit's own resolution (context crop).
-    HardUnit,
-    /// The hard map rule of the chosen unit on the full-resolution mask.
-    HardFull,
-    /// The soft map (channel mean) of the chosen unit, from the last generation.
-    Soft,
-    /// The prior (stage 1 output) of the last generation.
-    Prior,
-    /// Per-pixel spread of the last generation's samples.
-    Diversity,
-}
-
-impl MapKind {
-    /// All kinds, in menu order.
-    pub const ALL: [MapKind; 6] = [
-        MapKind::None,
-        MapKind::HardUnit,
-        MapKind::HardFull,
-        MapKind::Soft,
-        MapKind::Prior,
-        MapKind::Diversity,
-    ];
-
-    /// The name shown in the menu.
-    pub fn label(self) -> &'static str {
-        match self {
-            MapKind::None => "None",
-            MapKind::HardUnit => "Hard map (unit resolution)",
-            MapKind::HardFull => "Hard map (full resolution)",
-            MapKind::Soft => "Soft map",
-            MapKind::Prior => "Prior",
-            MapKind::Diversity => "Diversity",
-        }
-    }
-
-    /// Whether the map depends on the chosen unit.
-    pub fn uses_unit(self) -> bool {
-        matches!(self, MapKind::HardUnit | MapKind::HardFull | MapKind::Soft)
-    }
-}
-
-/// The colormaps offered for maps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum MapColormap {
-    /// Viridis.
-    #[default]
-    Viridis,
-    /// Magma.
-    Magma,
-}
-
-impl MapColormap {
-    /// The library colormap.
-    pub fn colormap(self) -> Colormap {
-        match self {
-            MapColormap::Viridis => Colormap::Viridis,
-            MapColormap::Magma => Colormap::Magma,
-        }
-    }
-
-    /// Its row in the GPU lookup table.
-    pub fn index(self) -> u32 {
-        match self {
-            MapColormap::Viridis => 0,
-            MapColormap::Magma => 1,
-        }
-    }
-
-    /// The name shown in the menu.
-    pub fn label(self) -> &'static str {
-        match self {
-            MapColormap::Viridis => "Viridis",
-            MapColormap::Magma => "Magma",
-        }
-    }
-}
-
-/// The 256 colours of a colormap, entry `i` for the value `i/255` (shared by the CPU path and
-/// the GPU lookup texture so both show the same colours).
-pub fn lut(cmap: MapColormap) -> &'static [[u8; 3]; 256] {
-    static TABLES: OnceLock<[[[u8; 3]; 256]; 2]> = OnceLock::new();
-    let t = TABLES.get_or_init(|| {
-        let build =
-            |c: Colormap| -> [[u8; 3]; 256] { std::array::from_fn(|i| c.map(i as f32 / 255.0)) };
-        [build(Colormap::Viridis), build(Colormap::Magma)]
-    });
-    &t[cmap.index() as usize]
-}
-
-/// Overlay settings (persisted).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct OverlaySettings {
-    /// Tint the holes.
-    pub mask_tint: bool,
-    /// The map drawn over the photo.
-    pub map: MapKind,
-    /// The generator unit (0 = coarsest … 5 = finest) of unit-dependent maps.
-    pub unit: usize,
-    /// Opacity of the map, 0–1.
-    pub opacity: f32,
-    /// Colormap of the map.
-    pub colormap: MapColormap,
-    /// Outline the model's context box.
-    pub context_box: bool,
-}
-
-impl Default for OverlaySettings {
-    fn default() -> Self {
-        Self {
-            mask_tint: true,
-            map: MapKind::None,
-            unit: 5,
-            opacity: theme::OVERLAY_OPACITY,
-            colormap: MapColormap::Viridis,
-            context_box: true,
-        }
-    }
-}
-
-impl OverlaySettings {
-    /// Clamps out-of-range values.
-    pub fn sanitized(mut self) -> Self {
-        self.unit = self.unit.min(OFFICIAL_UNITS.len() - 1);
-        if !self.opacity.is_finite() {
-            self.opacity = theme::OVERLAY_OPACITY;
-        }
-        self.opacity = self.opacity.clamp(0.0, 1.0);
-        self
-    }
-}
-
-/// Quantises `t ∈ [0, 1]` to a level (NaN gives 0).
-pub fn quantize(t: f32) -> u8 {
-    if t.is_nan() {
-        0
-    } else {
-        (t.clamp(0.0, 1.0) * 255.0).round() as u8
-    }
-}
-
-/// How far (Chebyshev, in pixels) a mask change can move a unit's hard map: `N·(ks−1)/2`.
-pub fn reach(spec: UnitMapSpec) -> u32 {
-    (spec.n * (spec.ks.saturating_sub(1) / 2)) as u32
-}
-
-/// The known map (1 = known) of a rectangle of the mask, row-major.
-fn known_crop(mask: &Mask, r: &PixelRect) -> Vec<f32> {
-    let w = mask.width as usize;
-    let holes = mask.holes();
-    let mut out = Vec::with_capacity(r.area());
-    for y in r.y0..r.y1 {
-        let row = &holes[y as usize * w..][r.x0 as usize..r.x1 as usize];
-        out.extend(row.iter().map(|&v| if v != 0 { 0.0 } else { 1.0 }));
-    }
-    out
-}
-
-/// The full-resolution hard map of a unit's rule on the mask, as levels (log scale).
-pub fn hard_full_levels(mask: &Mask, spec: UnitMapSpec, decay: Decay) -> Vec<u8> {
-    let (w, h) = (mask.width as usize, mask.height as usize);
-    let map = hard_map_fast(&mask.known_f32(), h, w, spec.n, spec.ks, decay);
-    let floor = decay.coef(spec.n);
-    map.iter().map(|&v| quantize(log_scale(v, floor))).collect()
-}
-
-/// Recomputes the levels of a full-resolution hard map (`levels`, photo-sized) after the mask
-/// changed within `dirty`, and returns the region that was rewritten.
-///
-/// The map can change only within [`reach`] of a changed pixel, and a value there depends only
-/// on mask pixels within `reach` of it, so the map of `dirty` grown by `reach` is computed on the
-/// mask crop grown by `2·reach` (clamped to the photo, where the zero padding of
-/// [`hard_map_fast`] is the photo's own border) and copied in. The result equals
-/// [`hard_full_levels`] of the new mask.
-pub fn update_hard_region(
-    mask: &Mask,
-    spec: UnitMapSpec,
-    decay: Decay,
-    levels: &mut [u8],
-    dirty: PixelRect,
-) -> PixelRect {
-    let (w, h) = (mask.width, mask.height);
-    let reach = reach(spec);
-    let out = dirty.clamp(w, h).expand(reach, w, h);
-    if out.is_empty() || levels.len() != w as usize * h as usize {
-        return PixelRect::full(0, 0);
-    }
-    let input = out.expand(reach, w, h);
-    let known = known_crop(mask, &input);
-    let (iw, ih) = (input.width() as usize, input.height() as usize);
-    let map = hard_map_fast(&known, ih, iw, spec.n, spec.ks, decay);
-    let floor = decay.coef(spec.n);
-    let (dx, dy) = ((out.x0 - input.x0) as usize, (out.y0 - input.y0) as usize);
-    let ow = out.width() as usize;
-    for (j, y) in (out.y0..out.y1).enumerate() {
-        let src = &map[(dy + j) * iw + dx..][..ow];
-        let dst = &mut levels[y as usize * w as usize + out.x0 as usize..][..ow];
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = quantize(log_scale(v, floor));
-        }
-    }
-    out
-}
-
-/// A unit's hard map at its own resolution over the context box.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnitMap {
-    /// The context box in photo pixels.
-    pub bx: ContextBox,
-    /// Side of the unit's grid.
-    pub side: usize,
-    /// Levels (log scale), `side·side`.
-    pub levels: Vec<u8>,
-}
-
-/// The hard map generator unit `unit` sees for this mask when the model runs at resolution
-/// `res` with context `margin` (as [`crate::inference::Inpainter::prepare`] crops it), or
-/// `None` when the mask has no hole. `bbox` is the holes' bounding box (as [`Mask::bbox`]; pass
-/// a kept one to save the scan).
-pub fn unit_map(
-    mask: &Mask,
-    bbox: Option<(u32, u32, u32, u32)>,
-    res: usize,
-    margin: f32,
-    unit: usize,
-    decay: Decay,
-) -> Option<UnitMap> {
-    let bbox = bbox?;
-    let spec = *OFFICIAL_UNITS.get(unit)?;
-    let bx = imageops::context_box(bbox, mask.width, mask.height, res as u32, margin);
-    let hole =
-        imageops::crop_resize_mask(mask.holes(), mask.width, mask.height, &bx, res as u32).ok()?;
-    let known: Vec<f32> = hole.iter().map(|v| 1.0 - v).collect();
-    let stride = 1usize << (OFFICIAL_UNITS.len() - unit);
-    let side = res.div_ceil(stride);
-    let small = maps::nearest_strided(&known, res, res, stride);
-    let map = hard_map_fast(&small, side, side, spec.n, spec.ks, decay);
-    let floor = decay.coef(spec.n);
-    Some(UnitMap {
-        bx,
-        side,
-        levels: map.iter().map(|&v| quantize(log_scale(v, floor))).collect(),
-    })
-}
-
-/// The photo-pixel rectangle of a context box.
-pub fn box_rect(bx: &ContextBox) -> Rect {
-    Rect::from_min_size(
-        Pos2::new(bx.x0 as f32, bx.y0 as f32),
-        Vec2::splat(bx.size as f32),
-    )
-}
-
-/// A quantised single-channel field and what of it the GPU has not seen yet.
-#[derive(Debug, Default)]
-pub struct FieldData {
-    /// Width.
-    pub w: u32,
-    /// Height.
-    pub h: u32,
-    /// Levels, row-major.
-    pub levels: Vec<u8>,
-    /// Changed region the GPU texture has not received.
-    pub gpu_dirty: Option<PixelRect>,
-    /// The GPU texture must be rebuilt whole.
-    pub gpu_full: bool,
-}
-
-/// Shared between the UI (writes) and the GPU paint callback (uploads).
-pub type SharedField = Arc<Mutex<FieldData>>;
-
-/// Locks a field, recovering from a poisoned lock (the data is plain bytes).
-pub fn lock(f: &SharedField) -> std::sync::MutexGuard<'_, FieldData> {
-    f.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-static NEXT_FIELD_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// A field drawn over part of the photo.
-pub struct FieldLayer {
-    key: u64,
-    shared: SharedField,
-    /// Where the field goes, in photo pixels.
-    pub placement: Rect,
-    cpu: PixelTexture,
-    cpu_dirty: Option<PixelRect>,
-    cpu_full: bool,
-    cpu_cmap: Option<MapColormap>,
-    set: bool,
-}
-
-impl std::fmt::Debug for FieldLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FieldLayer")
-            .field("key", &self.key)
-            .field("placement", &self.placement)
-            .field("set", &self.set)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FieldLayer {
-    /// An empty layer.
-    pub fn new(name: &str) -> Self {
-        Self {
-            key: NEXT_FIELD_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            shared: Arc::new(Mutex::new(FieldData::default())),
-            placement: Rect::NOTHING,
-            cpu: PixelTexture::new(name, NEAREST_OPTIONS),
-            cpu_dirty: None,
-            cpu_full: true,
-            cpu_cmap: None,
-            set: false,
-        }
-    }
-
-    /// Whether the layer holds a field.
-    pub fn is_set(&self) -> bool {
-        self.set
-    }
-
-    /// Replaces the field.
-    pub fn set(&mut self, w: u32, h: u32, levels: Vec<u8>, placement: Rect) {
-        {
-            let mut d = lock(&self.shared);
-            d.w = w;
-            d.h = h;
-            d.levels = levels;
-            d.gpu_full = true;
-            d.gpu_dirty = None;
-        }
-        self.placement = placement;
-        self.cpu_full = true;
-        self.cpu_dirty = None;
-        self.set = true;
-    }
-
-    /// Empties the layer.
-    pub fn clear(&mut self) {
-        *lock(&self.shared) = FieldData::default();
-        self.cpu.clear();
-        self.set = false;
-    }
-
-    /// Edits the levels in place; `edit` returns the region it changed.
-    pub fn edit(&mut self, edit: impl FnOnce(&mut [u8], u32, u32) -> Option<PixelRect>) {
-        let changed = {
-            let mut d = lock(&self.shared);
-            let (w, h) = (d.w, d.h);
-            let r = edit(&mut d.levels, w, h);
-            if let Some(r) = r {
-                d.gpu_dirty = Some(d.gpu_dirty.map_or(r, |o| o.union(&r)));
-            }
-            r
-        };
-        if let Some(r) = changed {
-            self.cpu_dirty = Some(self.cpu_dirty.map_or(r, |o| o.union(&r)));
-        }
-    }
-
-    /// A copy of the levels (tests and benchmarks).
-    pub fn levels(&self) -> Vec<u8> {
-        lock(&self.shared).levels.clone()
-    }
-
-    /// Draws the field with the colormap at `opacity`.
-    pub fn paint(
-        &mut self,
-        ctx: &egui::Context,
-        painter: &egui::Painter,
-        xform: &Xform,
-        cmap: MapColormap,
-        opacity: f32,
-        gpu: bool,
-    ) {
-        if !self.set {
-            return;
-        }
-        let screen = xform.rect_to_screen(self.placement);
-        // Fields larger than a texture may be are coloured on the CPU (which subsamples).
-        let (fw, fh) = {
-            let d = lock(&self.shared);
-            (d.w, d.h)
-        };
-        let max_side = ctx.input(|i| i.max_texture_side) as u32;
-        if gpu && fw.max(fh) <= max_side {
-            let visible = screen.intersect(painter.clip_rect());
-            if visible.is_positive() {
-                painter.add(crate::ui::gpu::field_callback(
-                    self.key,
-                    self.shared.clone(),
-                    screen,
-                    visible,
-                    cmap,
-                    opacity,
-                ));
-            }
-            return;
-        }
-        let full = self.cpu_full || self.cpu_cmap != Some(cmap);
-        let d = lock(&self.shared);
-        if full {
-            self.cpu.clear();
-        }
-        let table = lut(cmap);
-        let dirty = self.cpu_dirty.take();
-        let (w, h) = (d.w, d.h);
-        self.cpu.update(ctx, w, h, dirty, |x, y| {
-            let v = d.levels[y as usize * w as usize + x as usize];
-            let [r, g, b] = table[v as usize];
-            Color32::from_rgb(r, g, b)
-        });
-        drop(d);
-        self.cpu_full = false;
-        self.cpu_cmap = Some(cmap);
-        self.cpu
-            .paint(painter, screen, Color32::from_white_alpha(alpha(opacity)));
-    }
-}
-
-fn alpha(opacity: f32) -> u8 {
-    (opacity.clamp(0.0, 1.0) * 255.0).round() as u8
-}
+pub use crate::ui::field::MapColormap;
+pub use hard::{UnitMap, hard_full_levels, quantize, reach, unit_map, update_hard_region};
+pub use layer::FieldLayer;
+pub use settings::{MapKind, OverlaySettings};
 
 /// What the inference worker returned about the last generation, for display.
 #[derive(Debug, Clone, Default)]
@@ -505,13 +83,13 @@ struct HardJob {
 const SYNC_PIXELS: usize = 1 << 20;
 
 /// The mask tint and the map layers, kept up to date with the document.
+///
+/// What to show ([`OverlaySettings`]) and the context margin are the preferences'; every method
+/// that depends on them takes them, so there is no copy to keep in sync. The layers remember
+/// which settings they were computed for and recompute when those change.
 pub struct Overlay {
-    /// What to show.
-    pub settings: OverlaySettings,
     /// Model resolution for the unit-resolution maps.
     pub res: usize,
-    /// Context margin (as in inpainting).
-    pub margin: f32,
     /// Hard-map decay rule (the model's when one is loaded).
     pub decay: Decay,
     /// Use the GPU colormap (a wgpu render state with the pipeline exists).
@@ -528,7 +106,7 @@ pub struct Overlay {
     hard_unit: FieldLayer,
     hard_unit_box: Option<ContextBox>,
     hard_unit_stale: bool,
-    unit_key: Option<(usize, usize, u32, Decay)>,
+    unit_key: Option<UnitKey>,
     soft: FieldLayer,
     soft_unit: Option<usize>,
     diversity: FieldLayer,
@@ -538,22 +116,35 @@ pub struct Overlay {
     pub model_maps: ModelMaps,
 }
 
+/// What a unit-resolution hard map was computed for (the margin by its bits: a cache key).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UnitKey {
+    unit: usize,
+    res: usize,
+    margin_bits: u32,
+    decay: Decay,
+}
+
 impl std::fmt::Debug for Overlay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Overlay")
-            .field("settings", &self.settings)
+            .field("res", &self.res)
             .field("gpu", &self.gpu)
             .finish_non_exhaustive()
     }
 }
 
+impl Default for Overlay {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Overlay {
-    /// An overlay with these settings.
-    pub fn new(settings: OverlaySettings) -> Self {
+    /// An empty overlay (no document yet, the official model resolution).
+    pub fn new() -> Self {
         Self {
-            settings: settings.sanitized(),
             res: 256,
-            margin: 0.5,
             decay: Decay::Exp,
             gpu: false,
             timings: OverlayTimings::default(),
@@ -618,13 +209,16 @@ impl Overlay {
         self.hard_unit.is_set().then(|| self.hard_unit.levels())
     }
 
-    /// Brings the mask tint and the hard maps up to date after the mask changed within
-    /// `dirty` (`None`: unchanged).
+    /// Brings the mask tint and the hard maps up to date: after the mask changed within
+    /// `dirty` (`None`: unchanged), or the settings `s` or the context `margin` changed since
+    /// the last call (each map remembers what it was computed for).
     ///
-    /// `bbox` is the holes' bounding box ([`Document::hole_bbox`]).
+    /// `bbox` is the holes' bounding box ([`crate::ui::doc::Document::hole_bbox`]).
     pub fn sync_mask(
         &mut self,
         ctx: &egui::Context,
+        s: &OverlaySettings,
+        margin: f32,
         mask: &Mask,
         bbox: Option<(u32, u32, u32, u32)>,
         dirty: Option<PixelRect>,
@@ -651,25 +245,25 @@ impl Overlay {
             self.hard_full_pending = Some(self.hard_full_pending.map_or(d, |o| o.union(&d)));
             self.hard_unit_stale = true;
         }
-        self.poll_hard_job(mask);
-        if self.settings.map == MapKind::HardFull {
-            self.update_hard_full(mask);
+        self.poll_hard_job(s, mask);
+        if s.map == MapKind::HardFull {
+            self.update_hard_full(s, mask);
         }
-        if self.settings.map == MapKind::HardUnit || self.settings.context_box {
-            self.update_hard_unit(mask, bbox);
+        if s.map == MapKind::HardUnit || s.context_box {
+            self.update_hard_unit(s, margin, mask, bbox);
         }
     }
 
-    fn wanted_hard_key(&self, mask: &Mask) -> HardKey {
+    fn wanted_hard_key(&self, s: &OverlaySettings, mask: &Mask) -> HardKey {
         HardKey {
-            unit: self.settings.unit,
+            unit: s.unit,
             decay: self.decay,
             size: (mask.width, mask.height),
         }
     }
 
-    fn update_hard_full(&mut self, mask: &Mask) {
-        let key = self.wanted_hard_key(mask);
+    fn update_hard_full(&mut self, s: &OverlaySettings, mask: &Mask) {
+        let key = self.wanted_hard_key(s, mask);
         let spec = OFFICIAL_UNITS[key.unit.min(OFFICIAL_UNITS.len() - 1)];
         if self.hard_full_key == Some(key) {
             if let Some(d) = self.hard_full_pending.take() {
@@ -708,10 +302,18 @@ impl Overlay {
         if spawned.is_ok() {
             self.hard_full_pending = None;
             self.hard_job = Some(HardJob { key, rx });
+        } else {
+            // No helper thread: compute it here (slow for one frame, but the map appears).
+            let t = Instant::now();
+            let levels = hard_full_levels(mask, spec, key.decay);
+            self.timings.hard_full_build = Some(t.elapsed());
+            self.hard_full.set(w, h, levels, photo_rect(w, h));
+            self.hard_full_key = Some(key);
+            self.hard_full_pending = None;
         }
     }
 
-    fn poll_hard_job(&mut self, mask: &Mask) {
+    fn poll_hard_job(&mut self, s: &OverlaySettings, mask: &Mask) {
         let Some(job) = &self.hard_job else {
             return;
         };
@@ -719,7 +321,7 @@ impl Overlay {
             Ok((levels, took)) => {
                 let key = job.key;
                 self.hard_job = None;
-                if key == self.wanted_hard_key(mask) {
+                if key == self.wanted_hard_key(s, mask) {
                     let (w, h) = key.size;
                     self.hard_full.set(w, h, levels, photo_rect(w, h));
                     self.hard_full_key = Some(key);
@@ -731,25 +333,24 @@ impl Overlay {
         }
     }
 
-    fn update_hard_unit(&mut self, mask: &Mask, bbox: Option<(u32, u32, u32, u32)>) {
-        let key = (
-            self.settings.unit,
-            self.res,
-            self.margin.to_bits(),
-            self.decay,
-        );
+    fn update_hard_unit(
+        &mut self,
+        s: &OverlaySettings,
+        margin: f32,
+        mask: &Mask,
+        bbox: Option<(u32, u32, u32, u32)>,
+    ) {
+        let key = UnitKey {
+            unit: s.unit,
+            res: self.res,
+            margin_bits: margin.to_bits(),
+            decay: self.decay,
+        };
         if !self.hard_unit_stale && self.unit_key == Some(key) {
             return;
         }
         let t = Instant::now();
-        match unit_map(
-            mask,
-            bbox,
-            self.res,
-            self.margin,
-            self.settings.unit,
-            self.decay,
-        ) {
+        match unit_map(mask, bbox, self.res, margin, s.unit, self.decay) {
             Some(m) => {
                 let side = m.side as u32;
                 self.hard_unit.set(side, side, m.levels, box_rect(&m.bx));
@@ -790,16 +391,16 @@ impl Overlay {
         self.model_maps = maps;
     }
 
-    fn refresh_soft(&mut self) {
-        if self.soft_unit == Some(self.settings.unit) {
+    fn refresh_soft(&mut self, unit: usize) {
+        if self.soft_unit == Some(unit) {
             return;
         }
-        self.soft_unit = Some(self.settings.unit);
+        self.soft_unit = Some(unit);
         let Some(bx) = self.model_maps.bx else {
             self.soft.clear();
             return;
         };
-        match self.model_maps.units.get(self.settings.unit) {
+        match self.model_maps.units.get(unit) {
             Some(u) if u.soft_mean.len() == u.side * u.side => {
                 let levels = u.soft_mean.iter().map(|&v| quantize(v)).collect();
                 self.soft
@@ -809,27 +410,39 @@ impl Overlay {
         }
     }
 
-    /// Whether the chosen map has anything to show.
-    pub fn map_available(&self) -> bool {
-        match self.settings.map {
+    /// Whether the map `s` asks for has anything to show.
+    pub fn map_available(&self, s: &OverlaySettings) -> bool {
+        match s.map {
             MapKind::None => true,
             MapKind::HardUnit => self.hard_unit.is_set(),
             MapKind::HardFull => self.hard_full.is_set(),
-            MapKind::Soft => self.model_maps.units.get(self.settings.unit).is_some(),
+            MapKind::Soft => self.model_maps.units.get(s.unit).is_some(),
             MapKind::Prior => self.prior.is_ready(),
             MapKind::Diversity => self.diversity.is_set(),
         }
     }
 
-    /// Draws the mask tint and the chosen map.
+    /// Why the map `s` asks for shows nothing yet, when it does not (a hint for the user).
+    pub fn unavailable_hint(&self, s: &OverlaySettings) -> Option<&'static str> {
+        if s.map == MapKind::None || self.map_available(s) {
+            return None;
+        }
+        Some(match s.map {
+            MapKind::Soft | MapKind::Prior | MapKind::Diversity => "Generate once to see this map",
+            MapKind::HardFull if self.busy() => "Computing…",
+            _ => "Paint a mask to see this map",
+        })
+    }
+
+    /// Draws the mask tint and the map `s` asks for.
     pub fn paint(
         &mut self,
         ctx: &egui::Context,
         painter: &egui::Painter,
         xform: &Xform,
         photo_size: (u32, u32),
+        s: &OverlaySettings,
     ) {
-        let s = self.settings;
         let screen = xform.rect_to_screen(photo_rect(photo_size.0, photo_size.1));
         // While a sample is previewed the tint would hide it.
         if s.mask_tint && !self.previewing {
@@ -847,13 +460,16 @@ impl Overlay {
                     .paint(ctx, painter, xform, s.colormap, s.opacity, gpu);
             }
             MapKind::Soft => {
-                self.refresh_soft();
+                self.refresh_soft(s.unit);
                 self.soft
                     .paint(ctx, painter, xform, s.colormap, s.opacity, gpu);
             }
             MapKind::Prior => {
-                self.prior
-                    .paint(painter, xform, Color32::from_white_alpha(alpha(s.opacity)));
+                self.prior.paint(
+                    painter,
+                    xform,
+                    Color32::from_white_alpha(layer::alpha(s.opacity)),
+                );
             }
             MapKind::Diversity => {
                 self.diversity
@@ -876,18 +492,9 @@ impl Overlay {
         }
     }
 
-    /// The settings changed (unit, map kind): make sure the next sync recomputes.
-    pub fn settings_changed(&mut self, ctx: &egui::Context, doc: Option<&Document>) {
-        self.soft_unit = None;
-        if let Some(d) = doc {
-            self.sync_mask(ctx, d.mask(), d.hole_bbox(), None);
-        }
-    }
-
-    /// What the ends (and the middle) of the legend's colour bar mean for the current map, or
-    /// `None` when the map has no colour scale (none, prior).
-    pub fn legend_labels(&self) -> Option<[String; 3]> {
-        let s = self.settings;
+    /// What the ends (and the middle) of the legend's colour bar mean for the map `s` asks
+    /// for, or `None` when the map has no colour scale (none, prior).
+    pub fn legend_labels(&self, s: &OverlaySettings) -> Option<[String; 3]> {
         match s.map {
             MapKind::None | MapKind::Prior => None,
             MapKind::HardUnit | MapKind::HardFull => {
@@ -912,15 +519,15 @@ impl Overlay {
         }
     }
 
-    /// Draws the legend of the current map: a colour bar with what its ends mean.
-    pub fn legend_ui(&self, ui: &mut egui::Ui) {
-        let Some([lo, mid, hi]) = self.legend_labels() else {
+    /// Draws the legend of the map `s` asks for: a colour bar with what its ends mean.
+    pub fn legend_ui(&self, ui: &mut egui::Ui, s: &OverlaySettings) {
+        let Some([lo, mid, hi]) = self.legend_labels(s) else {
             return;
         };
         let width = ui.available_width().clamp(80.0, theme::LEGEND_WIDTH);
         let (rect, _) =
             ui.allocate_exact_size(Vec2::new(width, theme::LEGEND_HEIGHT), egui::Sense::hover());
-        let table = lut(self.settings.colormap);
+        let table = lut(s.colormap);
         let steps = theme::LEGEND_STEPS;
         let step_w = rect.width() / steps as f32;
         for i in 0..steps {
@@ -944,17 +551,14 @@ impl Overlay {
         });
         ui.colored_label(theme::HINT_TEXT, egui::RichText::new(mid).small());
     }
+}
 
-    /// A colour bar image for the legend of the current colormap (256×1).
-    pub fn legend_image(&self) -> ColorImage {
-        let t = lut(self.settings.colormap);
-        ColorImage::new(
-            [256, 1],
-            t.iter()
-                .map(|&[r, g, b]| Color32::from_rgb(r, g, b))
-                .collect(),
-        )
-    }
+/// The photo-pixel rectangle of a context box.
+pub fn box_rect(bx: &ContextBox) -> Rect {
+    Rect::from_min_size(
+        Pos2::new(bx.x0 as f32, bx.y0 as f32),
+        Vec2::splat(bx.size as f32),
+    )
 }
 
 #[cfg(test)]
@@ -964,143 +568,20 @@ mod tests {
 
     #[test]
     fn the_legend_says_what_the_colours_mean() {
-        let mut o = Overlay::new(OverlaySettings {
+        let o = Overlay::new();
+        let mut s = OverlaySettings {
             map: MapKind::HardUnit,
             unit: 4,
             ..OverlaySettings::default()
-        });
-        let [lo, mid, hi] = o.legend_labels().unwrap();
+        };
+        let [lo, mid, hi] = o.legend_labels(&s).unwrap();
         assert_eq!(hi, "1 known");
         // Unit 4 has N = 6 rings; the interior gets e^-6 = 0.0025 with the code's decay.
         assert!(lo.starts_with("0.002"), "{lo}");
         assert!(mid.contains("6 rings"), "{mid}");
-        o.settings.map = MapKind::Prior;
-        assert!(o.legend_labels().is_none());
-        o.settings.map = MapKind::Diversity;
-        assert_eq!(o.legend_labels().unwrap()[2], "0.000");
-    }
-
-    fn blob_mask(w: u32, h: u32) -> Mask {
-        Mask::from_hole_fn(w, h, |x, y| {
-            let (dx, dy) = (x as f32 - w as f32 * 0.4, y as f32 - h as f32 * 0.5);
-            dx * dx + dy * dy < (w.min(h) as f32 * 0.2).powi(2)
-        })
-    }
-
-    #[test]
-    fn incremental_hard_map_equals_a_full_recompute() {
-        let (w, h) = (160, 120);
-        for unit in [0, 3, 5] {
-            let spec = OFFICIAL_UNITS[unit];
-            let mut mask = blob_mask(w, h);
-            let mut levels = hard_full_levels(&mask, spec, Decay::Exp);
-            // Paint and erase near the border and inside the hole, updating incrementally.
-            type Stroke<'a> = (&'a [(f32, f32)], f32, bool);
-            let strokes: [Stroke<'_>; 4] = [
-                (&[(2.0, 3.0), (40.0, 10.0)], 6.0, true),
-                (&[(64.0, 60.0)], 15.0, false),
-                (&[(150.0, 110.0), (159.0, 119.0)], 4.0, true),
-                (&[(100.0, 20.0), (120.0, 80.0)], 2.0, true),
-            ];
-            for (pts, r, hole) in strokes {
-                let before = mask.clone();
-                mask.rasterize_stroke(pts, r, hole);
-                let dirty = diff(&before, &mask);
-                if let Some(d) = dirty {
-                    update_hard_region(&mask, spec, Decay::Exp, &mut levels, d);
-                }
-                assert_eq!(
-                    levels,
-                    hard_full_levels(&mask, spec, Decay::Exp),
-                    "unit {unit}"
-                );
-            }
-        }
-    }
-
-    fn diff(a: &Mask, b: &Mask) -> Option<PixelRect> {
-        let w = a.width;
-        let mut r: Option<PixelRect> = None;
-        for (i, (p, q)) in a.holes().iter().zip(b.holes()).enumerate() {
-            if p != q {
-                let (x, y) = ((i as u32) % w, (i as u32) / w);
-                let px = PixelRect {
-                    x0: x,
-                    y0: y,
-                    x1: x + 1,
-                    y1: y + 1,
-                };
-                r = Some(r.map_or(px, |o| o.union(&px)));
-            }
-        }
-        r
-    }
-
-    #[test]
-    fn unit_map_matches_the_library_unit_maps() {
-        let mask = blob_mask(300, 200);
-        let res = 256;
-        let bbox = mask.bbox().unwrap();
-        let bx = imageops::context_box(bbox, 300, 200, res as u32, 0.5);
-        let hole = imageops::crop_resize_mask(mask.holes(), 300, 200, &bx, res as u32).unwrap();
-        let known: Vec<f32> = hole.iter().map(|v| 1.0 - v).collect();
-        let all = maps::unit_hard_maps_cpu(&known, res, res, &OFFICIAL_UNITS, Decay::Exp);
-        for (k, (side, _, map)) in all.iter().enumerate() {
-            let m = unit_map(&mask, mask.bbox(), res, 0.5, k, Decay::Exp).unwrap();
-            assert_eq!(m.side, *side);
-            assert_eq!(m.bx, bx);
-            let floor = Decay::Exp.coef(OFFICIAL_UNITS[k].n);
-            let want: Vec<u8> = map.iter().map(|&v| quantize(log_scale(v, floor))).collect();
-            assert_eq!(m.levels, want);
-        }
-        let empty = Mask::new_empty(10, 10);
-        assert!(unit_map(&empty, empty.bbox(), 256, 0.5, 0, Decay::Exp).is_none());
-    }
-
-    #[test]
-    fn lut_matches_the_library_colormap() {
-        assert_eq!(lut(MapColormap::Viridis)[0], Colormap::Viridis.map(0.0));
-        assert_eq!(lut(MapColormap::Magma)[255], Colormap::Magma.map(1.0));
-        assert_eq!(quantize(0.5), 128);
-        assert_eq!(quantize(f32::NAN), 0);
-        assert_eq!(reach(OFFICIAL_UNITS[5]), 14);
-    }
-
-    /// Prints (does not assert) the time of one brush update of the full-resolution hard map
-    /// on a 3840×2160 mask, against a full recompute measured in the same run.
-    #[test]
-    fn hard_map_update_timing_4k() {
-        let (w, h) = (3840u32, 2160u32);
-        let mut mask = blob_mask(w, h);
-        let spec = OFFICIAL_UNITS[5];
-        let t = Instant::now();
-        let mut levels = hard_full_levels(&mask, spec, Decay::Exp);
-        let full = t.elapsed();
-        let mut worst = Duration::ZERO;
-        let mut total = Duration::ZERO;
-        let n = 20;
-        for i in 0..n {
-            let x = 400.0 + i as f32 * 40.0;
-            let before = PixelRect::around(x - 40.0, 900.0, x, 900.0, 40.0, w, h).unwrap();
-            mask.rasterize_stroke(&[(x - 40.0, 900.0), (x, 900.0)], 40.0, true);
-            let t = Instant::now();
-            update_hard_region(&mask, spec, Decay::Exp, &mut levels, before);
-            let e = t.elapsed();
-            worst = worst.max(e);
-            total += e;
-        }
-        let bbox = mask.bbox();
-        let t = Instant::now();
-        let unit = unit_map(&mask, bbox, 256, 0.5, 5, Decay::Exp);
-        let unit_time = t.elapsed();
-        assert!(unit.is_some());
-        println!(
-            "hard map 3840×2160 (unit 5, N=7, ks=5): full {:.1} ms; brush update (r=40, 40 px step) \
-             mean {:.2} ms, worst {:.2} ms; unit-resolution map {:.2} ms",
-            full.as_secs_f64() * 1e3,
-            total.as_secs_f64() * 1e3 / n as f64,
-            worst.as_secs_f64() * 1e3,
-            unit_time.as_secs_f64() * 1e3
-        );
+        s.map = MapKind::Prior;
+        assert!(o.legend_labels(&s).is_none());
+        s.map = MapKind::Diversity;
+        assert_eq!(o.legend_labels(&s).unwrap()[2], "0.000");
     }
 }

@@ -1,50 +1,37 @@
-//! The training panel: set up a run, start it on the training worker, watch it.
+//! The training panel: set up a run, start it, watch it.
 //!
-//! The panel never trains itself: it returns [`TrainAction`]s (start, pause, stop, …) that the
-//! app performs through [`TrainingPanel::perform`] (a [`TrainWorker`] on its own thread) and
-//! records them in [`TrainingPanel::actions`], so tests can check what the panel asked for
-//! without starting a run ([`Launch::Record`]). Events are drained with a time budget; step
-//! events feed the progress bar (steps/s, ETA) and one loss curve per term; preview grids and
-//! checkpoints are listed as they arrive.
+//! The panel never trains itself: it returns [`Command`]s (start, pause, stop, choose a
+//! folder, use a checkpoint) and the studio starts and steers the run on the training worker
+//! (`crate::ui::workers`). The run's events come back through [`TrainingPanel::handle_event`]:
+//! step events feed the progress bar (steps/s, ETA) and one loss curve per stage and term
+//! ([`LossCurves`]); preview grids and checkpoints are listed as they arrive. The photo and
+//! output folders are preferences; the panel reads them as [`Folders`].
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+mod curves;
+
+use std::path::{Path, PathBuf};
 
 use egui::TextureHandle;
-use egui_plot::{Corner, GridInput, GridMark, Legend, Line, Plot};
 
 use crate::backend::BackendChoice;
 use crate::model::Preset;
 use crate::train::config::TrainConfig;
 use crate::train::events::{Event, Stage};
-use crate::train::worker::{Command, TrainWorker, Waker};
+use crate::train::worker::Command as TrainCommand;
+use crate::ui::command::{Command, TrainFolder, TrainingRequest};
+use crate::ui::infer_worker::ModelSource;
 use crate::ui::textures::{PIXEL_OPTIONS, color_image};
 use crate::ui::theme;
 
-/// What the panel asks the app to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrainAction {
-    /// Start a run.
-    Start(Box<TrainConfig>),
-    /// Steer the running run.
-    Send(Command),
-    /// Choose the photo folder (opens a dialog).
-    PickData,
-    /// Choose the output folder (opens a dialog).
-    PickOut,
-    /// Load a checkpoint or the final model into the generator.
-    UseModel(PathBuf),
-}
+pub use curves::{LossCurves, format_loss, plot_points};
 
-/// Whether actions start real runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Launch {
-    /// Start a [`TrainWorker`].
-    #[default]
-    Real,
-    /// Only record the actions (tests).
-    Record,
+/// The run's folders (kept in the preferences).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Folders<'a> {
+    /// The training photos.
+    pub data: Option<&'a Path>,
+    /// Where the run writes.
+    pub out: Option<&'a Path>,
 }
 
 /// Where the run is.
@@ -98,10 +85,6 @@ pub struct CheckpointEntry {
 
 /// The training panel's state.
 pub struct TrainingPanel {
-    /// Photo folder.
-    pub data: Option<PathBuf>,
-    /// Output folder.
-    pub out: Option<PathBuf>,
     /// Size preset.
     pub preset: Preset,
     /// Training resolution (multiple of 64).
@@ -118,16 +101,12 @@ pub struct TrainingPanel {
     pub resume: bool,
     /// Backend of the run.
     pub backend: BackendChoice,
-    /// Real runs or recording only.
-    pub launch: Launch,
-    /// Every action the panel produced, oldest first (the last 256).
-    pub actions: Vec<TrainAction>,
     /// Where the run is.
     pub state: RunState,
     /// Newest progress.
     pub progress: Progress,
-    /// Loss history per `stage/term`: `(global step, value)`.
-    pub losses: BTreeMap<String, Vec<[f64; 2]>>,
+    /// The loss curves.
+    pub curves: LossCurves,
     /// Checkpoints, newest last.
     pub checkpoints: Vec<CheckpointEntry>,
     /// Log lines, newest last.
@@ -135,14 +114,6 @@ pub struct TrainingPanel {
     /// Steps of stages finished before the current one (for the ETA).
     stages_left: Vec<(Stage, u64)>,
     preview: Option<(TextureHandle, Stage, u64)>,
-    worker: Option<TrainWorker>,
-    error: Option<String>,
-    /// Whose curves the plot shows; `None` follows the running stage.
-    pub curve_stage: Option<Stage>,
-    /// Loss curves on a log10 axis (values ≤ 0 are left out there).
-    pub log_scale: bool,
-    /// Exponential smoothing of the curves, 0 (raw) … 0.99.
-    pub smoothing: f32,
 }
 
 impl std::fmt::Debug for TrainingPanel {
@@ -157,8 +128,6 @@ impl std::fmt::Debug for TrainingPanel {
 impl Default for TrainingPanel {
     fn default() -> Self {
         Self {
-            data: None,
-            out: None,
             preset: Preset::Small,
             resolution: 128,
             prior_steps: 1000,
@@ -167,26 +136,18 @@ impl Default for TrainingPanel {
             seed: 0,
             resume: false,
             backend: BackendChoice::Auto,
-            launch: Launch::Real,
-            actions: Vec::new(),
             state: RunState::Idle,
             progress: Progress::default(),
-            losses: BTreeMap::new(),
+            curves: LossCurves::default(),
             checkpoints: Vec::new(),
             log: Vec::new(),
             stages_left: Vec::new(),
             preview: None,
-            worker: None,
-            error: None,
-            curve_stage: None,
-            log_scale: true,
-            smoothing: 0.6,
         }
     }
 }
 
 const MAX_LOG: usize = 500;
-const MAX_ACTIONS: usize = 256;
 
 impl TrainingPanel {
     /// Whether a run is in progress.
@@ -197,14 +158,14 @@ impl TrainingPanel {
         )
     }
 
-    /// The run's configuration from the panel's fields.
+    /// The run's configuration from the panel's fields and the `folders`.
     ///
     /// # Errors
     /// A message when a folder is missing or a number is invalid.
-    pub fn config(&self) -> Result<TrainConfig, String> {
-        let data = self.data.clone().ok_or("choose a photo folder first")?;
-        let out = self.out.clone().ok_or("choose an output folder first")?;
-        let mut cfg = TrainConfig::new(data, out, self.preset.config());
+    pub fn config(&self, folders: Folders<'_>) -> Result<TrainConfig, String> {
+        let data = folders.data.ok_or("choose a photo folder first")?;
+        let out = folders.out.ok_or("choose an output folder first")?;
+        let mut cfg = TrainConfig::new(data.to_path_buf(), out.to_path_buf(), self.preset.config());
         cfg.set_resolution(self.resolution)
             .map_err(|e| e.to_string())?;
         cfg.vgg.config.width_div = self.preset.vgg_width_div();
@@ -217,14 +178,6 @@ impl TrainingPanel {
         Ok(cfg)
     }
 
-    fn record(&mut self, a: TrainAction) -> TrainAction {
-        self.actions.push(a.clone());
-        if self.actions.len() > MAX_ACTIONS {
-            self.actions.remove(0);
-        }
-        a
-    }
-
     fn push_log(&mut self, line: String) {
         self.log.push(line);
         if self.log.len() > MAX_LOG {
@@ -232,73 +185,48 @@ impl TrainingPanel {
         }
     }
 
-    /// Performs a start or steering action (other actions are the app's). `waker` wakes the
-    /// UI when the run reports.
-    pub fn perform(&mut self, action: &TrainAction, waker: Option<Waker>) {
-        match action {
-            TrainAction::Start(cfg) => {
-                self.state = RunState::Running;
-                self.progress = Progress::default();
-                self.losses.clear();
-                self.checkpoints.clear();
-                self.preview = None;
-                self.error = None;
-                self.stages_left = cfg.stages.iter().map(|&s| (s, cfg.steps(s))).collect();
-                self.push_log(format!(
-                    "starting: {} preset at {}², batch {}, {} + {} steps",
-                    self.preset.name(),
-                    self.resolution,
-                    cfg.batch,
-                    cfg.prior_steps,
-                    cfg.pdgan_steps
-                ));
-                if self.launch == Launch::Real {
-                    match TrainWorker::spawn(cfg.as_ref().clone(), self.backend, waker) {
-                        Ok(w) => self.worker = Some(w),
-                        Err(e) => {
-                            self.state = RunState::Failed(e.to_string());
-                        }
-                    }
-                }
-            }
-            TrainAction::Send(cmd) => {
-                if let Some(w) = &self.worker {
-                    w.send(*cmd);
-                }
-                match cmd {
-                    Command::Pause => self.state = RunState::Paused,
-                    Command::Resume => self.state = RunState::Running,
-                    Command::Stop => self.state = RunState::Stopping,
-                    Command::PreviewNow | Command::SaveNow => {}
-                }
-            }
-            TrainAction::PickData | TrainAction::PickOut | TrainAction::UseModel(_) => {}
+    /// A run of `cfg` was started on the training worker: the panel starts following it.
+    pub fn started(&mut self, cfg: &TrainConfig) {
+        self.state = RunState::Running;
+        self.progress = Progress::default();
+        self.curves.clear();
+        self.checkpoints.clear();
+        self.preview = None;
+        self.stages_left = cfg.stages.iter().map(|&s| (s, cfg.steps(s))).collect();
+        self.push_log(format!(
+            "starting: {} preset at {}², batch {}, {} + {} steps",
+            self.preset.name(),
+            self.resolution,
+            cfg.batch,
+            cfg.prior_steps,
+            cfg.pdgan_steps
+        ));
+    }
+
+    /// The run could not be started.
+    pub fn start_failed(&mut self, why: String) {
+        self.push_log(format!("could not start: {why}"));
+        self.state = RunState::Failed(why);
+    }
+
+    /// A steering command was sent to the run.
+    pub fn steered(&mut self, cmd: TrainCommand) {
+        match cmd {
+            TrainCommand::Pause => self.state = RunState::Paused,
+            TrainCommand::Resume => self.state = RunState::Running,
+            TrainCommand::Stop => self.state = RunState::Stopping,
+            TrainCommand::PreviewNow | TrainCommand::SaveNow => {}
         }
     }
 
-    /// Takes the run's pending events (within `budget`) into the panel. Returns whether any
-    /// arrived.
-    pub fn drain(&mut self, ctx: &egui::Context, budget: Duration) -> bool {
-        let Some(w) = &self.worker else {
-            return false;
-        };
-        let events = w.drain(budget);
-        let finished = w.is_finished();
-        let any = !events.is_empty();
-        for e in events {
-            self.handle_event(ctx, e);
+    /// The training thread ended and all its events were taken.
+    pub fn thread_ended(&mut self) {
+        if self.running() {
+            self.state = RunState::Failed("the training thread ended without a result".into());
         }
-        // Drop the worker once its thread has ended and its channel is empty.
-        if finished && !any {
-            self.worker = None;
-            if self.running() {
-                self.state = RunState::Failed("the training thread ended without a result".into());
-            }
-        }
-        any
     }
 
-    /// Takes one event into the panel (public so tests can feed events).
+    /// Takes one event of the run into the panel.
     pub fn handle_event(&mut self, ctx: &egui::Context, e: Event) {
         match e {
             Event::Started {
@@ -341,17 +269,7 @@ impl TrainingPanel {
                     steps_per_sec,
                     lr_factor,
                 };
-                for (name, v) in losses {
-                    if v.is_finite() {
-                        let series = self.losses.entry(format!("{stage}/{name}")).or_default();
-                        series.push([step as f64, f64::from(v)]);
-                        if series.len() > theme::LOSS_HISTORY {
-                            // Keep every other old point: the curve's shape survives.
-                            let half: Vec<[f64; 2]> = series.iter().step_by(2).copied().collect();
-                            *series = half;
-                        }
-                    }
-                }
+                self.curves.push(stage, step, losses);
             }
             Event::Skipped {
                 stage,
@@ -397,6 +315,15 @@ impl TrainingPanel {
         }
     }
 
+    /// Steps done in all stages so far (a finished first stage counts whole).
+    pub fn steps_done(&self, prior_steps: u64) -> u64 {
+        match self.progress.stage {
+            Some(Stage::Prior) => self.progress.step,
+            Some(Stage::Pdgan) => prior_steps + self.progress.step,
+            None => 0,
+        }
+    }
+
     /// Seconds left, from the current stage's rate and the steps of the stages still to come.
     pub fn eta(&self) -> Option<f64> {
         let p = &self.progress;
@@ -407,9 +334,9 @@ impl TrainingPanel {
         Some((p.total.saturating_sub(p.step) + later) as f64 / p.steps_per_sec)
     }
 
-    /// Shows the panel; returns the actions the user took (also recorded in
-    /// [`Self::actions`]).
-    pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<TrainAction> {
+    /// Shows the panel; returns what the user asked for.
+    #[must_use]
+    pub fn show(&mut self, ui: &mut egui::Ui, folders: Folders<'_>) -> Vec<Command> {
         let mut out = Vec::new();
         // Three columns that fit the panel: settings and results at fixed widths, the progress
         // and curves in between taking what is left (never pushing the results off-screen).
@@ -421,12 +348,12 @@ impl TrainingPanel {
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
                 ui.set_width(theme::TRAIN_SETTINGS_WIDTH);
-                self.settings_ui(ui, &mut out);
+                self.settings_ui(ui, folders, &mut out);
             });
             ui.separator();
             ui.vertical(|ui| {
                 ui.set_width(middle_w);
-                self.progress_ui(ui, &mut out);
+                self.progress_ui(ui);
             });
             ui.separator();
             ui.vertical(|ui| {
@@ -434,13 +361,13 @@ impl TrainingPanel {
                 self.results_ui(ui, &mut out);
             });
         });
-        out.into_iter().map(|a| self.record(a)).collect()
+        out
     }
 
-    fn settings_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<TrainAction>) {
+    fn settings_ui(&mut self, ui: &mut egui::Ui, folders: Folders<'_>, out: &mut Vec<Command>) {
         let running = self.running();
         ui.horizontal(|ui| {
-            let cfg = self.config();
+            let cfg = self.config(folders);
             let start = ui
                 .add_enabled(!running && cfg.is_ok(), egui::Button::new("Start"))
                 .on_disabled_hover_text(match &cfg {
@@ -450,7 +377,7 @@ impl TrainingPanel {
             if start.clicked()
                 && let Ok(cfg) = cfg
             {
-                out.push(TrainAction::Start(Box::new(cfg)));
+                out.push(Command::Train(TrainingRequest::Start(Box::new(cfg))));
             }
             let paused = self.state == RunState::Paused;
             if ui
@@ -460,11 +387,11 @@ impl TrainingPanel {
                 )
                 .clicked()
             {
-                out.push(TrainAction::Send(if paused {
-                    Command::Resume
+                out.push(Command::Train(TrainingRequest::Steer(if paused {
+                    TrainCommand::Resume
                 } else {
-                    Command::Pause
-                }));
+                    TrainCommand::Pause
+                })));
             }
             if ui
                 .add_enabled(
@@ -474,19 +401,23 @@ impl TrainingPanel {
                 .on_hover_text("Save a checkpoint and end the run")
                 .clicked()
             {
-                out.push(TrainAction::Send(Command::Stop));
+                out.push(Command::Train(TrainingRequest::Steer(TrainCommand::Stop)));
             }
             if ui
                 .add_enabled(running, egui::Button::new("Preview now"))
                 .clicked()
             {
-                out.push(TrainAction::Send(Command::PreviewNow));
+                out.push(Command::Train(TrainingRequest::Steer(
+                    TrainCommand::PreviewNow,
+                )));
             }
             if ui
                 .add_enabled(running, egui::Button::new("Save now"))
                 .clicked()
             {
-                out.push(TrainAction::Send(Command::SaveNow));
+                out.push(Command::Train(TrainingRequest::Steer(
+                    TrainCommand::SaveNow,
+                )));
             }
         });
         ui.add_enabled_ui(!running, |ui| {
@@ -496,19 +427,19 @@ impl TrainingPanel {
                     ui.label("Photos");
                     ui.horizontal(|ui| {
                         if ui.button("Choose…").clicked() {
-                            out.push(TrainAction::PickData);
+                            out.push(Command::ChooseTrainFolder(TrainFolder::Data));
                         }
-                        ui.add(egui::Label::new(folder_label(self.data.as_ref())).truncate())
-                            .on_hover_text(full_label(self.data.as_ref()));
+                        ui.add(egui::Label::new(folder_label(folders.data)).truncate())
+                            .on_hover_text(full_label(folders.data));
                     });
                     ui.end_row();
                     ui.label("Output");
                     ui.horizontal(|ui| {
                         if ui.button("Choose…").clicked() {
-                            out.push(TrainAction::PickOut);
+                            out.push(Command::ChooseTrainFolder(TrainFolder::Out));
                         }
-                        ui.add(egui::Label::new(folder_label(self.out.as_ref())).truncate())
-                            .on_hover_text(full_label(self.out.as_ref()));
+                        ui.add(egui::Label::new(folder_label(folders.out)).truncate())
+                            .on_hover_text(full_label(folders.out));
                     });
                     ui.end_row();
                     ui.label("Preset");
@@ -554,12 +485,9 @@ impl TrainingPanel {
                 });
             ui.checkbox(&mut self.resume, "Resume from the newest checkpoint");
         });
-        if let Some(e) = &self.error {
-            ui.colored_label(theme::ERROR_TEXT, e);
-        }
     }
 
-    fn progress_ui(&mut self, ui: &mut egui::Ui, _out: &mut Vec<TrainAction>) {
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
         let p = self.progress;
         let state = match &self.state {
             RunState::Idle => "Not started".to_owned(),
@@ -587,10 +515,10 @@ impl TrainingPanel {
                 p.step, p.total, p.steps_per_sec
             )));
         }
-        if self.losses.is_empty() {
+        if self.curves.is_empty() {
             ui.colored_label(theme::HINT_TEXT, "Loss curves appear once steps run");
         } else {
-            self.curves_ui(ui);
+            self.curves.ui(ui, p.stage, p.total);
         }
         egui::ScrollArea::vertical()
             .id_salt("train-log")
@@ -603,97 +531,7 @@ impl TrainingPanel {
             });
     }
 
-    /// The stage whose curves are shown: the user's pick, else the running (or last) stage.
-    pub fn shown_stage(&self) -> Stage {
-        self.curve_stage
-            .or(self.progress.stage)
-            .unwrap_or(Stage::Prior)
-    }
-
-    /// The curves of the shown stage as plotted: `(term, points)` with the panel's smoothing
-    /// and scale applied.
-    pub fn shown_curves(&self) -> Vec<(String, Vec<[f64; 2]>)> {
-        let prefix = format!("{}/", self.shown_stage());
-        self.losses
-            .iter()
-            .filter_map(|(name, pts)| {
-                let term = name.strip_prefix(&prefix)?;
-                Some((
-                    term.to_owned(),
-                    plot_points(pts, self.smoothing, self.log_scale),
-                ))
-            })
-            .collect()
-    }
-
-    fn curves_ui(&mut self, ui: &mut egui::Ui) {
-        let shown = self.shown_stage();
-        ui.horizontal(|ui| {
-            for stage in [Stage::Prior, Stage::Pdgan] {
-                let has = self
-                    .losses
-                    .keys()
-                    .any(|k| k.starts_with(&format!("{stage}/")));
-                let r = ui.add_enabled(
-                    has,
-                    egui::Button::selectable(shown == stage, stage.to_string()),
-                );
-                if r.clicked() {
-                    // Picking the running stage goes back to following the run.
-                    self.curve_stage = (Some(stage) != self.progress.stage).then_some(stage);
-                }
-            }
-            ui.separator();
-            ui.checkbox(&mut self.log_scale, "log scale")
-                .on_hover_text("log10 axis; values ≤ 0 (e.g. a negative hinge term) are not drawn");
-            ui.add(
-                egui::Slider::new(&mut self.smoothing, 0.0..=0.99)
-                    .text("smoothing")
-                    .fixed_decimals(2),
-            )
-            .on_hover_text("Exponential moving average of the curves (0 = raw values)");
-        });
-        let log = self.log_scale;
-        let total = match self.progress.stage {
-            Some(s) if s == shown => self.progress.total,
-            _ => 0,
-        };
-        let mut plot = Plot::new("train-losses")
-            .height(theme::LOSS_PLOT_HEIGHT)
-            .legend(Legend::default().position(Corner::RightTop))
-            .x_axis_label("step")
-            .include_x(0.0)
-            .label_formatter(move |pos| {
-                let (name, p) = match pos {
-                    egui_plot::HoverPosition::NearDataPoint {
-                        plot_name,
-                        position,
-                        ..
-                    } => (*plot_name, *position),
-                    egui_plot::HoverPosition::Elsewhere { position } => ("", *position),
-                };
-                let y = if log { 10f64.powf(p.y) } else { p.y };
-                Some(format!("{name}\nstep {:.0}: {}", p.x, format_loss(y)))
-            });
-        if total > 0 {
-            // The whole run on the x axis: progress reads left to right, and the legend sits
-            // over the steps still to come.
-            plot = plot.include_x(total as f64);
-        }
-        if log {
-            plot = plot
-                .y_grid_spacer(log_decades)
-                .y_axis_formatter(|mark, _| format_loss(10f64.powf(mark.value)));
-        }
-        let curves = self.shown_curves();
-        plot.show(ui, |plot| {
-            for (i, (name, pts)) in curves.into_iter().enumerate() {
-                plot.line(Line::new(name, pts).color(theme::loss_colour(i)));
-            }
-        });
-    }
-
-    fn results_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<TrainAction>) {
+    fn results_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<Command>) {
         match &self.preview {
             Some((tex, stage, step)) => {
                 ui.label(format!("Preview: {stage}, step {step}"));
@@ -717,7 +555,7 @@ impl TrainingPanel {
                 .button("Use the trained model in the generator")
                 .clicked()
         {
-            out.push(TrainAction::UseModel(model.clone()));
+            out.push(Command::LoadModel(ModelSource::Folder(model.clone())));
         }
         egui::ScrollArea::vertical()
             .id_salt("train-checkpoints")
@@ -727,7 +565,7 @@ impl TrainingPanel {
                     ui.horizontal(|ui| {
                         ui.label(format!("{} step {}", c.stage, c.step));
                         if ui.small_button("Use in the generator").clicked() {
-                            out.push(TrainAction::UseModel(c.path.clone()));
+                            out.push(Command::LoadModel(ModelSource::Folder(c.path.clone())));
                         }
                     });
                 }
@@ -735,80 +573,9 @@ impl TrainingPanel {
     }
 }
 
-/// A loss curve as plotted: a bias-corrected exponential moving average with weight
-/// `smoothing` on the past (0 = the raw values), then log10 of the values when `log` is set,
-/// leaving out the values ≤ 0 (and any non-finite ones) there.
-pub fn plot_points(pts: &[[f64; 2]], smoothing: f32, log: bool) -> Vec<[f64; 2]> {
-    let a = f64::from(smoothing.clamp(0.0, 0.999));
-    let mut ema = 0.0;
-    let mut weight = 0.0;
-    let mut out = Vec::with_capacity(pts.len());
-    for &[x, y] in pts {
-        if !y.is_finite() {
-            continue;
-        }
-        ema = a * ema + (1.0 - a) * y;
-        weight = a * weight + (1.0 - a);
-        let v = ema / weight;
-        if log {
-            if v > 0.0 {
-                out.push([x, v.log10()]);
-            }
-        } else {
-            out.push([x, v]);
-        }
-    }
-    out
-}
-
-/// Grid marks of a log10 axis: every decade (thick), with 2× and 5× between (thin) when the
-/// axis spans few decades.
-fn log_decades(input: GridInput) -> Vec<GridMark> {
-    let (lo, hi) = input.bounds;
-    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
-        return Vec::new();
-    }
-    let fine = hi - lo < 3.0;
-    let mut marks = Vec::new();
-    let (first, last) = (lo.floor() as i64, hi.ceil() as i64);
-    for k in first..=last.min(first + 40) {
-        let k = k as f64;
-        marks.push(GridMark {
-            value: k,
-            step_size: 1.0,
-        });
-        if fine {
-            for m in [2f64, 5.0] {
-                marks.push(GridMark {
-                    value: k + m.log10(),
-                    step_size: 0.1,
-                });
-            }
-        }
-    }
-    marks.retain(|m| m.value >= lo && m.value <= hi);
-    marks
-}
-
-/// A loss value with three significant digits (scientific outside 0.001 … 99 999).
-pub fn format_loss(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{v:.2e}")
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
 /// A folder as the settings column shows it: its last components (`…/photos/train`), since
 /// the column is narrow and the end of a path says most.
-fn folder_label(p: Option<&PathBuf>) -> String {
+fn folder_label(p: Option<&Path>) -> String {
     let Some(p) = p else {
         return "not chosen".to_owned();
     };
@@ -822,7 +589,7 @@ fn folder_label(p: Option<&PathBuf>) -> String {
     format!("…/{}", parts[parts.len() - 2..].join("/"))
 }
 
-fn full_label(p: Option<&PathBuf>) -> String {
+fn full_label(p: Option<&Path>) -> String {
     p.map_or_else(|| "not chosen".to_owned(), |p| p.display().to_string())
 }
 
@@ -854,19 +621,23 @@ pub fn format_duration(secs: f64) -> String {
 mod tests {
     use super::*;
 
+    fn folders() -> Folders<'static> {
+        Folders {
+            data: Some(Path::new("d")),
+            out: Some(Path::new("o")),
+        }
+    }
+
     #[test]
     fn step_events_build_progress_losses_and_eta() {
         let ctx = egui::Context::default();
         let mut p = TrainingPanel {
-            data: Some("d".into()),
-            out: Some("o".into()),
-            launch: Launch::Record,
             prior_steps: 100,
             pdgan_steps: 50,
             ..TrainingPanel::default()
         };
-        let cfg = p.config().unwrap();
-        p.perform(&TrainAction::Start(Box::new(cfg)), None);
+        let cfg = p.config(folders()).unwrap();
+        p.started(&cfg);
         assert!(p.running());
         p.handle_event(
             &ctx,
@@ -888,10 +659,16 @@ mod tests {
             },
         );
         assert_eq!(p.progress.step, 10);
-        assert_eq!(p.losses["prior/total"], vec![[10.0, 2.0]]);
-        assert!(!p.losses.contains_key("prior/l1"));
+        assert_eq!(p.steps_done(100), 10);
+        assert_eq!(
+            p.curves.points(Stage::Prior, "total"),
+            Some(&[[10.0, 2.0]][..])
+        );
+        assert!(p.curves.points(Stage::Prior, "l1").is_none());
         // 90 steps of the prior and 50 of stage 2 at 2 it/s.
         assert!((p.eta().unwrap() - 70.0).abs() < 1e-9);
+        p.steered(TrainCommand::Pause);
+        assert_eq!(p.state, RunState::Paused);
         p.handle_event(
             &ctx,
             Event::Finished {
@@ -900,73 +677,31 @@ mod tests {
             },
         );
         assert!(!p.running());
+        p.thread_ended();
+        assert!(matches!(p.state, RunState::Finished { stopped: true, .. }));
         assert_eq!(format_duration(3725.0), "1 h 02 min");
         assert_eq!(format_duration(65.0), "1 min 05 s");
     }
 
     #[test]
-    fn curves_are_smoothed_logged_and_shown_per_stage() {
-        let raw = [[1.0, 10.0], [2.0, 1000.0], [3.0, f64::NAN], [4.0, -5.0]];
-        // Raw values, linear: unchanged apart from the non-finite one.
-        assert_eq!(
-            plot_points(&raw, 0.0, false),
-            vec![[1.0, 10.0], [2.0, 1000.0], [4.0, -5.0]]
-        );
-        // Log: decades, non-positive values left out.
-        assert_eq!(plot_points(&raw, 0.0, true), vec![[1.0, 1.0], [2.0, 3.0]]);
-        // Smoothing is bias-corrected: the first point is the raw value, the second the
-        // weighted mean (0.5·10 + 1000)/1.5 = 670.
-        let s = plot_points(&raw[..2], 0.5, false);
-        assert_eq!(s[0], [1.0, 10.0]);
-        assert!((s[1][1] - 670.0).abs() < 1e-9);
-
-        let ctx = egui::Context::default();
+    fn a_thread_that_ends_mid_run_is_a_failure() {
         let mut p = TrainingPanel::default();
-        for (stage, step, v) in [(Stage::Prior, 5, 2.0f32), (Stage::Pdgan, 3, 40.0)] {
-            p.handle_event(
-                &ctx,
-                Event::Step {
-                    stage,
-                    step,
-                    total: 10,
-                    lr_factor: 1.0,
-                    losses: vec![("total".into(), v), ("tv".into(), 0.01)],
-                    steps_per_sec: 1.0,
-                },
-            );
-        }
-        // Follows the running stage; terms without the stage prefix.
-        assert_eq!(p.shown_stage(), Stage::Pdgan);
-        let c = p.shown_curves();
-        assert_eq!(c.len(), 2);
-        assert_eq!(c[0].0, "total");
-        assert!((c[0].1[0][1] - 40f64.log10()).abs() < 1e-6);
-        p.curve_stage = Some(Stage::Prior);
-        assert!((p.shown_curves()[0].1[0][1] - 2f64.log10()).abs() < 1e-6);
-        assert_eq!(format_loss(0.0123), "0.012");
-        assert_eq!(
-            folder_label(Some(&PathBuf::from("/root/.local/share/photos/train"))),
-            "…/photos/train"
-        );
-        assert_eq!(folder_label(Some(&PathBuf::from("runs/a"))), "runs/a");
-        assert_eq!(folder_label(None), "not chosen");
-        assert_eq!(format_loss(52.46), "52.5");
-        assert_eq!(format_loss(2.5e-5), "2.50e-5");
-        let marks = log_decades(GridInput {
-            bounds: (-1.5, 1.2),
-            base_step_size: 0.01,
-        });
-        assert!(marks.iter().any(|m| m.value == 0.0 && m.step_size == 1.0));
-        assert!(marks.iter().any(|m| (m.value - 2f64.log10()).abs() < 1e-12));
-        assert!(marks.iter().all(|m| (-1.5..=1.2).contains(&m.value)));
+        let cfg = p.config(folders()).unwrap();
+        p.started(&cfg);
+        p.thread_ended();
+        assert!(matches!(p.state, RunState::Failed(_)));
     }
 
     #[test]
-    fn config_needs_both_folders() {
-        let mut p = TrainingPanel::default();
-        assert!(p.config().is_err());
-        p.data = Some("d".into());
-        p.out = Some("o".into());
-        assert_eq!(p.config().unwrap().model.resolution(), 128);
+    fn config_needs_both_folders_and_labels_show_their_ends() {
+        let p = TrainingPanel::default();
+        assert!(p.config(Folders::default()).is_err());
+        assert_eq!(p.config(folders()).unwrap().model.resolution(), 128);
+        assert_eq!(
+            folder_label(Some(Path::new("/root/.local/share/photos/train"))),
+            "…/photos/train"
+        );
+        assert_eq!(folder_label(Some(Path::new("runs/a"))), "runs/a");
+        assert_eq!(folder_label(None), "not chosen");
     }
 }

@@ -3,7 +3,8 @@
 //! [`Jobs`] runs closures on one named thread (`pdpaint-io`) and hands their results back
 //! through a channel the app drains each frame. File dialogs block, so each runs on its own
 //! short-lived thread; in tests a scripted [`DialogMode`] answers instead, so no dialog ever
-//! opens.
+//! opens. When the thread cannot be started, jobs run on the caller's thread and
+//! [`Jobs::start_error`] says why (the studio shows it).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 
 use crate::mask::Mask;
-use crate::ui::infer_worker::Waker;
+use crate::train::worker::Waker;
+use crate::ui::doc::WholeMaskOp;
 
 /// Why a dialog was opened (what to do with its answer).
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +85,34 @@ pub enum DialogMode {
     },
 }
 
+/// A file task whose failure the studio reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileTask {
+    /// Reading a photo.
+    OpenPhoto,
+    /// Writing an image (the photo or a sample).
+    SaveImage,
+    /// Writing the mask.
+    ExportMask,
+    /// Reading a mask.
+    ImportMask,
+    /// Showing a file dialog.
+    Dialog,
+}
+
+impl FileTask {
+    /// How its failure begins, e.g. "Could not open the photo".
+    pub fn failure(self) -> &'static str {
+        match self {
+            FileTask::OpenPhoto => "Could not open the photo",
+            FileTask::SaveImage => "Could not save the image",
+            FileTask::ExportMask => "Could not export the mask",
+            FileTask::ImportMask => "Could not import the mask",
+            FileTask::Dialog => "Could not show the file dialog",
+        }
+    }
+}
+
 /// What a job produced.
 #[derive(Debug)]
 pub enum JobResult {
@@ -99,6 +129,8 @@ pub enum JobResult {
         path: PathBuf,
         /// The pixels.
         image: RgbImage,
+        /// What the conversion to 8-bit RGB lost (alpha, depth), one sentence each.
+        notes: Vec<String>,
     },
     /// A mask was read (and resized to the photo when needed).
     MaskLoaded {
@@ -111,8 +143,8 @@ pub enum JobResult {
     },
     /// A whole-mask operation finished.
     MaskComputed {
-        /// What it was ("grow 8 px", …).
-        what: String,
+        /// What it was.
+        op: WholeMaskOp,
         /// The document revision it started from (stale results are dropped).
         revision: u64,
         /// The new mask.
@@ -120,16 +152,14 @@ pub enum JobResult {
     },
     /// A file was written.
     Saved {
-        /// What was saved.
-        what: String,
         /// Where.
         path: PathBuf,
     },
     /// A job failed.
     Failed {
         /// What was being done.
-        what: String,
-        /// Why.
+        task: FileTask,
+        /// Why, with causes.
         error: String,
     },
 }
@@ -146,6 +176,7 @@ pub struct Jobs {
     /// How dialogs are answered.
     pub dialogs: DialogMode,
     pending: usize,
+    start_error: Option<String>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -163,7 +194,7 @@ impl Jobs {
         let (results_tx, results) = channel::<JobResult>();
         let rtx = results_tx.clone();
         let w = waker.clone();
-        let handle = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("pdpaint-io".into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
@@ -175,8 +206,17 @@ impl Jobs {
                         w();
                     }
                 }
-            })
-            .ok();
+            });
+        let (handle, start_error) = match spawned {
+            Ok(h) => (Some(h), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "could not start the file thread ({e}): files are read and written on the \
+                     window's thread, which may pause while they are"
+                )),
+            ),
+        };
         Self {
             tx: handle.as_ref().map(|_| tx),
             results_tx,
@@ -185,7 +225,13 @@ impl Jobs {
             waker,
             dialogs,
             pending: 0,
+            start_error,
         }
+    }
+
+    /// Why the job thread could not be started, if it could not (jobs then run inline).
+    pub fn start_error(&self) -> Option<&str> {
+        self.start_error.as_deref()
     }
 
     /// Whether jobs or dialogs are still running.
@@ -243,8 +289,11 @@ impl Jobs {
                             w();
                         }
                     });
-                if spawned.is_err() {
-                    self.pending -= 1;
+                if let Err(e) = spawned {
+                    let _ = self.results_tx.send(JobResult::Failed {
+                        task: FileTask::Dialog,
+                        error: format!("could not start its thread: {e}"),
+                    });
                 }
             }
         }
@@ -337,8 +386,7 @@ mod tests {
         );
         let main = std::thread::current().id();
         jobs.run(move || JobResult::Saved {
-            what: format!("{}", std::thread::current().id() != main),
-            path: "x".into(),
+            path: format!("{}", std::thread::current().id() != main).into(),
         });
         for purpose in [DialogPurpose::OpenPhoto, DialogPurpose::SaveImage] {
             jobs.dialog(DialogRequest {
@@ -355,10 +403,11 @@ mod tests {
         }
         assert_eq!(got.len(), 3);
         assert!(!jobs.busy());
+        assert_eq!(jobs.start_error(), None);
         let mut picked = Vec::new();
         for r in got {
             match r {
-                JobResult::Saved { what, .. } => assert_eq!(what, "true"),
+                JobResult::Saved { path } => assert_eq!(path, PathBuf::from("true")),
                 JobResult::Picked { purpose, path } => picked.push((purpose, path)),
                 other => panic!("{other:?}"),
             }

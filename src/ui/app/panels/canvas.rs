@@ -1,0 +1,84 @@
+//! The central panel: the photo on the canvas with the overlay and, when one is selected and
+//! preview is on, the sample over it (the original while `\` or "Hold to compare" is held).
+
+use egui::{Color32, Key, Pos2, Rect};
+
+use crate::ui::app::Studio;
+use crate::ui::canvas::{Brush, Xform};
+use crate::ui::command::Command;
+use crate::ui::doc::Document;
+use crate::ui::textures::photo_rect;
+use crate::ui::theme;
+
+impl Studio {
+    /// Draws the canvas; returns a generation when a gesture ended with an edit and the user
+    /// asked to generate then.
+    #[must_use]
+    pub(super) fn canvas_panel(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let ctx = ui.ctx().clone();
+        let size = self.doc.as_ref().map(Document::size);
+        // The selected sample, previewed over the photo, unless the user holds \ or the
+        // gallery's "Hold to compare" to see the original.
+        let holding = self.gallery.holding_original || ui.input(|i| i.key_down(Key::Backslash));
+        let preview = if self.gallery.preview && !holding {
+            self.gallery
+                .selected
+                .and_then(|i| self.gallery.region_texture(&ctx, i))
+        } else {
+            None
+        };
+        self.overlay.previewing = preview.is_some();
+        let photo_tex = &self.photo_tex;
+        let overlay = &mut self.overlay;
+        let settings = self.prefs.overlay;
+        let brush = Brush {
+            tool: self.prefs.tool,
+            radius: self.prefs.brush_radius,
+        };
+        let out = self.canvas.show(
+            ui,
+            self.doc.as_mut(),
+            brush,
+            |painter: &egui::Painter, xf: &Xform| {
+                if let Some((w, h)) = size {
+                    photo_tex.paint(painter, xf.rect_to_screen(photo_rect(w, h)), Color32::WHITE);
+                    if let Some((tex, rect)) = preview {
+                        painter.image(
+                            tex,
+                            xf.rect_to_screen(rect),
+                            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                            Color32::WHITE,
+                        );
+                    }
+                    overlay.paint(&ctx, painter, xf, (w, h), &settings);
+                }
+            },
+        );
+        self.status.hover = out.hover;
+        self.status.xform = Some(out.xform);
+        if holding && self.gallery.preview && self.gallery.selected.is_some() {
+            ui.painter().text(
+                out.canvas.left_top() + egui::vec2(10.0, 10.0),
+                egui::Align2::LEFT_TOP,
+                "Original",
+                egui::FontId::proportional(18.0),
+                theme::CANVAS_LABEL,
+            );
+        }
+        if out.edited && self.gallery.preview {
+            // Editing the mask shows the photo again.
+            self.gallery.preview = false;
+        }
+        // A gesture ended with an edit: generate at once when the user asked for that.
+        let generate = out.edited
+            && !self.canvas.busy()
+            && self.prefs.generate_on_stroke
+            && self.model.info.is_some()
+            && self.doc.as_ref().is_some_and(|d| d.mask().hole_count() > 0);
+        if generate {
+            vec![Command::Generate]
+        } else {
+            Vec::new()
+        }
+    }
+}
