@@ -218,11 +218,11 @@ mod studio {
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
 
+    use pdpaint::inference::worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
     use pdpaint::maps::Decay;
     use pdpaint::model::Preset;
     use pdpaint::ui::Studio;
     use pdpaint::ui::app::StudioOptions;
-    use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
     use pdpaint::ui::prefs::Prefs;
 
     /// A studio with recording workers, opened like `pdpaint PHOTO`.

@@ -15,6 +15,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use image::{Rgb, RgbImage};
 
 use pdpaint::detail::DetailMode;
+use pdpaint::inference::worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
 use pdpaint::maps::{Decay, OFFICIAL_UNITS};
 use pdpaint::model::Preset;
 use pdpaint::train::events::Stage;
@@ -25,7 +26,6 @@ use pdpaint::ui::canvas::Tool;
 use pdpaint::ui::command::{Command, TrainingRequest};
 use pdpaint::ui::doc::MaskOp;
 use pdpaint::ui::gallery::DetailStatus;
-use pdpaint::ui::infer_worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
 use pdpaint::ui::overlay::{MapKind, hard_full_levels};
 use pdpaint::ui::prefs::Prefs;
 use pdpaint::ui::workers::DialogMode;
@@ -1045,7 +1045,7 @@ fn notes_on_a_loaded_photo_stay_until_dismissed() {
 #[test]
 fn a_stopped_model_worker_and_a_backend_fallback_are_reported() {
     use pdpaint::backend::BackendKind;
-    use pdpaint::ui::infer_worker::BackendInfo;
+    use pdpaint::inference::worker::BackendInfo;
     let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
     let ctx = h.ctx.clone();
     // The requested backend failed and the worker fell back to the CPU: the user is told.

@@ -11,11 +11,11 @@
 
 use std::path::PathBuf;
 
+use crate::inference::worker::ModelSource;
 use crate::train::config::TrainConfig;
 use crate::train::worker::Command as TrainCommand;
 use crate::ui::canvas::Tool;
 use crate::ui::doc::WholeMaskOp;
-use crate::ui::infer_worker::ModelSource;
 
 /// One thing the user asked for.
 #[must_use = "a command does nothing until the studio applies it"]

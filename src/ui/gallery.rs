@@ -15,8 +15,8 @@ use egui::{Color32, Rect, Sense, StrokeKind, TextureHandle, Vec2};
 use image::RgbImage;
 
 use crate::imageops::ContextBox;
+use crate::inference::worker::sample_region;
 use crate::ui::command::{Command, SaveTarget};
-use crate::ui::infer_worker::sample_region;
 use crate::ui::textures::{PIXEL_OPTIONS, color_image};
 use crate::ui::theme;
 

@@ -10,7 +10,7 @@
 //!   [`gpu`]: the WGSL colormap paint callback; [`field`]: what both share;
 //!   [`textures`]: dirty-rectangle texture updates.
 //! * [`gallery`]: the samples of a generation; [`training_panel`]: training runs.
-//! * [`workers`]: the inference worker ([`infer_worker`], no egui), the training worker and
+//! * [`workers`]: the inference worker ([`crate::inference::worker`]), the training worker and
 //!   the file thread behind one handle; [`script`]: automation; [`theme`]: colours and sizes.
 //!
 //! Only plain data reaches this module from the rest of the crate: images, masks, numbers,
@@ -23,7 +23,6 @@ pub mod doc;
 pub mod field;
 pub mod gallery;
 pub mod gpu;
-pub mod infer_worker;
 pub mod overlay;
 pub mod prefs;
 pub mod script;

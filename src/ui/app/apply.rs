@@ -12,12 +12,12 @@ use super::{Generation, Pending, SaveKind, Studio};
 use crate::detail::DetailMode;
 use crate::imageops;
 use crate::inference::InpaintOptions;
+use crate::inference::worker::{InferRequest, ModelSource};
 use crate::mask::Mask;
 use crate::ui::canvas::scaled_radius;
 use crate::ui::command::{Command, SaveTarget, TrainFolder, TrainingRequest};
 use crate::ui::doc::{MaskOp, WholeMaskOp};
 use crate::ui::gallery::MAX_SAMPLES;
-use crate::ui::infer_worker::{InferRequest, ModelSource};
 use crate::ui::overlay::ModelMaps;
 use crate::ui::theme;
 use crate::ui::workers::{

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use super::{SaveKind, Studio};
+use crate::inference::worker::{InferEvent, ModelSource};
 use crate::ui::doc::{MaskOp, WholeMaskOp};
 use crate::ui::gallery::DetailStatus;
-use crate::ui::infer_worker::{InferEvent, ModelSource};
 use crate::ui::workers::{DialogPurpose, JobResult, WorkerEvent};
 
 impl Studio {

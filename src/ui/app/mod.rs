@@ -27,11 +27,11 @@ use egui::Color32;
 use image::RgbImage;
 
 use crate::backend::BackendChoice;
+use crate::inference::worker::{InferRequest, ModelInfo, ModelSource, default_model};
 use crate::ui::canvas::{Canvas, Xform};
 use crate::ui::command::Command;
 use crate::ui::doc::Document;
 use crate::ui::gallery::Gallery;
-use crate::ui::infer_worker::{InferRequest, ModelInfo, ModelSource, default_model};
 use crate::ui::overlay::{ModelMaps, Overlay};
 use crate::ui::prefs::Prefs;
 use crate::ui::script::{Script, ScriptRun, Stage};

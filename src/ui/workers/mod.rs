@@ -12,11 +12,11 @@ pub mod jobs;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendChoice;
+use crate::inference::worker::{InferEvent, InferRequest, InferWorker, ModelSource};
 use crate::train::config::TrainConfig;
 use crate::train::events::Event as TrainEvent;
 use crate::train::worker::{Command as TrainCommand, TrainWorker, error_chain};
 use crate::ui::command::TrainingRequest;
-use crate::ui::infer_worker::{InferEvent, InferRequest, InferWorker, ModelSource};
 
 pub use crate::train::worker::Waker;
 pub use jobs::{

@@ -3,9 +3,9 @@
 //! Generate and Cancel buttons.
 
 use crate::detail::DetailMode;
+use crate::inference::worker::{BackendInfo, ModelInfo, ModelSource, default_model};
 use crate::ui::command::Command;
 use crate::ui::gallery::MAX_SAMPLES;
-use crate::ui::infer_worker::{BackendInfo, ModelInfo, ModelSource, default_model};
 use crate::ui::prefs::Prefs;
 use crate::ui::theme;
 

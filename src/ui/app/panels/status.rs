@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use egui::Pos2;
 
+use crate::inference::worker::{BackendInfo, ModelInfo};
 use crate::ui::canvas::Xform;
 use crate::ui::command::Command;
-use crate::ui::infer_worker::{BackendInfo, ModelInfo};
 use crate::ui::overlay::{MapKind, OverlayTimings};
 use crate::ui::theme;
 

@@ -15,6 +15,8 @@
 //!    the photo's own resolution from the photo's known pixels, guided by the pasted sample
 //!    ([`crate::detail`]): the sample keeps its layout and colours, the photo gives texture.
 
+pub mod worker;
+
 use std::path::Path;
 
 use burn::prelude::*;
