@@ -576,3 +576,83 @@ fn recipe_limits_refuse_huge_lists_and_paths_outside_the_recipe_folder() {
     std::fs::write(&huge, vec![b' '; 9 << 20]).expect("write");
     assert_fails_with(&replay(&huge, &t.path().join("o4")), "bytes, more than");
 }
+
+/// The cost of ranking a gallery of 16 at 12 Mpx (4000×3000): the seam scorer is built once
+/// per hole and reads only the pixels near the hole's edge; realism runs a discriminator of
+/// the embedded model's architecture (random weights: the default model ships none) once per
+/// sample on the context box at model resolution. Run with
+/// `cargo test --test steer -- --ignored --nocapture score_cost`.
+#[test]
+#[ignore = "a measurement: prints timings at 12 Mpx"]
+fn score_cost_at_12_mpx() {
+    use std::time::Instant;
+    let (w, h) = (4000u32, 3000u32);
+    let full = image::open(root().join("assets/coffee.png"))
+        .expect("coffee")
+        .to_rgb8();
+    let img = image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle);
+    for (name, rx, ry) in [("object", 300.0f32, 220.0f32), ("large", 900.0, 650.0)] {
+        let hole = Mask::from_hole_fn(w, h, |x, y| {
+            let (dx, dy) = (x as f32 - 2000.0, y as f32 - 1500.0);
+            dx * dx / (rx * rx) + dy * dy / (ry * ry) <= 1.0
+        });
+        let samples: Vec<RgbImage> = (0..16u8)
+            .map(|k| {
+                let mut s = img.clone();
+                for (x, y, p) in s.enumerate_pixels_mut() {
+                    if hole.is_hole(x, y) {
+                        *p = Rgb([k * 10, 100, 200 - k * 10]);
+                    }
+                }
+                s
+            })
+            .collect();
+        let t0 = Instant::now();
+        let scorer = SeamScorer::new(&hole).expect("scorer");
+        let build = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let scores: Vec<f32> = samples
+            .iter()
+            .map(|s| scorer.score(s).expect("score").score)
+            .collect();
+        let each = t1.elapsed().as_secs_f64() / 16.0;
+        assert!(scores.iter().all(|v| v.is_finite()));
+        assert_eq!(scorer.score(&samples[3]).expect("again").score, scores[3]);
+        println!(
+            "seam, {name} hole ({:.1}% of 12 Mpx): scorer {:.0} ms once, {:.2} ms per sample, 16 samples {:.0} ms",
+            100.0 * hole.hole_ratio(),
+            1e3 * build,
+            1e3 * each,
+            1e3 * (build + 16.0 * each)
+        );
+    }
+    // The embedded model's architecture with a randomly initialised discriminator.
+    let dev = burn::tensor::Device::flex();
+    let (file, model) = pdpaint::model::embedded::load(&dev).expect("embedded");
+    let disc = pdpaint::model::Discriminator::from_source(
+        &mut pdpaint::model::params::ParamSource::random(1, &dev),
+        &file.config.discriminator,
+    )
+    .expect("discriminator");
+    let inp = Inpainter::new(model, file, dev).with_discriminator(disc);
+    let hole = Mask::from_hole_fn(w, h, |x, y| {
+        (1700..2300).contains(&x) && (1280..1720).contains(&y)
+    });
+    let session = inp
+        .session(&img, &hole, &InpaintOptions::default())
+        .expect("session");
+    let t2 = Instant::now();
+    let mut vals = Vec::new();
+    for _ in 0..16 {
+        vals.push(realism(&session, &img).expect("realism"));
+    }
+    let each = t2.elapsed().as_secs_f64() / 16.0;
+    assert!(vals.iter().all(|r| r.value().is_some_and(f32::is_finite)));
+    assert!(vals.windows(2).all(|p| p[0] == p[1]));
+    println!(
+        "realism (default architecture, R = {}): {:.1} ms per sample, 16 samples {:.0} ms",
+        inp.resolution(),
+        1e3 * each,
+        1e3 * 16.0 * each
+    );
+}

@@ -175,7 +175,7 @@ fn load_mask_for(path: &Path, w: u32, h: u32, what: &str) -> Result<Mask> {
     let m = Mask::load(path)?;
     if (m.width, m.height) != (w, h) {
         eprintln!(
-            "note: {what} is {}×{}, photo is {w}×{h}: resizing it (nearest neighbour): {}",
+            "note: {what} is {}×{}, photo is {w}×{h}: resizing {what} (nearest neighbour): {}",
             m.width,
             m.height,
             path.display()
