@@ -35,6 +35,21 @@ pub struct TrainTiming {
     stage2_steps_per_s: f64,
 }
 
+/// The median (mean of the middle two for an even count; NaN when empty). Shared by the
+/// `bench` modes (`bench` and `bench_detail` use it from here).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
 fn synthetic_folder() -> Result<(tempfile_dir::Dir, ImageFolder)> {
     let dir = tempfile_dir::Dir::new()?;
     for i in 0..3u32 {
@@ -113,12 +128,24 @@ pub fn run(
                 resolution: res,
                 batch,
                 vgg_width_div,
-                stage1_steps_per_s: 1.0 / super::bench::median(s1),
-                stage2_steps_per_s: 1.0 / super::bench::median(s2),
+                stage1_steps_per_s: 1.0 / median(s1),
+                stage2_steps_per_s: 1.0 / median(s2),
             });
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
 }
 
 /// A temporary folder removed on drop (no dev-dependency in the binary).

@@ -5,11 +5,17 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, tanh};
 
-use crate::error::Result;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
 use crate::maps::{Decay, hard_map_fast, hard_map_tensor, nearest_strided_tensor};
 use crate::model::config::{GeneratorConfig, UnitLayout};
+use crate::model::layers::cpu::{
+    self, HostConv, HostConvT, Planes, instance_norm_inplace, on_host, plain, spd_norm,
+    spd_norm_pair,
+};
 use crate::model::layers::{
-    INIT_STD, SnConv2d, conv_t_from, conv2d_from, instance_norm, positional_norm,
+    INIT_STD, NORM_EPS, SnConv2d, conv_t_from, conv2d_from, instance_norm, positional_norm,
 };
 use crate::model::params::{Init, ParamSource};
 
@@ -76,6 +82,42 @@ impl SpdNorm {
     pub fn modulation(&self, prior: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let a = relu(self.mlp_activate.forward(prior));
         (self.mlp_gamma.forward(a.clone()), self.mlp_beta.forward(a))
+    }
+
+    /// γ and β on the host path in one GEMM (their two convolutions read the same input), each
+    /// multiplied by `d` (`D⊙γ`, `D⊙β`) when given.
+    ///
+    /// # Shapes
+    /// `prior: [B, 3, h, w]`, `d: [B or 1, 1, h, w]` → two `[B, C, h, w]`.
+    fn modulation_host(&self, prior: &Planes, d: Option<&Planes>) -> Result<(Planes, Planes)> {
+        let a = HostConv::from_conv2d(&self.mlp_activate)?.forward(prior, |_, _, _, seg| {
+            seg.iter_mut().for_each(|v| *v = cpu::relu(*v))
+        })?;
+        let c = self.mlp_gamma.weight.dims()[0];
+        let bias = |conv: &Conv2d| {
+            conv.bias
+                .as_ref()
+                .map_or_else(|| Tensor::zeros([c], &Device::flex()), |b| b.val())
+        };
+        let both = HostConv::new(
+            Tensor::cat(
+                vec![self.mlp_gamma.weight.val(), self.mlp_beta.weight.val()],
+                0,
+            ),
+            Some(Tensor::cat(
+                vec![bias(&self.mlp_gamma), bias(&self.mlp_beta)],
+                0,
+            )),
+            self.mlp_gamma.stride[0],
+            1,
+        )?;
+        let gb = both.forward(&a, |b, _, off, seg| {
+            if let Some(d) = d {
+                let dp = &d.plane(b, 0)[off..];
+                seg.iter_mut().zip(dp).for_each(|(v, dv)| *v *= dv);
+            }
+        })?;
+        Ok(split_channels(gb, c))
     }
 
     /// `x̂ ⊙ (1 + D⊙γ) + D⊙β`, broadcasting γ, β, D over the batch when theirs is 1.
@@ -289,11 +331,16 @@ impl SpdResBlock {
         let pr = nearest_strided_tensor(prior, stride);
         let mr = nearest_strided_tensor(known, stride);
         let hard = hard_map_exact(mr.clone(), self.n, self.ks, decay);
+        BlockCond(CondRepr::Tensors(Box::new(self.tensor_cond(pr, mr, hard))))
+    }
+
+    /// The Burn-tensor conditioning from the resized prior, mask and hard map.
+    fn tensor_cond(&self, pr: Tensor<4>, mr: Tensor<4>, hard: Tensor<4>) -> TensorCond {
         let fp = self.conv_to_f.forward(pr.clone());
         let (g0, b0) = self.norm_0.modulation(pr.clone());
         let (g1, b1) = self.norm_1.modulation(pr.clone());
         let (gs, bs) = self.norm_s.modulation(pr.clone());
-        BlockCond {
+        TensorCond {
             pr,
             mr,
             hard,
@@ -307,6 +354,65 @@ impl SpdResBlock {
         }
     }
 
+    /// The host-path conditioning (flex inference): everything [`Self::condition`] computes,
+    /// plus the attention's prior half (`conv(fp, W_att[:, :fin]) + b`), `D⊙γ`, `D⊙β` of the two
+    /// hard SPDNorms and the spectral-normalised weights, once per photo.
+    fn condition_host(
+        &self,
+        pr: Planes,
+        mr: Planes,
+        decay: Decay,
+        up: &ConvTranspose2d,
+    ) -> Result<HostBlockCond> {
+        let eps = NORM_EPS as f32;
+        let mut hard = Planes::zeros(mr.n, 1, mr.h, mr.w);
+        for (dst, src) in hard.data.chunks_mut(mr.hw()).zip(mr.data.chunks(mr.hw())) {
+            dst.copy_from_slice(&hard_map_fast(src, mr.h, mr.w, self.n, self.ks, decay));
+        }
+        let mut f1 = HostConv::from_conv2d(&self.conv_to_f.conv_in)?.forward(&pr, plain)?;
+        instance_norm_inplace(&mut f1, eps, None, cpu::relu);
+        let fp = HostConv::from_conv2d(&self.conv_to_f.conv_out)?.forward(&f1, plain)?;
+        let w = self.attention.weight.val();
+        let [fin, fin2, _, _] = w.dims();
+        if fin2 != 2 * fin {
+            return Err(Error::Backend(format!(
+                "attention takes {fin2} channels, expected 2·{fin}"
+            )));
+        }
+        let att_bias = self.attention.bias.as_ref().map(|b| b.val());
+        let afp =
+            HostConv::new(w.clone().narrow(1, 0, fin), att_bias, 1, 1)?.forward(&fp, plain)?;
+        let att_x = HostConv::new(w.narrow(1, fin, fin), None, 1, 1)?;
+        let (gs, bs) = self.norm_s.modulation_host(&pr, None)?;
+        let (t0, w0) = self.norm_0.modulation_host(&pr, Some(&hard))?;
+        let (t1, w1) = self.norm_1.modulation_host(&pr, Some(&hard))?;
+        let sn = |c: &SnConv2d| {
+            HostConv::new(
+                c.weight(),
+                c.bias.as_ref().map(|b| b.val()),
+                c.stride,
+                c.pad,
+            )
+        };
+        Ok(HostBlockCond {
+            pr,
+            mr,
+            hard,
+            afp,
+            gs,
+            bs,
+            t0,
+            w0,
+            t1,
+            w1,
+            att_x,
+            conv_0: sn(&self.conv_0)?,
+            conv_1: sn(&self.conv_1)?,
+            conv_s: sn(&self.conv_s)?,
+            up: HostConvT::from_conv_t(up)?,
+        })
+    }
+
     /// Runs the block with precomputed conditioning and keeps every intermediate: the soft
     /// map `Ds = (1 − Mr)⊙σ(conv([conv_to_f(Pr), x])) + Mr`, the three SPDNorm outputs and both
     /// branches. Tensors are shared handles, so keeping them costs no copies.
@@ -314,6 +420,14 @@ impl SpdResBlock {
     /// # Shapes
     /// `x: [B, fin, h, w]`, conditioning of batch 1 or B → trace with `out: [B, fout, h, w]`.
     pub fn trace_cond(&self, x: Tensor<4>, c: &BlockCond) -> BlockTrace {
+        let c = match &c.0 {
+            CondRepr::Tensors(t) => t.as_ref().clone(),
+            CondRepr::Host(hc) => self.tensor_cond(
+                hc.pr.clone().into_tensor(),
+                hc.mr.clone().into_tensor(),
+                hc.hard.clone().into_tensor(),
+            ),
+        };
         let [b, fin, h, w] = x.dims();
         let fp = if c.fp.dims()[0] == b {
             c.fp.clone()
@@ -353,6 +467,13 @@ impl SpdResBlock {
         c: &BlockCond,
         want_maps: bool,
     ) -> (Tensor<4>, Option<(Tensor<4>, Tensor<4>)>) {
+        if let CondRepr::Host(hc) = &c.0
+            && on_host(&x)
+            && let Ok((y, maps)) =
+                Planes::from_tensor(x.clone()).and_then(|xs| hc.forward(&xs, want_maps))
+        {
+            return (y.into_tensor(), maps);
+        }
         let t = self.trace_cond(x, c);
         let maps = want_maps.then_some((t.hard, t.soft));
         (t.out, maps)
@@ -374,6 +495,25 @@ impl SpdResBlock {
         let c = self.condition(prior, known, h, decay);
         self.forward_cond(x, &c, want_maps)
     }
+}
+
+/// Splits `[n, c0 + c1, h, w]` after channel `c0`.
+fn split_channels(p: Planes, c0: usize) -> (Planes, Planes) {
+    let (n, c, hw) = (p.n, p.c, p.hw());
+    let mut a = Vec::with_capacity(n * c0 * hw);
+    let mut b = Vec::with_capacity(n * (c - c0) * hw);
+    for chunk in p.data.chunks(c * hw) {
+        a.extend_from_slice(&chunk[..c0 * hw]);
+        b.extend_from_slice(&chunk[c0 * hw..]);
+    }
+    let mk = |data, c| Planes {
+        data,
+        n,
+        c,
+        h: p.h,
+        w: p.w,
+    };
+    (mk(a, c0), mk(b, c - c0))
 }
 
 /// The hard map of a batch of known maps `[B, 1, h, w]`, computed on the host with the exact
@@ -399,29 +539,111 @@ pub fn hard_map_exact(mr: Tensor<4>, n: usize, ks: usize, decay: Decay) -> Tenso
     }
 }
 
-/// The z-independent part of one block's computation (see [`SpdResBlock::condition`]).
+/// The z-independent part of one block's computation (see [`SpdResBlock::condition`]): Burn
+/// tensors, or host buffers for the flex inference path.
 #[derive(Debug, Clone)]
-pub struct BlockCond {
+pub struct BlockCond(CondRepr);
+
+#[derive(Debug, Clone)]
+enum CondRepr {
+    Tensors(Box<TensorCond>),
+    Host(Arc<HostBlockCond>),
+}
+
+impl BlockCond {
+    /// Whether the conditioning lives on the host path (flex inference).
+    pub fn is_host(&self) -> bool {
+        matches!(self.0, CondRepr::Host(_))
+    }
+}
+
+/// The conditioning of one block as Burn tensors.
+#[derive(Debug, Clone)]
+struct TensorCond {
     /// Prior resized to the block's size `[B, 3, h, w]`.
-    pub pr: Tensor<4>,
+    pr: Tensor<4>,
     /// Known map at the block's size `[B, 1, h, w]`.
-    pub mr: Tensor<4>,
+    mr: Tensor<4>,
     /// Hard map `[B, 1, h, w]`.
-    pub hard: Tensor<4>,
+    hard: Tensor<4>,
     /// `conv_to_f(Pr)` `[B, fin, h, w]`.
-    pub fp: Tensor<4>,
+    fp: Tensor<4>,
     /// γ of `norm_0`.
-    pub g0: Tensor<4>,
+    g0: Tensor<4>,
     /// β of `norm_0`.
-    pub b0: Tensor<4>,
+    b0: Tensor<4>,
     /// γ of `norm_1`.
-    pub g1: Tensor<4>,
+    g1: Tensor<4>,
     /// β of `norm_1`.
-    pub b1: Tensor<4>,
+    b1: Tensor<4>,
     /// γ of `norm_s`.
-    pub gs: Tensor<4>,
+    gs: Tensor<4>,
     /// β of `norm_s`.
-    pub bs: Tensor<4>,
+    bs: Tensor<4>,
+}
+
+/// The conditioning of one block on the host path (maps batch 1 or B), with the unit's
+/// convolutions ready for it.
+#[derive(Debug)]
+struct HostBlockCond {
+    /// Prior at the block's size `[B, 3, h, w]`.
+    pr: Planes,
+    /// Known map `[B, 1, h, w]`.
+    mr: Planes,
+    /// Hard map `[B, 1, h, w]`.
+    hard: Planes,
+    /// The prior half of the attention conv plus its bias `[B, fin, h, w]`.
+    afp: Planes,
+    /// γ, β of `norm_s`.
+    gs: Planes,
+    bs: Planes,
+    /// `D⊙γ`, `D⊙β` of `norm_0` and `norm_1` (D = hard map).
+    t0: Planes,
+    w0: Planes,
+    t1: Planes,
+    w1: Planes,
+    /// The `x` half of the attention conv (no bias).
+    att_x: HostConv,
+    /// Effective (spectral-normalised) convolutions.
+    conv_0: HostConv,
+    conv_1: HostConv,
+    conv_s: HostConv,
+    /// The unit's upsampling.
+    up: HostConvT,
+}
+
+impl HostBlockCond {
+    /// The block for one batch of `x` (what [`SpdResBlock::trace_cond`] computes, without the
+    /// intermediates): `[B, fin, h, w] → [B, fout, h, w]`, and `(hard, soft)` if asked.
+    fn forward(
+        &self,
+        x: &Planes,
+        want_maps: bool,
+    ) -> Result<(Planes, Option<(Tensor<4>, Tensor<4>)>)> {
+        let eps = NORM_EPS as f32;
+        let (mr, afp) = (&self.mr, &self.afp);
+        let soft = self.att_x.forward(x, |b, c, off, seg| {
+            let a = &afp.plane(b, c)[off..];
+            let m = &mr.plane(b, 0)[off..];
+            for ((v, av), mv) in seg.iter_mut().zip(a).zip(m) {
+                let att = cpu::sigmoid(*v + av);
+                *v = (-mv + 1.0) * att + mv;
+            }
+        })?;
+        let (norms, a0) = spd_norm_pair(x, &soft, &self.gs, &self.bs, &self.t0, &self.w0, eps);
+        let soft_out = self.conv_s.forward(&norms, plain)?;
+        drop(norms);
+        let h1 = self.conv_0.forward(&a0, plain)?;
+        drop(a0);
+        let a1 = spd_norm(&h1, &self.t1, &self.w1, eps, cpu::leaky);
+        drop(h1);
+        let out = self.conv_1.forward(&a1, |b, c, off, seg| {
+            let s = &soft_out.plane(b, c)[off..];
+            seg.iter_mut().zip(s).for_each(|(v, sv)| *v += sv);
+        })?;
+        let maps = want_maps.then(|| (self.hard.clone().into_tensor(), soft.into_tensor()));
+        Ok((out, maps))
+    }
 }
 
 /// The z-independent conditioning of the whole generator for one prior and mask.
@@ -429,6 +651,8 @@ pub struct BlockCond {
 pub struct GenCond {
     /// Per unit.
     pub blocks: Vec<BlockCond>,
+    /// `conv_img` on the host path.
+    host_img: Option<Arc<HostConv>>,
 }
 
 /// One generator unit: residual block, then a learned 2× upsampling.
@@ -515,6 +739,11 @@ impl Generator {
     /// # Shapes
     /// `prior: [B, 3, R, R]`, `known: [B, 1, R, R]` (1 = known).
     pub fn condition(&self, prior: Tensor<4>, known: Tensor<4>, decay: Decay) -> GenCond {
+        if on_host(&prior)
+            && let Ok(c) = self.condition_host(prior.clone(), known.clone(), decay)
+        {
+            return c;
+        }
         let blocks = self
             .generated
             .iter()
@@ -524,7 +753,27 @@ impl Generator {
                     .condition(prior.clone(), known.clone(), self.latent << k, decay)
             })
             .collect();
-        GenCond { blocks }
+        GenCond {
+            blocks,
+            host_img: None,
+        }
+    }
+
+    /// [`Self::condition`] on the host path (flex inference).
+    fn condition_host(&self, prior: Tensor<4>, known: Tensor<4>, decay: Decay) -> Result<GenCond> {
+        let r = prior.dims()[2];
+        let mut blocks = Vec::with_capacity(self.generated.len());
+        for (k, u) in self.generated.iter().enumerate() {
+            let stride = (r / (self.latent << k)).max(1);
+            let pr = Planes::from_tensor(nearest_strided_tensor(prior.clone(), stride))?;
+            let mr = Planes::from_tensor(nearest_strided_tensor(known.clone(), stride))?;
+            let hc = u.block.condition_host(pr, mr, decay, &u.up)?;
+            blocks.push(BlockCond(CondRepr::Host(Arc::new(hc))));
+        }
+        Ok(GenCond {
+            blocks,
+            host_img: Some(Arc::new(HostConv::from_conv2d(&self.conv_img)?)),
+        })
     }
 
     /// The raw output for `z` under precomputed conditioning.
@@ -537,7 +786,13 @@ impl Generator {
         cond: &GenCond,
         want_maps: bool,
     ) -> (Tensor<4>, Vec<UnitMaps>) {
-        let mut x = self.latent_grid(z);
+        let x = self.latent_grid(z);
+        if on_host(&x)
+            && let Some(r) = self.forward_cond_host(&x, cond, want_maps)
+        {
+            return r;
+        }
+        let mut x = x;
         let mut maps = Vec::new();
         for (unit, c) in self.generated.iter().zip(&cond.blocks) {
             let (y, m) = unit.block.forward_cond(x, c, want_maps);
@@ -548,6 +803,42 @@ impl Generator {
         }
         let out = tanh(self.conv_img.forward(leaky_relu(x, 0.2)));
         (out, maps)
+    }
+
+    /// [`Self::forward_cond`] on the host path; `None` when the conditioning is not a host one
+    /// (or a host kernel failed), and the caller takes the Burn path.
+    fn forward_cond_host(
+        &self,
+        x: &Tensor<4>,
+        cond: &GenCond,
+        want_maps: bool,
+    ) -> Option<(Tensor<4>, Vec<UnitMaps>)> {
+        let img = cond.host_img.as_ref()?;
+        let hosts: Vec<&HostBlockCond> = cond
+            .blocks
+            .iter()
+            .map(|b| match &b.0 {
+                CondRepr::Host(h) => Some(h.as_ref()),
+                CondRepr::Tensors(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        let run = || -> Result<(Tensor<4>, Vec<UnitMaps>)> {
+            let mut x = Planes::from_tensor(x.clone())?;
+            let mut maps = Vec::new();
+            for hc in hosts {
+                let (y, m) = hc.forward(&x, want_maps)?;
+                if let Some((hard, soft)) = m {
+                    maps.push(UnitMaps { hard, soft });
+                }
+                x = hc.up.forward(&y)?;
+            }
+            x.map_inplace(cpu::leaky);
+            let out = img.forward(&x, |_, _, _, seg| {
+                seg.iter_mut().for_each(|v| *v = v.tanh());
+            })?;
+            Ok((out.into_tensor(), maps))
+        };
+        run().ok()
     }
 
     /// The raw generator output (tanh, not composited) and, if asked, every unit's maps.
@@ -565,5 +856,111 @@ impl Generator {
     ) -> (Tensor<4>, Vec<UnitMaps>) {
         let cond = self.condition(prior, known, decay);
         self.forward_cond(z, &cond, want_maps)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model::{PdGan, Preset, tensor_to_vec};
+
+    /// The generator on the Burn ops only: every block conditioned with Burn tensors.
+    fn burn_path(
+        g: &Generator,
+        z: Tensor<2>,
+        prior: Tensor<4>,
+        known: Tensor<4>,
+        decay: Decay,
+    ) -> (Tensor<4>, Vec<UnitMaps>) {
+        let mut x = g.latent_grid(z);
+        let mut maps = Vec::new();
+        for unit in &g.generated {
+            let (y, m) = unit
+                .block
+                .forward(x, prior.clone(), known.clone(), decay, true);
+            let (hard, soft) = m.unwrap();
+            maps.push(UnitMaps { hard, soft });
+            x = unit.up.forward(y);
+        }
+        (tanh(g.conv_img.forward(leaky_relu(x, 0.2))), maps)
+    }
+
+    fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        let (a, b) = (tensor_to_vec(a).unwrap(), tensor_to_vec(b).unwrap());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        a.iter()
+            .zip(&b)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+            / scale
+    }
+
+    #[test]
+    fn host_path_matches_the_burn_path() {
+        let dev = Device::flex();
+        let mut cfg = Preset::Small.config();
+        cfg.generator.latent = 2; // 128²
+        let model = PdGan::random(&cfg, 5, &dev).unwrap();
+        let g = &model.generator;
+        let r = cfg.resolution();
+        dev.seed(1);
+        let prior: Tensor<4> = Tensor::random(
+            [1, 3, r, r],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &dev,
+        );
+        let mut known = vec![1.0f32; r * r];
+        for y in r / 4..r / 2 {
+            for x in r / 3..3 * r / 4 {
+                known[y * r + x] = 0.0;
+            }
+        }
+        let known = Tensor::<4>::from_data(TensorData::new(known, [1, 1, r, r]), &dev);
+        // Three samples against a batch-1 conditioning (the inference use).
+        let z: Tensor<2> = Tensor::random(
+            [3, cfg.generator.z_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let decay = cfg.hard_map.decay();
+        let cond = g.condition(prior.clone(), known.clone(), decay);
+        assert!(cond.blocks.iter().all(BlockCond::is_host));
+        let (fast, fast_maps) = g.forward_cond(z.clone(), &cond, true);
+        let (slow, slow_maps) =
+            burn_path(g, z, prior.repeat_dim(0, 3), known.repeat_dim(0, 3), decay);
+        let e = max_rel(fast, slow);
+        assert!(e < 1e-4, "output rel err {e}");
+        for (k, (f, s)) in fast_maps.into_iter().zip(slow_maps).enumerate() {
+            let eh = max_rel(f.hard.repeat_dim(0, 3), s.hard);
+            let es = max_rel(f.soft, s.soft);
+            assert!(eh == 0.0 && es < 1e-4, "unit {k}: hard {eh}, soft {es}");
+        }
+    }
+
+    #[test]
+    fn block_trace_works_from_a_host_conditioning() {
+        let dev = Device::flex();
+        let mut cfg = Preset::Tiny.config();
+        cfg.generator.latent = 2;
+        let model = PdGan::random(&cfg, 7, &dev).unwrap();
+        let g = &model.generator;
+        let r = cfg.resolution();
+        let prior: Tensor<4> = Tensor::random(
+            [1, 3, r, r],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &dev,
+        );
+        let known = Tensor::<4>::ones([1, 1, r, r], &dev);
+        let cond = g.condition(prior.clone(), known.clone(), Decay::Exp);
+        let unit = &g.generated[1];
+        let x: Tensor<4> = Tensor::random(
+            [1, cfg.generator.units()[1].fin, 4, 4],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let from_host = unit.block.trace_cond(x.clone(), &cond.blocks[1]).out;
+        let direct = unit.block.forward_trace(x, prior, known, Decay::Exp).out;
+        assert!(max_rel(from_host, direct) < 1e-6);
     }
 }

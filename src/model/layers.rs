@@ -7,9 +7,12 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::model::params::{Init, ParamSource};
+
+pub mod cpu;
 
 /// Standard deviation of the authors' `init_weights` (normal, 0.02).
 pub const INIT_STD: f32 = 0.02;
@@ -318,6 +321,113 @@ impl PartialConv {
         let out = (o / divisor).mask_fill(hole.clone(), 0.0);
         let new_mask = hole.bool_not().float();
         (out, new_mask)
+    }
+
+    /// The host path of [`Self::forward`] (flex inference), with `pre` applied to `x` first
+    /// (the encoder's LeakyReLU). A mask whose channels all agree is kept as one plane
+    /// (`m.c == 1`): its convolution then runs on one channel with the mask kernel summed over
+    /// the input channels, in f64 (see [`Self::mask_sums_exact`]). The new mask is one plane again when
+    /// every output channel has the same holes (always, unless the mask kernel has exact zeros).
+    ///
+    /// # Shapes
+    /// `x: [B, cin, H, W]`, `m: [B, cin or 1, H, W]` → `(out [B, cout, H', W'], mask [B, cout
+    /// or 1, H', W'])`.
+    pub fn forward_host(
+        &self,
+        x: &cpu::Planes,
+        m: &cpu::Planes,
+        pre: fn(f32) -> f32,
+    ) -> Result<(cpu::Planes, cpu::Planes)> {
+        let hw = x.hw();
+        let mut xm = x.clone();
+        xm.data.par_chunks_mut(hw).enumerate().for_each(|(idx, p)| {
+            let mp = m.plane(idx / x.c, if m.c == 1 { 0 } else { idx % x.c });
+            p.iter_mut().zip(mp).for_each(|(v, mv)| *v = pre(*v) * mv);
+        });
+        let s = if m.c == 1 {
+            self.mask_sums_exact(m)?
+        } else {
+            cpu::HostConv::new(self.mask_conv.val(), None, self.stride, self.pad)?
+                .forward(m, cpu::plain)?
+        };
+        let out = cpu::HostConv::new(self.input_conv.val(), None, self.stride, self.pad)?.forward(
+            &xm,
+            |b, c, off, seg| {
+                let sp = &s.plane(b, c)[off..];
+                seg.iter_mut().zip(sp).for_each(|(v, sv)| {
+                    *v = if *sv == 0.0 { 0.0 } else { *v / sv };
+                });
+            },
+        )?;
+        let shw = s.hw();
+        let same = (0..s.n).all(|b| {
+            let p0 = s.plane(b, 0);
+            (1..s.c).all(|c| {
+                s.plane(b, c)
+                    .iter()
+                    .zip(p0)
+                    .all(|(a, z)| (*a == 0.0) == (*z == 0.0))
+            })
+        });
+        let planes = if same { 1 } else { s.c };
+        let mut mask = cpu::Planes::zeros(s.n, planes, s.h, s.w);
+        for (idx, dst) in mask.data.chunks_mut(shw).enumerate() {
+            let (b, c) = (idx / planes, idx % planes);
+            dst.iter_mut()
+                .zip(s.plane(b, c))
+                .for_each(|(d, sv)| *d = if *sv == 0.0 { 0.0 } else { 1.0 });
+        }
+        Ok((out, mask))
+    }
+
+    /// The mask convolution of a one-plane mask, summed in f64 and rounded once: the window
+    /// sums of the (signed) mask kernel can nearly cancel, and `o / s` then amplifies any
+    /// rounding of `s`, so `s` is computed as exactly as f32 can hold it rather than in yet
+    /// another float32 order.
+    fn mask_sums_exact(&self, m: &cpu::Planes) -> Result<cpu::Planes> {
+        let [cout, cin, k, _] = self.mask_conv.dims();
+        let w = crate::model::tensor_to_vec(self.mask_conv.val())?;
+        let kk = k * k;
+        let mut wsum = vec![0f64; cout * kk];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for t in 0..kk {
+                    wsum[co * kk + t] += f64::from(w[(co * cin + ci) * kk + t]);
+                }
+            }
+        }
+        let (st, p) = (self.stride, self.pad as isize);
+        let ho = (m.h + 2 * self.pad).saturating_sub(k) / st + 1;
+        let wo = (m.w + 2 * self.pad).saturating_sub(k) / st + 1;
+        let mut s = cpu::Planes::zeros(m.n, cout, ho, wo);
+        s.data
+            .par_chunks_mut(ho * wo)
+            .enumerate()
+            .for_each(|(idx, plane)| {
+                let (b, co) = (idx / cout, idx % cout);
+                let (mp, ws) = (m.plane(b, 0), &wsum[co * kk..][..kk]);
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut acc = 0f64;
+                        for ky in 0..k {
+                            let iy = (oy * st + ky) as isize - p;
+                            if iy < 0 || iy >= m.h as isize {
+                                continue;
+                            }
+                            for kx in 0..k {
+                                let ix = (ox * st + kx) as isize - p;
+                                if ix < 0 || ix >= m.w as isize {
+                                    continue;
+                                }
+                                let mv = mp[iy as usize * m.w + ix as usize];
+                                acc += ws[ky * k + kx] * f64::from(mv);
+                            }
+                        }
+                        plane[oy * wo + ox] = acc as f32;
+                    }
+                }
+            });
+        Ok(s)
     }
 }
 

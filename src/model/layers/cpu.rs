@@ -1,0 +1,757 @@
+//! Host kernels for inference on Burn's flex CPU backend (docs/performance.md#where-the-time-goes).
+//!
+//! Burn 0.22's flex convolution re-lays every input out as NHWC in a scalar loop, flattens the
+//! weights again on every call, fills its im2col tiles one element at a time with a bounds check
+//! each, allocates a result per tile and scatters it back to NCHW; a convolution at 4×4 or 8×8
+//! runs its GEMM on one thread. The SPDNorm and positional-norm chains are a dozen tensor
+//! passes with an allocation each. At inference (no autodiff) on flex, the generator and the
+//! prior run on host buffers instead:
+//!
+//! * convolutions: im2col in NCHW row order (a row is a shifted copy of an input row) for a
+//!   tile of output rows, one Burn `matmul` per tile (flex's multi-threaded GEMM) and a write
+//!   back that adds the bias and applies the layer's element-wise tail in the same pass;
+//! * transposed 4×4 stride-2 convolutions: four sub-pixel GEMMs (each output parity sees a 2×2
+//!   part of the kernel), no column scatter;
+//! * normalisations: one statistics pass and one output pass.
+//!
+//! Training (autodiff) and wgpu keep Burn's ops; the trace functions used by the parity tests
+//! too. Every kernel computes its element-wise maths in the same order as the Burn ops it
+//! replaces; only the summation order of the reductions and GEMMs differs.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::prelude::*;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Floats of im2col per GEMM tile (16 MiB): bounds the extra memory of a convolution.
+const TILE_FLOATS: usize = 1 << 22;
+
+/// Whether `t` is a plain (no autodiff) tensor on the flex CPU backend, where the host kernels
+/// apply.
+pub fn on_host(t: &Tensor<4>) -> bool {
+    !t.is_autodiff() && t.device() == Device::flex()
+}
+
+fn backend_err(what: &str, e: impl std::fmt::Debug) -> Error {
+    Error::Backend(format!("host kernel: {what}: {e:?}"))
+}
+
+/// Reads a tensor's values (zero-copy when the tensor is not shared).
+fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.try_into_data()
+        .map_err(|e| backend_err("read back", e))?
+        .try_into_vec::<f32>()
+        .map_err(|e| backend_err("read back as f32", e))
+}
+
+/// A batch of NCHW feature maps on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planes {
+    /// Values, row-major `[n, c, h, w]`.
+    pub data: Vec<f32>,
+    /// Batch.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Height.
+    pub h: usize,
+    /// Width.
+    pub w: usize,
+}
+
+impl Planes {
+    /// All zeros.
+    pub fn zeros(n: usize, c: usize, h: usize, w: usize) -> Self {
+        Self {
+            data: vec![0.0; n * c * h * w],
+            n,
+            c,
+            h,
+            w,
+        }
+    }
+
+    /// Takes a tensor's values (zero-copy when the tensor is not shared).
+    pub fn from_tensor(t: Tensor<4>) -> Result<Self> {
+        let [n, c, h, w] = t.dims();
+        Ok(Self {
+            data: to_host(t)?,
+            n,
+            c,
+            h,
+            w,
+        })
+    }
+
+    /// A flex tensor holding these values (no copy).
+    pub fn into_tensor(self) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(self.data, [self.n, self.c, self.h, self.w]),
+            &Device::flex(),
+        )
+    }
+
+    /// Pixels per plane.
+    pub fn hw(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Plane `(b, c)`; a batch-1 map serves every `b`.
+    pub fn plane(&self, b: usize, c: usize) -> &[f32] {
+        let b = if self.n == 1 { 0 } else { b };
+        let hw = self.hw();
+        &self.data[(b * self.c + c) * hw..][..hw]
+    }
+
+    /// Applies `f` to every value in place.
+    pub fn map_inplace(&mut self, f: impl Fn(f32) -> f32 + Sync + Send) {
+        self.data
+            .par_chunks_mut(1 << 14)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
+    }
+}
+
+/// `max(x, 0)`.
+#[inline]
+pub fn relu(x: f32) -> f32 {
+    x.max(0.0)
+}
+
+/// Burn's (and PyTorch's) LeakyReLU with slope 0.2.
+#[inline]
+pub fn leaky(x: f32) -> f32 {
+    if x >= 0.0 { x } else { 0.2 * x }
+}
+
+/// Burn flex's sigmoid.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// No element-wise tail. A convolution's write-back step (`epi`) is run on every finished
+/// output segment with `(batch, channel, offset of the segment in its plane, values with the
+/// bias already added)`.
+pub fn plain(_: usize, _: usize, _: usize, _: &mut [f32]) {}
+
+/// A convolution (square kernel, symmetric zero padding, no dilation or groups) ready for the
+/// host path: the weight as the `[cout, cin·k·k]` GEMM operand.
+#[derive(Debug, Clone)]
+pub struct HostConv {
+    w: Tensor<2>,
+    bias: Option<Vec<f32>>,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+}
+
+impl HostConv {
+    /// From a weight `[cout, cin, k, k]`, an optional bias `[cout]`, stride and padding.
+    pub fn new(
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+        stride: usize,
+        pad: usize,
+    ) -> Result<Self> {
+        let [cout, cin, kh, kw] = weight.dims();
+        if kh != kw || stride == 0 {
+            return Err(Error::Backend(format!(
+                "host conv: kernel {kh}x{kw}, stride {stride} not supported"
+            )));
+        }
+        Ok(Self {
+            w: weight.reshape([cout, cin * kh * kw]),
+            bias: bias.map(to_host).transpose()?,
+            cin,
+            cout,
+            k: kh,
+            stride,
+            pad,
+        })
+    }
+
+    /// From a Burn `Conv2d` with symmetric explicit padding, equal strides, no dilation, one
+    /// group.
+    pub fn from_conv2d(c: &Conv2d) -> Result<Self> {
+        let pad = match c.padding {
+            PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => t,
+            PaddingConfig2d::Valid => 0,
+            _ => {
+                return Err(Error::Backend(
+                    "host conv: only symmetric explicit padding".into(),
+                ));
+            }
+        };
+        if c.stride[0] != c.stride[1] || c.dilation != [1, 1] || c.groups != 1 {
+            return Err(Error::Backend(
+                "host conv: strided/dilated/grouped variant not supported".into(),
+            ));
+        }
+        Self::new(
+            c.weight.val(),
+            c.bias.as_ref().map(|b| b.val()),
+            c.stride[0],
+            pad,
+        )
+    }
+
+    /// Output channels.
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+
+    /// Output size for an `h × w` input.
+    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        let o = |n: usize| (n + 2 * self.pad).saturating_sub(self.k) / self.stride + 1;
+        (o(h), o(w))
+    }
+
+    /// `conv(x) + bias`, then `epi` on every output segment.
+    ///
+    /// # Shapes
+    /// `[n, cin, h, w] → [n, cout, h', w']`.
+    pub fn forward(
+        &self,
+        x: &Planes,
+        epi: impl Fn(usize, usize, usize, &mut [f32]) + Sync,
+    ) -> Result<Planes> {
+        if x.c != self.cin {
+            return Err(Error::Backend(format!(
+                "host conv: {} input channels, weight has {}",
+                x.c, self.cin
+            )));
+        }
+        let (ho, wo) = self.out_size(x.h, x.w);
+        let mut out = Planes::zeros(x.n, self.cout, ho, wo);
+        if self.k == 1 && self.stride == 1 && self.pad == 0 {
+            // Pointwise: each batch element's planes are already the GEMM operand.
+            let hw = x.hw();
+            for b in 0..x.n {
+                let cols = x.data[b * x.c * hw..][..x.c * hw].to_vec();
+                let res = matmul(&self.w, cols, x.c, hw)?;
+                self.write_back(&mut out, &res, b * ho, (b + 1) * ho, &epi);
+            }
+            return Ok(out);
+        }
+        let kk = self.cin * self.k * self.k;
+        let rows = x.n * ho;
+        let tile_rows = (TILE_FLOATS / (kk * wo).max(1)).clamp(1, rows.max(1));
+        let mut g0 = 0;
+        while g0 < rows {
+            let g1 = (g0 + tile_rows).min(rows);
+            let ncols = (g1 - g0) * wo;
+            let mut cols = vec![0.0f32; kk * ncols];
+            self.im2col(&mut cols, x, g0, g1, ho, wo);
+            let res = matmul(&self.w, cols, kk, ncols)?;
+            self.write_back(&mut out, &res, g0, g1, &epi);
+            g0 = g1;
+        }
+        Ok(out)
+    }
+
+    /// Rows `(ci, ky, kx)` × columns (global output rows `g0..g1` × `wo`).
+    fn im2col(&self, cols: &mut [f32], x: &Planes, g0: usize, g1: usize, ho: usize, wo: usize) {
+        let (k, s, p) = (self.k, self.stride, self.pad);
+        let ncols = (g1 - g0) * wo;
+        cols.par_chunks_mut(ncols).enumerate().for_each(|(r, row)| {
+            let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
+            // Output columns whose input column ox·s + kx − p lies inside the image.
+            let lo = if kx >= p { 0 } else { (p - kx).div_ceil(s) }.min(wo);
+            let hi = (x.w + p).saturating_sub(kx).div_ceil(s).clamp(lo, wo);
+            for g in g0..g1 {
+                let (b, oy) = (g / ho, g % ho);
+                let dst = &mut row[(g - g0) * wo..][..wo];
+                let iy = (oy * s + ky) as isize - p as isize;
+                if iy < 0 || iy >= x.h as isize {
+                    continue; // already zero
+                }
+                let src = &x.plane(b, ci)[iy as usize * x.w..][..x.w];
+                if s == 1 {
+                    let off = lo + kx - p;
+                    dst[lo..hi].copy_from_slice(&src[off..off + (hi - lo)]);
+                } else {
+                    for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                        *d = src[ox * s + kx - p];
+                    }
+                }
+            }
+        });
+    }
+
+    /// Copies GEMM rows `[cout, (g1 − g0)·wo]` into `out`, adding the bias, then runs `epi`.
+    fn write_back(
+        &self,
+        out: &mut Planes,
+        res: &[f32],
+        g0: usize,
+        g1: usize,
+        epi: &(impl Fn(usize, usize, usize, &mut [f32]) + Sync),
+    ) {
+        let (ho, wo) = (out.h, out.w);
+        let ncols = (g1 - g0) * wo;
+        let cout = self.cout;
+        let bias = self.bias.as_deref();
+        out.data
+            .par_chunks_mut(ho * wo)
+            .enumerate()
+            .for_each(|(idx, plane)| {
+                let (b, co) = (idx / cout, idx % cout);
+                let (r0, r1) = (g0.max(b * ho), g1.min((b + 1) * ho));
+                if r0 >= r1 {
+                    return;
+                }
+                let off = (r0 - b * ho) * wo;
+                let seg = &mut plane[off..(r1 - b * ho) * wo];
+                let src = &res[co * ncols + (r0 - g0) * wo..][..seg.len()];
+                match bias {
+                    Some(bv) => {
+                        let bc = bv[co];
+                        seg.iter_mut().zip(src).for_each(|(d, s)| *d = s + bc);
+                    }
+                    None => seg.copy_from_slice(src),
+                }
+                epi(b, co, off, seg);
+            });
+    }
+}
+
+/// `w [m, k] · cols [k, n]` with Burn's matmul (flex: the multi-threaded gemm crate).
+fn matmul(w: &Tensor<2>, cols: Vec<f32>, k: usize, n: usize) -> Result<Vec<f32>> {
+    let rhs = Tensor::<2>::from_data(TensorData::new(cols, [k, n]), &w.device());
+    to_host(w.clone().matmul(rhs))
+}
+
+/// A transposed convolution 4×4, stride 2, padding 1 (doubles the size) as four sub-pixel
+/// GEMMs: output pixel `(2y + py, 2x + px)` only sees kernel rows `py + 1, py + 3` (or `py − 1`)
+/// and the matching columns, i.e. a 2×2 convolution of the input.
+#[derive(Debug, Clone)]
+pub struct HostConvT {
+    /// Per parity `2·py + px`: `[cout, cin·4]`, rows `(ci, ty, tx)`.
+    w: [Tensor<2>; 4],
+    bias: Option<Vec<f32>>,
+    cin: usize,
+    cout: usize,
+}
+
+/// Input offset of tap `t` (0, 1) for output parity `p` and the kernel index it uses:
+/// `out = 2·in − 1 + kernel`.
+fn convt_tap(p: usize, t: usize) -> (isize, usize) {
+    match (p, t) {
+        (0, 0) => (0, 1),
+        (0, _) => (-1, 3),
+        (_, 0) => (0, 2),
+        (_, _) => (1, 0),
+    }
+}
+
+impl HostConvT {
+    /// From a Burn `ConvTranspose2d` 4×4, stride 2, padding 1, no output padding, dilation or
+    /// groups.
+    pub fn from_conv_t(c: &ConvTranspose2d) -> Result<Self> {
+        if c.kernel_size != [4, 4]
+            || c.stride != [2, 2]
+            || c.padding != [1, 1]
+            || c.padding_out != [0, 0]
+            || c.dilation != [1, 1]
+            || c.groups != 1
+        {
+            return Err(Error::Backend(
+                "host transposed conv: only 4x4 stride 2 padding 1".into(),
+            ));
+        }
+        let [cin, cout, _, _] = c.weight.dims();
+        let w = to_host(c.weight.val())?; // [cin, cout, 4, 4]
+        let dev = c.weight.device();
+        let parity = |py: usize, px: usize| -> Tensor<2> {
+            let mut m = vec![0.0f32; cout * cin * 4];
+            for co in 0..cout {
+                for ci in 0..cin {
+                    for ty in 0..2 {
+                        let ky = convt_tap(py, ty).1;
+                        for tx in 0..2 {
+                            let kx = convt_tap(px, tx).1;
+                            m[co * cin * 4 + ci * 4 + ty * 2 + tx] =
+                                w[((ci * cout + co) * 4 + ky) * 4 + kx];
+                        }
+                    }
+                }
+            }
+            Tensor::from_data(TensorData::new(m, [cout, cin * 4]), &dev)
+        };
+        Ok(Self {
+            w: [parity(0, 0), parity(0, 1), parity(1, 0), parity(1, 1)],
+            bias: c.bias.as_ref().map(|b| to_host(b.val())).transpose()?,
+            cin,
+            cout,
+        })
+    }
+
+    /// `convT(x) + bias`.
+    ///
+    /// # Shapes
+    /// `[n, cin, h, w] → [n, cout, 2h, 2w]`.
+    pub fn forward(&self, x: &Planes) -> Result<Planes> {
+        if x.c != self.cin {
+            return Err(Error::Backend(format!(
+                "host transposed conv: {} input channels, weight has {}",
+                x.c, self.cin
+            )));
+        }
+        let (n, h, w, cin, cout) = (x.n, x.h, x.w, self.cin, self.cout);
+        let (ho, wo) = (2 * h, 2 * w);
+        let mut out = Planes::zeros(n, cout, ho, wo);
+        let kk = cin * 4;
+        let tile_rows = (TILE_FLOATS / (kk * w).max(1)).clamp(1, (n * h).max(1));
+        for (pidx, wp) in self.w.iter().enumerate() {
+            let (py, px) = (pidx / 2, pidx % 2);
+            let mut g0 = 0;
+            while g0 < n * h {
+                let g1 = (g0 + tile_rows).min(n * h);
+                let ncols = (g1 - g0) * w;
+                let mut cols = vec![0.0f32; kk * ncols];
+                cols.par_chunks_mut(ncols).enumerate().for_each(|(r, row)| {
+                    let (ci, ty, tx) = (r / 4, (r / 2) % 2, r % 2);
+                    let dy = convt_tap(py, ty).0;
+                    let dx = convt_tap(px, tx).0;
+                    for g in g0..g1 {
+                        let (b, y) = (g / h, g % h);
+                        let iy = y as isize + dy;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let src = &x.plane(b, ci)[iy as usize * w..][..w];
+                        let dst = &mut row[(g - g0) * w..][..w];
+                        match dx {
+                            0 => dst.copy_from_slice(src),
+                            -1 => dst[1..].copy_from_slice(&src[..w - 1]),
+                            _ => dst[..w - 1].copy_from_slice(&src[1..]),
+                        }
+                    }
+                });
+                let res = matmul(wp, cols, kk, ncols)?;
+                let bias = self.bias.as_deref();
+                out.data
+                    .par_chunks_mut(ho * wo)
+                    .enumerate()
+                    .for_each(|(idx, plane)| {
+                        let (b, co) = (idx / cout, idx % cout);
+                        let (r0, r1) = (g0.max(b * h), g1.min((b + 1) * h));
+                        let bc = bias.map_or(0.0, |bv| bv[co]);
+                        for g in r0..r1 {
+                            let y = g - b * h;
+                            let src = &res[co * ncols + (g - g0) * w..][..w];
+                            let dst = &mut plane[(2 * y + py) * wo..][..wo];
+                            for (xx, v) in src.iter().enumerate() {
+                                dst[2 * xx + px] = v + bc;
+                            }
+                        }
+                    });
+                g0 = g1;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Per-pixel mean and `sqrt(var + eps)` across channels with the **unbiased** variance (the
+/// positional norm's statistics), `[n, h·w]` each.
+pub fn posnorm_stats(x: &Planes, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let (n, c, hw) = (x.n, x.c, x.hw());
+    let chunk = gcd(hw, 256).max(1);
+    let mut mean = vec![0.0f32; n * hw];
+    let mut sd = vec![0.0f32; n * hw];
+    let denom = (c.max(2) - 1) as f64;
+    mean.par_chunks_mut(chunk)
+        .zip(sd.par_chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(i, (m, s))| {
+            let p0 = i * chunk;
+            let (b, off) = (p0 / hw, p0 % hw);
+            // f64 accumulators: up to 1024 channels.
+            let mut acc = vec![0f64; chunk];
+            for ch in 0..c {
+                let src = &x.plane(b, ch)[off..off + chunk];
+                acc.iter_mut()
+                    .zip(src)
+                    .for_each(|(a, &v)| *a += f64::from(v));
+            }
+            m.iter_mut()
+                .zip(&acc)
+                .for_each(|(mu, a)| *mu = (a / c as f64) as f32);
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for ch in 0..c {
+                let src = &x.plane(b, ch)[off..off + chunk];
+                acc.iter_mut()
+                    .zip(src)
+                    .zip(m.iter())
+                    .for_each(|((a, v), mu)| {
+                        let d = v - mu;
+                        *a += f64::from(d * d);
+                    });
+            }
+            s.iter_mut()
+                .zip(&acc)
+                .for_each(|(sd, a)| *sd = ((a / denom) as f32 + eps).sqrt());
+        });
+    (mean, sd)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Instance normalisation (biased variance) with an optional per-channel affine `x̂·γ + β`,
+/// then `f`, in place.
+pub fn instance_norm_inplace(
+    x: &mut Planes,
+    eps: f32,
+    affine: Option<(&[f32], &[f32])>,
+    f: impl Fn(f32) -> f32 + Sync + Send,
+) {
+    let (hw, c) = (x.hw(), x.c);
+    x.data.par_chunks_mut(hw).enumerate().for_each(|(idx, p)| {
+        // f64 accumulators: a plane holds up to 256² values.
+        let mean = (p.iter().map(|&v| f64::from(v)).sum::<f64>() / hw as f64) as f32;
+        let var = p
+            .iter()
+            .map(|v| f64::from((v - mean) * (v - mean)))
+            .sum::<f64>()
+            / hw as f64;
+        let sd = (var as f32 + eps).sqrt();
+        match affine {
+            Some((g, b)) => {
+                let (g, b) = (g[idx % c], b[idx % c]);
+                p.iter_mut().for_each(|v| *v = f((*v - mean) / sd * g + b));
+            }
+            None => p.iter_mut().for_each(|v| *v = f((*v - mean) / sd)),
+        }
+    });
+}
+
+/// Runs `f(b, c, x̂ plane, out planes…)` for every plane of a positional-norm consumer: `x̂ =
+/// (x − mean) / sd` is computed into a scratch row per plane and handed over.
+fn per_plane_xhat(
+    x: &Planes,
+    eps: f32,
+    outs: usize,
+    f: impl Fn(usize, usize, &[f32], &mut [&mut [f32]]) + Sync,
+) -> Vec<Planes> {
+    let (mean, sd) = posnorm_stats(x, eps);
+    let hw = x.hw();
+    let mut planes: Vec<Planes> = (0..outs)
+        .map(|_| Planes::zeros(x.n, x.c, x.h, x.w))
+        .collect();
+    let mut iters: Vec<_> = planes.iter_mut().map(|p| p.data.chunks_mut(hw)).collect();
+    // Gather the k-th plane of every output into one work item.
+    let mut items: Vec<Vec<&mut [f32]>> = Vec::with_capacity(x.n * x.c);
+    for _ in 0..x.n * x.c {
+        items.push(iters.iter_mut().filter_map(|it| it.next()).collect());
+    }
+    items.par_iter_mut().enumerate().for_each(|(idx, outs)| {
+        let (b, c) = (idx / x.c, idx % x.c);
+        let src = x.plane(b, c);
+        let (m, s) = (&mean[b * hw..][..hw], &sd[b * hw..][..hw]);
+        let xh: Vec<f32> = src
+            .iter()
+            .zip(m)
+            .zip(s)
+            .map(|((v, mu), sd)| (v - mu) / sd)
+            .collect();
+        f(b, c, &xh, outs);
+    });
+    planes
+}
+
+/// The SPDNorm tail `x̂ + x̂·t + w` (`t = D⊙γ`, `w = D⊙β`, computed in that order by the caller
+/// as the Burn path does), then `act`, with `x̂` the positional norm of `x`.
+///
+/// # Shapes
+/// `x: [n, c, h, w]`, `t, w: [n or 1, c, h, w]` → `[n, c, h, w]`.
+pub fn spd_norm(x: &Planes, t: &Planes, w: &Planes, eps: f32, act: fn(f32) -> f32) -> Planes {
+    let mut outs = per_plane_xhat(x, eps, 1, |b, c, xh, outs| {
+        let (tp, wp) = (t.plane(b, c), w.plane(b, c));
+        for (((o, xv), tv), wv) in outs[0].iter_mut().zip(xh).zip(tp).zip(wp) {
+            *o = act(xv + xv * tv + wv);
+        }
+    });
+    outs.pop()
+        .unwrap_or_else(|| Planes::zeros(x.n, x.c, x.h, x.w))
+}
+
+/// Both SPDNorms of a block input at once (they share `x̂`): the soft one
+/// `x̂ + x̂·(soft·gs) + soft·bs` and the hard one `leaky(x̂ + x̂·t0 + w0)`.
+///
+/// # Shapes
+/// `x, soft: [n, c, h, w]`, `gs, bs, t0, w0: [n or 1, c, h, w]` → two `[n, c, h, w]`.
+#[allow(clippy::too_many_arguments)]
+pub fn spd_norm_pair(
+    x: &Planes,
+    soft: &Planes,
+    gs: &Planes,
+    bs: &Planes,
+    t0: &Planes,
+    w0: &Planes,
+    eps: f32,
+) -> (Planes, Planes) {
+    let mut outs = per_plane_xhat(x, eps, 2, |b, c, xh, outs| {
+        let (d, g, be) = (soft.plane(b, c), gs.plane(b, c), bs.plane(b, c));
+        let (tp, wp) = (t0.plane(b, c), w0.plane(b, c));
+        let (o_s, rest) = outs.split_at_mut(1);
+        let o_h = &mut rest[0];
+        for i in 0..xh.len() {
+            let xv = xh[i];
+            o_s[0][i] = xv + xv * (d[i] * g[i]) + d[i] * be[i];
+            o_h[i] = leaky(xv + xv * tp[i] + wp[i]);
+        }
+    });
+    let hard = outs
+        .pop()
+        .unwrap_or_else(|| Planes::zeros(x.n, x.c, x.h, x.w));
+    let soft_n = outs
+        .pop()
+        .unwrap_or_else(|| Planes::zeros(x.n, x.c, x.h, x.w));
+    (soft_n, hard)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use burn::tensor::module::{conv_transpose2d, conv2d};
+    use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+
+    fn rand(shape: [usize; 4], seed: u64) -> Tensor<4> {
+        let dev = Device::flex();
+        dev.seed(seed);
+        Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), &dev)
+    }
+
+    fn max_rel(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    #[test]
+    fn host_conv_matches_burn_conv2d() {
+        for (cin, cout, k, s, p, h, w, n) in [
+            (3, 5, 3, 1, 1, 9, 7, 2),
+            (4, 6, 4, 2, 1, 8, 10, 1),
+            (8, 3, 1, 1, 0, 5, 6, 2),
+            (2, 4, 3, 1, 0, 6, 6, 1),
+            (16, 8, 3, 1, 1, 4, 4, 3),
+        ] {
+            let x = rand([n, cin, h, w], 1);
+            let wt = rand([cout, cin, k, k], 2);
+            let bias = rand([1, 1, 1, cout], 3).reshape([cout]);
+            let want = conv2d(
+                x.clone(),
+                wt.clone(),
+                Some(bias.clone()),
+                ConvOptions::new([s, s], [p, p], [1, 1], 1),
+            );
+            let conv = HostConv::new(wt, Some(bias), s, p).unwrap();
+            let got = conv
+                .forward(&Planes::from_tensor(x).unwrap(), plain)
+                .unwrap();
+            let want = Planes::from_tensor(want).unwrap();
+            assert_eq!(
+                (got.n, got.c, got.h, got.w),
+                (want.n, want.c, want.h, want.w)
+            );
+            let e = max_rel(&got.data, &want.data);
+            assert!(e < 1e-5, "cin {cin} k {k} s {s} p {p}: rel err {e}");
+        }
+    }
+
+    #[test]
+    fn host_conv_tiles_agree_with_one_tile() {
+        // A large enough im2col forces several tiles; the epilogue sees every position once.
+        let (cin, h, w) = (64, 130, 70);
+        let x = rand([1, cin, h, w], 4);
+        let wt = rand([2, cin, 3, 3], 5);
+        let conv = HostConv::new(wt.clone(), None, 1, 1).unwrap();
+        let xs = Planes::from_tensor(x.clone()).unwrap();
+        assert!(cin * 9 * h * w > TILE_FLOATS, "test must span tiles");
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let got = conv
+            .forward(&xs, |_, _, _, seg: &mut [f32]| {
+                count.fetch_add(seg.len(), std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!(count.into_inner(), 2 * h * w);
+        let want = conv2d(x, wt, None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
+        assert!(e < 1e-5, "rel err {e}");
+    }
+
+    #[test]
+    fn host_conv_t_matches_burn() {
+        for (cin, cout, h, w, n) in [(3, 4, 5, 6, 2), (8, 2, 4, 4, 1), (2, 3, 1, 1, 1)] {
+            let x = rand([n, cin, h, w], 6);
+            let wt = rand([cin, cout, 4, 4], 7);
+            let bias = rand([1, 1, 1, cout], 8).reshape([cout]);
+            let want = conv_transpose2d(
+                x.clone(),
+                wt.clone(),
+                Some(bias.clone()),
+                ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
+            );
+            let ct = ConvTranspose2d {
+                weight: burn::module::Param::from_tensor(wt),
+                bias: Some(burn::module::Param::from_tensor(bias)),
+                stride: [2, 2],
+                kernel_size: [4, 4],
+                dilation: [1, 1],
+                groups: 1,
+                padding: [1, 1],
+                padding_out: [0, 0],
+                channels: [cin, cout],
+            };
+            let got = HostConvT::from_conv_t(&ct)
+                .unwrap()
+                .forward(&Planes::from_tensor(x).unwrap())
+                .unwrap();
+            let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
+            assert!(e < 1e-5, "{cin}->{cout} {h}x{w}: rel err {e}");
+        }
+    }
+
+    #[test]
+    fn spd_norm_matches_the_tensor_formula() {
+        let x = rand([2, 5, 3, 4], 9);
+        let t = rand([1, 5, 3, 4], 10);
+        let w = rand([1, 5, 3, 4], 11);
+        let xn = crate::model::layers::positional_norm(x.clone());
+        let want =
+            burn::tensor::activation::leaky_relu(xn.clone() + xn * t.clone() + w.clone(), 0.2);
+        let got = spd_norm(
+            &Planes::from_tensor(x).unwrap(),
+            &Planes::from_tensor(t).unwrap(),
+            &Planes::from_tensor(w).unwrap(),
+            crate::model::layers::NORM_EPS as f32,
+            leaky,
+        );
+        let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
+        assert!(e < 1e-6, "rel err {e}");
+    }
+
+    #[test]
+    fn instance_norm_matches_the_tensor_version() {
+        let x = rand([2, 3, 5, 7], 12);
+        let want = crate::model::layers::instance_norm(x.clone());
+        let mut got = Planes::from_tensor(x).unwrap();
+        instance_norm_inplace(&mut got, crate::model::layers::NORM_EPS as f32, None, |v| v);
+        let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
+        assert!(e < 1e-6, "rel err {e}");
+    }
+}
