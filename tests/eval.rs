@@ -1,15 +1,27 @@
 //! `pdpaint eval` on real files: a tiny untrained model and two generated photos, and bad input
-//! (a clear error and exit code 1, never a panic).
+//! (a clear error and exit code 1, never a panic). The VGG distance runs on a small random
+//! VGG-16 file written here; the ImageNet one is used only by
+//! `vgg_distance_with_the_imagenet_weights`, which is skipped (saying why) where it is absent.
+
+mod vggfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
 use image::{Rgb, RgbImage};
+use pdpaint::eval::metrics::Planes;
+use pdpaint::eval::vggdist::VggDistance;
+use pdpaint::model::vgg::{VggWeights, standard_weights_path};
+
+/// An `XDG_DATA_HOME` with no VGG file in it, so the default lookup finds nothing whatever this
+/// machine has fetched.
+const NO_DATA_HOME: &str = "/nonexistent-pdpaint-test-data";
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pdpaint"))
         .args(args)
+        .env("XDG_DATA_HOME", NO_DATA_HOME)
         .output()
         .expect("spawn pdpaint")
 }
@@ -74,6 +86,8 @@ fn eval_writes_a_report_with_every_bin_and_method() {
     let m = tiny_model(t.path());
     let data = photos(t.path());
     let out = t.path().join("reports/tiny-eval.json");
+    let vgg = t.path().join("vgg16-w16.safetensors");
+    vggfile::write_small_vgg16(&vgg, 16, 3, None);
     let start = Instant::now();
     let o = eval(
         s(&m),
@@ -88,6 +102,8 @@ fn eval_writes_a_report_with_every_bin_and_method() {
             "5",
             "--bootstrap",
             "50",
+            "--vgg",
+            s(&vgg),
             "--backend",
             "cpu",
         ],
@@ -153,6 +169,51 @@ fn eval_writes_a_report_with_every_bin_and_method() {
             .map(|c| c["baseline"].as_str().expect("baseline"))
             .collect();
         assert_eq!(names, ["prior", "telea"], "{b}");
+        // The VGG distance: every method, PD-GAN's best ≤ its mean, within [0, 2].
+        for m in b["methods"].as_array().expect("methods") {
+            let (mean, best) = (
+                m["vgg"]["mean"].as_f64().expect("vgg mean"),
+                m["vgg"]["best"].as_f64().expect("vgg best"),
+            );
+            assert!((0.0..=2.0).contains(&mean) && best <= mean + 1e-12, "{m}");
+        }
+        let vv = b["vgg_vs_baselines"].as_array().expect("vgg contrasts");
+        let keys: Vec<(&str, &str)> = vv
+            .iter()
+            .map(|c| {
+                (
+                    c["pdgan"].as_str().expect("stat"),
+                    c["baseline"].as_str().expect("baseline"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("mean_of_n", "prior"),
+                ("mean_of_n", "telea"),
+                ("best_of_n", "prior"),
+                ("best_of_n", "telea")
+            ]
+        );
+        for c in vv {
+            let k = &c["contrast"];
+            let f = |key: &str| k[key].as_f64().unwrap_or(f64::NAN);
+            let stat = if c["pdgan"] == "mean_of_n" {
+                "mean"
+            } else {
+                "best"
+            };
+            let m = if c["baseline"] == "prior" { 1 } else { 2 };
+            let want = gan["vgg"][stat].as_f64().expect("vgg")
+                - b["methods"][m]["vgg"]["mean"].as_f64().expect("vgg");
+            assert!((f("difference") - want).abs() < 1e-9, "{c}");
+            assert!(
+                f("low") <= f("high") && (0.0..=1.0).contains(&f("a_lower")),
+                "{c}"
+            );
+            assert_eq!(k["reps"], 50);
+        }
         for (c, m) in vs.iter().zip(1..) {
             let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
             let want = gan["swd"]["mean"].as_f64().expect("swd")
@@ -164,6 +225,35 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         }
     }
     assert_eq!(r["items"].as_array().expect("items").len(), 12);
+    // Each pair keeps its distances; a bin's mean is the mean of its pairs'.
+    let items = r["items"].as_array().expect("items");
+    let first_bin: Vec<&serde_json::Value> = items.iter().filter(|i| i["bin"] == "0-10%").collect();
+    let want = first_bin
+        .iter()
+        .map(|i| i["vgg"]["telea"].as_f64().expect("telea vgg"))
+        .sum::<f64>()
+        / first_bin.len() as f64;
+    let got = bins[0]["methods"][2]["vgg"]["mean"].as_f64().expect("vgg");
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert_eq!(
+        items[0]["vgg"]["pdgan"]
+            .as_array()
+            .expect("per sample")
+            .len(),
+        2
+    );
+    let vd = &r["settings"]["vgg_distance"];
+    assert_eq!(vd["weights"]["kind"], "imagenet", "{vd}");
+    assert_eq!(
+        vd["weights"]["sha256"].as_str(),
+        Some(vggfile::sha256_hex(&vgg).as_str())
+    );
+    assert_eq!(vd["weights"]["activation_divisor"], 1.0);
+    assert_eq!(
+        vd["layers"],
+        serde_json::json!(["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"])
+    );
+    assert!(vd["seconds"].as_f64().expect("seconds") > 0.0);
     assert_eq!(r["settings"]["samples"], 2);
     assert_eq!(r["settings"]["bootstrap"], 50);
     assert!(
@@ -232,8 +322,194 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         "| b.png | 3 |",
         "## Is pd-gan's SWD lower than the baselines'? (paired bootstrap)",
         "| bin | vs prior | vs telea |",
+        "## VGG distance to the truth inside the hole (lower is closer)",
+        "| bin | pd-gan mean of N | pd-gan best of N | prior | telea |",
+        "| bin | pd-gan (mean of N) vs prior | pd-gan (mean of N) vs telea | pd-gan (best of N) vs \
+         prior | pd-gan (best of N) vs telea |",
+        "- VGG distance: VGG-16 ImageNet weights from",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
+    }
+}
+
+#[test]
+fn without_the_vgg_file_eval_runs_and_the_report_says_so() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let data = photos(t.path());
+    let out = t.path().join("r");
+    let o = eval(
+        s(&m),
+        s(&data),
+        &out,
+        &["--per-bin", "1", "--samples", "2", "--backend", "cpu"],
+    );
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "VGG distance: left out (no ImageNet VGG-16 at {NO_DATA_HOME}/pdpaint/vgg16-imagenet.safetensors"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
+            .expect("valid json");
+    assert!(r["settings"]["vgg_distance"].is_null(), "{}", r["settings"]);
+    for b in r["bins"].as_array().expect("bins") {
+        assert!(b["methods"][0]["vgg"].is_null());
+        assert_eq!(b["vgg_vs_baselines"].as_array().map(Vec::len), Some(0));
+    }
+    assert!(
+        r["notes"]
+            .as_array()
+            .expect("notes")
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.starts_with("No VGG distance"))),
+        "{}",
+        r["notes"]
+    );
+    let md = std::fs::read_to_string(out.with_extension("md")).expect("md");
+    assert!(md.contains("## VGG distance\n\nNot measured"), "{md}");
+    // A --vgg file that is not there is an error naming it.
+    let o = eval(
+        s(&m),
+        s(&data),
+        &out,
+        &["--per-bin", "1", "--vgg", "/nonexistent/vgg.safetensors"],
+    );
+    assert_fails_with(&o, "/nonexistent/vgg.safetensors");
+}
+
+/// The ImageNet VGG-16 that scripts/fetch-vgg.sh writes, when this machine has it (CI does not:
+/// the test then says so and passes).
+fn imagenet_vgg() -> Option<PathBuf> {
+    let p = standard_weights_path().filter(|p| p.is_file());
+    if p.is_none() {
+        eprintln!(
+            "skipped: no ImageNet VGG-16 at {} (scripts/fetch-vgg.sh makes it)",
+            standard_weights_path()
+                .map_or_else(|| "the standard path".into(), |p| p.display().to_string())
+        );
+    }
+    p
+}
+
+/// A photo-like 96×96 test image: stripes, rings and a gradient.
+fn scene() -> Planes {
+    let (w, h) = (96usize, 96usize);
+    let mut d = vec![0.0f32; 3 * w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32, y as f32);
+            let r = ((fx - 40.0).powi(2) + (fy - 50.0).powi(2)).sqrt();
+            d[y * w + x] = 0.5 + 0.4 * (fx / 3.0).sin() * (fy / 7.0).cos();
+            d[w * h + y * w + x] = 0.5 + 0.45 * (r / 5.0).sin();
+            d[2 * w * h + y * w + x] = (fx + 2.0 * fy) / (3 * w) as f32;
+        }
+    }
+    Planes::new(3, h, w, d).expect("planes")
+}
+
+#[test]
+fn vgg_distance_with_the_imagenet_weights() {
+    let Some(path) = imagenet_vgg() else {
+        return;
+    };
+    let dev = burn::tensor::Device::flex();
+    let vd = VggDistance::load(&path, &dev).expect("load the ImageNet VGG-16");
+    match vd.weights() {
+        VggWeights::ImageNet {
+            activation_divisor,
+            sha256,
+            ..
+        } => {
+            assert_eq!(sha256.len(), 64);
+            assert!(*activation_divisor > 0.0);
+        }
+        other => panic!("not read as ImageNet weights: {other:?}"),
+    }
+    let t = scene();
+    let (w, h) = (t.w, t.h);
+    let hole: Vec<bool> = (0..w * h)
+        .map(|i| (20..76).contains(&(i % w)) && (24..72).contains(&(i / w)))
+        .collect();
+    let at = |p: &Planes, k: usize, x: usize, y: usize| p.data[k * w * h + y * w + x];
+    let mut blurred = t.clone();
+    let mut shifted = t.clone();
+    let mut noisy = t.clone();
+    let mut flat = t.clone();
+    let mut state = 7u32;
+    for k in 0..3 {
+        let n = hole.iter().filter(|&&v| v).count() as f32;
+        let mean = (0..w * h)
+            .filter(|&i| hole[i])
+            .map(|i| t.data[k * w * h + i])
+            .sum::<f32>()
+            / n;
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0;
+                for dy in -3i32..=3 {
+                    for dx in -3i32..=3 {
+                        let xx = (x as i32 + dx).clamp(0, w as i32 - 1) as usize;
+                        let yy = (y as i32 + dy).clamp(0, h as i32 - 1) as usize;
+                        s += at(&t, k, xx, yy);
+                    }
+                }
+                let i = k * w * h + y * w + x;
+                blurred.data[i] = s / 49.0;
+                shifted.data[i] = at(&t, k, (x + 3).min(w - 1), y);
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let e = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                noisy.data[i] = (t.data[i] + 0.04 * e).clamp(0.0, 1.0);
+                flat.data[i] = mean;
+            }
+        }
+    }
+    let d = vd
+        .measure(&t, &hole, &[&[t.clone(), blurred, noisy, shifted, flat]])
+        .expect("distances");
+    let [same, blur, noise, shift, flat] = d[0][..] else {
+        panic!("five distances expected: {d:?}");
+    };
+    eprintln!(
+        "ImageNet VGG distance: identical {same:.5}, blurred {blur:.4}, noisy {noise:.4}, \
+         shifted 3 px {shift:.4}, flat mean colour {flat:.4}"
+    );
+    assert!(same.abs() < 1e-6, "{same}");
+    assert!(blur > noise, "blur {blur} vs noise {noise}");
+    assert!(shift < flat, "shift {shift} vs flat {flat}");
+    // And through the command line, on the tiny model.
+    let tdir = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(tdir.path());
+    let data = photos(tdir.path());
+    let out = tdir.path().join("r");
+    let o = eval(
+        s(&m),
+        s(&data),
+        &out,
+        &[
+            "--per-bin",
+            "1",
+            "--samples",
+            "2",
+            "--vgg",
+            s(&path),
+            "--backend",
+            "cpu",
+        ],
+    );
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
+            .expect("valid json");
+    assert_eq!(r["settings"]["vgg_distance"]["weights"]["kind"], "imagenet");
+    for b in r["bins"].as_array().expect("bins") {
+        for m in b["methods"].as_array().expect("methods") {
+            let v = m["vgg"]["mean"].as_f64().expect("vgg");
+            assert!(v > 0.0 && v <= 2.0, "{m}");
+        }
     }
 }
 

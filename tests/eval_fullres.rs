@@ -1,5 +1,9 @@
 //! `pdpaint eval --full-res` on real files: two small textured photos and the embedded default
-//! model, and bad input (a clear error, never a panic).
+//! model, and bad input (a clear error, never a panic). The VGG distance runs on a small random
+//! VGG-16 file written here (the default lookup is pointed at an empty place, so the ImageNet
+//! file of this machine, if any, is not used).
+
+mod vggfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,6 +14,7 @@ use image::{Rgb, RgbImage};
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pdpaint"))
         .args(args)
+        .env("XDG_DATA_HOME", "/nonexistent-pdpaint-test-data")
         .output()
         .expect("spawn pdpaint")
 }
@@ -76,6 +81,13 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
     let t = tempfile::tempdir().expect("tempdir");
     let data = photos(t.path());
     let out = t.path().join("reports/full.json");
+    let vgg = t.path().join("vgg16-w16.safetensors");
+    vggfile::write_small_vgg16(
+        &vgg,
+        16,
+        5,
+        Some("1.0 (every activation = Keras activation)"),
+    );
     let start = Instant::now();
     let o = run(&[
         "eval",
@@ -94,6 +106,8 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
         "3",
         "--bootstrap",
         "30",
+        "--vgg",
+        s(&vgg),
         "--backend",
         "cpu",
     ]);
@@ -148,6 +162,77 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
         assert_eq!(c["reps"], 30);
         assert!(c["low"].as_f64() <= c["high"].as_f64(), "{c}");
     }
+    // The VGG distance: every method, best ≤ mean; single-output methods' coincide.
+    for (k, m) in r["methods"].as_array().expect("methods").iter().enumerate() {
+        let (mean, best) = (
+            m["vgg"]["mean"].as_f64().expect("vgg mean"),
+            m["vgg"]["best"].as_f64().expect("vgg best"),
+        );
+        assert!(mean > 0.0 && mean <= 2.0 && best <= mean + 1e-12, "{m}");
+        if k < 2 {
+            assert_eq!(mean, best, "{m}");
+        }
+    }
+    let vv = r["vgg_vs_detail"].as_array().expect("vgg contrasts");
+    let keys: Vec<(&str, &str)> = vv
+        .iter()
+        .map(|c| {
+            (
+                c["stat"].as_str().expect("stat"),
+                c["other"].as_str().expect("other"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("mean_of_n", "pd-gan"),
+            ("mean_of_n", "telea"),
+            ("mean_of_n", "patch-only"),
+            ("best_of_n", "pd-gan"),
+            ("best_of_n", "telea"),
+            ("best_of_n", "patch-only")
+        ]
+    );
+    for c in vv {
+        let other = ["telea", "patch-only", "pd-gan"]
+            .iter()
+            .position(|n| c["other"] == *n)
+            .expect("known method");
+        let stat = if c["stat"] == "mean_of_n" {
+            "mean"
+        } else {
+            "best"
+        };
+        let want = r["methods"][3]["vgg"][stat].as_f64().expect("vgg")
+            - r["methods"][other]["vgg"][stat].as_f64().expect("vgg");
+        let k = &c["contrast"];
+        assert!(
+            (k["difference"].as_f64().expect("d") - want).abs() < 1e-9,
+            "{c}"
+        );
+        assert_eq!(k["reps"], 30);
+    }
+    let vd = &r["settings"]["vgg_distance"];
+    assert_eq!(vd["weights"]["kind"], "imagenet");
+    assert_eq!(vd["weights"]["activation_divisor"], 127.5, "{vd}");
+    assert_eq!(
+        vd["weights"]["sha256"].as_str(),
+        Some(vggfile::sha256_hex(&vgg).as_str())
+    );
+    // The VGG crop holds the hole's box and lies inside the SWD crop.
+    for it in r["items"].as_array().expect("items") {
+        let (c, v) = (&it["measured_crop"], &it["vgg_crop"]);
+        let f = |o: &serde_json::Value, k: &str| o[k].as_u64().expect("rect");
+        assert!(f(v, "x0") >= f(c, "x0") && f(v, "y0") >= f(c, "y0"), "{it}");
+        assert!(f(v, "x0") + f(v, "w") <= f(c, "x0") + f(c, "w"), "{it}");
+        assert!(f(v, "y0") + f(v, "h") <= f(c, "y0") + f(c, "h"), "{it}");
+    }
+    assert!(md.contains("VGG dist. mean / best"), "{md}");
+    assert!(
+        md.contains("## PD-GAN + detail's VGG distance against the others"),
+        "{md}"
+    );
     let items = r["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     for it in items {
@@ -207,6 +292,8 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
         "3",
         "--bootstrap",
         "30",
+        "--vgg",
+        s(&vgg),
         "--backend",
         "cpu",
         "--figures",
@@ -221,6 +308,7 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
             assert_eq!(r["methods"][m][k], r2["methods"][m][k], "{k}");
         }
         assert_eq!(r["methods"][m]["swd"], r2["methods"][m]["swd"]);
+        assert_eq!(r["methods"][m]["vgg"], r2["methods"][m]["vgg"]);
     }
     assert_eq!(r2["figures"].as_array().expect("figures").len(), 1);
     assert!(t.path().join("again-fig-1.png").is_file());

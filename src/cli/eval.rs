@@ -12,6 +12,12 @@
 //!
 //! `--model` defaults to the embedded default model in both modes.
 //!
+//! Both modes measure the VGG distance ([`pdpaint::eval::vggdist`]) with the ImageNet VGG-16 at
+//! `--vgg FILE`, by default the file `scripts/fetch-vgg.sh` writes
+//! ([`pdpaint::model::vgg::standard_weights_path`]). When that default file is absent the
+//! evaluation runs without it and the report says so (`settings.vgg_distance` is `null`); a
+//! `--vgg FILE` that cannot be read is an error.
+//!
 //! `--out REPORT` writes `REPORT.json` and `REPORT.md`; a path ending in `.json` (or `.md`)
 //! has that extension replaced, so `--out results/eval.json` writes `results/eval.json` and
 //! `results/eval.md`. Missing parent folders are created.
@@ -25,10 +31,12 @@ use pdpaint::detail::DetailParams;
 use pdpaint::eval::fullres::{
     self, FigureRecord, FullResOptions, evaluate_full_res, figure_path, load_photos,
 };
+use pdpaint::eval::vggdist::VggDistance;
 use pdpaint::eval::{EvalOptions, evaluate, report_paths};
 use pdpaint::imageops::save_png_atomic;
 use pdpaint::inference::{InpaintOptions, Inpainter};
 use pdpaint::model::embedded;
+use pdpaint::model::vgg::standard_weights_path;
 
 use super::{BackendArgs, select_backend};
 
@@ -79,6 +87,12 @@ pub struct Args {
     /// distance (see `inpaint --guide-weight`).
     #[arg(long, default_value_t = DetailParams::default().guide_weight, requires = "full_res")]
     pub guide_weight: f32,
+    /// ImageNet VGG-16 weights for the VGG distance (default: the file scripts/fetch-vgg.sh
+    /// writes, $XDG_DATA_HOME/pdpaint/vgg16-imagenet.safetensors, else
+    /// ~/.local/share/pdpaint/vgg16-imagenet.safetensors; when that is absent the distance is
+    /// left out and the report says so).
+    #[arg(long, value_name = "FILE")]
+    pub vgg: Option<PathBuf>,
     /// Report path: writes REPORT.json and REPORT.md (a .json or .md extension is replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -108,6 +122,61 @@ fn load_model(model: Option<&Path>, device: &burn::tensor::Device) -> Result<(In
             ))
         }
     }
+}
+
+/// The VGG distance's network: `--vgg FILE` (an error when it cannot be read), else the
+/// standard file when it is there. The second value is the default path looked at and not
+/// found (for the report's note).
+fn load_vgg(
+    arg: Option<&Path>,
+    device: &burn::tensor::Device,
+) -> Result<(Option<VggDistance>, Option<PathBuf>)> {
+    if let Some(path) = arg {
+        let vd = VggDistance::load(path, device)
+            .with_context(|| format!("could not load the VGG weights {}", path.display()))?;
+        return Ok((Some(vd), None));
+    }
+    match standard_weights_path() {
+        Some(path) if path.is_file() => {
+            let vd = VggDistance::load(&path, device).with_context(|| {
+                format!(
+                    "could not load the ImageNet VGG-16 at the standard path {} (remake it with \
+                     scripts/fetch-vgg.sh)",
+                    path.display()
+                )
+            })?;
+            Ok((Some(vd), None))
+        }
+        other => Ok((None, other)),
+    }
+}
+
+/// Says on stderr which network the VGG distance uses, or that it is left out.
+fn say_vgg(vgg: Option<&VggDistance>, missing: Option<&Path>) {
+    match (vgg, missing) {
+        (Some(v), _) => eprintln!("VGG distance: {}", v.vgg().describe()),
+        (None, Some(p)) => eprintln!(
+            "VGG distance: left out (no ImageNet VGG-16 at {}; make it with scripts/fetch-vgg.sh \
+             or pass --vgg FILE)",
+            p.display()
+        ),
+        (None, None) => eprintln!(
+            "VGG distance: left out (no data folder to look for the ImageNet VGG-16 in: set HOME \
+             or XDG_DATA_HOME, or pass --vgg FILE)"
+        ),
+    }
+}
+
+/// The report note when the VGG distance was left out.
+fn vgg_note(missing: Option<&Path>) -> String {
+    format!(
+        "No VGG distance: no ImageNet VGG-16 weights at {} (scripts/fetch-vgg.sh makes them; \
+         --vgg FILE names another file).",
+        missing.map_or_else(
+            || "the standard path".to_string(),
+            |p| p.display().to_string()
+        )
+    )
 }
 
 /// Creates the parent folders of `paths`.
@@ -146,6 +215,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     let sel = select_backend(&a.backend)?;
     let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
+    let (vgg, vgg_missing) = load_vgg(a.vgg.as_deref(), &sel.device)?;
+    say_vgg(vgg.as_ref(), vgg_missing.as_deref());
     eprintln!(
         "model: {} ({}, {}²); {} photos; {} samples × {} per bin × 6 bins",
         model_path.display(),
@@ -177,18 +248,26 @@ pub fn run(a: Args) -> Result<()> {
         &data,
         &sel.description,
         &opts,
+        vgg.as_ref(),
         &mut |done, _total, bin| {
             bar.set_message(bin.to_string());
             bar.set_position(done as u64);
         },
     );
     bar.finish_and_clear();
-    let report = report?;
+    let mut report = report?;
+    if vgg.is_none() {
+        report.notes.push(vgg_note(vgg_missing.as_deref()));
+    }
     report.write(&json, &md)?;
     println!(
-        "evaluated {} images × 6 bins in {:.1} s; wrote {} and {}",
+        "evaluated {} images × 6 bins in {:.1} s{}; wrote {} and {}",
         a.per_bin,
         report.elapsed_s,
+        vgg.as_ref().map_or_else(String::new, |v| format!(
+            " (VGG distance {:.1} s of it)",
+            v.seconds()
+        )),
         json.display(),
         md.display()
     );
@@ -205,6 +284,8 @@ fn run_full_res(a: Args) -> Result<()> {
     }
     let sel = select_backend(&a.backend)?;
     let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
+    let (vgg, vgg_missing) = load_vgg(a.vgg.as_deref(), &sel.device)?;
+    say_vgg(vgg.as_ref(), vgg_missing.as_deref());
     let downscaled = photos
         .photos
         .iter()
@@ -243,9 +324,13 @@ fn run_full_res(a: Args) -> Result<()> {
         &photos,
         &sel.description,
         &opts,
+        vgg.as_ref(),
         &mut |done, total, line| eprintln!("[{done}/{total}] {line}"),
     )?;
     let mut report = run.report;
+    if vgg.is_none() {
+        report.notes.push(vgg_note(vgg_missing.as_deref()));
+    }
     for (item, img) in &run.figures {
         let path = figure_path(&a.out, *item);
         save_png_atomic(img, &path)
@@ -259,12 +344,16 @@ fn run_full_res(a: Args) -> Result<()> {
     }
     report.write(&json, &md)?;
     println!(
-        "evaluated {} items ({} photos × {} holes) at full resolution in {:.1} s; wrote {}, {} \
+        "evaluated {} items ({} photos × {} holes) at full resolution in {:.1} s{}; wrote {}, {} \
          and {} figures",
         report.items.len(),
         photos.photos.len(),
         a.holes,
         report.elapsed_s,
+        vgg.as_ref().map_or_else(String::new, |v| format!(
+            " (VGG distance {:.1} s of it)",
+            v.seconds()
+        )),
         json.display(),
         md.display(),
         report.figures.len()

@@ -34,8 +34,17 @@
 //!      ([`super::metrics::mean_pairwise_l1`]);
 //!    * wall time per output.
 //!
+//!    * VGG distance ([`super::vggdist`], when an ImageNet VGG-16 is given): each output's
+//!      distance to the truth's features inside the hole, at the photo's resolution, on the
+//!      hole's bounding box with [`VGG_MARGIN`] pixels of context on each side (within the SWD
+//!      crop; a full-width VGG-16 on the larger SWD crop would cost minutes per item on a
+//!      CPU); the truth's features once per item, the outputs batched; mean and best of N per
+//!      item.
+//!
 //!    How sure the SWD comparison is: a paired bootstrap over items of PD-GAN + detail's SWD
-//!    minus each other method's ([`super::swd::SwdSets::bootstrap`]).
+//!    minus each other method's ([`super::swd::SwdSets::bootstrap`]); the same for the VGG
+//!    distance ([`super::vggdist::paired_bootstrap`], mean of N against mean of N, and best of N
+//!    against best of N).
 //! 5. **Figures**: for chosen items, the crop around the hole ([`FIGURE_CROP`] × the box)
 //!    from the truth, the hole, every method and three detailed seeds, as a contact sheet.
 //!
@@ -55,6 +64,9 @@ use super::metrics::{self, Planes};
 use super::report::ModelInfo;
 use super::swd::{self, SwdResult, SwdSets};
 use super::telea;
+use super::vggdist::{
+    PairedContrast, SampleStat, VggDistance, VggDistanceSettings, VggScore, paired_bootstrap,
+};
 use crate::data::list_photos;
 use crate::detail::{self, DetailParams};
 use crate::error::{Error, Result};
@@ -100,6 +112,8 @@ pub const FIGURE_CROP: f32 = 1.6;
 pub const FIGURE_TILE: u32 = 256;
 /// Detailed seeds shown in a figure.
 pub const FIGURE_DETAIL_SEEDS: usize = 3;
+/// Context (photo pixels) kept around the hole's bounding box for the VGG distance.
+pub const VGG_MARGIN: usize = 32;
 /// A hole whose truth has a mean luminance gradient below this has no sharpness ratio (a flat
 /// sky would divide by almost nothing).
 pub const SHARPNESS_FLOOR: f64 = 1e-3;
@@ -114,6 +128,7 @@ enum Purpose {
     Swd = 13,
     SwdDirections = 14,
     Bootstrap = 15,
+    VggBootstrap = 16,
 }
 
 /// One SplitMix64 step.
@@ -690,6 +705,9 @@ pub struct FullResSettings {
     pub diversity: String,
     /// How time is measured.
     pub timing: String,
+    /// How the VGG distance was measured; `None`: it was not (no ImageNet VGG-16 file).
+    #[serde(default)]
+    pub vgg_distance: Option<VggDistanceSettings>,
 }
 
 /// One method's numbers over all items.
@@ -717,6 +735,23 @@ pub struct FullResMethod {
     pub diversity_l1: Option<f64>,
     /// Mean wall time per output in ms.
     pub ms_per_output: f64,
+    /// VGG distance to the truth inside the hole: means over items of the item's mean and
+    /// lowest over its outputs (`None` when not measured).
+    #[serde(default)]
+    pub vgg: Option<VggScore>,
+}
+
+/// PD-GAN + detail's VGG distance against another method's under a paired bootstrap over items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FullResVggContrast {
+    /// The other method.
+    pub other: String,
+    /// Which per-item value of each method is compared (for a method with one output, mean
+    /// and best coincide).
+    pub stat: SampleStat,
+    /// PD-GAN + detail minus the other (negative: detail closer to the truth's features), its
+    /// interval, and the share of resamples in which detail's is lower.
+    pub contrast: PairedContrast,
 }
 
 /// PD-GAN + detail's SWD against another method's under the paired bootstrap.
@@ -752,6 +787,9 @@ pub struct ItemMethod {
     pub diversity_l1: Option<f64>,
     /// Wall time per output in ms.
     pub ms_per_output: f64,
+    /// VGG distance of the outputs: mean and lowest (`None` when not measured).
+    #[serde(default)]
+    pub vgg: Option<VggScore>,
 }
 
 /// One (photo, hole) item.
@@ -781,6 +819,9 @@ pub struct FullResItem {
     pub pdgan_scale: f32,
     /// The crop the measures were taken on.
     pub measured_crop: Rect,
+    /// The crop the VGG distance was taken on (`None` when not measured).
+    #[serde(default)]
+    pub vgg_crop: Option<Rect>,
     /// PD-GAN's z seeds (also the detail seeds).
     pub z_seeds: Vec<u64>,
     /// Per method, in [`METHODS`] order.
@@ -817,6 +858,10 @@ pub struct FullResReport {
     pub diversity_kept_pct: Option<f64>,
     /// The paired SWD bootstrap of PD-GAN + detail against each other method.
     pub swd_vs_detail: Vec<FullResContrast>,
+    /// The paired VGG-distance bootstrap of PD-GAN + detail against each other method (empty
+    /// when the distance was not measured or the bootstrap was off).
+    #[serde(default)]
+    pub vgg_vs_detail: Vec<FullResVggContrast>,
     /// Every item.
     pub items: Vec<FullResItem>,
     /// Figures written beside the report (filled in by the writer).
@@ -855,6 +900,7 @@ struct Acc {
     sharp: Vec<f64>,
     div: Vec<f64>,
     ms: Vec<f64>,
+    vgg: Vec<VggScore>,
 }
 
 /// Best and mean hole PSNR of `outs`.
@@ -879,6 +925,55 @@ fn sharp_of(outs: &[Planes], truth: &Planes, hole: &[bool]) -> Result<Option<f64
         }
     }
     Ok(mean(&v))
+}
+
+/// The part of `p` (a `p.w`-wide image) inside `(x0, y0, x1, y1)` (exclusive ends).
+fn sub_planes(p: &Planes, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> Result<Planes> {
+    let mut data = Vec::with_capacity(p.c * (x1 - x0) * (y1 - y0));
+    for k in 0..p.c {
+        let plane = p.plane(k);
+        for y in y0..y1 {
+            data.extend_from_slice(&plane[y * p.w + x0..y * p.w + x1]);
+        }
+    }
+    Planes::new(p.c, y1 - y0, x1 - x0, data)
+}
+
+/// The VGG distances of every output in `outs` on the hole's bounding box in the measured crop
+/// plus [`VGG_MARGIN`] pixels (clamped to the crop), and that box in photo pixels.
+fn vgg_on_hole_box(
+    vd: &VggDistance,
+    truth: &Planes,
+    hole: &[bool],
+    outs: &[&[Planes]],
+    crop: &Rect,
+) -> Result<(Vec<Vec<f64>>, Rect)> {
+    let (x0, y0, x1, y1) = metrics::bool_bbox(hole, truth.w)
+        .ok_or_else(|| Error::Input("the hole is empty: nothing to measure".into()))?;
+    let r = (
+        x0.saturating_sub(VGG_MARGIN),
+        y0.saturating_sub(VGG_MARGIN),
+        (x1 + VGG_MARGIN).min(truth.w),
+        (y1 + VGG_MARGIN).min(truth.h),
+    );
+    let t = sub_planes(truth, r)?;
+    let h: Vec<bool> = (r.1..r.3)
+        .flat_map(|y| (r.0..r.2).map(move |x| (x, y)))
+        .map(|(x, y)| hole[y * truth.w + x])
+        .collect();
+    let cut: Vec<Vec<Planes>> = outs
+        .iter()
+        .map(|o| o.iter().map(|p| sub_planes(p, r)).collect::<Result<_>>())
+        .collect::<Result<_>>()?;
+    let groups: Vec<&[Planes]> = cut.iter().map(Vec::as_slice).collect();
+    let d = vd.measure(&t, &h, &groups)?;
+    let rect = Rect {
+        x0: crop.x0 + r.0 as u32,
+        y0: crop.y0 + r.1 as u32,
+        w: (r.2 - r.0) as u32,
+        h: (r.3 - r.1) as u32,
+    };
+    Ok((d, rect))
 }
 
 /// The [`SwdSets`] method of each [`METHODS`] entry: PD-GAN + detail is method 0, the one the
@@ -918,8 +1013,9 @@ fn figure(tiles: Vec<(RgbImage, String)>, mask: &Mask, crop: &Rect, truth: &RgbI
     imageops::contact_sheet(&all, 4, FIGURE_TILE)
 }
 
-/// Measures the four methods on every (photo, hole) item (see the [module docs](self)).
-/// `progress` is called after every item with `(done, total, a line about it)`.
+/// Measures the four methods on every (photo, hole) item (see the [module docs](self)), with
+/// the VGG distance when `vgg` is given. `progress` is called after every item with `(done,
+/// total, a line about it)`.
 ///
 /// # Errors
 /// [`Error::Input`] when `samples` or `holes` is 0 or a figure item is out of range; errors
@@ -930,6 +1026,7 @@ pub fn evaluate_full_res(
     photos: &HeldOutPhotos,
     backend: &str,
     opts: &FullResOptions,
+    vgg_distance: Option<&VggDistance>,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<FullResRun> {
     let start = Instant::now();
@@ -1037,8 +1134,17 @@ pub fn evaluate_full_res(
             // Measures, in METHODS order.
             let outs: [&[Planes]; 4] = [&telea_p, &patch_p, &raw, &det];
             let times = [telea_ms, patch_ms, raw_ms, det_ms];
+            let vgg_d: Option<(Vec<Vec<f64>>, Rect)> = vgg_distance
+                .map(|vd| vgg_on_hole_box(vd, &truth, &hole_c, &outs, &crop))
+                .transpose()?;
+            let vgg_crop = vgg_d.as_ref().map(|(_, r)| *r);
+            let vgg_d = vgg_d.map(|(d, _)| d);
             let mut per = Vec::with_capacity(4);
             for (m, o) in outs.iter().enumerate() {
+                let vgg = vgg_d
+                    .as_ref()
+                    .and_then(|d| d.get(m))
+                    .and_then(|d| VggScore::of(d));
                 let (best, avg) = psnr_of(o, &truth, &hole_c)?;
                 let sh = sharp_of(o, &truth, &hole_c)?;
                 let div = metrics::mean_pairwise_l1(o, &hole_c)?;
@@ -1048,6 +1154,7 @@ pub fn evaluate_full_res(
                 a.sharp.extend(sh);
                 a.div.extend(div);
                 a.ms.push(times[m]);
+                a.vgg.extend(vgg);
                 per.push(ItemMethod {
                     method: METHODS[m].to_string(),
                     psnr_best: best,
@@ -1055,6 +1162,7 @@ pub fn evaluate_full_res(
                     sharpness: sh,
                     diversity_l1: div,
                     ms_per_output: times[m],
+                    vgg,
                 });
             }
 
@@ -1116,6 +1224,7 @@ pub fn evaluate_full_res(
                 touches_border: hole.touches_border,
                 pdgan_scale: scale,
                 measured_crop: crop,
+                vgg_crop,
                 z_seeds,
                 methods: per,
             });
@@ -1148,6 +1257,7 @@ pub fn evaluate_full_res(
                 Some(0.0)
             },
             ms_per_output: mean(&a.ms).unwrap_or(f64::NAN),
+            vgg: VggScore::average(&a.vgg).filter(|_| a.vgg.len() == total),
         });
     }
     let diversity_kept_pct = match (methods[2].diversity_l1, methods[3].diversity_l1) {
@@ -1170,6 +1280,26 @@ pub fn evaluate_full_res(
             })
         })
         .collect();
+
+    // The VGG distance's paired bootstrap: detail (METHODS[3]) against each other method, one
+    // seed, so every contrast resamples the same items.
+    let mut vgg_vs_detail = Vec::new();
+    if vgg_distance.is_some() && acc.iter().all(|a| a.vgg.len() == total) {
+        let seed = derive(opts.seed, Purpose::VggBootstrap, 0, 0);
+        for stat in SampleStat::ALL {
+            let of = |m: usize| -> Vec<f64> { acc[m].vgg.iter().map(|s| stat.of(s)).collect() };
+            let detail = of(3);
+            for m in [2usize, 0, 1] {
+                if let Some(contrast) = paired_bootstrap(&detail, &of(m), opts.bootstrap, seed) {
+                    vgg_vs_detail.push(FullResVggContrast {
+                        other: METHODS[m].to_string(),
+                        stat,
+                        contrast,
+                    });
+                }
+            }
+        }
+    }
 
     let file = model.model_file();
     let res = model.resolution();
@@ -1208,6 +1338,12 @@ pub fn evaluate_full_res(
     ];
     if n < 2 {
         notes.push("One sample per item: diversity is not defined (–).".into());
+    }
+    if let Some(vd) = vgg_distance.filter(|v| v.weights().is_random()) {
+        notes.push(format!(
+            "The VGG distance used {}: not a perceptual measure.",
+            vd.vgg().describe()
+        ));
     }
     if file.source.contains("untrained") {
         notes.push(format!(
@@ -1296,12 +1432,15 @@ pub fn evaluate_full_res(
                 .into(),
             timing: "ms per output: Telea and patch-only per call; pd-gan = (prior and \
                      conditioning + one generator call for the N samples + paste-back) / N; \
-                     pd-gan+detail = pd-gan's + the detail synthesis of one sample."
+                     pd-gan+detail = pd-gan's + the detail synthesis of one sample; the VGG \
+                     distance is not included (its total is in vgg_distance.seconds)."
                 .into(),
+            vgg_distance: vgg_distance.map(VggDistance::settings),
         },
         methods,
         diversity_kept_pct,
         swd_vs_detail,
+        vgg_vs_detail,
         items,
         figures: Vec::new(),
         notes,
@@ -1357,19 +1496,23 @@ impl FullResReport {
         );
         let _ = writeln!(
             s,
-            "| method | outputs/item | PSNR best | PSNR mean | SWD ×10³ | sharpness mean | \
-             sharpness geo-mean | sharpness median | diversity L1 | ms/output |"
+            "| method | outputs/item | PSNR best | PSNR mean | SWD ×10³ | VGG dist. mean / best | \
+             sharpness mean | sharpness geo-mean | sharpness median | diversity L1 | ms/output |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.methods {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.method,
                 r.outputs_per_item,
                 num(r.psnr_best, 2),
                 num(r.psnr_mean, 2),
                 num(r.swd.mean, 1),
+                r.vgg.map_or_else(
+                    || "–".to_string(),
+                    |v| format!("{} / {}", num(v.mean, 4), num(v.best, 4))
+                ),
                 opt(r.sharpness_mean, 3),
                 opt(r.sharpness_geomean, 3),
                 opt(r.sharpness_median, 3),
@@ -1425,6 +1568,44 @@ impl FullResReport {
                 );
             }
             s.push('\n');
+        }
+        match &st.vgg_distance {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "VGG distance: not measured (no ImageNet VGG-16 weights were found; make them \
+                     with scripts/fetch-vgg.sh or pass --vgg FILE).\n"
+                );
+            }
+            Some(_) if !self.vgg_vs_detail.is_empty() => {
+                let _ = writeln!(
+                    s,
+                    "## PD-GAN + detail's VGG distance against the others (paired bootstrap over \
+                     items, {} resamples)\n",
+                    self.vgg_vs_detail.first().map_or(0, |c| c.contrast.reps)
+                );
+                let _ = writeln!(
+                    s,
+                    "| other | per item | VGG difference (detail − other) | 95 % interval | \
+                     detail lower in |"
+                );
+                let _ = writeln!(s, "|---|---|---:|---:|---:|");
+                for c in &self.vgg_vs_detail {
+                    let k = &c.contrast;
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | [{}, {}] | {:.0} % |",
+                        c.other,
+                        c.stat.label(),
+                        num(k.difference, 4),
+                        num(k.low, 4),
+                        num(k.high, 4),
+                        k.a_lower * 100.0
+                    );
+                }
+                s.push('\n');
+            }
+            Some(_) => {}
         }
         let _ = writeln!(s, "## Items\n");
         let _ = write!(s, "| # | photo | hole | box | coverage | shape |");
@@ -1485,6 +1666,24 @@ impl FullResReport {
             ("time", &st.timing),
         ] {
             let _ = writeln!(s, "- **{k}**: {v}");
+        }
+        if let Some(v) = &st.vgg_distance {
+            let _ = writeln!(
+                s,
+                "- **VGG distance**: VGG-16 {} at {}, on the hole's bounding box with {VGG_MARGIN} \
+                 px of context on each side (inside the SWD crop); features unit-normalised \
+                 over channels at every position, squared difference summed over channels, \
+                 averaged over the hole's positions at each layer (each weighted by the share of \
+                 its cell in the hole), then over the layers; no learned weights (not LPIPS). \
+                 {:.1} s in this run.",
+                v.weights,
+                v.layers
+                    .iter()
+                    .map(|l| l.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                v.seconds
+            );
         }
         s.push('\n');
         if !self.notes.is_empty() {

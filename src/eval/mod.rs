@@ -19,10 +19,16 @@
 //!    hole L1, for the best of N (chosen per measure) and the mean of N; multi-scale SWD
 //!    between filled and real 7×7 neighbourhoods inside the holes; diversity as the mean
 //!    pairwise L1 of the samples inside the hole and the mean pairwise distance of their
-//!    relu3_1 features in a seeded *random*, ¼-width VGG-16 (no ImageNet weights exist here);
-//!    and the per-pixel spread of the samples against distance from the hole edge. How sure
-//!    each bin's SWD comparison is: a paired bootstrap over its (image, mask) pairs of PD-GAN's
-//!    SWD minus each baseline's ([`swd::SwdSets::bootstrap`]).
+//!    relu3_1 features in a seeded *random*, ¼-width VGG-16 (kept random so that numbers stay
+//!    comparable with earlier reports); and the per-pixel spread of the samples against
+//!    distance from the hole edge. How sure each bin's SWD comparison is: a paired bootstrap
+//!    over its (image, mask) pairs of PD-GAN's SWD minus each baseline's
+//!    ([`swd::SwdSets::bootstrap`]).
+//! 5. **VGG distance** ([`vggdist`], when an ImageNet VGG-16 is given): per pair, each output's
+//!    distance to the truth's features inside the hole (the truth's features once per pair, the
+//!    fills batched); PD-GAN's mean of N and best of N, each baseline's one value; per bin the
+//!    means and a paired bootstrap of PD-GAN's minus each baseline's
+//!    ([`vggdist::paired_bootstrap`]).
 //!
 //! The model crop is already R×R, so the [`Prepared`] request is built directly (context box =
 //! the whole crop, hole = the mask), with no resampling.
@@ -35,6 +41,7 @@ pub mod metrics;
 pub mod report;
 pub mod swd;
 pub mod telea;
+pub mod vggdist;
 
 use std::path::Path;
 use std::time::Instant;
@@ -54,10 +61,12 @@ use crate::model::{tensor_from_vec, tensor_to_vec};
 
 use metrics::{BandStats, EDGE_BANDS, Planes};
 use report::{
-    BandRow, BinReport, DataInfo, EvalReport, ItemRecord, ItemScores, METHOD_PDGAN, METHOD_PRIOR,
-    METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings, SwdContrastRow,
+    BandRow, BinReport, DataInfo, EvalReport, ItemRecord, ItemScores, ItemVgg, METHOD_PDGAN,
+    METHOD_PRIOR, METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings,
+    SwdContrastRow, VggContrastRow,
 };
 use swd::SwdSets;
+use vggdist::{SampleStat, VggDistance, VggScore, paired_bootstrap};
 
 pub use report::report_paths;
 
@@ -120,6 +129,7 @@ enum Purpose {
     Swd = 4,
     SwdDirections = 5,
     Bootstrap = 6,
+    VggBootstrap = 7,
 }
 
 /// One step of SplitMix64 (a strong 64-bit mixer).
@@ -255,8 +265,9 @@ fn band_rows(stats: &BandStats) -> Vec<BandRow> {
         .collect()
 }
 
-/// Measures `model` on the photos of `data` (see the [module docs](self)). `progress` is
-/// called after every (image, mask) pair with `(done, total, bin label)`.
+/// Measures `model` on the photos of `data` (see the [module docs](self)), with the VGG
+/// distance when `vgg` is given. `progress` is called after every (image, mask) pair with
+/// `(done, total, bin label)`.
 ///
 /// # Errors
 /// [`Error::Input`] when `samples` or `per_bin` is 0 or no mask fits a bin; errors of the
@@ -267,6 +278,7 @@ pub fn evaluate(
     data: &ImageFolder,
     backend: &str,
     opts: &EvalOptions,
+    vgg_distance: Option<&VggDistance>,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<EvalReport> {
     let start = Instant::now();
@@ -330,6 +342,7 @@ pub fn evaluate(
         let mut scores: [Vec<ItemScores>; 3] = Default::default();
         let mut div_l1 = Vec::with_capacity(opts.per_bin);
         let mut div_feat = Vec::with_capacity(opts.per_bin);
+        let mut vgg_scores: [Vec<VggScore>; 3] = Default::default();
         let mut ratio_sum = 0.0f64;
         for (i, (photo, crop_seed, crop)) in crops.iter().enumerate() {
             let mask_seed = derive(opts.seed, Purpose::Mask, b as u64, i as u64);
@@ -376,6 +389,32 @@ pub fn evaluate(
             scores[0].push(s_gan);
             scores[1].push(s_prior);
             scores[2].push(s_telea);
+
+            // VGG distance: the truth's features once, the fills batched.
+            let item_vgg = match vgg_distance {
+                Some(vd) => {
+                    let d = vd.measure(
+                        &real,
+                        &hole,
+                        &[
+                            &samples,
+                            std::slice::from_ref(&prior_fill),
+                            std::slice::from_ref(&telea_fill),
+                        ],
+                    )?;
+                    for (m, per) in d.iter().enumerate() {
+                        let sc = VggScore::of(per)
+                            .ok_or_else(|| Error::Shape("VGG distance: no output".into()))?;
+                        vgg_scores[m].push(sc);
+                    }
+                    Some(ItemVgg {
+                        prior: d[1].first().copied().unwrap_or(f64::NAN),
+                        telea: d[2].first().copied().unwrap_or(f64::NAN),
+                        pdgan: d.into_iter().next().unwrap_or_default(),
+                    })
+                }
+                None => None,
+            };
 
             // Diversity.
             let d_l1 = metrics::mean_pairwise_l1(&samples, &hole)?;
@@ -438,6 +477,7 @@ pub fn evaluate(
                 telea: s_telea,
                 diversity_l1: d_l1,
                 diversity_feature: d_feat,
+                vgg: item_vgg,
             });
             done += 1;
             progress(done, total, &label);
@@ -448,6 +488,23 @@ pub fn evaluate(
         )?;
         let swd = sets.finish(derive(opts.seed, Purpose::SwdDirections, b as u64, 0))?;
         let names = [METHOD_PDGAN, METHOD_PRIOR, METHOD_TELEA];
+        // The VGG distance's paired bootstrap: one seed per bin, so every contrast of the bin
+        // resamples the same pairs.
+        let vgg_seed = derive(opts.seed, Purpose::VggBootstrap, b as u64, 0);
+        let mut vgg_vs_baselines = Vec::new();
+        for stat in SampleStat::ALL {
+            let gan: Vec<f64> = vgg_scores[0].iter().map(|s| stat.of(s)).collect();
+            for m in 1..3 {
+                let base: Vec<f64> = vgg_scores[m].iter().map(|s| s.mean).collect();
+                if let Some(contrast) = paired_bootstrap(&gan, &base, opts.bootstrap, vgg_seed) {
+                    vgg_vs_baselines.push(VggContrastRow {
+                        baseline: names[m].to_string(),
+                        pdgan: stat,
+                        contrast,
+                    });
+                }
+            }
+        }
         let swd_vs_baselines = contrasts
             .iter()
             .filter_map(|c| {
@@ -481,6 +538,7 @@ pub fn evaluate(
                 } else {
                     Some(0.0)
                 },
+                vgg: VggScore::average(&vgg_scores[m]),
             })
             .collect();
         all_bands.merge(&bands);
@@ -492,6 +550,7 @@ pub fn evaluate(
             mean_hole_ratio: ratio_sum / opts.per_bin as f64,
             methods,
             swd_vs_baselines,
+            vgg_vs_baselines,
             edge_diversity: band_rows(&bands),
         });
     }
@@ -551,6 +610,12 @@ pub fn evaluate(
             file.source
         ));
     }
+    if let Some(vd) = vgg_distance.filter(|v| v.weights().is_random()) {
+        notes.push(format!(
+            "The VGG distance used {}: not a perceptual measure.",
+            vd.vgg().describe()
+        ));
+    }
     Ok(EvalReport {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
         model: ModelInfo {
@@ -593,11 +658,12 @@ pub fn evaluate(
             bootstrap_dirs: swd::BOOTSTRAP_DIRS,
             feature_net: format!(
                 "mean pairwise L1 of {FEATURE_LAYER} features at the hole positions, {}: a \
-                 seeded random network because no ImageNet VGG weights exist here, so it \
+                 seeded random network (kept so that it compares with earlier reports), so it \
                  measures structure and texture, not perceptual distance; compare it only \
                  between runs of pdpaint eval.",
                 vgg.describe()
             ),
+            vgg_distance: vgg_distance.map(VggDistance::settings),
             edge_bands: (0..EDGE_BANDS.len()).map(metrics::band_label).collect(),
         },
         bins,

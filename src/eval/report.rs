@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::swd::SwdResult;
+use super::vggdist::{PairedContrast, SampleStat, VggDistanceSettings, VggScore};
 use crate::error::Result;
 
 /// Name of the PD-GAN method (the model's best and mean of N samples).
@@ -94,6 +95,9 @@ pub struct Settings {
     pub bootstrap_dirs: usize,
     /// The feature network of the feature diversity, in words.
     pub feature_net: String,
+    /// How the VGG distance was measured; `None`: it was not (no ImageNet VGG-16 file).
+    #[serde(default)]
+    pub vgg_distance: Option<VggDistanceSettings>,
     /// Distance bands of the edge-diversity table, as labels.
     pub edge_bands: Vec<String>,
 }
@@ -117,6 +121,11 @@ pub struct BinReport {
     /// (empty when the bootstrap was off or the bin has fewer than two pairs).
     #[serde(default)]
     pub swd_vs_baselines: Vec<SwdContrastRow>,
+    /// PD-GAN's VGG distance against each baseline's, mean of N and best of N, with a paired
+    /// bootstrap over the bin's pairs (empty when the distance was not measured, the bootstrap
+    /// was off or the bin has fewer than two pairs).
+    #[serde(default)]
+    pub vgg_vs_baselines: Vec<VggContrastRow>,
     /// Diversity of the PD-GAN samples against distance from the hole edge.
     pub edge_diversity: Vec<BandRow>,
 }
@@ -139,6 +148,19 @@ pub struct SwdContrastRow {
     pub pdgan_better: f64,
     /// Resamples.
     pub reps: usize,
+}
+
+/// PD-GAN's VGG distance against one baseline's in one bin, under a paired bootstrap over the
+/// bin's (image, mask) pairs ([`super::vggdist::paired_bootstrap`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VggContrastRow {
+    /// [`METHOD_PRIOR`] or [`METHOD_TELEA`].
+    pub baseline: String,
+    /// Which of PD-GAN's per-pair values is compared with the baseline's one output.
+    pub pdgan: SampleStat,
+    /// PD-GAN minus the baseline (negative: PD-GAN's fills are closer to the truth's
+    /// features), its interval and the share of resamples in which PD-GAN's is lower.
+    pub contrast: PairedContrast,
 }
 
 /// The numbers of one method in one bin (means over the bin's images).
@@ -166,6 +188,10 @@ pub struct MethodRow {
     /// Mean pairwise feature distance of the samples (0 for baselines; `None` with one
     /// sample).
     pub diversity_feature: Option<f64>,
+    /// VGG distance to the truth inside the hole: mean over the bin's pairs of the mean and
+    /// of the lowest over the outputs (`None` when not measured).
+    #[serde(default)]
+    pub vgg: Option<VggScore>,
 }
 
 /// One held-out photo over the large-hole bins.
@@ -249,6 +275,20 @@ pub struct ItemRecord {
     pub diversity_l1: Option<f64>,
     /// Pairwise feature diversity of the samples.
     pub diversity_feature: Option<f64>,
+    /// VGG distances of this pair (`None` when not measured).
+    #[serde(default)]
+    pub vgg: Option<ItemVgg>,
+}
+
+/// The VGG distances of one (image, mask) pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemVgg {
+    /// PD-GAN: every sample's distance, in z-seed order.
+    pub pdgan: Vec<f64>,
+    /// The prior's.
+    pub prior: f64,
+    /// Telea's.
+    pub telea: f64,
 }
 
 /// Where `--out REPORT` writes: `REPORT.json` and `REPORT.md`. A path already ending in `.json`
@@ -413,6 +453,7 @@ impl EvalReport {
                 let _ = writeln!(s);
             }
         }
+        self.vgg_markdown(&mut s);
         let _ = writeln!(
             s,
             "\n## Diversity against distance from the hole edge ({METHOD_PDGAN})\n\n\
@@ -467,6 +508,28 @@ impl EvalReport {
         let _ = writeln!(s, "- Quality: {}", st.quality);
         let _ = writeln!(s, "- SWD: {}", st.swd);
         let _ = writeln!(s, "- Feature diversity: {}", st.feature_net);
+        match &st.vgg_distance {
+            Some(v) => {
+                let _ = writeln!(
+                    s,
+                    "- VGG distance: VGG-16 {} at {}; features unit-normalised over channels at \
+                     every position, squared difference summed over channels, averaged over the \
+                     hole's positions at each layer (each position weighted by the share of its \
+                     cell in the hole), then over the layers with equal weights; no learned \
+                     weights (not LPIPS). {:.1} s in this run.",
+                    v.weights,
+                    v.layers
+                        .iter()
+                        .map(|l| l.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v.seconds
+                );
+            }
+            None => {
+                let _ = writeln!(s, "- VGG distance: not measured (no ImageNet VGG-16 file).");
+            }
+        }
         let _ = writeln!(
             s,
             "- Telea: fast-marching inpainting (Telea 2004), radius {} px.",
@@ -476,6 +539,90 @@ impl EvalReport {
             let _ = writeln!(s, "- {n}");
         }
         s
+    }
+
+    /// The VGG distance tables: per bin and method, then PD-GAN against the baselines.
+    fn vgg_markdown(&self, s: &mut String) {
+        if self.settings.vgg_distance.is_none() {
+            let _ = writeln!(
+                s,
+                "\n## VGG distance\n\nNot measured: no ImageNet VGG-16 weights were found (make \
+                 them with scripts/fetch-vgg.sh or pass --vgg FILE)."
+            );
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "\n## VGG distance to the truth inside the hole (lower is closer)\n\n\
+             ImageNet VGG-16 features, unit-normalised per position, squared differences over \
+             the hole, mean over five layers (not LPIPS: no learned weights). {METHOD_PDGAN}: \
+             mean over its N samples and the best (lowest) of N.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| bin | {METHOD_PDGAN} mean of N | {METHOD_PDGAN} best of N | {METHOD_PRIOR} | \
+             {METHOD_TELEA} |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+        for b in &self.bins {
+            let get = |m: &str| b.methods.iter().find(|r| r.method == m).and_then(|r| r.vgg);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                b.bin,
+                opt(get(METHOD_PDGAN).map(|v| v.mean), 4),
+                opt(get(METHOD_PDGAN).map(|v| v.best), 4),
+                opt(get(METHOD_PRIOR).map(|v| v.mean), 4),
+                opt(get(METHOD_TELEA).map(|v| v.mean), 4),
+            );
+        }
+        let Some(first) = self.bins.iter().find(|b| !b.vgg_vs_baselines.is_empty()) else {
+            return;
+        };
+        let cols: Vec<(String, SampleStat)> = first
+            .vgg_vs_baselines
+            .iter()
+            .map(|c| (c.baseline.clone(), c.pdgan))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n{METHOD_PDGAN}'s VGG distance minus the baseline's (negative: closer to the \
+             truth), [its 95 % interval] over {} paired resamples of the bin's image–mask pairs, \
+             and the share of resamples in which {METHOD_PDGAN}'s is lower.\n",
+            first
+                .vgg_vs_baselines
+                .first()
+                .map_or(0, |c| c.contrast.reps)
+        );
+        let _ = write!(s, "| bin |");
+        for (b, stat) in &cols {
+            let _ = write!(s, " {METHOD_PDGAN} ({}) vs {b} |", stat.label());
+        }
+        let _ = writeln!(s, "\n|---|{}", "---:|".repeat(cols.len()));
+        for bin in &self.bins {
+            let _ = write!(s, "| {} |", bin.bin);
+            for (b, stat) in &cols {
+                match bin
+                    .vgg_vs_baselines
+                    .iter()
+                    .find(|c| &c.baseline == b && c.pdgan == *stat)
+                {
+                    Some(c) => {
+                        let c = &c.contrast;
+                        let _ = write!(
+                            s,
+                            " {:+.4} [{:+.4}, {:+.4}], {:.0} % |",
+                            c.difference,
+                            c.low,
+                            c.high,
+                            100.0 * c.a_lower
+                        );
+                    }
+                    None => s.push_str(" – |"),
+                }
+            }
+            let _ = writeln!(s);
+        }
     }
 
     /// Writes `json` and `md` (atomically).
@@ -530,6 +677,10 @@ mod tests {
             swd: swd.clone(),
             diversity_l1: Some(0.0),
             diversity_feature: None,
+            vgg: Some(VggScore {
+                mean: 0.25,
+                best: if m == METHOD_PDGAN { 0.125 } else { 0.25 },
+            }),
         };
         let bands = vec![BandRow {
             band: "1-2 px".into(),
@@ -561,6 +712,14 @@ mod tests {
                 bootstrap: 200,
                 bootstrap_dirs: 128,
                 feature_net: "f".into(),
+                vgg_distance: Some(VggDistanceSettings {
+                    weights: crate::model::vgg::VggWeights::Random {
+                        seed: 1,
+                        width_div: 16,
+                    },
+                    layers: super::super::vggdist::LAYERS.to_vec(),
+                    seconds: 2.0,
+                }),
                 edge_bands: vec!["1-2 px".into()],
             },
             bins: vec![BinReport {
@@ -588,6 +747,17 @@ mod tests {
                         reps: 200,
                     },
                 ],
+                vgg_vs_baselines: vec![VggContrastRow {
+                    baseline: METHOD_TELEA.into(),
+                    pdgan: SampleStat::MeanOfN,
+                    contrast: PairedContrast {
+                        difference: -0.0125,
+                        low: -0.02,
+                        high: 0.005,
+                        a_lower: 0.9,
+                        reps: 200,
+                    },
+                }],
                 edge_diversity: bands.clone(),
             }],
             edge_diversity_all: bands,
@@ -630,6 +800,19 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("over 200 resamples"), "{md}");
+        assert!(
+            md.contains("| 0-10% | 0.2500 | 0.1250 | 0.2500 | 0.2500 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| bin | pd-gan (mean of N) vs telea |\n|---|---:|\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 0-10% | -0.0125 [-0.0200, +0.0050], 90 % |"),
+            "{md}"
+        );
+        assert!(md.contains("VGG-16 random seeded weights (seed 1)"), "{md}");
         assert!(md.contains("| all | 0.1000 (10) |"), "{md}");
         assert!(
             md.contains("## Per held-out photo (bins from 30% pooled)"),

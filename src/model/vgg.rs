@@ -2,13 +2,33 @@
 //! `features` stack of VGG-16 (up to relu5_3) or VGG-19 (up to relu5_4).
 //!
 //! The authors' perceptual, style and diversity losses read ReLU activations of an ImageNet
-//! VGG-16. No package we can install ships those weights, so there are two ways to build one:
+//! VGG-16, and `pdpaint eval`'s VGG distance reads five of its layers. Two ways to build one:
 //!
-//! * [`Vgg::from_torchvision`]: a user-supplied torchvision `vgg16`/`vgg19` state dict (`.pth`),
-//!   keys `features.{i}.weight` / `features.{i}.bias` (the `classifier.*` keys are ignored);
+//! * [`Vgg::from_file`]: weights under torchvision's keys `features.{i}.weight` /
+//!   `features.{i}.bias` (`.pth` or `.safetensors`; `classifier.*` keys are ignored): the
+//!   ImageNet VGG-16 that `scripts/fetch-vgg.sh` makes at [`standard_weights_path`]
+//!   (docs/vgg-imagenet.md) or a torchvision `vgg16`/`vgg19` state dict. The file's sha256 is
+//!   kept in [`VggWeights::ImageNet`].
 //! * [`Vgg::random`]: a frozen, seeded, randomly initialised VGG. It still measures structure and
 //!   texture, but it is **not** an ImageNet feature extractor; [`Vgg::is_random`] and
 //!   [`Vgg::describe`] let logs and model cards say so plainly.
+//!
+//! # Activation scale
+//!
+//! The file `scripts/fetch-vgg.sh` makes holds Keras' ImageNet VGG-16 with Keras' input
+//! preprocessing (BGR, 0–255 minus the ImageNet means) folded into the first convolution, so its
+//! activations are Keras' own: the first convolution is multiplied by 127.5 (Keras' input moves
+//! by 1 per grey level, pdpaint's by 2/255). The authors' losses feed torchvision's VGG the
+//! [-1, 1] images unnormalised, and their loss weights (perceptual 10, diversity 1, style 120)
+//! assume the activations that gives. [`Vgg::from_file`] therefore divides every activation of
+//! such a file by [`KERAS_ACTIVATION_DIVISOR`] = 127.5 (÷ the file's own `act_scale` when the
+//! script was run with `--act-scale`): the network then sees pdpaint's [-1, 1] input with the
+//! trained kernels as they are, as the authors' torchvision VGG did (assuming torchvision's
+//! kernels are about as large as Keras'; not measured here). The first convolution's
+//! weights and every bias are divided, which divides every ReLU output exactly (ReLU and
+//! max-pooling commute with a positive factor). A file without that metadata (a torchvision
+//! state dict) is used as is. The VGG distance of `pdpaint eval` normalises features per
+//! position and does not depend on this factor. Details and measurements: docs/vgg-imagenet.md.
 //!
 //! # Input
 //!
@@ -21,7 +41,9 @@
 //! never updates the VGG. Gradients still flow *through* the network to its input: on an autodiff
 //! device, a loss of `features(fake)` back-propagates into `fake` and the generator.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use burn::nn::PaddingConfig2d;
@@ -217,19 +239,161 @@ impl fmt::Display for VggLayer {
     }
 }
 
-/// Where the weights came from (for logs and model cards).
-#[derive(Debug, Clone, PartialEq)]
-pub enum VggOrigin {
-    /// Seeded random (Kaiming-normal) initialisation.
+/// The name of the ImageNet VGG-16 file `scripts/fetch-vgg.sh` writes.
+pub const STANDARD_FILE_NAME: &str = "vgg16-imagenet.safetensors";
+
+/// The safetensors metadata key in which `scripts/fetch-vgg.sh` records the factor its
+/// activations were divided by (`--act-scale`; `"1.0 (…)"` when not).
+pub const ACT_SCALE_KEY: &str = "act_scale";
+
+/// What the activations of Keras' ImageNet VGG-16 (as `scripts/fetch-vgg.sh` writes it) are
+/// divided by for the losses (see the [module docs](self#activation-scale)): 127.5, the
+/// input-unit factor folded into its first convolution.
+pub const KERAS_ACTIVATION_DIVISOR: f64 = 127.5;
+
+/// Where the fetched ImageNet VGG-16 is looked for by default:
+/// `$XDG_DATA_HOME/pdpaint/vgg16-imagenet.safetensors`, else
+/// `$HOME/.local/share/pdpaint/vgg16-imagenet.safetensors` (where `scripts/fetch-vgg.sh`
+/// writes it). `None` when neither variable is usable.
+pub fn standard_weights_path() -> Option<PathBuf> {
+    standard_weights_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`standard_weights_path`] for the given `XDG_DATA_HOME` and `HOME` values. As the XDG base
+/// directory specification says, an empty or relative `XDG_DATA_HOME` is ignored.
+pub fn standard_weights_path_from(
+    xdg_data_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    let xdg = xdg_data_home.map(PathBuf::from).filter(|p| p.is_absolute());
+    let data = match xdg {
+        Some(d) => d,
+        None => PathBuf::from(home.filter(|h| !h.is_empty())?).join(".local/share"),
+    };
+    Some(data.join("pdpaint").join(STANDARD_FILE_NAME))
+}
+
+/// Which weights a VGG has: the typed record that logs, `run.json`, checkpoints and evaluation
+/// reports keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VggWeights {
+    /// Trained weights read from a file: the ImageNet VGG-16 of `scripts/fetch-vgg.sh` or a
+    /// torchvision state dict (taken to be ImageNet-trained; nothing in a state dict says).
+    #[serde(rename = "imagenet")]
+    ImageNet {
+        /// The file.
+        path: PathBuf,
+        /// Its sha256 (hex).
+        sha256: String,
+        /// Every activation is divided by this ([`KERAS_ACTIVATION_DIVISOR`] for the Keras
+        /// file, 1 for a torchvision state dict).
+        activation_divisor: f64,
+    },
+    /// A state dict built in memory (tests, fixtures), under a name.
+    StateDict {
+        /// The name it was built under.
+        name: PathBuf,
+    },
+    /// Seeded random (Kaiming-normal) initialisation: not ImageNet features.
     Random {
         /// The seed.
         seed: u64,
+        /// Its width divisor.
+        width_div: usize,
     },
-    /// A state dict read from a file (or built in memory, under that name).
-    StateDict {
-        /// The file.
-        path: PathBuf,
-    },
+}
+
+impl VggWeights {
+    /// Whether these are random weights.
+    pub fn is_random(&self) -> bool {
+        matches!(self, VggWeights::Random { .. })
+    }
+}
+
+impl fmt::Display for VggWeights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VggWeights::ImageNet {
+                path,
+                sha256,
+                activation_divisor,
+            } => {
+                write!(
+                    f,
+                    "ImageNet weights from {} (sha256 {})",
+                    path.display(),
+                    sha256.get(..12).unwrap_or(sha256)
+                )?;
+                if *activation_divisor != 1.0 {
+                    write!(f, ", activations ÷{activation_divisor}")?;
+                }
+                Ok(())
+            }
+            VggWeights::StateDict { name } => write!(f, "weights from {}", name.display()),
+            VggWeights::Random { seed, .. } => {
+                write!(
+                    f,
+                    "random seeded weights (seed {seed}): not ImageNet features"
+                )
+            }
+        }
+    }
+}
+
+/// Reads the `__metadata__` map of a `.safetensors` file's header (only the header is read).
+fn safetensors_metadata(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let bad = |m: &str| Error::weights(format!("not a safetensors file: {m}"), path);
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::io("could not read weights", path, e))?;
+    let mut n8 = [0u8; 8];
+    file.read_exact(&mut n8)
+        .map_err(|e| Error::io("could not read weights", path, e))?;
+    let len = usize::try_from(u64::from_le_bytes(n8))
+        .ok()
+        .filter(|&n| n <= 100_000_000)
+        .ok_or_else(|| bad("header too large"))?;
+    let mut header = vec![0u8; len];
+    file.read_exact(&mut header)
+        .map_err(|e| Error::io("could not read weights", path, e))?;
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|_| bad("header is not JSON"))?;
+    Ok(match json.get("__metadata__") {
+        Some(serde_json::Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    })
+}
+
+/// The activation divisor of a weights file: for a `.safetensors` file with [`ACT_SCALE_KEY`]
+/// metadata (made by `scripts/fetch-vgg.sh`: Keras' activations divided by its `act_scale`),
+/// [`KERAS_ACTIVATION_DIVISOR`] / `act_scale`; otherwise (a torchvision state dict) 1.
+///
+/// # Errors
+/// [`Error::Weights`] when that metadata value does not start with a positive number.
+fn activation_divisor(path: &Path) -> Result<f64> {
+    let is_safetensors = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    if !is_safetensors {
+        return Ok(1.0);
+    }
+    let meta = safetensors_metadata(path)?;
+    let Some(v) = meta.get(ACT_SCALE_KEY) else {
+        return Ok(1.0);
+    };
+    // The script writes the number, then an explanation in parentheses.
+    let scale = v
+        .as_str()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .ok_or_else(|| {
+            Error::weights(
+                format!("metadata {ACT_SCALE_KEY} = {v} does not start with a positive number"),
+                path,
+            )
+        })?;
+    Ok(KERAS_ACTIVATION_DIVISOR / scale)
 }
 
 /// A frozen VGG `features` stack: 3×3 convs (padding 1) each followed by a ReLU, with a 2×2
@@ -242,13 +406,13 @@ pub struct Vgg {
     #[module(skip)]
     cfg: VggConfig,
     #[module(skip)]
-    origin: VggOrigin,
+    origin: VggWeights,
 }
 
 impl Vgg {
     /// Builds every conv from `src` under torchvision's keys. Random init is Kaiming-normal
     /// (std `sqrt(2 / fan_in)`, fan_in = `cin·9`) with zero bias.
-    fn from_source(src: &mut ParamSource<'_>, cfg: VggConfig, origin: VggOrigin) -> Result<Self> {
+    fn from_source(src: &mut ParamSource<'_>, cfg: VggConfig, origin: VggWeights) -> Result<Self> {
         cfg.validate()?;
         let indices = cfg.kind.conv_indices();
         let mut convs = Vec::with_capacity(indices.len());
@@ -293,14 +457,15 @@ impl Vgg {
         Self::from_source(
             &mut ParamSource::random(seed, device),
             cfg,
-            VggOrigin::Random { seed },
+            VggWeights::Random {
+                seed,
+                width_div: cfg.width_div,
+            },
         )
     }
 
-    /// Reads a torchvision `vgg16` / `vgg19` state dict (`.pth`, or `.safetensors` by extension; a bare state dict or one under a
-    /// top-level `"net"` key). Needs `cfg.width_div == 1`. `classifier.*` keys are ignored; a
-    /// missing `features.*` key, a wrong shape (e.g. a VGG-19 file read as VGG-16) or a
-    /// `features.*` key the network does not use is an [`Error::Weights`] naming the key.
+    /// Reads a torchvision `vgg16` / `vgg19` state dict at full width (see [`Vgg::from_file`]).
+    /// `cfg.width_div` must be 1.
     pub fn from_torchvision(path: &Path, cfg: VggConfig, device: &Device) -> Result<Self> {
         if cfg.width_div != 1 {
             return Err(Error::Config(format!(
@@ -308,6 +473,30 @@ impl Vgg {
                 cfg.width_div
             )));
         }
+        let vgg = Self::from_file(path, cfg.kind, device)?;
+        if vgg.cfg.width_div != 1 {
+            return Err(Error::weights(
+                format!(
+                    "these VGG weights are 1/{} of the full width (features.0 has {} channels)",
+                    vgg.cfg.width_div,
+                    vgg.cfg.block_width(0)
+                ),
+                path,
+            ));
+        }
+        Ok(vgg)
+    }
+
+    /// Reads VGG weights under torchvision's keys from `path` (`.pth`, or `.safetensors` by
+    /// extension; a bare state dict or one under a top-level `"net"` key), at the width its
+    /// `features.0.weight` has (64 output channels = full width, 64/D for width divisor D, so a
+    /// narrow test network loads too). Keeps the file's sha256 and divides the activations of a
+    /// Keras-scale file (see the [module docs](self#activation-scale)).
+    ///
+    /// `classifier.*` keys are ignored; a missing `features.*` key, a wrong shape (e.g. a VGG-19
+    /// file read as VGG-16) or a `features.*` key the network does not use is an
+    /// [`Error::Weights`] naming the key and the file.
+    pub fn from_file(path: &Path, kind: VggKind, device: &Device) -> Result<Self> {
         let is_safetensors = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
@@ -316,14 +505,60 @@ impl Vgg {
         } else {
             StateDict::read_pytorch(path)?
         };
-        Self::from_state_dict(&mut sd, cfg, device)
+        let first = sd
+            .shape_of("features.0.weight")
+            .and_then(|s| s.first().copied())
+            .ok_or_else(|| {
+                Error::weights(
+                    "missing tensor features.0.weight (not a VGG state dict?)",
+                    path,
+                )
+            })?;
+        if first == 0 || !WIDTHS[0].is_multiple_of(first) {
+            return Err(Error::weights(
+                format!(
+                    "features.0.weight has {first} output channels; a VGG has 64, or 64/D at \
+                     width divisor D"
+                ),
+                path,
+            ));
+        }
+        let cfg = VggConfig {
+            kind,
+            width_div: WIDTHS[0] / first,
+        };
+        let divisor = activation_divisor(path)?;
+        let sha256 = crate::imageops::sha256_file(path)?;
+        let mut vgg = Self::from_state_dict(&mut sd, cfg, device)?;
+        vgg.origin = VggWeights::ImageNet {
+            path: path.to_path_buf(),
+            sha256,
+            activation_divisor: divisor,
+        };
+        Ok(vgg.divide_activations(divisor))
+    }
+
+    /// Divides every activation by `divisor` (> 0): the first convolution's weights and every
+    /// bias are divided, which divides every ReLU output exactly.
+    pub(crate) fn divide_activations(mut self, divisor: f64) -> Self {
+        if divisor == 1.0 {
+            return self;
+        }
+        let d = divisor as f32;
+        for (k, conv) in self.convs.iter_mut().enumerate() {
+            if k == 0 {
+                conv.weight = conv.weight.clone().map(|w| w / d);
+            }
+            conv.bias = conv.bias.take().map(|b| b.map(|t| t / d));
+        }
+        self.no_grad()
     }
 
     /// Builds from a state dict under torchvision's key names, at any width (the shapes must
     /// match `cfg`). `classifier.*` and other non-`features` keys are ignored.
     pub fn from_state_dict(sd: &mut StateDict, cfg: VggConfig, device: &Device) -> Result<Self> {
-        let origin = VggOrigin::StateDict {
-            path: sd.path().to_path_buf(),
+        let origin = VggWeights::StateDict {
+            name: sd.path().to_path_buf(),
         };
         let vgg = Self::from_source(&mut ParamSource::state_dict(sd, device), cfg, origin)?;
         let extra: Vec<String> = sd
@@ -354,35 +589,25 @@ impl Vgg {
     }
 
     /// Where the weights came from.
-    pub fn origin(&self) -> &VggOrigin {
+    pub fn weights(&self) -> &VggWeights {
         &self.origin
     }
 
     /// Whether the weights are random (not ImageNet features).
     pub fn is_random(&self) -> bool {
-        matches!(self.origin, VggOrigin::Random { .. })
+        self.origin.is_random()
     }
 
-    /// One line for logs and model cards, e.g. `"VGG-16, torchvision weights from PATH"` or
-    /// `"VGG-16 /4 width, random seeded weights (seed 7): not ImageNet features"`.
+    /// One line for logs and model cards, e.g. `"VGG-16, ImageNet weights from PATH (sha256
+    /// b091fb44ae8f), activations ÷127.5"` or `"VGG-16 /4 width, random seeded weights (seed 7):
+    /// not ImageNet features"`.
     pub fn describe(&self) -> String {
         let width = if self.cfg.width_div == 1 {
             String::new()
         } else {
             format!(" /{} width", self.cfg.width_div)
         };
-        let kind = self.cfg.kind.label();
-        match &self.origin {
-            VggOrigin::Random { seed } => {
-                format!("{kind}{width}, random seeded weights (seed {seed}): not ImageNet features")
-            }
-            VggOrigin::StateDict { path } if self.cfg.width_div == 1 => {
-                format!("{kind}, torchvision weights from {}", path.display())
-            }
-            VggOrigin::StateDict { path } => {
-                format!("{kind}{width}, weights from {}", path.display())
-            }
-        }
+        format!("{}{width}, {}", self.cfg.kind.label(), self.origin)
     }
 
     /// Channels of `layer`'s output.
@@ -542,7 +767,7 @@ mod tests {
                 let vgg = Vgg::from_source(
                     &mut ParamSource::zeros(&dev),
                     cfg,
-                    VggOrigin::Random { seed: 0 },
+                    VggWeights::Random { seed: 0, width_div },
                 )
                 .unwrap();
                 let taps = layers_of(kind);
