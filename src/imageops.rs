@@ -29,6 +29,7 @@ use image::{
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::jpeg::{self, JpegError};
 
 /// The largest width or height [`load_image`] accepts, in pixels.
 pub const MAX_IMAGE_SIDE: u32 = 16384;
@@ -75,11 +76,15 @@ pub fn load_image(path: &Path) -> Result<RgbImage> {
 /// rather than decoded with grey filling; data after the marker (e.g. the video of a motion
 /// photo) is allowed.
 ///
+/// JPEGs are decoded with [`crate::jpeg`], byte-identical to libjpeg-turbo (what PIL, GIMP and
+/// browsers show). The few it leaves to the `image` crate (CMYK/YCCK, arithmetic coding,
+/// 12-bit, lossless, damaged data) get a note that starts "decoded with the fallback decoder".
+///
 /// # Errors
 /// As [`load_image`]; truncated files give [`Error::Image`] with "truncated" in the message.
 pub fn load_image_with_notes(path: &Path) -> Result<(RgbImage, Vec<String>)> {
     let file = File::open(path).map_err(|e| Error::io("cannot open image", path, e))?;
-    let mut reader = ImageReader::new(BufReader::new(file))
+    let reader = ImageReader::new(BufReader::new(file))
         .with_guessed_format()
         .map_err(|e| Error::io("cannot read image", path, e))?;
     if reader.format().is_none() {
@@ -89,17 +94,17 @@ pub fn load_image_with_notes(path: &Path) -> Result<(RgbImage, Vec<String>)> {
         ));
     }
     if reader.format() == Some(image::ImageFormat::Jpeg) {
-        let file = File::open(path).map_err(|e| Error::io("cannot open image", path, e))?;
-        let complete =
-            jpeg_reaches_eoi(file).map_err(|e| Error::io("cannot read image", path, e))?;
-        if !complete {
-            return Err(Error::image(
-                "JPEG file is truncated (its data ends before the end-of-image marker; the \
-                 missing part would come out grey)",
-                path,
-            ));
-        }
+        return load_jpeg(path);
     }
+    decode_with_image_crate(reader, path)
+}
+
+/// Decodes with the `image` crate (PNG, WebP, and the JPEGs that [`crate::jpeg`] leaves to
+/// it), applying the EXIF orientation.
+fn decode_with_image_crate(
+    mut reader: ImageReader<impl std::io::BufRead + std::io::Seek>,
+    path: &Path,
+) -> Result<(RgbImage, Vec<String>)> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
@@ -118,6 +123,60 @@ pub fn load_image_with_notes(path: &Path) -> Result<(RgbImage, Vec<String>)> {
     img.apply_orientation(orientation);
     let notes = conversion_notes(&img, path);
     Ok((img.into_rgb8(), notes))
+}
+
+/// Loads a JPEG with our own decoder ([`crate::jpeg`], byte-identical to libjpeg-turbo), or,
+/// for what it does not handle (CMYK, arithmetic coding, 12-bit, …) or refuses as damaged,
+/// with the `image` crate, saying so in a note.
+fn load_jpeg(path: &Path) -> Result<(RgbImage, Vec<String>)> {
+    let data = std::fs::read(path).map_err(|e| Error::io("cannot read image", path, e))?;
+    let complete =
+        jpeg_reaches_eoi(&data[..]).map_err(|e| Error::io("cannot read image", path, e))?;
+    if !complete {
+        return Err(Error::image(
+            "JPEG file is truncated (its data ends before the end-of-image marker; the \
+             missing part would come out grey)",
+            path,
+        ));
+    }
+    let limits = jpeg::Limits {
+        max_side: MAX_IMAGE_SIDE,
+        max_bytes: MAX_DECODE_BYTES,
+    };
+    match jpeg::decode(&data, limits) {
+        Ok(decoded) => {
+            let orientation = decoded
+                .exif
+                .as_deref()
+                .and_then(image::metadata::Orientation::from_exif_chunk)
+                .unwrap_or(image::metadata::Orientation::NoTransforms);
+            let mut img = DynamicImage::ImageRgb8(decoded.image);
+            img.apply_orientation(orientation);
+            Ok((img.into_rgb8(), Vec::new()))
+        }
+        Err(JpegError::TooLarge { width, height, .. }) => Err(Error::image(
+            format!(
+                "image too large ({width}×{height} pixels; at most {MAX_IMAGE_SIDE}×\
+                 {MAX_IMAGE_SIDE} pixels and {} MiB of decoded data)",
+                MAX_DECODE_BYTES / (1024 * 1024)
+            ),
+            path,
+        )),
+        Err(reason) => {
+            let reader =
+                ImageReader::with_format(std::io::Cursor::new(&data[..]), image::ImageFormat::Jpeg);
+            let (img, mut notes) = decode_with_image_crate(reader, path)?;
+            notes.insert(
+                0,
+                format!(
+                    "decoded with the fallback decoder ({reason}); colours may differ from \
+                     other tools by a level: {}",
+                    path.display()
+                ),
+            );
+            Ok((img, notes))
+        }
+    }
 }
 
 /// What converting `img` to 8-bit RGB loses, in words (see [`load_image_with_notes`]).

@@ -108,7 +108,8 @@ mod tests {
                 for cr in (0..256).step_by(11) {
                     let mut out = [0u8; 3];
                     ycc_to_rgb(&[y as u8], &[cb as u8], &[cr as u8], &mut out);
-                    let (yf, cbf, crf) = (f64::from(y), f64::from(cb) - 128.0, f64::from(cr) - 128.0);
+                    let (yf, cbf, crf) =
+                        (f64::from(y), f64::from(cb) - 128.0, f64::from(cr) - 128.0);
                     let want = [
                         yf + 1.402 * crf,
                         yf - 0.34414 * cbf - 0.71414 * crf,

@@ -21,6 +21,9 @@ pub(crate) struct HuffTable {
     valoffset: [i32; 18],
     /// The symbols in code order.
     symbols: Vec<u8>,
+    /// For AC tables, indexed like [`Self::lookup`]: when a code and its extra bits fit in
+    /// [`LOOKAHEAD`] bits, `value << 16 | run << 8 | bits used`; else 0.
+    fast_ac: Vec<i32>,
 }
 
 impl HuffTable {
@@ -65,13 +68,46 @@ impl HuffTable {
             }
             code <<= 1;
         }
+        let fast_ac = if is_dc {
+            Vec::new()
+        } else {
+            lookup
+                .iter()
+                .enumerate()
+                .map(|(idx, &entry)| fast_ac_entry(idx as u32, entry))
+                .collect()
+        };
         Ok(HuffTable {
             lookup,
             maxcode,
             valoffset,
             symbols: symbols.to_vec(),
+            fast_ac,
         })
     }
+}
+
+/// The [`HuffTable::fast_ac`] entry for the look-ahead bits `idx` whose code is `entry`.
+fn fast_ac_entry(idx: u32, entry: u16) -> i32 {
+    let (len, symbol) = (u32::from(entry >> 8), u32::from(entry & 0xFF));
+    let (run, size) = (symbol >> 4, symbol & 15);
+    if entry == 0 || size == 0 || len + size > LOOKAHEAD {
+        return 0;
+    }
+    let raw = ((idx >> (LOOKAHEAD - len - size)) & ((1 << size) - 1)) as i32;
+    let value = if raw < (1 << (size - 1)) {
+        raw + (-1 << size) + 1
+    } else {
+        raw
+    };
+    (value << 16) | (run << 8) as i32 | (len + size) as i32
+}
+
+/// Whether any byte of `v` is `0xFF`.
+#[inline(always)]
+fn has_ff_byte(v: u64) -> bool {
+    let x = !v;
+    x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
 }
 
 /// Reads the entropy-coded data of one scan, bit by bit, most significant first.
@@ -116,6 +152,20 @@ impl<'a> BitReader<'a> {
     /// Fills the buffer to at least 57 bits.
     #[inline]
     fn refill(&mut self) {
+        // Fast path: the next 8 bytes hold no 0xFF (no stuffing, no marker).
+        if !self.stopped
+            && let Some(chunk) = self.data.get(self.pos..self.pos + 8)
+            && let Ok(bytes) = <[u8; 8]>::try_from(chunk)
+        {
+            let v = u64::from_be_bytes(bytes);
+            if !has_ff_byte(v) {
+                let take = (64 - self.nbits) / 8;
+                self.bits |= (v >> (64 - 8 * take)) << (64 - self.nbits - 8 * take);
+                self.nbits += 8 * take;
+                self.pos += take as usize;
+                return;
+            }
+        }
         while self.nbits <= 56 {
             let byte = if self.stopped { 0 } else { self.next_byte() };
             if self.stopped {
@@ -191,6 +241,24 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Decodes an AC code and its extra bits in one look-up when they are short: returns
+    /// `value << 16 | run << 8 | bits used` (see [`HuffTable::fast_ac`]), or 0 (nothing taken)
+    /// for [`Self::decode`] to handle. Call [`Self::ensure`] first.
+    #[inline]
+    pub(crate) fn fast_ac(&mut self, t: &HuffTable) -> i32 {
+        let e = t
+            .fast_ac
+            .get((self.bits >> (64 - LOOKAHEAD)) as usize)
+            .copied()
+            .unwrap_or(0);
+        if e != 0 {
+            let n = (e & 0xFF) as u32;
+            self.bits <<= n;
+            self.nbits -= n;
+        }
+        e
+    }
+
     /// Decodes one Huffman symbol. Call [`Self::ensure`] first.
     #[inline]
     pub(crate) fn decode(&mut self, t: &HuffTable) -> Result<u8, Corrupt> {
@@ -251,6 +319,7 @@ impl<'a> BitReader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -269,7 +338,7 @@ mod tests {
         let bits = "00010101100110101101111111100";
         let mut bytes = Vec::new();
         let mut padded = bits.to_string();
-        while padded.len() % 8 != 0 {
+        while !padded.len().is_multiple_of(8) {
             padded.push('1');
         }
         for chunk in padded.as_bytes().chunks(8) {
@@ -297,6 +366,7 @@ mod tests {
         assert_eq!(r.bits(8), 0x81);
         assert_eq!(r.bits(16), 0);
         assert_eq!(r.position(), 6);
+        assert!(r.ran_out());
     }
 
     #[test]
@@ -328,6 +398,50 @@ mod tests {
         // A DC symbol over 15.
         assert!(HuffTable::new(&counts, &[1, 16], true).is_err());
         assert!(HuffTable::new(&counts, &[1, 16], false).is_ok());
+    }
+
+    #[test]
+    fn fast_ac_agrees_with_the_slow_path() {
+        // AC luminance-like table: symbols with various runs and sizes on short codes.
+        let counts = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+        let mut symbols: Vec<u8> = Vec::new();
+        for r in 0..16u8 {
+            for s in 0..11u8 {
+                if symbols.len() < 162 && (s != 0 || r == 0 || r == 15) {
+                    symbols.push(r << 4 | s);
+                }
+            }
+        }
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        symbols.truncate(total);
+        let t = HuffTable::new(&counts, &symbols, false).unwrap();
+        let mut seed = 7u32;
+        let bytes: Vec<u8> = (0..4000)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((seed >> 24) as u8).min(0xFE)
+            })
+            .collect();
+        let (mut fast, mut slow) = (BitReader::new(&bytes, 0), BitReader::new(&bytes, 0));
+        let mut hits = 0;
+        for _ in 0..2000 {
+            fast.ensure();
+            slow.ensure();
+            let f = fast.fast_ac(&t);
+            let want = match slow.decode(&t) {
+                Ok(rs) => (u32::from(rs >> 4), slow.extend(u32::from(rs & 15))),
+                Err(_) => break,
+            };
+            if f != 0 {
+                hits += 1;
+                assert_eq!((((f >> 8) & 15) as u32, f >> 16), want);
+            } else {
+                let rs = fast.decode(&t).unwrap();
+                assert_eq!((u32::from(rs >> 4), fast.extend(u32::from(rs & 15))), want);
+            }
+            assert_eq!(fast.bits(3), slow.bits(3));
+        }
+        assert!(hits > 100, "{hits}");
     }
 
     #[test]

@@ -12,130 +12,139 @@ const CONST_BITS: u32 = 13;
 /// Extra precision kept between the two passes.
 const PASS1_BITS: u32 = 2;
 
-const FIX_0_298631336: i64 = 2446;
-const FIX_0_390180644: i64 = 3196;
-const FIX_0_541196100: i64 = 4433;
-const FIX_0_765366865: i64 = 6270;
-const FIX_0_899976223: i64 = 7373;
-const FIX_1_175875602: i64 = 9633;
-const FIX_1_501321110: i64 = 12299;
-const FIX_1_847759065: i64 = 15137;
-const FIX_1_961570560: i64 = 16069;
-const FIX_2_053119869: i64 = 16819;
-const FIX_2_562915447: i64 = 20995;
-const FIX_3_072711026: i64 = 25172;
+const FIX_0_298631336: i32 = 2446;
+const FIX_0_390180644: i32 = 3196;
+const FIX_0_541196100: i32 = 4433;
+const FIX_0_765366865: i32 = 6270;
+const FIX_0_899976223: i32 = 7373;
+const FIX_1_175875602: i32 = 9633;
+const FIX_1_501321110: i32 = 12299;
+const FIX_1_847759065: i32 = 15137;
+const FIX_1_961570560: i32 = 16069;
+const FIX_2_053119869: i32 = 16819;
+const FIX_2_562915447: i32 = 20995;
+const FIX_3_072711026: i32 = 25172;
+
+/// Eight lanes: the same step for eight columns (pass 1) or eight rows (pass 2) at once,
+/// which the compiler turns into vector instructions.
+type Lanes = [i32; 8];
+
+#[inline(always)]
+fn add(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i].wrapping_add(b[i]))
+}
+
+#[inline(always)]
+fn sub(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i].wrapping_sub(b[i]))
+}
+
+#[inline(always)]
+fn mul(a: Lanes, c: i32) -> Lanes {
+    std::array::from_fn(|i| a[i].wrapping_mul(c))
+}
+
+#[inline(always)]
+fn shl(a: Lanes, n: u32) -> Lanes {
+    std::array::from_fn(|i| a[i].wrapping_shl(n))
+}
 
 /// `x / 2^n`, rounded (libjpeg's `DESCALE`).
 #[inline(always)]
-fn descale(x: i64, n: u32) -> i64 {
-    (x + (1 << (n - 1))) >> n
+fn descale(a: Lanes, n: u32) -> Lanes {
+    std::array::from_fn(|i| a[i].wrapping_add(1 << (n - 1)) >> n)
 }
 
 /// libjpeg's post-IDCT range limit: `v + 128` clamped to 0..=255 after wrapping `v` into
 /// −512..=511 (the table is indexed with `v & 1023`).
 #[inline(always)]
-fn range_limit(v: i64) -> u8 {
-    let wrapped = ((v + 512) & 1023) - 512;
+fn range_limit(v: i32) -> u8 {
+    let wrapped = (v.wrapping_add(512) & 1023) - 512;
     (wrapped + 128).clamp(0, 255) as u8
 }
 
-/// The even and odd halves of the 1-D IDCT shared by both passes, on 8 inputs that are
-/// already dequantised (pass 1) or the workspace row (pass 2). Returns the 8 outputs before
-/// descaling, in order.
+/// The 1-D IDCT of libjpeg's `jpeg_idct_islow`, on eight lanes: `x[k]` holds input `k` of
+/// each lane; returns the eight outputs of each lane before descaling, in order.
+///
+/// The arithmetic is 32-bit and wraps like libjpeg-turbo's vector code; for the coefficients
+/// of any real image it never comes near the limits, so the results equal libjpeg's C code
+/// with its 64-bit intermediates.
 #[inline(always)]
-fn idct_1d(x: [i64; 8]) -> [i64; 8] {
+fn idct_1d(x: [Lanes; 8]) -> [Lanes; 8] {
     // Even part.
-    let z2 = x[2];
-    let z3 = x[6];
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 + z3 * -FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
-    let tmp0 = (x[0] + x[4]) << CONST_BITS;
-    let tmp1 = (x[0] - x[4]) << CONST_BITS;
-    let tmp10 = tmp0 + tmp3;
-    let tmp13 = tmp0 - tmp3;
-    let tmp11 = tmp1 + tmp2;
-    let tmp12 = tmp1 - tmp2;
+    let (z2, z3) = (x[2], x[6]);
+    let z1 = mul(add(z2, z3), FIX_0_541196100);
+    let tmp2 = add(z1, mul(z3, -FIX_1_847759065));
+    let tmp3 = add(z1, mul(z2, FIX_0_765366865));
+    let tmp0 = shl(add(x[0], x[4]), CONST_BITS);
+    let tmp1 = shl(sub(x[0], x[4]), CONST_BITS);
+    let tmp10 = add(tmp0, tmp3);
+    let tmp13 = sub(tmp0, tmp3);
+    let tmp11 = add(tmp1, tmp2);
+    let tmp12 = sub(tmp1, tmp2);
 
     // Odd part.
-    let (mut t0, mut t1, mut t2, mut t3) = (x[7], x[5], x[3], x[1]);
-    let z1 = t0 + t3;
-    let z2 = t1 + t2;
-    let z3 = t0 + t2;
-    let z4 = t1 + t3;
-    let z5 = (z3 + z4) * FIX_1_175875602;
-    t0 *= FIX_0_298631336;
-    t1 *= FIX_2_053119869;
-    t2 *= FIX_3_072711026;
-    t3 *= FIX_1_501321110;
-    let z1 = z1 * -FIX_0_899976223;
-    let z2 = z2 * -FIX_2_562915447;
-    let z3 = z3 * -FIX_1_961570560 + z5;
-    let z4 = z4 * -FIX_0_390180644 + z5;
-    t0 += z1 + z3;
-    t1 += z2 + z4;
-    t2 += z2 + z3;
-    t3 += z1 + z4;
+    let (t0, t1, t2, t3) = (x[7], x[5], x[3], x[1]);
+    let z1 = add(t0, t3);
+    let z2 = add(t1, t2);
+    let z3 = add(t0, t2);
+    let z4 = add(t1, t3);
+    let z5 = mul(add(z3, z4), FIX_1_175875602);
+    let t0 = mul(t0, FIX_0_298631336);
+    let t1 = mul(t1, FIX_2_053119869);
+    let t2 = mul(t2, FIX_3_072711026);
+    let t3 = mul(t3, FIX_1_501321110);
+    let z1 = mul(z1, -FIX_0_899976223);
+    let z2 = mul(z2, -FIX_2_562915447);
+    let z3 = add(mul(z3, -FIX_1_961570560), z5);
+    let z4 = add(mul(z4, -FIX_0_390180644), z5);
+    let t0 = add(t0, add(z1, z3));
+    let t1 = add(t1, add(z2, z4));
+    let t2 = add(t2, add(z2, z3));
+    let t3 = add(t3, add(z1, z4));
 
     [
-        tmp10 + t3,
-        tmp11 + t2,
-        tmp12 + t1,
-        tmp13 + t0,
-        tmp13 - t0,
-        tmp12 - t1,
-        tmp11 - t2,
-        tmp10 - t3,
+        add(tmp10, t3),
+        add(tmp11, t2),
+        add(tmp12, t1),
+        add(tmp13, t0),
+        sub(tmp13, t0),
+        sub(tmp12, t1),
+        sub(tmp11, t2),
+        sub(tmp10, t3),
     ]
 }
 
 /// Inverse-transforms one block of coefficients (natural order) with its quantisation table
 /// (natural order) into 8 rows of 8 samples at `out[row * stride ..]`.
+///
+/// libjpeg skips the arithmetic for columns and rows whose AC terms are zero; its shortcut
+/// gives the same values as the full computation, which is what this does (except for a block
+/// with no AC term at all, filled with its one value).
 pub(crate) fn idct_islow(coef: &[i16; 64], quant: &[u16; 64], out: &mut [u8], stride: usize) {
-    let mut ws = [0i32; 64];
-    // Pass 1: columns, from the coefficients into the workspace.
-    for col in 0..8 {
-        let deq = |row: usize| i64::from(coef[row * 8 + col]) * i64::from(quant[row * 8 + col]);
-        if (1..8).all(|row| coef[row * 8 + col] == 0) {
-            let dc = (deq(0) << PASS1_BITS) as i32;
-            for row in 0..8 {
-                ws[row * 8 + col] = dc;
-            }
-            continue;
+    if coef[1..].iter().fold(0, |acc, &c| acc | c) == 0 {
+        let dc = i32::from(coef[0]).wrapping_mul(i32::from(quant[0])) << PASS1_BITS;
+        let v = range_limit(dc.wrapping_add(1 << (PASS1_BITS + 2)) >> (PASS1_BITS + 3));
+        for row in 0..8 {
+            out[row * stride..row * stride + 8].fill(v);
         }
-        let y = idct_1d([
-            deq(0),
-            deq(1),
-            deq(2),
-            deq(3),
-            deq(4),
-            deq(5),
-            deq(6),
-            deq(7),
-        ]);
-        for (row, v) in y.into_iter().enumerate() {
-            ws[row * 8 + col] = descale(v, CONST_BITS - PASS1_BITS) as i32;
-        }
+        return;
     }
-    // Pass 2: rows, from the workspace into samples.
-    for (row, w) in ws.chunks_exact(8).enumerate() {
-        let dst = &mut out[row * stride..row * stride + 8];
-        if w[1..].iter().all(|&v| v == 0) {
-            dst.fill(range_limit(descale(i64::from(w[0]), PASS1_BITS + 3)));
-            continue;
-        }
-        let y = idct_1d([
-            i64::from(w[0]),
-            i64::from(w[1]),
-            i64::from(w[2]),
-            i64::from(w[3]),
-            i64::from(w[4]),
-            i64::from(w[5]),
-            i64::from(w[6]),
-            i64::from(w[7]),
-        ]);
-        for (d, v) in dst.iter_mut().zip(y) {
-            *d = range_limit(descale(v, CONST_BITS + PASS1_BITS + 3));
+    // Pass 1: columns (one per lane), dequantised coefficients → workspace rows.
+    let x: [Lanes; 8] = std::array::from_fn(|k| {
+        std::array::from_fn(|col| {
+            i32::from(coef[k * 8 + col]).wrapping_mul(i32::from(quant[k * 8 + col]))
+        })
+    });
+    let y = idct_1d(x);
+    let ws: [Lanes; 8] = std::array::from_fn(|row| descale(y[row], CONST_BITS - PASS1_BITS));
+    // Pass 2: rows (one per lane); input k of row r is ws[r][k].
+    let x: [Lanes; 8] = std::array::from_fn(|k| std::array::from_fn(|row| ws[row][k]));
+    let y = idct_1d(x);
+    for (col, lanes) in y.iter().enumerate() {
+        let v = descale(*lanes, CONST_BITS + PASS1_BITS + 3);
+        for (row, &v) in v.iter().enumerate() {
+            out[row * stride + col] = range_limit(v);
         }
     }
 }
@@ -215,5 +224,27 @@ mod tests {
         // Beyond ±512 libjpeg's table wraps around.
         assert_eq!(range_limit(1024 + 5), 133);
         assert_eq!(range_limit(-1024 - 3), 125);
+    }
+
+    #[test]
+    fn dc_only_fast_path_equals_the_full_transform() {
+        // A DC-only block is filled with one value; the full lane code must agree with it.
+        for dc in [-1024i16, -77, -1, 0, 1, 5, 63, 500, 1023] {
+            for q in [1u16, 3, 16, 99] {
+                let mut coef = [0i16; 64];
+                coef[0] = dc;
+                let quant = [q; 64];
+                let mut fast = [0u8; 64];
+                idct_islow(&coef, &quant, &mut fast, 8);
+                // A zero quantiser on an AC term makes the block take the full path with the
+                // same dequantised values.
+                coef[63] = 1;
+                let mut quant_full = quant;
+                quant_full[63] = 0;
+                let mut full = [0u8; 64];
+                idct_islow(&coef, &quant_full, &mut full, 8);
+                assert_eq!(fast, full, "dc {dc} q {q}");
+            }
+        }
     }
 }

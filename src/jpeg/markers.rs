@@ -27,10 +27,10 @@ pub(crate) const COM: u8 = 0xFE;
 /// entries so that a corrupt run past the end of a block lands on the last coefficient (as in
 /// libjpeg).
 pub(crate) const NATURAL: [usize; 80] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-    63, 63, 63, 63, 63, 63, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+    63, 63, 63, 63, 63, 63,
 ];
 
 /// Finds markers and reads marker segments in the whole file.
@@ -142,7 +142,7 @@ pub(crate) struct Frame {
 /// Parses a frame header of marker `marker` (`0xC0..=0xCF` except DHT, JPG and DAC).
 pub(crate) fn parse_frame(marker: u8, p: &[u8]) -> Result<Frame, JpegError> {
     match marker {
-        0xC0 | 0xC1 | 0xC2 => {}
+        0xC0..=0xC2 => {}
         0xC3 => return Err(Unsupported::Lossless.into()),
         0xC5..=0xC7 => return Err(Unsupported::Hierarchical.into()),
         _ => return Err(Unsupported::Arithmetic.into()),
@@ -171,7 +171,11 @@ pub(crate) fn parse_frame(marker: u8, p: &[u8]) -> Result<Frame, JpegError> {
     }
     let mut components = Vec::with_capacity(usize::from(n));
     for c in p[6..].chunks_exact(3) {
-        let (h, v, tq) = (usize::from(c[1] >> 4), usize::from(c[1] & 15), usize::from(c[2]));
+        let (h, v, tq) = (
+            usize::from(c[1] >> 4),
+            usize::from(c[1] & 15),
+            usize::from(c[2]),
+        );
         if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
             return Err(Corrupt::BadSampling.into());
         }

@@ -91,6 +91,7 @@ struct Image {
 /// documentation), [`JpegError::Corrupt`] for data that breaks the format, and
 /// [`JpegError::TooLarge`] when the image exceeds `limits`.
 pub fn decode(data: &[u8], limits: Limits) -> Result<Decoded, JpegError> {
+    let t0 = std::time::Instant::now();
     let mut m = Markers::new(data)?;
     let mut quant: [Option<[u16; 64]>; 4] = [None; 4];
     let mut huff: HuffTables = Default::default();
@@ -146,7 +147,8 @@ pub fn decode(data: &[u8], limits: Limits) -> Result<Decoded, JpegError> {
                 for &ci in &scan.comps {
                     let tq = img.frame.components[ci].tq;
                     if img.quant[ci].is_none() {
-                        img.quant[ci] = Some(quant[tq].ok_or(Corrupt::MissingQuantTable(tq as u8))?);
+                        img.quant[ci] =
+                            Some(quant[tq].ok_or(Corrupt::MissingQuantTable(tq as u8))?);
                     }
                 }
                 let end = run_scan(img, &scan, &huff, data, m.position(), restart_interval)?;
@@ -182,7 +184,11 @@ pub fn decode(data: &[u8], limits: Limits) -> Result<Decoded, JpegError> {
             return Err(Unsupported::IncompleteProgressive.into());
         }
     }
+    let t1 = std::time::Instant::now();
     let rgb = output::render(&img.frame, &img.coefs, &tables, img.space);
+    if std::env::var_os("JPEG_TIMING").is_some() {
+        eprintln!("entropy {:?} render {:?}", t1 - t0, t1.elapsed());
+    }
     let image = RgbImage::from_raw(img.frame.width as u32, img.frame.height as u32, rgb)
         .ok_or(Corrupt::ZeroWidth)?;
     Ok(Decoded {
@@ -228,7 +234,15 @@ fn run_scan(
         for &ci in &scan.comps {
             img.coef_bits[ci] = [0; 64];
         }
-        return Ok(decode_scan(frame, scan, coefs, data, pos, restart_interval, &mut dec)?);
+        return Ok(decode_scan(
+            frame,
+            scan,
+            coefs,
+            data,
+            pos,
+            restart_interval,
+            &mut dec,
+        )?);
     }
     for &ci in &scan.comps {
         for k in usize::from(scan.ss)..=usize::from(scan.se) {

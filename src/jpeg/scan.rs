@@ -58,7 +58,7 @@ pub(crate) fn decode_scan<D: BlockDecoder>(
     let mut r = BitReader::new(data, pos);
     let mut next_restart = 0u8;
     let mut restart = |r: &mut BitReader<'_>, dec: &mut D, mcu: usize| -> Result<(), Corrupt> {
-        if restart_interval > 0 && mcu > 0 && mcu % restart_interval == 0 {
+        if restart_interval > 0 && mcu > 0 && mcu.is_multiple_of(restart_interval) {
             r.restart(next_restart)?;
             next_restart = (next_restart + 1) & 7;
             dec.restart();
@@ -87,8 +87,12 @@ pub(crate) fn decode_scan<D: BlockDecoder>(
                     let plane = &mut coefs.comps[ci];
                     for j in 0..comp.v {
                         for i in 0..comp.h {
-                            let block =
-                                block_at(plane, comp.stride_blocks, mx * comp.h + i, my * comp.v + j)?;
+                            let block = block_at(
+                                plane,
+                                comp.stride_blocks,
+                                mx * comp.h + i,
+                                my * comp.v + j,
+                            )?;
                             dec.block(&mut r, slot, block)?;
                         }
                     }
@@ -104,7 +108,12 @@ pub(crate) fn decode_scan<D: BlockDecoder>(
 
 /// The block at block column `bx`, block row `by` of a component's coefficients.
 #[inline]
-fn block_at(plane: &mut [i16], stride: usize, bx: usize, by: usize) -> Result<&mut [i16; 64], Corrupt> {
+fn block_at(
+    plane: &mut [i16],
+    stride: usize,
+    bx: usize,
+    by: usize,
+) -> Result<&mut [i16; 64], Corrupt> {
     let start = (by * stride + bx) * 64;
     plane
         .get_mut(start..)
@@ -151,6 +160,13 @@ impl BlockDecoder for Sequential<'_> {
         let mut k = 1usize;
         while k < 64 {
             r.ensure();
+            let fast = r.fast_ac(ac);
+            if fast != 0 {
+                k += ((fast >> 8) & 15) as usize;
+                block[NATURAL[k]] = (fast >> 16) as i16;
+                k += 1;
+                continue;
+            }
             let rs = r.decode(ac)?;
             let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
             if size != 0 {

@@ -2,6 +2,8 @@
 //! `scripts/make_jpeg_fixtures.py` with PIL, i.e. libjpeg-turbo), and robustness against
 //! damaged files.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -79,7 +81,10 @@ fn files_outside_the_exact_path_are_refused_as_unsupported() {
     let cases = [
         ("cmyk.jpg", Unsupported::Components(4)),
         ("arithmetic.jpg", Unsupported::Arithmetic),
-        ("incomplete_progressive.jpg", Unsupported::IncompleteProgressive),
+        (
+            "incomplete_progressive.jpg",
+            Unsupported::IncompleteProgressive,
+        ),
     ];
     for (name, want) in cases {
         match decode(&read(name), LIMITS) {
@@ -111,13 +116,20 @@ fn limits_are_checked_before_decoding() {
     };
     assert!(matches!(
         decode(&jpg, small),
-        Err(JpegError::TooLarge { width: 96, height: 80, .. })
+        Err(JpegError::TooLarge {
+            width: 96,
+            height: 80,
+            ..
+        })
     ));
     let few_bytes = Limits {
         max_side: 1000,
         max_bytes: 96 * 80 * 3 - 1,
     };
-    assert!(matches!(decode(&jpg, few_bytes), Err(JpegError::TooLarge { .. })));
+    assert!(matches!(
+        decode(&jpg, few_bytes),
+        Err(JpegError::TooLarge { .. })
+    ));
 }
 
 #[test]

@@ -99,7 +99,7 @@ pub(crate) fn upsample_row(
         Method::H2V1Fancy => h2v1(rows.row(yi), out),
         Method::H1V2Fancy => {
             let near = rows.row(yi / 2);
-            let (far, bias) = if y % 2 == 0 {
+            let (far, bias) = if y.is_multiple_of(2) {
                 (rows.row(yi / 2 - 1), 1)
             } else {
                 (rows.row(yi / 2 + 1), 2)
@@ -110,7 +110,7 @@ pub(crate) fn upsample_row(
         }
         Method::H2V2Fancy => {
             let near = rows.row(yi / 2);
-            let far = if y % 2 == 0 {
+            let far = if y.is_multiple_of(2) {
                 rows.row(yi / 2 - 1)
             } else {
                 rows.row(yi / 2 + 1)
@@ -125,37 +125,49 @@ pub(crate) fn upsample_row(
         }
         Method::Replicate { h, v } => {
             let src = rows.row(yi / v as isize);
-            for (x, o) in out.iter_mut().enumerate() {
-                *o = src[x / h];
+            for (chunk, &s) in out.chunks_mut(h).zip(src) {
+                chunk.fill(s);
             }
         }
     }
 }
 
-/// Fancy 2:1 horizontal upsampling of `s` into `out` (at most `2 · s.len()` samples).
+/// Fancy 2:1 horizontal upsampling of `s` (at least 3 samples) into `out` (`2 · s.len()` or
+/// one less).
 fn h2v1(s: &[u8], out: &mut [u8]) {
     let w = s.len();
-    let last = w - 1;
-    for (i, pair) in out.chunks_mut(2).enumerate() {
-        let this = 3 * u32::from(s[i]);
-        let left = u32::from(s[i.saturating_sub(1)]);
-        pair[0] = ((this + left + 1) >> 2) as u8;
-        if let Some(o) = pair.get_mut(1) {
-            let right = u32::from(s[(i + 1).min(last)]);
-            *o = ((this + right + 2) >> 2) as u8;
-        }
+    let px = |v: u8| u32::from(v);
+    let (first, rest) = out.split_at_mut(2);
+    first[0] = s[0];
+    first[1] = ((3 * px(s[0]) + px(s[1]) + 2) >> 2) as u8;
+    let (mid, last) = rest.split_at_mut(2 * (w - 2));
+    for (pair, win) in mid.chunks_exact_mut(2).zip(s.windows(3)) {
+        let this = 3 * px(win[1]);
+        pair[0] = ((this + px(win[0]) + 1) >> 2) as u8;
+        pair[1] = ((this + px(win[2]) + 2) >> 2) as u8;
+    }
+    last[0] = ((3 * px(s[w - 1]) + px(s[w - 2]) + 1) >> 2) as u8;
+    if let Some(o) = last.get_mut(1) {
+        *o = s[w - 1];
     }
 }
 
-/// The horizontal half of the fancy 2:1 × 2:1 upsampling, from column sums `cs`.
+/// The horizontal half of the fancy 2:1 × 2:1 upsampling, from column sums `cs` (at least
+/// 3) into `out` (`2 · cs.len()` samples or one less).
 fn h2v2(cs: &[i32], out: &mut [u8]) {
-    let last = cs.len() - 1;
-    for (i, pair) in out.chunks_mut(2).enumerate() {
-        let this = 3 * cs[i];
-        pair[0] = ((this + cs[i.saturating_sub(1)] + 8) >> 4) as u8;
-        if let Some(o) = pair.get_mut(1) {
-            *o = ((this + cs[(i + 1).min(last)] + 7) >> 4) as u8;
-        }
+    let w = cs.len();
+    let (first, rest) = out.split_at_mut(2);
+    first[0] = ((4 * cs[0] + 8) >> 4) as u8;
+    first[1] = ((3 * cs[0] + cs[1] + 7) >> 4) as u8;
+    let (mid, last) = rest.split_at_mut(2 * (w - 2));
+    for (pair, win) in mid.chunks_exact_mut(2).zip(cs.windows(3)) {
+        let this = 3 * win[1];
+        pair[0] = ((this + win[0] + 8) >> 4) as u8;
+        pair[1] = ((this + win[2] + 7) >> 4) as u8;
+    }
+    last[0] = ((3 * cs[w - 1] + cs[w - 2] + 8) >> 4) as u8;
+    if let Some(o) = last.get_mut(1) {
+        *o = ((4 * cs[w - 1] + 7) >> 4) as u8;
     }
 }
 
@@ -177,16 +189,10 @@ mod tests {
     fn libjpeg_chooses_fancy_only_where_it_has_it() {
         assert_eq!(Method::choose(1, 1, 1), Method::Full);
         assert_eq!(Method::choose(2, 1, 3), Method::H2V1Fancy);
-        assert_eq!(
-            Method::choose(2, 1, 2),
-            Method::Replicate { h: 2, v: 1 }
-        );
+        assert_eq!(Method::choose(2, 1, 2), Method::Replicate { h: 2, v: 1 });
         assert_eq!(Method::choose(1, 2, 1), Method::H1V2Fancy);
         assert_eq!(Method::choose(2, 2, 5), Method::H2V2Fancy);
-        assert_eq!(
-            Method::choose(4, 1, 50),
-            Method::Replicate { h: 4, v: 1 }
-        );
+        assert_eq!(Method::choose(4, 1, 50), Method::Replicate { h: 4, v: 1 });
     }
 
     #[test]
@@ -194,12 +200,24 @@ mod tests {
         let s = [10u8, 20, 40];
         let mut out = [0u8; 6];
         let mut scratch = Vec::new();
-        upsample_row(Method::H2V1Fancy, &rows(&s, 3, 1), 0, &mut out, &mut scratch);
+        upsample_row(
+            Method::H2V1Fancy,
+            &rows(&s, 3, 1),
+            0,
+            &mut out,
+            &mut scratch,
+        );
         // 10; (30+20+2)/4=13; (60+10+1)/4=17; (60+40+2)/4=25; (120+20+1)/4=35; 40.
         assert_eq!(out, [10, 13, 17, 25, 35, 40]);
         // An odd image width drops the last sample.
         let mut out = [0u8; 5];
-        upsample_row(Method::H2V1Fancy, &rows(&s, 3, 1), 0, &mut out, &mut scratch);
+        upsample_row(
+            Method::H2V1Fancy,
+            &rows(&s, 3, 1),
+            0,
+            &mut out,
+            &mut scratch,
+        );
         assert_eq!(out, [10, 13, 17, 25, 35]);
     }
 
@@ -242,7 +260,13 @@ mod tests {
         assert_eq!(out.to_vec(), want);
         // Flat input stays flat.
         let flat = [77u8; 6];
-        upsample_row(Method::H2V2Fancy, &rows(&flat, 3, 2), 0, &mut out, &mut scratch);
+        upsample_row(
+            Method::H2V2Fancy,
+            &rows(&flat, 3, 2),
+            0,
+            &mut out,
+            &mut scratch,
+        );
         assert_eq!(out, [77; 6]);
     }
 
@@ -252,7 +276,13 @@ mod tests {
         let r = rows(&s, 2, 2);
         let mut out = [0u8; 7];
         let mut scratch = Vec::new();
-        upsample_row(Method::Replicate { h: 4, v: 3 }, &r, 4, &mut out, &mut scratch);
+        upsample_row(
+            Method::Replicate { h: 4, v: 3 },
+            &r,
+            4,
+            &mut out,
+            &mut scratch,
+        );
         assert_eq!(out, [3, 3, 3, 3, 4, 4, 4]);
     }
 }
