@@ -219,7 +219,7 @@ fn time_ops(dev: &Device, repeats: usize) -> Result<Vec<OpTiming>> {
         let hct = HostConvT::from_conv_t(&ct)?;
         let xs = Planes::from_tensor(x.clone())?;
         let host = time_both(repeats, || {
-            hct.forward(&xs)?;
+            hct.forward(xs.clone())?;
             Ok(())
         })?;
         out.push(OpTiming {

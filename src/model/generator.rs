@@ -379,10 +379,12 @@ impl SpdResBlock {
                 "attention takes {fin2} channels, expected 2·{fin}"
             )));
         }
+        // The two halves of the weight as column ranges of its [fin, 2·fin·9] matrix (views).
+        let w2 = w.reshape([fin, 2 * fin * 9]);
         let att_bias = self.attention.bias.as_ref().map(|b| b.val());
-        let afp =
-            HostConv::new(w.clone().narrow(1, 0, fin), att_bias, 1, 1)?.forward(&fp, plain)?;
-        let att_x = HostConv::new(w.narrow(1, fin, fin), None, 1, 1)?;
+        let afp = HostConv::from_matrix(w2.clone().narrow(1, 0, fin * 9), att_bias, fin, 3, 1, 1)?
+            .forward(&fp, plain)?;
+        let att_x = HostConv::from_matrix(w2.narrow(1, fin * 9, fin * 9), None, fin, 3, 1, 1)?;
         let (gs, bs) = self.norm_s.modulation_host(&pr, None)?;
         let (t0, w0) = self.norm_0.modulation_host(&pr, Some(&hard))?;
         let (t1, w1) = self.norm_1.modulation_host(&pr, Some(&hard))?;
@@ -631,8 +633,7 @@ impl HostBlockCond {
             }
         })?;
         let (norms, a0) = spd_norm_pair(x, &soft, &self.gs, &self.bs, &self.t0, &self.w0, eps);
-        let soft_out = self.conv_s.forward(&norms, plain)?;
-        drop(norms);
+        let soft_out = self.conv_s.forward_owned(norms, plain)?;
         let h1 = self.conv_0.forward(&a0, plain)?;
         drop(a0);
         let a1 = spd_norm(&h1, &self.t1, &self.w1, eps, cpu::leaky);
@@ -830,7 +831,7 @@ impl Generator {
                 if let Some((hard, soft)) = m {
                     maps.push(UnitMaps { hard, soft });
                 }
-                x = hc.up.forward(&y)?;
+                x = hc.up.forward(y)?;
             }
             x.map_inplace(cpu::leaky);
             let out = img.forward(&x, |_, _, _, seg| {

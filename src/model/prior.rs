@@ -339,7 +339,7 @@ impl PriorNet {
             } else {
                 cat_relu(&y, &enc[5 - k])
             };
-            let mut out = HostConvT::from_conv_t(&stage.up)?.forward(&input)?;
+            let mut out = HostConvT::from_conv_t(&stage.up)?.forward(input)?;
             match &stage.norm {
                 Some(n) => {
                     let (g, b) = (tensor_to_vec(n.weight.val())?, tensor_to_vec(n.bias.val())?);

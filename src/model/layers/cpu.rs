@@ -142,7 +142,7 @@ pub fn sigmoid(x: f32) -> f32 {
 pub fn plain(_: usize, _: usize, _: usize, _: &mut [f32]) {}
 
 /// A convolution (square kernel, symmetric zero padding, no dilation or groups) ready for the
-/// host path: the weight as the `[cout, cin·k·k]` GEMM operand.
+/// host path: the weight as the `[cout, cin·k·k]` GEMM operand (possibly a strided view).
 #[derive(Debug, Clone)]
 pub struct HostConv {
     w: Tensor<2>,
@@ -154,6 +154,33 @@ pub struct HostConv {
     pad: usize,
 }
 
+thread_local! {
+    /// im2col buffers handed back after their GEMM, for the next tile or convolution (a fresh
+    /// allocation of this size is zeroed page by page by the kernel).
+    static SCRATCH: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` values with unspecified contents (a recycled one when there is one).
+fn take_scratch(len: usize) -> Vec<f32> {
+    let mut v = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+    if v.len() >= len {
+        v.truncate(len);
+    } else {
+        v.resize(len, 0.0);
+    }
+    v
+}
+
+/// Returns a buffer to the pool (at most two are kept).
+fn give_scratch(v: Vec<f32>) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 2 {
+            s.push(v);
+        }
+    });
+}
+
 impl HostConv {
     /// From a weight `[cout, cin, k, k]`, an optional bias `[cout]`, stride and padding.
     pub fn new(
@@ -163,17 +190,43 @@ impl HostConv {
         pad: usize,
     ) -> Result<Self> {
         let [cout, cin, kh, kw] = weight.dims();
-        if kh != kw || stride == 0 {
+        if kh != kw {
             return Err(Error::Backend(format!(
-                "host conv: kernel {kh}x{kw}, stride {stride} not supported"
+                "host conv: kernel {kh}x{kw} not supported"
+            )));
+        }
+        Self::from_matrix(
+            weight.reshape([cout, cin * kh * kw]),
+            bias,
+            cin,
+            kh,
+            stride,
+            pad,
+        )
+    }
+
+    /// From the weight as a `[cout, cin·k·k]` matrix (rows `(ci, ky, kx)`; a strided view, e.g.
+    /// a column range of a wider weight, is used as it is).
+    pub fn from_matrix(
+        w: Tensor<2>,
+        bias: Option<Tensor<1>>,
+        cin: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Result<Self> {
+        let [cout, kk] = w.dims();
+        if kk != cin * k * k || stride == 0 || k == 0 {
+            return Err(Error::Backend(format!(
+                "host conv: weight [{cout}, {kk}] for {cin} channels, kernel {k}, stride {stride}"
             )));
         }
         Ok(Self {
-            w: weight.reshape([cout, cin * kh * kw]),
+            w,
             bias: bias.map(to_host).transpose()?,
             cin,
             cout,
-            k: kh,
+            k,
             stride,
             pad,
         })
@@ -215,6 +268,39 @@ impl HostConv {
         (o(h), o(w))
     }
 
+    fn check(&self, x: &Planes) -> Result<()> {
+        if x.c != self.cin {
+            return Err(Error::Backend(format!(
+                "host conv: {} input channels, weight has {}",
+                x.c, self.cin
+            )));
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::forward`], taking the input: a pointwise convolution then reads it in
+    /// place instead of copying it.
+    pub fn forward_owned(
+        &self,
+        x: Planes,
+        epi: impl Fn(usize, usize, usize, &mut [f32]) + Sync,
+    ) -> Result<Planes> {
+        if !(self.k == 1 && self.stride == 1 && self.pad == 0) {
+            return self.forward(&x, epi);
+        }
+        self.check(&x)?;
+        let (n, c, h, w, hw) = (x.n, x.c, x.h, x.w, x.hw());
+        let all = Tensor::<2>::from_data(TensorData::new(x.data, [n * c, hw]), &self.w.device());
+        let mut out = Planes::zeros(0, self.cout, h, w);
+        out.n = n;
+        for b in 0..n {
+            let res = to_host(self.w.clone().matmul(all.clone().narrow(0, b * c, c)))?;
+            out.data.extend_from_slice(&res);
+        }
+        self.finish(&mut out.data, 0, n, &epi);
+        Ok(out)
+    }
+
     /// `conv(x) + bias`, then `epi` on every output segment.
     ///
     /// # Shapes
@@ -224,41 +310,46 @@ impl HostConv {
         x: &Planes,
         epi: impl Fn(usize, usize, usize, &mut [f32]) + Sync,
     ) -> Result<Planes> {
-        if x.c != self.cin {
-            return Err(Error::Backend(format!(
-                "host conv: {} input channels, weight has {}",
-                x.c, self.cin
-            )));
+        self.check(x)?;
+        if self.k == 1 && self.stride == 1 && self.pad == 0 {
+            return self.forward_owned(x.clone(), epi);
         }
         let (ho, wo) = self.out_size(x.h, x.w);
-        let mut out = Planes::zeros(x.n, self.cout, ho, wo);
-        if self.k == 1 && self.stride == 1 && self.pad == 0 {
-            // Pointwise: each batch element's planes are already the GEMM operand.
-            let hw = x.hw();
-            for b in 0..x.n {
-                let cols = x.data[b * x.c * hw..][..x.c * hw].to_vec();
-                let res = matmul(&self.w, cols, x.c, hw)?;
-                self.write_back(&mut out, &res, b * ho, (b + 1) * ho, &epi);
-            }
-            return Ok(out);
-        }
         let kk = self.cin * self.k * self.k;
         let rows = x.n * ho;
         let tile_rows = (TILE_FLOATS / (kk * wo).max(1)).clamp(1, rows.max(1));
+        if x.n == 1 && tile_rows >= rows {
+            // One tile holding the whole image: the GEMM result is the output.
+            let mut cols = take_scratch(kk * rows * wo);
+            self.im2col(&mut cols, x, 0, rows, ho, wo);
+            let (mut res, cols) = matmul_keep(&self.w, cols, kk, rows * wo)?;
+            give_scratch(cols);
+            self.finish(&mut res, 0, 1, &epi);
+            return Ok(Planes {
+                data: res,
+                n: 1,
+                c: self.cout,
+                h: ho,
+                w: wo,
+            });
+        }
+        let mut out = Planes::zeros(x.n, self.cout, ho, wo);
         let mut g0 = 0;
         while g0 < rows {
             let g1 = (g0 + tile_rows).min(rows);
             let ncols = (g1 - g0) * wo;
-            let mut cols = vec![0.0f32; kk * ncols];
+            let mut cols = take_scratch(kk * ncols);
             self.im2col(&mut cols, x, g0, g1, ho, wo);
-            let res = matmul(&self.w, cols, kk, ncols)?;
+            let (res, cols) = matmul_keep(&self.w, cols, kk, ncols)?;
+            give_scratch(cols);
             self.write_back(&mut out, &res, g0, g1, &epi);
             g0 = g1;
         }
         Ok(out)
     }
 
-    /// Rows `(ci, ky, kx)` × columns (global output rows `g0..g1` × `wo`).
+    /// Rows `(ci, ky, kx)` × columns (global output rows `g0..g1` × `wo`); every value is
+    /// written (the buffer may be recycled).
     fn im2col(&self, cols: &mut [f32], x: &Planes, g0: usize, g1: usize, ho: usize, wo: usize) {
         let (k, s, p) = (self.k, self.stride, self.pad);
         let ncols = (g1 - g0) * wo;
@@ -272,9 +363,12 @@ impl HostConv {
                 let dst = &mut row[(g - g0) * wo..][..wo];
                 let iy = (oy * s + ky) as isize - p as isize;
                 if iy < 0 || iy >= x.h as isize {
-                    continue; // already zero
+                    dst.fill(0.0);
+                    continue;
                 }
                 let src = &x.plane(b, ci)[iy as usize * x.w..][..x.w];
+                dst[..lo].fill(0.0);
+                dst[hi..].fill(0.0);
                 if s == 1 {
                     let off = lo + kx - p;
                     dst[lo..hi].copy_from_slice(&src[off..off + (hi - lo)]);
@@ -285,6 +379,30 @@ impl HostConv {
                 }
             }
         });
+    }
+
+    /// Adds the bias and runs `epi` on whole output planes `[n, cout, plane]` in place
+    /// (`data` holds batch elements `b0..b0 + n`).
+    fn finish(
+        &self,
+        data: &mut [f32],
+        b0: usize,
+        n: usize,
+        epi: &(impl Fn(usize, usize, usize, &mut [f32]) + Sync),
+    ) {
+        let cout = self.cout;
+        let bias = self.bias.as_deref();
+        let plane = data.len() / (n * cout).max(1);
+        data.par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(idx, seg)| {
+                let (b, co) = (b0 + idx / cout, idx % cout);
+                if let Some(bv) = bias {
+                    let bc = bv[co];
+                    seg.iter_mut().for_each(|d| *d += bc);
+                }
+                epi(b, co, 0, seg);
+            });
     }
 
     /// Copies GEMM rows `[cout, (g1 − g0)·wo]` into `out`, adding the bias, then runs `epi`.
@@ -324,19 +442,23 @@ impl HostConv {
     }
 }
 
-/// `w [m, k] · cols [k, n]` with Burn's matmul (flex: the multi-threaded gemm crate).
-fn matmul(w: &Tensor<2>, cols: Vec<f32>, k: usize, n: usize) -> Result<Vec<f32>> {
+/// `w [m, k] · cols [k, n]` with Burn's matmul (flex: the multi-threaded gemm crate); hands
+/// `cols` back for reuse.
+fn matmul_keep(w: &Tensor<2>, cols: Vec<f32>, k: usize, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
     let rhs = Tensor::<2>::from_data(TensorData::new(cols, [k, n]), &w.device());
-    to_host(w.clone().matmul(rhs))
+    let res = to_host(w.clone().matmul(rhs.clone()))?;
+    Ok((res, to_host(rhs)?))
 }
 
-/// A transposed convolution 4×4, stride 2, padding 1 (doubles the size) as four sub-pixel
-/// GEMMs: output pixel `(2y + py, 2x + px)` only sees kernel rows `py + 1, py + 3` (or `py − 1`)
-/// and the matching columns, i.e. a 2×2 convolution of the input.
+/// A transposed convolution 4×4, stride 2, padding 1 (doubles the size): one GEMM
+/// `Wᵀ [cout·16, cin] · x [cin, h·w]` (the weight read in place, transposed) gives every
+/// kernel tap's contribution; each output pixel `(2y + py, 2x + px)` then gathers its four
+/// taps (kernel rows `py + 1` at input row `y` and `py + 3` / `py − 1` at `y ∓ 1`, the same for
+/// columns) in one pass.
 #[derive(Debug, Clone)]
 pub struct HostConvT {
-    /// Per parity `2·py + px`: `[cout, cin·4]`, rows `(ci, ty, tx)`.
-    w: [Tensor<2>; 4],
+    /// `[cout·16, cin]`, a transposed view of the `[cin, cout, 4, 4]` weight.
+    wt: Tensor<2>,
     bias: Option<Vec<f32>>,
     cin: usize,
     cout: usize,
@@ -369,94 +491,73 @@ impl HostConvT {
             ));
         }
         let [cin, cout, _, _] = c.weight.dims();
-        let w = to_host(c.weight.val())?; // [cin, cout, 4, 4]
-        let dev = c.weight.device();
-        let parity = |py: usize, px: usize| -> Tensor<2> {
-            let mut m = vec![0.0f32; cout * cin * 4];
-            for co in 0..cout {
-                for ci in 0..cin {
-                    for ty in 0..2 {
-                        let ky = convt_tap(py, ty).1;
-                        for tx in 0..2 {
-                            let kx = convt_tap(px, tx).1;
-                            m[co * cin * 4 + ci * 4 + ty * 2 + tx] =
-                                w[((ci * cout + co) * 4 + ky) * 4 + kx];
-                        }
-                    }
-                }
-            }
-            Tensor::from_data(TensorData::new(m, [cout, cin * 4]), &dev)
-        };
         Ok(Self {
-            w: [parity(0, 0), parity(0, 1), parity(1, 0), parity(1, 1)],
+            wt: c.weight.val().reshape([cin, cout * 16]).transpose(),
             bias: c.bias.as_ref().map(|b| to_host(b.val())).transpose()?,
             cin,
             cout,
         })
     }
 
-    /// `convT(x) + bias`.
+    /// `convT(x) + bias` (takes the input: the GEMM reads it in place).
     ///
     /// # Shapes
     /// `[n, cin, h, w] → [n, cout, 2h, 2w]`.
-    pub fn forward(&self, x: &Planes) -> Result<Planes> {
+    pub fn forward(&self, x: Planes) -> Result<Planes> {
         if x.c != self.cin {
             return Err(Error::Backend(format!(
                 "host transposed conv: {} input channels, weight has {}",
                 x.c, self.cin
             )));
         }
-        let (n, h, w, cin, cout) = (x.n, x.h, x.w, self.cin, self.cout);
+        let (n, h, w, cin, cout, hw) = (x.n, x.h, x.w, self.cin, self.cout, x.hw());
         let (ho, wo) = (2 * h, 2 * w);
+        let all = Tensor::<2>::from_data(TensorData::new(x.data, [n * cin, hw]), &self.wt.device());
         let mut out = Planes::zeros(n, cout, ho, wo);
-        let kk = cin * 4;
-        let tile_rows = (TILE_FLOATS / (kk * w).max(1)).clamp(1, (n * h).max(1));
-        for (pidx, wp) in self.w.iter().enumerate() {
-            let (py, px) = (pidx / 2, pidx % 2);
-            let mut g0 = 0;
-            while g0 < n * h {
-                let g1 = (g0 + tile_rows).min(n * h);
-                let ncols = (g1 - g0) * w;
-                let mut cols = vec![0.0f32; kk * ncols];
-                cols.par_chunks_mut(ncols).enumerate().for_each(|(r, row)| {
-                    let (ci, ty, tx) = (r / 4, (r / 2) % 2, r % 2);
-                    let dy = convt_tap(py, ty).0;
-                    let dx = convt_tap(px, tx).0;
-                    for g in g0..g1 {
-                        let (b, y) = (g / h, g % h);
-                        let iy = y as isize + dy;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let src = &x.plane(b, ci)[iy as usize * w..][..w];
-                        let dst = &mut row[(g - g0) * w..][..w];
-                        match dx {
-                            0 => dst.copy_from_slice(src),
-                            -1 => dst[1..].copy_from_slice(&src[..w - 1]),
-                            _ => dst[..w - 1].copy_from_slice(&src[1..]),
+        let bias = self.bias.as_deref();
+        for b in 0..n {
+            // Row co·16 + ky·4 + kx: tap (ky, kx) of output channel co at every input pixel.
+            let cols = to_host(self.wt.clone().matmul(all.clone().narrow(0, b * cin, cin)))?;
+            out.data[b * cout * ho * wo..][..cout * ho * wo]
+                .par_chunks_mut(ho * wo)
+                .enumerate()
+                .for_each(|(co, plane)| {
+                    let taps = &cols[co * 16 * hw..][..16 * hw];
+                    let bc = bias.map_or(0.0, |bv| bv[co]);
+                    let mut acc = vec![0.0f32; w];
+                    for oy in 0..ho {
+                        let (y, py) = (oy / 2, oy % 2);
+                        let row = &mut plane[oy * wo..][..wo];
+                        for px in 0..2 {
+                            acc.iter_mut().for_each(|a| *a = 0.0);
+                            for ty in 0..2 {
+                                let (dy, ky) = convt_tap(py, ty);
+                                let iy = y as isize + dy;
+                                if iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                for tx in 0..2 {
+                                    let (dx, kx) = convt_tap(px, tx);
+                                    let src = &taps[(ky * 4 + kx) * hw + iy as usize * w..][..w];
+                                    match dx {
+                                        0 => acc.iter_mut().zip(src).for_each(|(a, v)| *a += v),
+                                        -1 => acc[1..]
+                                            .iter_mut()
+                                            .zip(&src[..w - 1])
+                                            .for_each(|(a, v)| *a += v),
+                                        _ => acc[..w - 1]
+                                            .iter_mut()
+                                            .zip(&src[1..])
+                                            .for_each(|(a, v)| *a += v),
+                                    }
+                                }
+                            }
+                            for (xx, a) in acc.iter().enumerate() {
+                                row[2 * xx + px] = a + bc;
+                            }
                         }
                     }
                 });
-                let res = matmul(wp, cols, kk, ncols)?;
-                let bias = self.bias.as_deref();
-                out.data
-                    .par_chunks_mut(ho * wo)
-                    .enumerate()
-                    .for_each(|(idx, plane)| {
-                        let (b, co) = (idx / cout, idx % cout);
-                        let (r0, r1) = (g0.max(b * h), g1.min((b + 1) * h));
-                        let bc = bias.map_or(0.0, |bv| bv[co]);
-                        for g in r0..r1 {
-                            let y = g - b * h;
-                            let src = &res[co * ncols + (g - g0) * w..][..w];
-                            let dst = &mut plane[(2 * y + py) * wo..][..wo];
-                            for (xx, v) in src.iter().enumerate() {
-                                dst[2 * xx + px] = v + bc;
-                            }
-                        }
-                    });
-                g0 = g1;
-            }
         }
         Ok(out)
     }
@@ -719,7 +820,7 @@ mod tests {
             };
             let got = HostConvT::from_conv_t(&ct)
                 .unwrap()
-                .forward(&Planes::from_tensor(x).unwrap())
+                .forward(Planes::from_tensor(x).unwrap())
                 .unwrap();
             let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
             assert!(e < 1e-5, "{cin}->{cout} {h}x{w}: rel err {e}");
