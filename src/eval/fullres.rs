@@ -65,7 +65,8 @@ use super::report::ModelInfo;
 use super::swd::{self, SwdResult, SwdSets};
 use super::telea;
 use super::vggdist::{
-    PairedContrast, SampleStat, VggDistance, VggDistanceSettings, VggScore, paired_bootstrap,
+    FillDistance, LayerMeans, PairedContrast, SampleStat, VggDistance, VggDistanceSettings,
+    VggScore, paired_bootstrap,
 };
 use crate::data::list_photos;
 use crate::detail::{self, DetailParams};
@@ -739,6 +740,10 @@ pub struct FullResMethod {
     /// lowest over its outputs (`None` when not measured).
     #[serde(default)]
     pub vgg: Option<VggScore>,
+    /// Its parts per layer ([`super::vggdist::LAYERS`] order): mean over items of the mean
+    /// over the outputs (empty when not measured).
+    #[serde(default)]
+    pub vgg_layers: Vec<Option<f64>>,
 }
 
 /// PD-GAN + detail's VGG distance against another method's under a paired bootstrap over items.
@@ -901,6 +906,7 @@ struct Acc {
     div: Vec<f64>,
     ms: Vec<f64>,
     vgg: Vec<VggScore>,
+    vgg_layers: LayerMeans,
 }
 
 /// Best and mean hole PSNR of `outs`.
@@ -947,7 +953,7 @@ fn vgg_on_hole_box(
     hole: &[bool],
     outs: &[&[Planes]],
     crop: &Rect,
-) -> Result<(Vec<Vec<f64>>, Rect)> {
+) -> Result<(Vec<Vec<FillDistance>>, Rect)> {
     let (x0, y0, x1, y1) = metrics::bool_bbox(hole, truth.w)
         .ok_or_else(|| Error::Input("the hole is empty: nothing to measure".into()))?;
     let r = (
@@ -966,7 +972,7 @@ fn vgg_on_hole_box(
         .map(|o| o.iter().map(|p| sub_planes(p, r)).collect::<Result<_>>())
         .collect::<Result<_>>()?;
     let groups: Vec<&[Planes]> = cut.iter().map(Vec::as_slice).collect();
-    let d = vd.measure(&t, &h, &groups)?;
+    let d = vd.measure_layers(&t, &h, &groups)?;
     let rect = Rect {
         x0: crop.x0 + r.0 as u32,
         y0: crop.y0 + r.1 as u32,
@@ -1134,17 +1140,16 @@ pub fn evaluate_full_res(
             // Measures, in METHODS order.
             let outs: [&[Planes]; 4] = [&telea_p, &patch_p, &raw, &det];
             let times = [telea_ms, patch_ms, raw_ms, det_ms];
-            let vgg_d: Option<(Vec<Vec<f64>>, Rect)> = vgg_distance
+            let vgg_d: Option<(Vec<Vec<FillDistance>>, Rect)> = vgg_distance
                 .map(|vd| vgg_on_hole_box(vd, &truth, &hole_c, &outs, &crop))
                 .transpose()?;
             let vgg_crop = vgg_d.as_ref().map(|(_, r)| *r);
             let vgg_d = vgg_d.map(|(d, _)| d);
             let mut per = Vec::with_capacity(4);
             for (m, o) in outs.iter().enumerate() {
-                let vgg = vgg_d
-                    .as_ref()
-                    .and_then(|d| d.get(m))
-                    .and_then(|d| VggScore::of(d));
+                let fills = vgg_d.as_ref().and_then(|d| d.get(m));
+                let vgg = fills
+                    .and_then(|d| VggScore::of(&d.iter().map(|f| f.distance).collect::<Vec<_>>()));
                 let (best, avg) = psnr_of(o, &truth, &hole_c)?;
                 let sh = sharp_of(o, &truth, &hole_c)?;
                 let div = metrics::mean_pairwise_l1(o, &hole_c)?;
@@ -1155,6 +1160,9 @@ pub fn evaluate_full_res(
                 a.div.extend(div);
                 a.ms.push(times[m]);
                 a.vgg.extend(vgg);
+                if let Some(f) = fills {
+                    a.vgg_layers.add(&LayerMeans::of(f));
+                }
                 per.push(ItemMethod {
                     method: METHODS[m].to_string(),
                     psnr_best: best,
@@ -1258,6 +1266,11 @@ pub fn evaluate_full_res(
             },
             ms_per_output: mean(&a.ms).unwrap_or(f64::NAN),
             vgg: VggScore::average(&a.vgg).filter(|_| a.vgg.len() == total),
+            vgg_layers: if a.vgg.len() == total {
+                a.vgg_layers.means().to_vec()
+            } else {
+                Vec::new()
+            },
         });
     }
     let diversity_kept_pct = match (methods[2].diversity_l1, methods[3].diversity_l1) {
@@ -1606,6 +1619,24 @@ impl FullResReport {
                 s.push('\n');
             }
             Some(_) => {}
+        }
+        if let Some(v) = &st.vgg_distance {
+            let names: Vec<String> = v.layers.iter().map(|l| l.name()).collect();
+            let _ = writeln!(
+                s,
+                "VGG distance per layer (the distance is their mean; sampled methods: mean of \
+                 N):\n"
+            );
+            let _ = writeln!(s, "| method | {} |", names.join(" | "));
+            let _ = writeln!(s, "|---|{}", "---:|".repeat(names.len()));
+            for r in &self.methods {
+                let _ = write!(s, "| {} |", r.method);
+                for x in &r.vgg_layers {
+                    let _ = write!(s, " {} |", opt(*x, 4));
+                }
+                let _ = writeln!(s);
+            }
+            s.push('\n');
         }
         let _ = writeln!(s, "## Items\n");
         let _ = write!(s, "| # | photo | hole | box | coverage | shape |");

@@ -66,7 +66,7 @@ use report::{
     SwdContrastRow, VggContrastRow,
 };
 use swd::SwdSets;
-use vggdist::{SampleStat, VggDistance, VggScore, paired_bootstrap};
+use vggdist::{LayerMeans, SampleStat, VggDistance, VggScore, paired_bootstrap};
 
 pub use report::report_paths;
 
@@ -343,6 +343,7 @@ pub fn evaluate(
         let mut div_l1 = Vec::with_capacity(opts.per_bin);
         let mut div_feat = Vec::with_capacity(opts.per_bin);
         let mut vgg_scores: [Vec<VggScore>; 3] = Default::default();
+        let mut vgg_layers: [LayerMeans; 3] = Default::default();
         let mut ratio_sum = 0.0f64;
         for (i, (photo, crop_seed, crop)) in crops.iter().enumerate() {
             let mask_seed = derive(opts.seed, Purpose::Mask, b as u64, i as u64);
@@ -393,7 +394,7 @@ pub fn evaluate(
             // VGG distance: the truth's features once, the fills batched.
             let item_vgg = match vgg_distance {
                 Some(vd) => {
-                    let d = vd.measure(
+                    let fills = vd.measure_layers(
                         &real,
                         &hole,
                         &[
@@ -402,10 +403,14 @@ pub fn evaluate(
                             std::slice::from_ref(&telea_fill),
                         ],
                     )?;
-                    for (m, per) in d.iter().enumerate() {
-                        let sc = VggScore::of(per)
+                    let mut d: Vec<Vec<f64>> = Vec::with_capacity(3);
+                    for (m, per) in fills.iter().enumerate() {
+                        let dist: Vec<f64> = per.iter().map(|f| f.distance).collect();
+                        let sc = VggScore::of(&dist)
                             .ok_or_else(|| Error::Shape("VGG distance: no output".into()))?;
                         vgg_scores[m].push(sc);
+                        vgg_layers[m].add(&LayerMeans::of(per));
+                        d.push(dist);
                     }
                     Some(ItemVgg {
                         prior: d[1].first().copied().unwrap_or(f64::NAN),
@@ -539,6 +544,11 @@ pub fn evaluate(
                     Some(0.0)
                 },
                 vgg: VggScore::average(&vgg_scores[m]),
+                vgg_layers: if vgg_scores[m].is_empty() {
+                    Vec::new()
+                } else {
+                    vgg_layers[m].means().to_vec()
+                },
             })
             .collect();
         all_bands.merge(&bands);

@@ -192,6 +192,10 @@ pub struct MethodRow {
     /// of the lowest over the outputs (`None` when not measured).
     #[serde(default)]
     pub vgg: Option<VggScore>,
+    /// Its parts per layer ([`super::vggdist::LAYERS`] order): mean over the pairs of the mean
+    /// over the outputs (empty when not measured; `None` for a layer no pair's hole reached).
+    #[serde(default)]
+    pub vgg_layers: Vec<Option<f64>>,
 }
 
 /// One held-out photo over the large-hole bins.
@@ -576,6 +580,27 @@ impl EvalReport {
                 opt(get(METHOD_TELEA).map(|v| v.mean), 4),
             );
         }
+        let layer_names: Vec<String> = self
+            .settings
+            .vgg_distance
+            .as_ref()
+            .map(|v| v.layers.iter().map(|l| l.name()).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "\nPer layer (the distance is their mean; {METHOD_PDGAN}: mean of N):\n"
+        );
+        let _ = writeln!(s, "| bin | method | {} |", layer_names.join(" | "));
+        let _ = writeln!(s, "|---|---|{}", "---:|".repeat(layer_names.len()));
+        for b in &self.bins {
+            for r in &b.methods {
+                let _ = write!(s, "| {} | {} |", b.bin, r.method);
+                for v in &r.vgg_layers {
+                    let _ = write!(s, " {} |", opt(*v, 4));
+                }
+                let _ = writeln!(s);
+            }
+        }
         let Some(first) = self.bins.iter().find(|b| !b.vgg_vs_baselines.is_empty()) else {
             return;
         };
@@ -681,6 +706,7 @@ mod tests {
                 mean: 0.25,
                 best: if m == METHOD_PDGAN { 0.125 } else { 0.25 },
             }),
+            vgg_layers: vec![Some(0.5), Some(0.25), None, Some(0.125), Some(0.375)],
         };
         let bands = vec![BandRow {
             band: "1-2 px".into(),
@@ -813,6 +839,14 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("VGG-16 random seeded weights (seed 1)"), "{md}");
+        assert!(
+            md.contains("| bin | method | relu1_2 | relu2_2 | relu3_3 | relu4_3 | relu5_3 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 0-10% | prior | 0.5000 | 0.2500 | – | 0.1250 | 0.3750 |"),
+            "{md}"
+        );
         assert!(md.contains("| all | 0.1000 (10) |"), "{md}");
         assert!(
             md.contains("## Per held-out photo (bins from 30% pooled)"),

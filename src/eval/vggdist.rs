@@ -111,6 +111,47 @@ impl VggScore {
     }
 }
 
+/// One fill's distance and its parts: the per-layer distances ([`LAYERS`] order; `None` for a
+/// layer with no cell in the hole, left out of the mean).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FillDistance {
+    /// The mean over the layers that have a part.
+    pub distance: f64,
+    /// Per layer.
+    pub layers: [Option<f64>; LAYERS.len()],
+}
+
+/// Per-layer means over many [`FillDistance`]s (or over per-item means of them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerMeans {
+    sum: [f64; LAYERS.len()],
+    n: [usize; LAYERS.len()],
+}
+
+impl LayerMeans {
+    /// Adds one set of per-layer values.
+    pub fn add(&mut self, layers: &[Option<f64>; LAYERS.len()]) {
+        for (l, v) in layers.iter().enumerate() {
+            if let Some(v) = v {
+                self.sum[l] += v;
+                self.n[l] += 1;
+            }
+        }
+    }
+
+    /// The means so far, per layer (`None` where nothing was added).
+    pub fn means(&self) -> [Option<f64>; LAYERS.len()] {
+        std::array::from_fn(|l| (self.n[l] > 0).then(|| self.sum[l] / self.n[l] as f64))
+    }
+
+    /// The per-layer means of `fills`.
+    pub fn of(fills: &[FillDistance]) -> [Option<f64>; LAYERS.len()] {
+        let mut m = Self::default();
+        fills.iter().for_each(|f| m.add(&f.layers));
+        m.means()
+    }
+}
+
 /// Which per-item value of a sampled method a contrast uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -268,6 +309,10 @@ pub struct VggDistance {
     seconds: std::cell::Cell<f64>,
 }
 
+/// Receives one layer's activations of a batch: `(image k, layer, values, channels, plane)`
+/// (see `VggDistance::run_batches`).
+type FeatureSink<'a> = dyn FnMut(usize, usize, &[f32], usize, usize, usize) -> Result<()> + 'a;
+
 impl VggDistance {
     /// The distance on `vgg` (a VGG-16 at any width; an ImageNet one for real measurements),
     /// run on `device`.
@@ -324,11 +369,7 @@ impl VggDistance {
     /// The features at [`LAYERS`] of `images` (same size), in batches of at most
     /// `max_batch_pixels`; `sink(k, layer, values, channels, plane)` receives image `k`'s
     /// batch activations (`values` holds the whole batch, image `k − first` of it).
-    fn run_batches(
-        &self,
-        images: &[&Planes],
-        sink: &mut dyn FnMut(usize, usize, &[f32], usize, usize, usize) -> Result<()>,
-    ) -> Result<()> {
+    fn run_batches(&self, images: &[&Planes], sink: &mut FeatureSink<'_>) -> Result<()> {
         let Some(first) = images.first() else {
             return Ok(());
         };
@@ -375,6 +416,23 @@ impl VggDistance {
         hole: &[bool],
         groups: &[&[Planes]],
     ) -> Result<Vec<Vec<f64>>> {
+        Ok(self
+            .measure_layers(truth, hole, groups)?
+            .into_iter()
+            .map(|g| g.into_iter().map(|f| f.distance).collect())
+            .collect())
+    }
+
+    /// [`VggDistance::measure`] with each fill's per-layer parts.
+    ///
+    /// # Errors
+    /// As [`VggDistance::measure`].
+    pub fn measure_layers(
+        &self,
+        truth: &Planes,
+        hole: &[bool],
+        groups: &[&[Planes]],
+    ) -> Result<Vec<Vec<FillDistance>>> {
         let start = Instant::now();
         let out = self.measure_inner(truth, hole, groups);
         self.seconds
@@ -387,7 +445,7 @@ impl VggDistance {
         truth: &Planes,
         hole: &[bool],
         groups: &[&[Planes]],
-    ) -> Result<Vec<Vec<f64>>> {
+    ) -> Result<Vec<Vec<FillDistance>>> {
         if truth.c != 3 || hole.len() != truth.h * truth.w {
             return Err(Error::Shape(format!(
                 "VGG distance: a 3-channel truth and a mask of its size are needed, got \
@@ -431,12 +489,13 @@ impl VggDistance {
             Ok(())
         })?;
         let mut distances = sums.iter().map(|layers| {
-            let used: Vec<f64> = layers
-                .iter()
-                .filter(|(_, w)| *w > 0.0)
-                .map(|(a, w)| a / w)
-                .collect();
-            used.iter().sum::<f64>() / used.len().max(1) as f64
+            let parts: [Option<f64>; LAYERS.len()] =
+                std::array::from_fn(|l| (layers[l].1 > 0.0).then(|| layers[l].0 / layers[l].1));
+            let used: Vec<f64> = parts.iter().flatten().copied().collect();
+            FillDistance {
+                distance: used.iter().sum::<f64>() / used.len().max(1) as f64,
+                layers: parts,
+            }
         });
         Ok(groups
             .iter()
@@ -624,10 +683,8 @@ mod tests {
         // The same inside the hole, anything outside: distance 0.
         let mut outside = d_fill(&t, 0.9);
         for k in 0..3 {
-            for i in 0..64 * 48 {
-                if hole[i] {
-                    outside.data[k * 64 * 48 + i] = t.data[k * 64 * 48 + i];
-                }
+            for (i, _) in hole.iter().enumerate().filter(|(_, h)| **h) {
+                outside.data[k * 64 * 48 + i] = t.data[k * 64 * 48 + i];
             }
         }
         assert_eq!(m.distance(&outside, &t, &hole).unwrap(), 0.0);

@@ -55,6 +55,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::layers::cpu::{self, HostConv};
 use crate::model::params::{Init, ParamSource, StateDict};
 
 /// torchvision's channel widths of the five blocks.
@@ -657,7 +658,20 @@ impl Vgg {
     }
 
     /// Runs up to the deepest of `positions` (conv ordinals) and returns those activations.
+    /// A plain (no autodiff) tensor on the flex CPU backend takes the host kernels of
+    /// [`crate::model::layers::cpu`] (the evaluation's VGG distance: several times faster than
+    /// Burn's flex convolution); training and wgpu take Burn's ops.
     fn run(&self, x: Tensor<4>, positions: &[usize]) -> Vec<Tensor<4>> {
+        if cpu::on_host(&x)
+            && let Ok(out) = self.run_host(x.clone(), positions)
+        {
+            return out;
+        }
+        self.run_burn(x, positions)
+    }
+
+    /// [`Vgg::run`] with Burn's ops (any backend, autodiff included).
+    fn run_burn(&self, x: Tensor<4>, positions: &[usize]) -> Vec<Tensor<4>> {
         let Some(&deepest) = positions.iter().max() else {
             return Vec::new();
         };
@@ -684,6 +698,65 @@ impl Vgg {
         // Every position is ≤ deepest and < the conv count, so every slot is filled.
         out.into_iter().flatten().collect()
     }
+
+    /// [`Vgg::run`] on host buffers: each convolution as im2col + GEMM with the ReLU in its
+    /// write-back ([`HostConv`]), 2×2 max-pooling by hand.
+    fn run_host(&self, x: Tensor<4>, positions: &[usize]) -> Result<Vec<Tensor<4>>> {
+        let Some(&deepest) = positions.iter().max() else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Option<Tensor<4>>> = vec![None; positions.len()];
+        let mut h = cpu::Planes::from_tensor(x)?;
+        let mut k = 0;
+        'blocks: for (b, n) in self.cfg.kind.blocks().into_iter().enumerate() {
+            if b > 0 {
+                h = max_pool_2x2(&h);
+            }
+            for _ in 0..n {
+                let conv = HostConv::from_conv2d(&self.convs[k])?;
+                h = conv.forward(&h, |_, _, _, seg: &mut [f32]| {
+                    seg.iter_mut().for_each(|v| *v = cpu::relu(*v));
+                })?;
+                for (slot, &p) in out.iter_mut().zip(positions) {
+                    if p == k {
+                        *slot = Some(h.clone().into_tensor());
+                    }
+                }
+                if k == deepest {
+                    break 'blocks;
+                }
+                k += 1;
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
+/// 2×2 max-pooling with stride 2 (output size floored, as Burn's and torchvision's).
+fn max_pool_2x2(x: &cpu::Planes) -> cpu::Planes {
+    use rayon::prelude::*;
+    let (oh, ow) = (x.h / 2, x.w / 2);
+    let mut out = cpu::Planes::zeros(x.n, x.c, oh, ow);
+    if oh == 0 || ow == 0 {
+        return out;
+    }
+    let hw = x.hw();
+    out.data
+        .par_chunks_mut(oh * ow)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            let src = &x.data[i * hw..][..hw];
+            for y in 0..oh {
+                let (r0, r1) = (&src[2 * y * x.w..], &src[(2 * y + 1) * x.w..]);
+                for (xx, d) in dst[y * ow..][..ow].iter_mut().enumerate() {
+                    *d = r0[2 * xx]
+                        .max(r0[2 * xx + 1])
+                        .max(r1[2 * xx])
+                        .max(r1[2 * xx + 1]);
+                }
+            }
+        });
+    out
 }
 
 #[cfg(test)]
@@ -1033,6 +1106,43 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn host_kernels_match_burn_ops() {
+        let dev = Device::flex();
+        let vgg = Vgg::random(
+            VggConfig {
+                kind: VggKind::Vgg16,
+                width_div: 8,
+            },
+            3,
+            &dev,
+        )
+        .unwrap();
+        // Odd sizes: the pools floor.
+        let n = 2 * 3 * 37 * 45;
+        let data: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(data, [2, 3, 37, 45]), &dev);
+        let positions: Vec<usize> = LAYERS_ALL_VGG16.to_vec();
+        let host = vgg.run_host(x.clone(), &positions).unwrap();
+        let burn = vgg.run_burn(x, &positions);
+        assert_eq!(host.len(), burn.len());
+        for (h, b) in host.into_iter().zip(burn) {
+            assert_eq!(h.dims(), b.dims());
+            let (h, b) = (tensor_to_vec(h).unwrap(), tensor_to_vec(b).unwrap());
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = h
+                .iter()
+                .zip(&b)
+                .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst <= 1e-4 * scale, "worst {worst} of {scale}");
+        }
+    }
+
+    /// Every conv ordinal of VGG-16, with a repeat, out of order.
+    const LAYERS_ALL_VGG16: [usize; 6] = [12, 0, 1, 3, 6, 0];
 
     #[test]
     fn kind_names() {
