@@ -7,7 +7,7 @@
 
 use burn::tensor::{Device, DeviceKind};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 
 /// What the user asked for (`--backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -98,9 +98,11 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
         BackendChoice::Cpu => Ok(cpu("")),
         BackendChoice::Wgpu => {
             let adapters = wgpu_adapters();
-            let best = adapters.iter().find(|a| a.hardware).or(adapters.first()).ok_or_else(|| {
-                Error::Backend("no wgpu adapter found (install a Vulkan/Metal/DX12 driver, or use --backend cpu)".into())
-            })?;
+            let best = adapters
+                .iter()
+                .find(|a| a.hardware)
+                .or(adapters.first())
+                .ok_or(Error::Refused(Refusal::NoWgpuAdapter))?;
             Ok(Selected {
                 device: Device::wgpu(DeviceKind::DefaultDevice),
                 kind: BackendKind::Wgpu,

@@ -52,6 +52,31 @@ pub enum Error {
     /// A training loss was NaN or infinite; the step was skipped.
     #[error("non-finite loss, step skipped: {0}")]
     NonFinite(String),
+    /// The request cannot be carried out as asked, but the caller can change something to
+    /// proceed. The message names no command-line option or window control: each front end
+    /// maps the [`Refusal`] to its own (the CLI to its flags, the studio to its buttons).
+    #[error("{0}")]
+    Refused(Refusal),
+}
+
+/// What the caller can change to proceed (see [`Error::Refused`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The wgpu backend was asked for, but wgpu found no adapter.
+    #[error(
+        "no wgpu adapter found (install a Vulkan, Metal or DX12 driver, or use the CPU backend)"
+    )]
+    NoWgpuAdapter,
+    /// The output folder already holds a training run, and resuming it was not asked for.
+    #[error(
+        "this output folder already holds a training run (resume it, or choose another output \
+         folder): {}",
+        checkpoint.display()
+    )]
+    RunExists {
+        /// The run's newest checkpoint.
+        checkpoint: PathBuf,
+    },
 }
 
 /// Short for `std::result::Result<T, pdpaint::Error>`.

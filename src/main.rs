@@ -15,6 +15,9 @@ fn main() -> ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
+            if let Some(hint) = cli::hints::flag_hint(&e) {
+                eprintln!("{hint}");
+            }
             if let Some(hint) = window_hint(&e.to_string()) {
                 eprintln!("{hint}");
             }

@@ -2,6 +2,8 @@
 //! and a SIGKILL in the middle of a checkpoint write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod vggfile;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -164,8 +166,17 @@ fn both_stages_run_in_order_and_write_a_loadable_model() {
     assert_eq!(inp.resolution(), 64);
     Inpainter::load(&ck[1].2, &Device::flex()).unwrap();
     // A second run into the same folder without --resume refuses to clobber it.
+    // The library names no flag (the CLI adds "--resume" from the typed refusal).
     let err = run_err(&cfg);
-    assert!(err.to_string().contains("--resume"), "{err}");
+    assert!(
+        matches!(
+            &err,
+            pdpaint::error::Error::Refused(pdpaint::error::Refusal::RunExists { checkpoint })
+                if checkpoint == &ck[1].2
+        ),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("--"), "{err}");
 }
 
 #[test]
@@ -211,8 +222,14 @@ fn stop_is_honoured_within_one_step_and_resume_reproduces_the_uninterrupted_run(
     assert_eq!(n, 8, "{log}");
 }
 
+/// An `XDG_DATA_HOME` without a VGG file: `pdpaint train` run by these tests picks the random
+/// VGG whatever this machine has fetched (the VGG-choice tests set their own).
+const NO_DATA_HOME: &str = "/nonexistent-pdpaint-test-data";
+
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pdpaint"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pdpaint"));
+    c.env("XDG_DATA_HOME", NO_DATA_HOME);
+    c
 }
 
 fn train_cmd(data: &Path, out: &Path) -> Command {
@@ -327,6 +344,185 @@ fn train_cli_rejects_bad_input_clearly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("multiple of 64"), "{err}");
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// `pdpaint train` of the tiny preset for `prior_steps` prior steps only, with
+/// `XDG_DATA_HOME = data_home` and `extra` arguments; returns its stderr.
+fn train_prior(
+    data: &Path,
+    out: &Path,
+    data_home: &Path,
+    prior_steps: u64,
+    extra: &[&str],
+) -> String {
+    let o = bin()
+        .env("XDG_DATA_HOME", data_home)
+        .args(["train", "--preset", "tiny", "--res", "64", "--batch", "1"])
+        .args([
+            "--stage",
+            "prior",
+            "--prior-steps",
+            &prior_steps.to_string(),
+        ])
+        .args(["--checkpoint-every", "1", "--preview-every", "0"])
+        .args(["--backend", "cpu", "--seed", "3"])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "train failed: {err}");
+    err
+}
+
+#[test]
+fn train_uses_the_fetched_vgg_by_default_and_random_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let home = t.path().join("data-home");
+    let file = home.join("pdpaint/vgg16-imagenet.safetensors");
+    // As scripts/fetch-vgg.sh writes it (Keras scale), but narrow and random.
+    vggfile::write_small_vgg16(
+        &file,
+        16,
+        9,
+        Some("1.0 (every activation = Keras activation)"),
+    );
+
+    // Default: the file at the standard path, activations ÷127.5, said in the log, run.json
+    // and the model's source.
+    let out = t.path().join("imagenet");
+    let err = train_prior(&data, &out, &home, 1, &[]);
+    let line = format!(
+        "loss network: VGG-16 /16 width, ImageNet weights from {} (sha256 {}), activations ÷127.5",
+        file.display(),
+        &vggfile::sha256_hex(&file)[..12]
+    );
+    assert!(err.contains(&line), "{err}");
+    let run = read_json(&out.join("run.json"));
+    let vgg = &run["vgg"];
+    assert_eq!(vgg["selection"]["how"], "standard_file", "{vgg}");
+    assert_eq!(vgg["network"]["kind"], "imagenet");
+    assert_eq!(
+        vgg["network"]["sha256"],
+        vggfile::sha256_hex(&file).as_str()
+    );
+    assert_eq!(vgg["network"]["activation_divisor"], 127.5);
+    let model = read_json(&out.join("model/config.json"));
+    let source = model["source"].as_str().unwrap();
+    assert!(
+        source.contains("loss network VGG-16 /16 width, ImageNet weights from"),
+        "{source}"
+    );
+
+    // --vgg random: the random VGG at the preset's width, even with the file there.
+    let out = t.path().join("random");
+    let err = train_prior(&data, &out, &home, 1, &["--vgg", "random"]);
+    assert!(
+        err.contains("loss network: VGG-16 /16 width, random seeded weights"),
+        "{err}"
+    );
+    let run = read_json(&out.join("run.json"));
+    assert_eq!(run["vgg"]["selection"]["how"], "explicit");
+    assert_eq!(run["vgg"]["network"]["kind"], "random");
+    let source = read_json(&out.join("model/config.json"))["source"].clone();
+    assert!(
+        source.as_str().unwrap().contains("not ImageNet features"),
+        "{source}"
+    );
+
+    // No file at the standard path: random, and run.json says where it looked.
+    let out = t.path().join("none");
+    let empty_home = t.path().join("empty-home");
+    let err = train_prior(&data, &out, &empty_home, 1, &[]);
+    assert!(err.contains("random seeded weights"), "{err}");
+    let run = read_json(&out.join("run.json"));
+    assert_eq!(run["vgg"]["selection"]["how"], "no_standard_file");
+    assert_eq!(
+        run["vgg"]["selection"]["looked_for"],
+        empty_home
+            .join("pdpaint/vgg16-imagenet.safetensors")
+            .display()
+            .to_string()
+    );
+
+    // A weights file and --vgg-width-div together are refused.
+    let o = bin()
+        .args(["train", "--preset", "tiny", "--vgg-width-div", "4", "--vgg"])
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(t.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--vgg-width-div"), "{err}");
+}
+
+#[test]
+fn a_resumed_run_keeps_its_loss_network_unless_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let home = t.path().join("data-home");
+    let out = t.path().join("run");
+    // Started with the random VGG (nothing fetched yet) …
+    train_prior(&data, &out, &home, 1, &[]);
+    assert_eq!(
+        read_json(&out.join("run.json"))["vgg"]["network"]["kind"],
+        "random"
+    );
+    // … then the ImageNet file appears: a resume without --vgg keeps the random one.
+    let file = home.join("pdpaint/vgg16-imagenet.safetensors");
+    vggfile::write_small_vgg16(
+        &file,
+        16,
+        9,
+        Some("1.0 (every activation = Keras activation)"),
+    );
+    let err = train_prior(&data, &out, &home, 2, &["--resume"]);
+    assert!(
+        err.contains("the resumed run keeps the loss network it was started with"),
+        "{err}"
+    );
+    assert!(
+        err.contains("loss network: VGG-16 /16 width, random seeded weights"),
+        "{err}"
+    );
+    assert_eq!(
+        read_json(&out.join("run.json"))["vgg"]["network"]["kind"],
+        "random"
+    );
+    // Asked for with --vgg, the resumed run switches and says so.
+    let err = train_prior(
+        &data,
+        &out,
+        &home,
+        3,
+        &["--resume", "--vgg"]
+            .iter()
+            .copied()
+            .chain([file.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        err.contains("the loss network differs from the one this run was started with"),
+        "{err}"
+    );
+    assert_eq!(
+        read_json(&out.join("run.json"))["vgg"]["network"]["kind"],
+        "imagenet"
+    );
 }
 
 #[test]

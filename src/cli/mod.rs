@@ -14,6 +14,7 @@ mod bench_train;
 mod eval;
 mod export;
 mod forward;
+pub mod hints;
 mod import;
 mod inpaint;
 mod maps;

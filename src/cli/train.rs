@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use pdpaint::masks::MaskKind;
 use pdpaint::model::Preset;
-use pdpaint::train::config::TrainConfig;
+use pdpaint::model::vgg::standard_weights_path;
+use pdpaint::train::config::{TrainConfig, VggChoice};
 use pdpaint::train::events::{Event, Stage, StopFlag};
 use pdpaint::train::stage1::MaskConvInit;
 
@@ -24,6 +25,24 @@ pub enum StageArg {
     Pdgan,
     /// Stage 1, then stage 2.
     Both,
+}
+
+/// The value of `--vgg`: a weights file, or `random`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VggArg {
+    /// The frozen, seeded, random VGG-16 (e.g. for an ablation against ImageNet features).
+    Random,
+    /// VGG weights under torchvision's names (`.pth` or `.safetensors`).
+    File(PathBuf),
+}
+
+/// Parses `--vgg`: `random`, else a path (a file named `random` is `./random`).
+fn parse_vgg_arg(s: &str) -> std::result::Result<VggArg, String> {
+    match s {
+        "" => Err("expected a weights file or `random`".into()),
+        "random" => Ok(VggArg::Random),
+        path => Ok(VggArg::File(PathBuf::from(path))),
+    }
 }
 
 /// Arguments of `pdpaint train`.
@@ -66,11 +85,16 @@ pub struct Args {
     /// Continue from the newest complete checkpoint in OUT.
     #[arg(long)]
     pub resume: bool,
-    /// torchvision VGG-16 weights (.pth or .safetensors) for the losses; without it a frozen, seeded, random
-    /// VGG-16 is used (and said so in the log and the model's source).
-    #[arg(long)]
-    pub vgg: Option<PathBuf>,
-    /// Width divisor of the random VGG (default: 1 for official, 4 for small, 16 for tiny).
+    /// The losses' VGG-16: a weights file (.pth or .safetensors, torchvision names), or
+    /// `random` for a frozen, seeded, random VGG-16. Default: the ImageNet VGG-16 that
+    /// scripts/fetch-vgg.sh writes ($XDG_DATA_HOME/pdpaint/vgg16-imagenet.safetensors, else
+    /// ~/.local/share/pdpaint/vgg16-imagenet.safetensors) when it is there, else the random one.
+    /// The log, run.json and the model's source say which. A resumed run keeps the network it
+    /// was started with unless --vgg is given.
+    #[arg(long, value_name = "FILE|random", value_parser = parse_vgg_arg)]
+    pub vgg: Option<VggArg>,
+    /// Width divisor of the random VGG (default: 1 for official, 4 for small, 16 for tiny);
+    /// given without --vgg, it selects the random VGG.
     #[arg(long)]
     pub vgg_width_div: Option<usize>,
     /// Steps between checkpoints.
@@ -144,8 +168,23 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.seed = a.seed;
     cfg.masks = a.masks;
     cfg.resume = a.resume;
-    cfg.vgg.weights = a.vgg.clone();
-    cfg.vgg.config.width_div = a.vgg_width_div.unwrap_or(a.preset.vgg_width_div());
+    cfg.vgg = match (&a.vgg, a.vgg_width_div) {
+        (Some(VggArg::File(path)), Some(_)) => bail!(
+            "--vgg-width-div sets the width of the random VGG; {} is used at its own width \
+             (drop one of the two)",
+            path.display()
+        ),
+        (Some(VggArg::File(path)), None) => VggChoice {
+            weights: Some(path.clone()),
+            ..VggChoice::default()
+        },
+        (Some(VggArg::Random), width) | (None, width @ Some(_)) => {
+            let mut c = VggChoice::default();
+            c.config.width_div = width.unwrap_or(a.preset.vgg_width_div());
+            c
+        }
+        (None, None) => VggChoice::standard(standard_weights_path(), a.preset.vgg_width_div()),
+    };
     cfg.checkpoint_every = a.checkpoint_every;
     cfg.preview_every = a.preview_every;
     cfg.prior_from = a.prior_from.clone();

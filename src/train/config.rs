@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::masks::MaskKind;
 use crate::model::ModelConfig;
-use crate::model::vgg::{VggConfig, VggKind};
+use crate::model::vgg::{VggConfig, VggKind, VggWeights};
 use crate::train::events::Stage;
 use crate::train::stage1::Stage1Config;
 use crate::train::stage2::Stage2Config;
@@ -16,12 +16,40 @@ use crate::train::stage2::Stage2Config;
 /// Which feature network the losses use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VggChoice {
-    /// A torchvision VGG state dict (`.pth` or `.safetensors`); `None` = a frozen, seeded, random VGG.
+    /// VGG weights under torchvision's names (`.pth` or `.safetensors`: the ImageNet VGG-16 of
+    /// `scripts/fetch-vgg.sh` or a torchvision state dict); `None` = a frozen, seeded, random
+    /// VGG.
     pub weights: Option<PathBuf>,
     /// Architecture and width (the width divisor only applies to random weights).
     pub config: VggConfig,
     /// Seed of the random weights.
     pub seed: u64,
+    /// How the choice was made: asked for, or the default lookup (a resumed run keeps its
+    /// checkpoint's network unless one was asked for).
+    #[serde(default)]
+    pub selection: VggSelection,
+    /// The network the run used (with the file's sha256 and activation divisor): filled in
+    /// when the run starts, so `run.json` and the checkpoints say exactly which it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<VggWeights>,
+}
+
+/// How a [`VggChoice`] was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum VggSelection {
+    /// Asked for: `pdpaint train --vgg FILE` / `--vgg random` / `--vgg-width-div`, or set by a
+    /// library caller.
+    #[default]
+    Explicit,
+    /// No `--vgg`: the ImageNet VGG-16 found at the standard path
+    /// ([`crate::model::vgg::standard_weights_path`]).
+    StandardFile,
+    /// No `--vgg` and no file at the standard path: the random VGG.
+    NoStandardFile {
+        /// Where the file was looked for (`None`: neither `XDG_DATA_HOME` nor `HOME` is set).
+        looked_for: Option<PathBuf>,
+    },
 }
 
 impl Default for VggChoice {
@@ -33,6 +61,42 @@ impl Default for VggChoice {
                 width_div: 1,
             },
             seed: 0x0005_EED0_F766,
+            selection: VggSelection::Explicit,
+            network: None,
+        }
+    }
+}
+
+impl VggChoice {
+    /// `pdpaint train`'s default: the ImageNet VGG-16 at `standard` (the standard path) when it
+    /// is a file, else the random VGG at width divisor `random_width_div`.
+    pub fn standard(standard: Option<PathBuf>, random_width_div: usize) -> Self {
+        let mut c = Self::default();
+        match standard {
+            Some(path) if path.is_file() => {
+                c.weights = Some(path);
+                c.selection = VggSelection::StandardFile;
+            }
+            looked_for => {
+                c.config.width_div = random_width_div;
+                c.selection = VggSelection::NoStandardFile { looked_for };
+            }
+        }
+        c
+    }
+
+    /// Whether the default lookup made this choice (no network was asked for).
+    pub fn by_default(&self) -> bool {
+        self.selection != VggSelection::Explicit
+    }
+
+    /// Whether `self` and `other` build the same network: the same file, or random weights of
+    /// the same kind, width and seed.
+    pub fn same_network(&self, other: &VggChoice) -> bool {
+        match (&self.weights, &other.weights) {
+            (Some(a), Some(b)) => a == b && self.config.kind == other.config.kind,
+            (None, None) => self.config == other.config && self.seed == other.seed,
+            _ => false,
         }
     }
 }
@@ -272,6 +336,40 @@ mod tests {
             let e = c.validate().expect_err("refused").to_string();
             assert!(e.contains("EMA decay"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_standard_vgg_is_used_when_present_and_old_configs_still_read() {
+        let t = std::env::temp_dir().join(format!("pdpaint-vggchoice-{}", std::process::id()));
+        std::fs::create_dir_all(&t).expect("mkdir");
+        let file = t.join("vgg16-imagenet.safetensors");
+        let absent = VggChoice::standard(Some(file.clone()), 4);
+        assert_eq!(absent.weights, None);
+        assert_eq!(absent.config.width_div, 4);
+        assert_eq!(
+            absent.selection,
+            VggSelection::NoStandardFile {
+                looked_for: Some(file.clone())
+            }
+        );
+        assert!(absent.by_default());
+        std::fs::write(&file, b"x").expect("write");
+        let present = VggChoice::standard(Some(file.clone()), 4);
+        assert_eq!(present.weights.as_deref(), Some(file.as_path()));
+        assert_eq!(present.selection, VggSelection::StandardFile);
+        assert!(!present.same_network(&absent));
+        assert!(absent.same_network(&VggChoice::standard(None, 4)));
+        assert!(!absent.same_network(&VggChoice::standard(None, 16)));
+        assert!(!VggChoice::default().by_default());
+        std::fs::remove_dir_all(&t).expect("clean up");
+        // A run.json written before these fields existed reads as an explicit choice.
+        let old = r#"{"weights":null,"config":{"kind":"vgg16","width_div":4},"seed":7}"#;
+        let c: VggChoice = serde_json::from_str(old).expect("old VggChoice");
+        assert_eq!(c.selection, VggSelection::Explicit);
+        assert_eq!(c.network, None);
+        let back: VggChoice =
+            serde_json::from_str(&serde_json::to_string(&present).expect("json")).expect("read");
+        assert_eq!(back, present);
     }
 
     #[test]

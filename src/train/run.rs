@@ -24,7 +24,7 @@ use burn::prelude::*;
 use image::RgbImage;
 
 use crate::data::{Batch, Batcher, CropSampler, ImageFolder};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::imageops;
 use crate::model::discriminator::Discriminator;
 use crate::model::params::ParamSource;
@@ -35,7 +35,7 @@ use crate::model::weights::{
 use crate::model::{PdGan, tensor_from_vec, tensor_to_vec};
 use crate::train::adam::Adam;
 use crate::train::checkpoint::{self, CheckpointData, EMA_FILE, TrainState};
-use crate::train::config::TrainConfig;
+use crate::train::config::{TrainConfig, VggChoice};
 use crate::train::ema::GeneratorEma;
 use crate::train::events::{Event, ProgressSink, Stage, StopFlag};
 use crate::train::stage1::{MaskConvInit, Stage1Losses, Stage1Trainer};
@@ -96,14 +96,12 @@ fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Builds the losses' feature network.
+/// Builds the losses' feature network: the weights file of `cfg.vgg` (at the file's width; a
+/// Keras-scale ImageNet file with its activations divided, see [`crate::model::vgg`]), or the
+/// seeded random VGG.
 pub fn build_vgg(cfg: &TrainConfig, device: &Device) -> Result<Vgg> {
     match &cfg.vgg.weights {
-        Some(path) => {
-            let mut vcfg = cfg.vgg.config;
-            vcfg.width_div = 1;
-            Vgg::from_torchvision(path, vcfg, device)
-        }
+        Some(path) => Vgg::from_file(path, cfg.vgg.config.kind, device),
         None => Vgg::random(cfg.vgg.config, cfg.vgg.seed, device),
     }
     .map(|v| v.no_grad())
@@ -508,18 +506,47 @@ pub fn run(
         newest_intact_checkpoint(&cfg.out, &ad, sink)?
     } else {
         if let Some(existing) = checkpoint::latest(&cfg.out)? {
-            return Err(Error::io(
-                "this output folder already holds a training run (pass --resume to continue it, \
-                 or choose another output folder)",
-                &existing,
-                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-            ));
+            return Err(Error::Refused(Refusal::RunExists {
+                checkpoint: existing,
+            }));
         }
         None
     };
     let resume_from = resumed.as_ref().map(|r| r.dir.clone());
 
-    let vgg = build_vgg(cfg, &ad)?;
+    // The loss network. A resumed run keeps the one it was started with unless one was asked
+    // for: the default lookup may find another (the ImageNet file fetched since, or gone), and
+    // a resume must continue the same optimisation.
+    let mut run_cfg = cfg.clone();
+    if let Some(was) = resumed.as_ref().map(|r| &r.state.config.vgg)
+        && !run_cfg.vgg.same_network(was)
+    {
+        if run_cfg.vgg.by_default() {
+            sink.event(Event::Log(format!(
+                "the resumed run keeps the loss network it was started with ({}; name another \
+                     one explicitly to change it)",
+                was.network.as_ref().map_or_else(
+                    || match &was.weights {
+                        Some(p) => p.display().to_string(),
+                        None => "the random VGG".to_string(),
+                    },
+                    ToString::to_string
+                )
+            )));
+            run_cfg.vgg = VggChoice {
+                network: None,
+                ..was.clone()
+            };
+        } else {
+            sink.event(Event::Log(
+                "the loss network differs from the one this run was started with (asked for)"
+                    .to_string(),
+            ));
+        }
+    }
+    let vgg = build_vgg(&run_cfg, &ad)?;
+    run_cfg.vgg.network = Some(vgg.weights().clone());
+    let cfg = &run_cfg;
     let (model, disc, state) = match resumed.take() {
         Some(r) => {
             if r.config != cfg.model {
@@ -712,7 +739,7 @@ pub fn run(
         crate::train::ema::source_note(Some(e.decay()), ctx.state.ema_since)
     });
     let source = format!(
-        "trained by pdpaint {} ({} step {}, {:.0} s){}{}{ema_note}",
+        "trained by pdpaint {} ({} step {}, {:.0} s){}{}{ema_note}; loss network {}",
         env!("CARGO_PKG_VERSION"),
         ctx.state.stage,
         ctx.state.step,
@@ -720,7 +747,8 @@ pub fn run(
         if stopped { ", stopped early" } else { "" },
         weight_changes
             .as_ref()
-            .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}"))
+            .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}")),
+        ctx.vgg.describe()
     );
     // With an average, the result's generator is the average.
     let averaged = ctx.ema.as_ref().map(|e| PdGan {
