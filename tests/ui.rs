@@ -1114,3 +1114,38 @@ fn menu_mask_operations_edit_the_mask_undoably() {
     settle(&mut h);
     assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 100);
 }
+
+#[test]
+fn a_bad_photo_or_a_folder_shows_an_error_that_stays_until_dismissed() {
+    let t = tempfile::tempdir().unwrap();
+    // A truncated JPEG: its end would come out grey, so it is refused.
+    let mut jpg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 90)
+        .encode_image(&photo(64, 48))
+        .unwrap();
+    let bad = t.path().join("cut.jpg");
+    std::fs::write(&bad, &jpg[..jpg.len() / 2]).unwrap();
+    let folder = t.path().join("a folder");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, needle) in [(&bad, "truncated"), (&folder, "a folder")] {
+        let mut h = harness(studio());
+        settle(&mut h);
+        let ctx = h.ctx.clone();
+        h.state_mut().apply(&ctx, Command::OpenPath(path.clone()));
+        wait_until(&mut h, |s| s.error().is_some());
+        settle(&mut h);
+        let e = h.state().error().unwrap().text.clone();
+        assert!(e.contains(needle), "{e}");
+        assert!(h.state().doc.is_none());
+        // News such as "Model loaded" does not replace it.
+        h.state_mut()
+            .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+        for _ in 0..30 {
+            h.step();
+        }
+        assert_eq!(h.state().error().map(|e| e.text.clone()), Some(e));
+        h.get_by_label("×").click();
+        settle(&mut h);
+        assert!(h.state().error().is_none());
+    }
+}
