@@ -604,3 +604,78 @@ fn bench_train_reports_steps_per_second() {
     assert!(t["stage1_steps_per_s"].as_f64().is_some_and(|x| x > 0.0));
     assert!(t["stage2_steps_per_s"].as_f64().is_some_and(|x| x > 0.0));
 }
+
+/// Runs `cmd` and returns its output and its peak resident memory in KiB (VmHWM, read from
+/// /proc while it runs; the last reading before it exits).
+fn run_with_peak_rss(mut cmd: Command) -> (Output, u64) {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pdpaint");
+    let status = format!("/proc/{}/status", child.id());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let o = child.wait_with_output().expect("wait");
+        let _ = tx.send(());
+        o
+    });
+    let mut peak = 0u64;
+    while rx.try_recv().is_err() {
+        if let Ok(s) = std::fs::read_to_string(&status)
+            && let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (waiter.join().expect("join"), peak)
+}
+
+#[test]
+fn inpaint_memory_does_not_grow_with_the_number_of_samples() {
+    // A 2400x1800 photo: every full-size sample kept in memory would cost 13 MB as RGB
+    // (52 MB as float planes), so 12 more samples would add at least 155 MB.
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let (w, h) = (2400, 1800);
+    let img = photo(t.path(), w, h);
+    let mask = mask_png(t.path(), "mask.png", w, h, |x, y| {
+        (900..1500).contains(&x) && (600..1200).contains(&y)
+    });
+    let peak = |n: &str, out: &str| {
+        let mut cmd = bin();
+        cmd.args([
+            "inpaint",
+            "--model",
+            s(&m),
+            "--image",
+            s(&img),
+            "--mask",
+            s(&mask),
+            "--out",
+            out,
+            "--samples",
+            n,
+            "--detail",
+            "off",
+            "--backend",
+            "cpu",
+        ]);
+        let (o, kib) = run_with_peak_rss(cmd);
+        assert!(o.status.success(), "inpaint failed: {}", stderr(&o));
+        kib
+    };
+    let two = peak("2", s(&t.path().join("a")));
+    let fourteen = peak("14", s(&t.path().join("b")));
+    assert!(t.path().join("b").join("seed-13.png").is_file());
+    let grown_mib = fourteen.saturating_sub(two) as f64 / 1024.0;
+    eprintln!("peak RSS: 2 samples {two} KiB, 14 samples {fourteen} KiB (+{grown_mib:.1} MiB)");
+    assert!(
+        grown_mib < 60.0,
+        "12 more samples grew the peak by {grown_mib:.1} MiB ({two} -> {fourteen} KiB)"
+    );
+}
