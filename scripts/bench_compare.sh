@@ -5,14 +5,15 @@
 #   scripts/bench_compare.sh [--quick] [--no-build] [--no-train]
 #
 # Environment: THREADS (2), REPEATS (5; medians), TRAIN_RES ("128"; e.g. "128 256"),
-# TRAIN_BATCH (4), OUT (target/bench-compare), PDPAINT_TORCH_VENV
+# TRAIN_BATCH (4), OUT (target/bench-compare), PDPAINT_BIN (with --no-build: the binary to
+# measure, e.g. an older build for a before/after table), PDPAINT_TORCH_VENV
 # (~/.cache/pdpaint/torch-venv: created on first use with `pip install torch numpy pillow`
 # from PyPI, about 6 GiB; never inside the repository).
 #
 # Writes OUT/{pdpaint,torch,pdpaint_train,torch_train}.json (raw), OUT/compare.json and
 # OUT/compare.md (the table printed at the end), ready to paste into docs/performance.md.
-# --quick: small preset only, 3 repeats, no training. --no-build: use target/release/pdpaint
-# as it is.
+# --quick: small preset only, 3 repeats, no training. --no-build: use $PDPAINT_BIN or
+# target/release/pdpaint as it is.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ for arg in "$@"; do
         --quick) PRESETS="small"; REPEATS=3; TRAIN=0 ;;
         --no-build) BUILD=0 ;;
         --no-train) TRAIN=0 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,7 +52,7 @@ fi
 if [ "$BUILD" = 1 ]; then
     cargo build --release --bin pdpaint >&2
 fi
-BIN=target/release/pdpaint
+BIN=${PDPAINT_BIN:-target/release/pdpaint}
 if [ ! -x "$BIN" ]; then
     echo "no release binary: $BIN (run without --no-build)" >&2
     exit 1
