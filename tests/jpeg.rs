@@ -189,3 +189,77 @@ fn real_photos_match_pil() {
     }
     assert!(failures.is_empty(), "differ from PIL: {failures:#?}");
 }
+
+#[test]
+fn inpaint_keeps_the_known_pixels_of_a_jpeg_as_libjpeg_turbo_decodes_them() {
+    let t = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_pdpaint");
+    let model = t.path().join("tiny");
+    let o = std::process::Command::new(bin)
+        .args(["init", "--preset", "tiny", "--seed", "3", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["q75_420", "odd_101x67_422", "progressive_420"] {
+        let jpg = fixtures().join(format!("{name}.jpg"));
+        let reference = image::open(fixtures().join(format!("{name}.png")))
+            .unwrap()
+            .into_rgb8();
+        let (w, h) = reference.dimensions();
+        let hole =
+            |x: u32, y: u32| (w / 3..2 * w / 3).contains(&x) && (h / 3..2 * h / 3).contains(&y);
+        let mask = t.path().join(format!("{name}-mask.png"));
+        image::GrayImage::from_fn(w, h, |x, y| image::Luma([if hole(x, y) { 255 } else { 0 }]))
+            .save(&mask)
+            .unwrap();
+        let out = t.path().join(name);
+        let o = std::process::Command::new(bin)
+            .args([
+                "inpaint",
+                "--samples",
+                "2",
+                "--detail",
+                "off",
+                "--backend",
+                "cpu",
+            ])
+            .arg("--model")
+            .arg(&model)
+            .arg("--image")
+            .arg(&jpg)
+            .arg("--mask")
+            .arg(&mask)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut samples = 0;
+        for e in std::fs::read_dir(&out).unwrap() {
+            let p = e.unwrap().path();
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !(file.starts_with("seed-") && file.ends_with(".png")) {
+                continue;
+            }
+            samples += 1;
+            let got = image::open(&p).unwrap().into_rgb8();
+            assert_eq!(got.dimensions(), (w, h), "{file}");
+            let mut changed = 0;
+            let mut filled = 0;
+            for (x, y, px) in got.enumerate_pixels() {
+                if hole(x, y) {
+                    filled += usize::from(px != reference.get_pixel(x, y));
+                } else if px != reference.get_pixel(x, y) {
+                    changed += 1;
+                }
+            }
+            assert_eq!(
+                changed, 0,
+                "{name}/{file}: known pixels differ from PIL's decode"
+            );
+            assert!(filled > 0, "{name}/{file}: the hole was not filled");
+        }
+        assert_eq!(samples, 2, "{name}");
+    }
+}
