@@ -15,9 +15,11 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use image::{Rgb, RgbImage};
 
 use pdpaint::detail::DetailMode;
+use pdpaint::inference::ZSpec;
 use pdpaint::inference::worker::{InferEvent, ModelInfo, ModelPreset, ModelSource};
 use pdpaint::maps::{Decay, OFFICIAL_UNITS};
 use pdpaint::model::Preset;
+use pdpaint::steer::score::{Realism, SampleScores, SeamScore};
 use pdpaint::train::events::Stage;
 use pdpaint::train::worker::Command as TrainCommand;
 use pdpaint::ui::Studio;
@@ -25,9 +27,11 @@ use pdpaint::ui::app::StudioOptions;
 use pdpaint::ui::canvas::Tool;
 use pdpaint::ui::command::{Command, TrainingRequest};
 use pdpaint::ui::doc::MaskOp;
-use pdpaint::ui::gallery::DetailStatus;
+use pdpaint::ui::gallery::wipe::{self, WipeRight};
+use pdpaint::ui::gallery::{DetailStatus, SortBy};
 use pdpaint::ui::overlay::{MapKind, hard_full_levels};
 use pdpaint::ui::prefs::Prefs;
+use pdpaint::ui::strip::{StripEnds, StripState};
 use pdpaint::ui::workers::DialogMode;
 
 /// A studio with recording workers (no model or training thread), scripted dialogs and a
@@ -1148,4 +1152,286 @@ fn a_bad_photo_or_a_folder_shows_an_error_that_stays_until_dismissed() {
         settle(&mut h);
         assert!(h.state().error().is_none());
     }
+}
+
+/// Scores as the inference worker sends them.
+fn scores(seam: f32, realism: Option<f32>) -> Result<SampleScores, String> {
+    Ok(SampleScores {
+        seam: SeamScore {
+            score: seam,
+            colour_step: seam,
+            gradient_step: seam,
+            reference_colour_step: 1.0,
+            reference_gradient_step: 1.0,
+        },
+        realism: realism.map_or(Realism::NoDiscriminator, |value| Realism::Score { value }),
+    })
+}
+
+/// Feeds samples of generation 1 with the test hole (20..40)² filled with `colours`, each
+/// followed by its scores `(seam, realism)`; returns the photos.
+fn send_scored_samples(
+    h: &mut Harness<'static, Studio>,
+    colours: &[[u8; 3]],
+    scored: &[(f32, Option<f32>)],
+) -> Vec<RgbImage> {
+    let ctx = h.ctx.clone();
+    let original = h.state().doc.as_ref().unwrap().photo().as_ref().clone();
+    let mut out = Vec::new();
+    for (index, (&colour, &(seam, realism))) in colours.iter().zip(scored).enumerate() {
+        let img = filled(&original, colour);
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation: 1,
+                index,
+                seed: index as u64,
+                thumb: img.clone(),
+                photo: Arc::new(img.clone()),
+                took: Duration::from_millis(5),
+            },
+        );
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Scored {
+                generation: 1,
+                index,
+                detailed: false,
+                scores: scores(seam, realism),
+            },
+        );
+        out.push(img);
+    }
+    settle(h);
+    out
+}
+
+/// Where a node is drawn, as (top, left), to compare reading order.
+fn at(h: &Harness<'static, Studio>, label: &str) -> (f32, f32) {
+    let r = h.get_by_label(label).rect();
+    (r.top(), r.left())
+}
+
+#[test]
+fn score_badges_show_and_sorting_by_seam_puts_the_best_sample_first() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 3);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let colours = [[200, 0, 0], [0, 200, 0], [0, 0, 200]];
+    send_scored_samples(
+        &mut h,
+        &colours,
+        &[(2.0, Some(-0.5)), (0.5, Some(0.25)), (1.25, Some(0.75))],
+    );
+    // Each thumbnail shows its scores.
+    h.get_by_label("seam 2.00 · realism -0.50");
+    h.get_by_label("seam 0.50 · realism 0.25");
+    h.get_by_label("seam 1.25 · realism 0.75");
+    assert_eq!(h.state().gallery.display_order(), vec![0, 1, 2]);
+    assert!(at(&h, "Seed 0") < at(&h, "Seed 1"));
+    assert_eq!(h.state().gallery.selected, Some(0));
+
+    h.get_by_label("seam").click();
+    settle(&mut h);
+    assert_eq!(h.state().gallery.sort, SortBy::Seam);
+    assert_eq!(h.state().gallery.display_order(), vec![1, 2, 0]);
+    // The thumbnails are drawn in that order; the first one is the best seam (seed 1).
+    let mut drawn = ["Seed 0", "Seed 1", "Seed 2"].map(|l| (at(&h, l), l));
+    drawn.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    assert_eq!(drawn.map(|d| d.1), ["Seed 1", "Seed 2", "Seed 0"]);
+    h.get_by_label(drawn[0].1).click();
+    settle(&mut h);
+    assert_eq!(h.state().gallery.selected, Some(1));
+    // Apply acts on the sample the user clicked.
+    h.get_by_label("Apply").click();
+    settle(&mut h);
+    let doc = h.state().doc.as_ref().unwrap();
+    assert_eq!(doc.photo().get_pixel(30, 30).0, [0, 200, 0]);
+
+    h.get_by_label("realism").click();
+    settle(&mut h);
+    assert_eq!(h.state().gallery.display_order(), vec![2, 1, 0]);
+    assert!(at(&h, "Seed 2") < at(&h, "Seed 1"));
+}
+
+#[test]
+fn without_a_discriminator_the_badge_shows_the_seam_only() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    send_scored_samples(
+        &mut h,
+        &[[9, 9, 9], [90, 90, 90]],
+        &[(1.5, None), (0.75, None)],
+    );
+    h.get_by_label("seam 1.50");
+    h.get_by_label("seam 0.75");
+    // "realism" orders nothing without scores: seed order stays.
+    h.state_mut().gallery.sort = SortBy::Realism;
+    settle(&mut h);
+    assert_eq!(h.state().gallery.display_order(), vec![0, 1]);
+}
+
+#[test]
+fn the_wipe_line_follows_a_drag_and_splits_sample_and_comparison() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let original = h.state().doc.as_ref().unwrap().photo().as_ref().clone();
+    let imgs = send_scored_samples(
+        &mut h,
+        &[[200, 0, 0], [0, 200, 0]],
+        &[(1.0, None), (1.0, None)],
+    );
+    h.get_by_label("Wipe").click();
+    settle(&mut h);
+    assert!(h.state().gallery.wipe.on);
+    assert_eq!(h.state().gallery.wipe_right(), WipeRight::Original);
+    h.get_by_label("Seed 1").click_modifiers(Modifiers::SHIFT);
+    settle(&mut h);
+    assert_eq!(h.state().gallery.wipe_right(), WipeRight::Sample(1));
+
+    // No context box was sent: the sample region is the whole photo; the line starts halfway.
+    let region = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(96.0, 64.0));
+    let xf = h.state().canvas_xform().unwrap();
+    let screen = xf.rect_to_screen(region);
+    let wipe = h.state().gallery.wipe;
+    assert_eq!(wipe.split_px(region), 48);
+    let start = Pos2::new(wipe.line_x(region, screen), screen.center().y);
+    let end = Pos2::new(xf.to_screen(Pos2::new(30.0, 32.0)).x, start.y + 5.0);
+    let holes = h.state().doc.as_ref().unwrap().mask().hole_count();
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    assert!(
+        h.state().gallery.wipe.dragging,
+        "a press on the line grabs it"
+    );
+    h.hover_at(Pos2::new((start.x + end.x) / 2.0, start.y));
+    h.step();
+    h.hover_at(end);
+    h.step();
+    h.drop_at(end);
+    h.step();
+    h.step();
+    let wipe = h.state().gallery.wipe;
+    assert!(!wipe.dragging);
+    assert!(
+        (wipe.split - 30.0 / 96.0).abs() < 0.01,
+        "the line follows the pointer: {}",
+        wipe.split
+    );
+    assert_eq!(wipe.split_px(region), 30);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().mask().hole_count(),
+        holes,
+        "dragging the line paints nothing"
+    );
+
+    // Left of the line the selected sample (red), right of it the compared one (green).
+    let c = wipe::compose(&imgs[0], &imgs[1], wipe.split_px(region));
+    assert_eq!(c.get_pixel(25, 30).0, [200, 0, 0]);
+    assert_eq!(c.get_pixel(35, 30).0, [0, 200, 0]);
+    // Against the original once no sample is compared.
+    let c = wipe::compose(&imgs[0], &original, wipe.split_px(region));
+    assert_eq!(c.get_pixel(29, 30).0, [200, 0, 0]);
+    assert_eq!(c.get_pixel(30, 30), original.get_pixel(30, 30));
+}
+
+#[test]
+fn the_strip_shows_fills_between_two_samples_as_they_arrive_and_keeps_one() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let original = h.state().doc.as_ref().unwrap().photo().as_ref().clone();
+    send_scored_samples(
+        &mut h,
+        &[[200, 0, 0], [0, 0, 200]],
+        &[(1.0, None), (1.0, None)],
+    );
+    let ctx = h.ctx.clone();
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: 1,
+            total: Duration::from_millis(10),
+        },
+    );
+    settle(&mut h);
+    h.get_by_label("Seed 1").click_modifiers(Modifiers::SHIFT);
+    settle(&mut h);
+    assert_eq!(h.state().gallery.compare, Some(1));
+    h.get_by_label("In between…").click();
+    settle(&mut h);
+    assert!(
+        h.state().strip.open,
+        "{:?} {:?} {:?} {:?}",
+        h.state().status.message,
+        h.state().status.error,
+        h.state().gallery.selected,
+        h.state().gallery.compare
+    );
+    assert_eq!(h.state().strip.ends, Some(StripEnds { from: 0, to: 1 }));
+    h.state_mut().strip.between = 3;
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Make").click();
+    settle(&mut h);
+    let req = h
+        .state()
+        .workers()
+        .submitted_strips()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!((req.from, req.to, req.steps), (0, 1, 4));
+    let StripState::Running(g) = h.state().strip.state.clone() else {
+        panic!("the strip runs: {:?}", h.state().strip.state);
+    };
+
+    // The fills show one by one as the worker sends them.
+    for step in 1..=3u32 {
+        let img = filled(&original, [0, 60 * step as u8, 0]);
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::StripSample {
+                generation: g,
+                spec: ZSpec::Slerp {
+                    from: 0,
+                    to: 1,
+                    step,
+                    steps: 4,
+                },
+                thumb: img.clone(),
+                photo: Arc::new(img),
+                scores: scores(step as f32, None),
+                took: Duration::from_millis(5),
+            },
+        );
+        settle(&mut h);
+        assert_eq!(h.state().strip.items.len(), step as usize);
+        h.get_by_label(&format!("Seed 0..1@{step}/4"));
+    }
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: g,
+            total: Duration::from_millis(15),
+        },
+    );
+    settle(&mut h);
+    assert_eq!(h.state().strip.state, StripState::Done);
+
+    // Keep the middle one: it joins the gallery, selected, and Apply uses it.
+    h.get_by_label("Keep Seed 0..1@2/4").click();
+    settle(&mut h);
+    let gallery = &h.state().gallery;
+    assert_eq!(gallery.tiles.len(), 3);
+    assert_eq!(gallery.selected, Some(2));
+    assert!(gallery.tiles[2].scores.is_some(), "its scores come along");
+    assert_eq!(h.get_all_by_label("Seed 0..1@2/4").count(), 2);
+    h.get_by_label("Apply").click();
+    settle(&mut h);
+    let doc = h.state().doc.as_ref().unwrap();
+    assert_eq!(doc.photo().get_pixel(30, 30).0, [0, 120, 0]);
 }

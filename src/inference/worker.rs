@@ -28,10 +28,11 @@ use crate::backend::{self, BackendChoice, BackendKind};
 use crate::detail::DetailMode;
 use crate::error::{Error, Result};
 use crate::imageops::{self, ContextBox};
-use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData};
+use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData, ZSpec};
 use crate::maps::Decay;
 use crate::mask::Mask;
 use crate::model::Preset;
+use crate::steer::score::{self, SampleScores, SeamScorer};
 use crate::train::worker::{Waker, error_chain};
 
 /// Capacity of the event channel.
@@ -197,6 +198,28 @@ pub struct InferRequest {
     pub thumb_side: u32,
 }
 
+/// A request for the samples between two seeds (the studio's interpolation strip): the
+/// `steps - 1` fills strictly between `from` (step 0) and `to` (step `steps`), along the
+/// spherical path of [`ZSpec::between`], each sent as it is made. Raw samples: no
+/// full-resolution detail.
+#[derive(Debug, Clone)]
+pub struct StripRequest {
+    /// The photo.
+    pub photo: Arc<RgbImage>,
+    /// Its hole mask (same size).
+    pub mask: Arc<Mask>,
+    /// The seed at step 0.
+    pub from: u64,
+    /// The seed at step `steps`.
+    pub to: u64,
+    /// Intervals of the path (at least 2 for one sample in between).
+    pub steps: u32,
+    /// Cropping and pasting options (detail is ignored).
+    pub opts: InpaintOptions,
+    /// Longer side of the thumbnails, in pixels.
+    pub thumb_side: u32,
+}
+
 /// What the worker reports.
 #[derive(Debug, Clone)]
 pub enum InferEvent {
@@ -240,6 +263,35 @@ pub enum InferEvent {
         photo: Arc<RgbImage>,
         /// Its gallery thumbnail (made here, off the UI thread; see [`make_thumb`]).
         thumb: RgbImage,
+        /// Time for this sample.
+        took: Duration,
+    },
+    /// A sample's scores, computed here right after the sample (or its detailed version) was
+    /// sent: the seam score always, the discriminator's realism when the model has one.
+    Scored {
+        /// The request's generation.
+        generation: u64,
+        /// Position in the request's seed list.
+        index: usize,
+        /// Whether these are the scores of the detailed version (else of the raw sample).
+        detailed: bool,
+        /// The scores, or why they could not be computed (with causes).
+        scores: std::result::Result<SampleScores, String>,
+    },
+    /// One sample of an interpolation strip ([`StripRequest`]) is ready, with its scores.
+    /// The strip ends with [`InferEvent::Finished`], [`InferEvent::Superseded`] or
+    /// [`InferEvent::Failed`] of its generation.
+    StripSample {
+        /// The strip request's generation.
+        generation: u64,
+        /// Which z it was made from (a [`ZSpec::Slerp`] step).
+        spec: ZSpec,
+        /// The full photo with the hole filled.
+        photo: Arc<RgbImage>,
+        /// Its thumbnail.
+        thumb: RgbImage,
+        /// Its scores, or why they could not be computed.
+        scores: std::result::Result<SampleScores, String>,
         /// Time for this sample.
         took: Duration,
     },
@@ -315,8 +367,14 @@ pub enum InferEvent {
 
 enum Msg {
     Load(ModelSource),
-    Infer(u64, InferRequest),
+    Infer(u64, Job),
     Shutdown,
+}
+
+/// A request the worker runs (the newest supersedes the others).
+enum Job {
+    Samples(InferRequest),
+    Strip(StripRequest),
 }
 
 /// The worker thread's handle. Dropping it cancels the running request and joins the thread.
@@ -369,7 +427,15 @@ impl InferWorker {
     /// Submits a request, superseding any running one; returns its generation.
     pub fn submit(&self, req: InferRequest) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let _ = self.tx.send(Msg::Infer(generation, req));
+        let _ = self.tx.send(Msg::Infer(generation, Job::Samples(req)));
+        generation
+    }
+
+    /// Submits an interpolation strip, superseding any running request; returns its
+    /// generation.
+    pub fn submit_strip(&self, req: StripRequest) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.tx.send(Msg::Infer(generation, Job::Strip(req)));
         generation
     }
 
@@ -489,7 +555,10 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
                     generation: g,
                     error: InferFailure::NoModel,
                 }),
-                Some(inp) => match run_request(inp, g, &req, out, generation) {
+                Some(inp) => match match &req {
+                    Job::Samples(r) => run_request(inp, g, r, out, generation),
+                    Job::Strip(r) => run_strip(inp, g, r, out, generation),
+                } {
                     Ok(()) => None,
                     Err(e) => Some(InferEvent::Failed {
                         generation: g,
@@ -551,6 +620,8 @@ fn run_request(
     }) {
         return Err(Error::Cancelled);
     }
+    // The hole's edge pairs are found once; each sample then only reads those pixels.
+    let scorer = SeamScorer::new(&req.mask).map_err(|e| error_chain(&e));
     let mut fills: Vec<Vec<f32>> = Vec::new();
     let mut raws = Vec::with_capacity(req.seeds.len());
     for (index, &seed) in req.seeds.iter().enumerate() {
@@ -586,6 +657,14 @@ fn run_request(
         }) {
             return Err(Error::Cancelled);
         }
+        if !out.send(InferEvent::Scored {
+            generation: g,
+            index,
+            detailed: false,
+            scores: score_sample(&session, scorer.as_ref(), &sample.photo),
+        }) {
+            return Err(Error::Cancelled);
+        }
         fills.push(sample.fill.clone());
         raws.push(sample);
     }
@@ -616,6 +695,7 @@ fn run_request(
                 Ok(photo) => {
                     detailed.push(imageops::crop_resize_rgb(&photo, &p.bx, res as u32));
                     let thumb = make_thumb(&photo, Some(p.bx), req.thumb_side);
+                    let scores = score_sample(&session, scorer.as_ref(), &photo);
                     if !out.send(InferEvent::Detailed {
                         generation: g,
                         index,
@@ -623,6 +703,14 @@ fn run_request(
                         photo: Arc::new(photo),
                         thumb,
                         took: t.elapsed(),
+                    }) {
+                        return Err(Error::Cancelled);
+                    }
+                    if !out.send(InferEvent::Scored {
+                        generation: g,
+                        index,
+                        detailed: true,
+                        scores,
                     }) {
                         return Err(Error::Cancelled);
                     }
@@ -647,6 +735,65 @@ fn run_request(
         total: t0.elapsed(),
     });
     Ok(())
+}
+
+fn run_strip(
+    inp: &Inpainter,
+    g: u64,
+    req: &StripRequest,
+    out: &Out,
+    generation: &AtomicU64,
+) -> Result<()> {
+    let t0 = Instant::now();
+    let opts = InpaintOptions {
+        detail: DetailMode::Off,
+        ..req.opts
+    };
+    let session = inp.session(&req.photo, &req.mask, &opts)?;
+    let bx = session.prepared().bx;
+    let scorer = SeamScorer::new(&req.mask).map_err(|e| error_chain(&e));
+    let specs = ZSpec::between(req.from, req.to, req.steps)?;
+    let inner = specs.len().saturating_sub(1);
+    for spec in specs.into_iter().take(inner).skip(1) {
+        if generation.load(Ordering::SeqCst) != g {
+            out.send(InferEvent::Superseded { generation: g });
+            return Ok(());
+        }
+        let t = Instant::now();
+        let sample = session.sample_for(spec)?;
+        let thumb = make_thumb(&sample.photo, Some(bx), req.thumb_side);
+        let scores = score_sample(&session, scorer.as_ref(), &sample.photo);
+        if !out.send(InferEvent::StripSample {
+            generation: g,
+            spec,
+            photo: Arc::new(sample.photo),
+            thumb,
+            scores,
+            took: t.elapsed(),
+        }) {
+            return Err(Error::Cancelled);
+        }
+    }
+    out.send(InferEvent::Finished {
+        generation: g,
+        total: t0.elapsed(),
+    });
+    Ok(())
+}
+
+/// The seam and realism scores of one filled photo of `session` (`scorer` is the request's
+/// seam scorer, or why it could not be made).
+fn score_sample(
+    session: &inference::Session<'_>,
+    scorer: std::result::Result<&SeamScorer, &String>,
+    photo: &RgbImage,
+) -> std::result::Result<SampleScores, String> {
+    let seam = scorer
+        .map_err(Clone::clone)?
+        .score(photo)
+        .map_err(|e| error_chain(&e))?;
+    let realism = score::realism(session, photo).map_err(|e| error_chain(&e))?;
+    Ok(SampleScores { seam, realism })
 }
 
 /// Sends the per-pixel spread of `fills` (each `[3, R, R]`) when there are at least two.
@@ -739,6 +886,115 @@ mod tests {
         let (gen_failed, error) = failed.unwrap();
         assert_eq!(gen_failed, g);
         assert_eq!(error, InferFailure::NoModel);
+    }
+
+    #[test]
+    fn each_sample_is_followed_by_its_scores_from_the_worker() {
+        let w = InferWorker::spawn(BackendChoice::Cpu, None).unwrap();
+        w.load_model(ModelSource::Embedded);
+        let photo = RgbImage::from_fn(96, 80, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+        });
+        let req = InferRequest {
+            photo: Arc::new(photo),
+            mask: Arc::new(Mask::from_hole_fn(96, 80, |x, y| {
+                (30..60).contains(&x) && (25..50).contains(&y)
+            })),
+            seeds: vec![1, 2],
+            opts: InpaintOptions::default(),
+            want_maps: false,
+            thumb_side: 64,
+        };
+        let g = w.submit(req);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let (mut samples, mut scored) = (Vec::new(), Vec::new());
+        let mut finished = false;
+        while Instant::now() < deadline && !finished {
+            for e in w.drain(Duration::from_millis(5)) {
+                match e {
+                    InferEvent::Sample { index, .. } => samples.push(index),
+                    InferEvent::Scored {
+                        generation,
+                        index,
+                        detailed,
+                        scores,
+                    } => {
+                        assert_eq!(generation, g);
+                        assert!(samples.contains(&index), "scores come after their sample");
+                        scored.push((index, detailed, scores.unwrap()));
+                    }
+                    InferEvent::Finished { .. } => finished = true,
+                    InferEvent::Failed { error, .. } => panic!("{error}"),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(finished);
+        // Raw samples first, then (detail is on by default) each detailed version.
+        let order: Vec<(usize, bool)> = scored.iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(order, vec![(0, false), (1, false), (0, true), (1, true)]);
+        for (_, _, s) in scored {
+            assert!(s.seam.score.is_finite() && s.seam.score >= 0.0, "{s:?}");
+            // The embedded model ships without a discriminator.
+            assert_eq!(s.realism, score::Realism::NoDiscriminator);
+        }
+    }
+
+    #[test]
+    fn a_strip_sends_the_fills_between_two_seeds_then_finishes() {
+        let w = InferWorker::spawn(BackendChoice::Cpu, None).unwrap();
+        w.load_model(ModelSource::Embedded);
+        let g = w.submit_strip(StripRequest {
+            photo: Arc::new(RgbImage::from_fn(80, 64, |x, y| {
+                image::Rgb([(x * 3) as u8, (y * 2) as u8, 77])
+            })),
+            mask: Arc::new(Mask::from_hole_fn(80, 64, |x, y| {
+                (20..50).contains(&x) && (20..40).contains(&y)
+            })),
+            from: 4,
+            to: 9,
+            steps: 3,
+            opts: InpaintOptions::default(),
+            thumb_side: 32,
+        });
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let (mut specs, mut finished) = (Vec::new(), false);
+        while Instant::now() < deadline && !finished {
+            for e in w.drain(Duration::from_millis(5)) {
+                match e {
+                    InferEvent::StripSample {
+                        generation,
+                        spec,
+                        photo,
+                        thumb,
+                        scores,
+                        ..
+                    } => {
+                        assert_eq!(generation, g);
+                        assert_eq!(photo.dimensions(), (80, 64));
+                        assert!(thumb.width() <= 32 && thumb.height() <= 32);
+                        assert!(scores.is_ok());
+                        specs.push(spec);
+                    }
+                    InferEvent::Finished { generation, .. } => {
+                        assert_eq!(generation, g);
+                        finished = true;
+                    }
+                    InferEvent::Failed { error, .. } => panic!("{error}"),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(finished);
+        let slerp = |step| ZSpec::Slerp {
+            from: 4,
+            to: 9,
+            step,
+            steps: 3,
+        };
+        assert_eq!(specs, vec![slerp(1), slerp(2)]);
     }
 
     #[test]

@@ -199,6 +199,9 @@ pub struct Canvas {
     pressure: Option<f32>,
     /// When (egui input time, s) that pressure was reported.
     pressure_time: f64,
+    /// Something drawn over the canvas (the wipe handle) holds the pointer this frame: no
+    /// gesture starts and the brush ring is not drawn. Set before each [`Canvas::show`].
+    pub pointer_taken: bool,
 }
 
 impl Canvas {
@@ -280,7 +283,7 @@ impl Canvas {
             self.pressure = input.pressure;
             self.pressure_time = input.time;
         }
-        let over = response.contains_pointer();
+        let over = response.contains_pointer() && !self.pointer_taken;
 
         // Zoom about the cursor.
         if over && let Some(p) = input.latest {

@@ -16,6 +16,7 @@ use crate::train::config::TrainConfig;
 use crate::train::worker::Command as TrainCommand;
 use crate::ui::canvas::Tool;
 use crate::ui::doc::WholeMaskOp;
+use crate::ui::strip::StripEnds;
 
 /// One thing the user asked for.
 #[must_use = "a command does nothing until the studio applies it"]
@@ -41,6 +42,17 @@ pub enum Command {
     Cancel,
     /// Apply gallery sample `i` to the photo (one undoable step).
     Apply(usize),
+    /// Open the interpolation strip for the selected and the compared gallery samples.
+    ShowBetween,
+    /// Ask the inference worker for `between` fills between two samples' seeds.
+    MakeBetween {
+        /// The two seeds.
+        ends: StripEnds,
+        /// How many fills strictly between them.
+        between: u32,
+    },
+    /// Add fill `i` of the interpolation strip to the gallery.
+    KeepBetween(usize),
     /// Copy a seed to the clipboard.
     CopySeed(u64),
     /// Make this the first seed of the next generation.

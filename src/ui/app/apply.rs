@@ -11,14 +11,16 @@ use image::RgbImage;
 use super::{Generation, Pending, SaveKind, Studio};
 use crate::detail::DetailMode;
 use crate::imageops;
-use crate::inference::InpaintOptions;
-use crate::inference::worker::{InferRequest, ModelSource};
+use crate::inference::worker::{InferRequest, ModelSource, StripRequest};
+use crate::inference::{InpaintOptions, ZSpec};
 use crate::mask::Mask;
 use crate::ui::canvas::scaled_radius;
 use crate::ui::command::{Command, SaveTarget, TrainFolder, TrainingRequest};
 use crate::ui::doc::{MaskOp, WholeMaskOp};
-use crate::ui::gallery::MAX_SAMPLES;
+use crate::ui::gallery::wipe::WipeRight;
+use crate::ui::gallery::{MAX_SAMPLES, spec_label};
 use crate::ui::overlay::ModelMaps;
+use crate::ui::strip::{MAX_BETWEEN, StripEnds};
 use crate::ui::theme;
 use crate::ui::workers::{
     DialogPurpose, DialogRequest, FileTask, JobResult, same_file, with_png_extension,
@@ -59,6 +61,9 @@ impl Studio {
             Command::Generate => self.generate(),
             Command::Cancel => self.cancel_generation(),
             Command::Apply(i) => self.apply_sample(i),
+            Command::ShowBetween => self.show_between(),
+            Command::MakeBetween { ends, between } => self.make_between(ends, between),
+            Command::KeepBetween(i) => self.keep_between(i),
             Command::CopySeed(seed) => {
                 ctx.copy_text(seed.to_string());
                 self.status.post(format!("Copied seed {seed}"), false);
@@ -291,6 +296,97 @@ impl Studio {
     }
 
     /// Starts a generation with the current photo, mask, seeds and options.
+    /// Opens the interpolation strip for the selected and the compared samples.
+    fn show_between(&mut self) {
+        let g = &self.gallery;
+        let spec = |i: usize| g.tiles.get(i).map(|t| t.spec);
+        let pair = match (g.selected, g.wipe_right()) {
+            (Some(a), WipeRight::Sample(b)) => (spec(a), spec(b)),
+            _ => (None, None),
+        };
+        match pair {
+            (Some(ZSpec::Seed(from)), Some(ZSpec::Seed(to))) => {
+                let generation = g.generation;
+                self.strip.open_for(StripEnds { from, to }, generation);
+            }
+            (Some(_), Some(_)) => self.status.post(
+                "Pick two samples made from seeds (not fills kept from a strip)",
+                true,
+            ),
+            _ => self.status.post(
+                "Pick two samples first: click one, Shift-click the other",
+                true,
+            ),
+        }
+    }
+
+    /// Asks the inference worker for the fills between two seeds.
+    fn make_between(&mut self, ends: StripEnds, between: u32) {
+        let Some(doc) = &self.doc else {
+            self.status.post("Open a photo first", true);
+            return;
+        };
+        if self.model.info.is_none() {
+            self.status
+                .post("No model is loaded: open a model folder first", true);
+            return;
+        }
+        let req = StripRequest {
+            photo: doc.photo().clone(),
+            mask: Arc::new(doc.mask().clone()),
+            from: ends.from,
+            to: ends.to,
+            steps: between.clamp(1, MAX_BETWEEN) + 1,
+            opts: InpaintOptions {
+                margin: self.prefs.margin,
+                feather_px: self.prefs.feather_px,
+                detail: DetailMode::Off,
+                ..InpaintOptions::default()
+            },
+            thumb_side: theme::THUMB_SIZE as u32,
+        };
+        match self.workers.submit_strip(req) {
+            Ok(g) => {
+                self.strip.begin(g);
+                self.status.post(
+                    format!(
+                        "Making {between} fills between seeds {} and {}",
+                        ends.from, ends.to
+                    ),
+                    false,
+                );
+            }
+            Err(why) => self.status.post(why, true),
+        }
+    }
+
+    /// Adds fill `i` of the strip to the gallery and selects it.
+    fn keep_between(&mut self, i: usize) {
+        let Some(item) = self.strip.items.get(i) else {
+            return;
+        };
+        let kept = self.gallery.keep(
+            self.strip.source_generation,
+            item.spec,
+            item.photo.clone(),
+            item.thumb.clone(),
+            item.scores.clone(),
+        );
+        match kept {
+            Some(_) => {
+                self.gallery.preview = true;
+                self.status.post(
+                    format!("Kept {} in the gallery", spec_label(&item.spec)),
+                    false,
+                );
+            }
+            None => self.status.post(
+                "The gallery has new samples since this strip was made: make it again",
+                true,
+            ),
+        }
+    }
+
     fn generate(&mut self) {
         let Some(doc) = &self.doc else {
             self.status.post("Open a photo first", true);
@@ -366,7 +462,8 @@ impl Studio {
         let Some(tile) = self.gallery.tiles.get(i) else {
             return;
         };
-        let (Some(photo), seed) = (tile.photo.clone(), tile.seed) else {
+        let (Some(photo), seed, name) = (tile.photo.clone(), tile.seed, spec_label(&tile.spec))
+        else {
             return;
         };
         let Some(doc) = &mut self.doc else {
@@ -375,7 +472,7 @@ impl Studio {
         if doc.apply_fill(&photo, seed) {
             self.gallery.preview = false;
             self.status
-                .post(format!("Applied seed {seed} (Ctrl+Z to undo)"), false);
+                .post(format!("Applied {name} (Ctrl+Z to undo)"), false);
         } else {
             self.status
                 .post("That sample was made for another photo size", true);

@@ -103,6 +103,24 @@ impl Studio {
                         Some(g.sample_time / g.samples_done.max(1) as u32);
                 }
             }
+            InferEvent::Scored {
+                generation,
+                index,
+                detailed,
+                scores,
+            } => {
+                self.gallery.set_scores(generation, index, detailed, scores);
+            }
+            InferEvent::StripSample {
+                generation,
+                spec,
+                photo,
+                thumb,
+                scores,
+                took: _,
+            } => {
+                self.strip.add(ctx, generation, spec, photo, &thumb, scores);
+            }
             InferEvent::DetailProgress {
                 generation,
                 index,
@@ -156,6 +174,7 @@ impl Studio {
                 }
             }
             InferEvent::Finished { generation, total } => {
+                self.strip.ended(generation, Ok(()));
                 self.gallery.detail_stopped(generation);
                 if self.generation.running == Some(generation) {
                     self.generation.running = None;
@@ -171,12 +190,14 @@ impl Studio {
                 }
             }
             InferEvent::Superseded { generation } => {
+                self.strip.ended(generation, Err(None));
                 self.gallery.detail_stopped(generation);
                 if self.generation.running == Some(generation) {
                     self.generation.running = None;
                 }
             }
             InferEvent::Failed { generation, error } => {
+                self.strip.ended(generation, Err(Some(error.to_string())));
                 self.gallery.detail_stopped(generation);
                 if self.generation.running == Some(generation) || current(self, generation) {
                     self.generation.running = None;

@@ -35,6 +35,7 @@ use crate::ui::gallery::Gallery;
 use crate::ui::overlay::{ModelMaps, Overlay};
 use crate::ui::prefs::Prefs;
 use crate::ui::script::{Script, ScriptRun, Stage};
+use crate::ui::strip::Strip;
 use crate::ui::textures::{PIXEL_OPTIONS, PixelTexture};
 use crate::ui::theme;
 use crate::ui::training_panel::TrainingPanel;
@@ -102,6 +103,8 @@ pub struct Studio {
     pub overlay: Overlay,
     /// Samples of the last generation.
     pub gallery: Gallery,
+    /// The interpolation strip window.
+    pub strip: Strip,
     /// The training panel.
     pub training: TrainingPanel,
     /// The status bar and banners (messages, errors, photo notes, timings).
@@ -161,6 +164,7 @@ impl Studio {
                 preview: true,
                 ..Gallery::default()
             },
+            strip: Strip::default(),
             training: TrainingPanel::default(),
             status,
             model: ModelState::default(),
@@ -324,6 +328,7 @@ impl Studio {
         self.canvas.request_fit();
         self.overlay.reset();
         self.gallery.clear();
+        self.strip = Strip::default();
         self.photo_tex.clear();
     }
 

@@ -8,6 +8,16 @@
 //! A click selects a sample and previews it on the canvas; Shift- or Ctrl-click picks a second
 //! one to compare side by side. The actions (apply, save, copy seed) are returned to the studio
 //! as [`Command`]s, which it performs (applying is an undoable document edit).
+//!
+//! Each thumbnail carries its scores once the worker has sent them (seam always, realism when
+//! the model has a discriminator; see [`rank`]); "Sort" reorders the thumbnails by them. The
+//! slots themselves never move: selection, compare, apply and save name a slot by its index in
+//! seed order, whatever order the thumbnails are drawn in. [`wipe`] is the canvas's split
+//! comparison of the selected sample with a second one or the original.
+
+mod compare;
+pub mod rank;
+pub mod wipe;
 
 use std::sync::Arc;
 
@@ -15,10 +25,15 @@ use egui::{Color32, Rect, Sense, StrokeKind, TextureHandle, Vec2};
 use image::RgbImage;
 
 use crate::imageops::ContextBox;
+use crate::inference::ZSpec;
 use crate::inference::worker::sample_region;
+use crate::steer::score::SampleScores;
 use crate::ui::command::{Command, SaveTarget};
 use crate::ui::textures::{PIXEL_OPTIONS, color_image};
 use crate::ui::theme;
+
+pub use rank::SortBy;
+pub use wipe::Wipe;
 
 /// The most samples one generation may ask for.
 pub const MAX_SAMPLES: usize = 16;
@@ -38,10 +53,18 @@ pub enum DetailStatus {
     Failed(String),
 }
 
+/// A sample's name: `Seed 7`, or `Seed 3..7@2/6` for a fill between two seeds (the
+/// command line's syntax, see [`ZSpec`]'s `Display`).
+pub fn spec_label(spec: &ZSpec) -> String {
+    format!("Seed {}", spec.normalized())
+}
+
 /// One gallery slot.
 pub struct Tile {
-    /// Its seed.
+    /// Its seed (for a kept interpolation fill, the seed its detail would use).
     pub seed: u64,
+    /// Which z it was made from.
+    pub spec: ZSpec,
     /// The filled photo as shown (the detailed one when it exists and raw is not asked for).
     pub photo: Option<Arc<RgbImage>>,
     /// Seconds the sample took.
@@ -50,6 +73,11 @@ pub struct Tile {
     pub detail: DetailStatus,
     /// Seconds the detail took.
     pub detail_took: Option<f32>,
+    /// The scores of the shown version (raw or detailed), once the worker has sent them, or
+    /// why they could not be computed.
+    pub scores: Option<Result<SampleScores, String>>,
+    raw_scores: Option<Result<SampleScores, String>>,
+    detailed_scores: Option<Result<SampleScores, String>>,
     raw: Option<(Arc<RgbImage>, TextureHandle)>,
     detailed: Option<(Arc<RgbImage>, TextureHandle)>,
     thumb: Option<TextureHandle>,
@@ -70,6 +98,11 @@ impl Tile {
         let (photo, thumb) = match pick {
             Some((p, t)) => (Some(p.clone()), Some(t.clone())),
             None => (None, None),
+        };
+        self.scores = if self.detailed.is_some() && !raw {
+            self.detailed_scores.clone()
+        } else {
+            self.raw_scores.clone()
         };
         let changed = match (&photo, &self.photo) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
@@ -113,6 +146,10 @@ pub struct Gallery {
     pub photo_size: (u32, u32),
     /// Show the raw PD-GAN samples even where a detailed one exists.
     pub show_raw: bool,
+    /// The order the thumbnails are drawn in.
+    pub sort: SortBy,
+    /// The canvas's split comparison.
+    pub wipe: Wipe,
 }
 
 impl Gallery {
@@ -124,6 +161,7 @@ impl Gallery {
             .iter()
             .map(|&seed| Tile {
                 seed,
+                spec: ZSpec::Seed(seed),
                 photo: None,
                 took: None,
                 detail: if detail {
@@ -132,6 +170,9 @@ impl Gallery {
                     DetailStatus::Off
                 },
                 detail_took: None,
+                scores: None,
+                raw_scores: None,
+                detailed_scores: None,
                 raw: None,
                 detailed: None,
                 thumb: None,
@@ -149,6 +190,8 @@ impl Gallery {
         *self = Gallery {
             preview: self.preview,
             show_raw: self.show_raw,
+            sort: self.sort,
+            wipe: self.wipe.kept(),
             ..Gallery::default()
         };
     }
@@ -192,6 +235,40 @@ impl Gallery {
         true
     }
 
+    /// Adds a fill kept from the interpolation strip as a new slot of `generation` (ignored
+    /// for another generation) and selects it; returns its index.
+    pub fn keep(
+        &mut self,
+        generation: Option<u64>,
+        spec: ZSpec,
+        photo: Arc<RgbImage>,
+        thumb: TextureHandle,
+        scores: Result<SampleScores, String>,
+    ) -> Option<usize> {
+        if generation.is_none() || self.generation != generation {
+            return None;
+        }
+        self.tiles.push(Tile {
+            seed: spec.detail_seed(),
+            spec,
+            photo: None,
+            took: None,
+            detail: DetailStatus::Off,
+            detail_took: None,
+            scores: None,
+            raw_scores: Some(scores),
+            detailed_scores: None,
+            raw: Some((photo, thumb)),
+            detailed: None,
+            thumb: None,
+            region: None,
+        });
+        let i = self.tiles.len() - 1;
+        self.tiles[i].show(self.show_raw);
+        self.selected = Some(i);
+        Some(i)
+    }
+
     /// Stores a sample's detailed version (ignored for another generation or seed).
     #[allow(clippy::too_many_arguments)] // the fields of one `InferEvent::Detailed`
     pub fn add_detailed(
@@ -217,6 +294,44 @@ impl Gallery {
         tile.detail_took = Some(took);
         tile.show(show_raw);
         true
+    }
+
+    /// Stores a sample's scores (of its detailed version when `detailed`); ignored for another
+    /// generation.
+    pub fn set_scores(
+        &mut self,
+        generation: u64,
+        index: usize,
+        detailed: bool,
+        scores: Result<SampleScores, String>,
+    ) -> bool {
+        let show_raw = self.show_raw;
+        let Some(tile) = self.tile_mut(generation, index) else {
+            return false;
+        };
+        if detailed {
+            tile.detailed_scores = Some(scores);
+        } else {
+            tile.raw_scores = Some(scores);
+        }
+        tile.show(show_raw);
+        true
+    }
+
+    /// What the wipe shows right of its line: the compared slot once it has arrived, else
+    /// the original photo.
+    pub fn wipe_right(&self) -> wipe::WipeRight {
+        match self.compare {
+            Some(c) if self.tiles.get(c).is_some_and(|t| t.photo.is_some()) => {
+                wipe::WipeRight::Sample(c)
+            }
+            _ => wipe::WipeRight::Original,
+        }
+    }
+
+    /// The slot indices in the order the thumbnails are drawn (see [`SortBy`]).
+    pub fn display_order(&self) -> Vec<usize> {
+        rank::order(&self.tiles, self.sort)
     }
 
     /// Updates a slot's detail status (progress or failure).
@@ -343,6 +458,17 @@ impl Gallery {
             {
                 actions.push(Command::CopySeed(self.tiles[i].seed));
             }
+            let pair = self.selected.is_some() && self.wipe_right() != wipe::WipeRight::Original;
+            if ui
+                .add_enabled(pair, egui::Button::new("In between…"))
+                .on_hover_text(
+                    "Fills between the selected sample and the compared one (Shift-click picks \
+                     it), along the path between their noise",
+                )
+                .clicked()
+            {
+                actions.push(Command::ShowBetween);
+            }
         });
         if self.tiles.iter().any(|t| t.detail != DetailStatus::Off) {
             let mut raw = self.show_raw;
@@ -375,7 +501,16 @@ impl Gallery {
                 )
                 .on_hover_text("Shows the original photo while held (or hold \\)");
             self.holding_original = hold.is_pointer_button_down_on();
+            ui.add_enabled(
+                self.preview && self.selected.is_some(),
+                egui::Checkbox::new(&mut self.wipe.on, "Wipe"),
+            )
+            .on_hover_text(
+                "Split the canvas: the selected sample left of a line you drag, the compared \
+                 sample (Shift-click) or else the original photo right of it",
+            );
         });
+        rank::sort_control(ui, &mut self.sort, &self.tiles);
         ui.separator();
         let modifiers = ui.input(|i| i.modifiers);
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -386,7 +521,7 @@ impl Gallery {
             egui::Grid::new("gallery-grid")
                 .spacing(Vec2::splat(theme::THUMB_GAP))
                 .show(ui, |ui| {
-                    for i in 0..self.tiles.len() {
+                    for (pos, i) in self.display_order().into_iter().enumerate() {
                         let clicked = self.tile_ui(ui, i, &mut actions);
                         if clicked {
                             if modifiers.shift || modifiers.command {
@@ -400,7 +535,7 @@ impl Gallery {
                                 }
                             }
                         }
-                        if (i + 1) % cols == 0 {
+                        if (pos + 1) % cols == 0 {
                             ui.end_row();
                         }
                     }
@@ -468,10 +603,11 @@ impl Gallery {
                 ui.painter()
                     .rect_stroke(rect, 2.0, theme::COMPARE_TILE, StrokeKind::Outside);
             }
+            let name = spec_label(&tile.spec);
             let text = match &tile.detail {
-                DetailStatus::Failed(_) => format!("Seed {seed} (raw)"),
-                DetailStatus::Running(f) => format!("Seed {seed} · {:.0} %", 100.0 * f),
-                _ => format!("Seed {seed}"),
+                DetailStatus::Failed(_) => format!("{name} (raw)"),
+                DetailStatus::Running(f) => format!("{name} · {:.0} %", 100.0 * f),
+                _ => name,
             };
             let label = ui.selectable_label(selected, text);
             let label = match &tile.detail {
@@ -482,6 +618,9 @@ impl Gallery {
                 )),
                 _ => label,
             };
+            if let Some(scores) = &tile.scores {
+                rank::badge(ui, scores);
+            }
             let ready = tile.photo.is_some();
             let resp = resp.union(label);
             clicked = ready && resp.clicked();
@@ -505,88 +644,7 @@ impl Gallery {
         });
         clicked
     }
-
-    /// Shows the side-by-side comparison window when two samples are picked.
-    pub fn compare_window(&mut self, ctx: &egui::Context) {
-        let (Some(a), Some(b)) = (self.selected, self.compare) else {
-            return;
-        };
-        let (Some(ta), Some(tb)) = (self.region_texture(ctx, a), self.region_texture(ctx, b))
-        else {
-            return;
-        };
-        let (sa, sb) = (self.tiles[a].seed, self.tiles[b].seed);
-        let mut open = true;
-        egui::Window::new("Compare")
-            .open(&mut open)
-            .default_size([720.0, 400.0])
-            .show(ctx, |ui| {
-                let avail = ui.available_size();
-                let side = ((avail.x - 16.0) / 2.0).min(avail.y - 24.0).max(64.0);
-                ui.columns(2, |cols| {
-                    for (col, (tex, rect), seed) in
-                        [(0usize, ta, sa), (1usize, tb, sb)].map(|(c, t, s)| (c, t, s))
-                    {
-                        let ui = &mut cols[col];
-                        ui.label(format!("Seed {seed}"));
-                        let aspect = rect.width() / rect.height().max(1.0);
-                        let size = if aspect >= 1.0 {
-                            Vec2::new(side, side / aspect)
-                        } else {
-                            Vec2::new(side * aspect, side)
-                        };
-                        ui.image((tex, size));
-                    }
-                });
-            });
-        if !open {
-            self.compare = None;
-        }
-    }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samples_of_other_generations_are_ignored_and_the_first_is_selected() {
-        let ctx = egui::Context::default();
-        let mut g = Gallery::default();
-        g.begin(3, &[10, 11, 12], (64, 48), false);
-        let img = Arc::new(RgbImage::new(64, 48));
-        assert!(!g.add(&ctx, 2, 0, 10, img.clone(), &img, 0.1));
-        assert!(!g.add(&ctx, 3, 0, 99, img.clone(), &img, 0.1));
-        assert!(g.add(&ctx, 3, 1, 11, img.clone(), &img, 0.1));
-        assert_eq!(g.selected, Some(1));
-        assert_eq!(g.finished(), 1);
-        assert_eq!(g.selected_sample().unwrap().0, 11);
-    }
-
-    #[test]
-    fn detailed_versions_replace_the_raw_ones_unless_raw_is_asked_for() {
-        let ctx = egui::Context::default();
-        let mut g = Gallery::default();
-        g.begin(1, &[5, 6], (64, 48), true);
-        let raw = Arc::new(RgbImage::new(64, 48));
-        let fine = Arc::new(RgbImage::from_pixel(64, 48, image::Rgb([9, 9, 9])));
-        assert!(g.add(&ctx, 1, 0, 5, raw.clone(), &raw, 0.1));
-        assert_eq!(g.tiles[0].detail, DetailStatus::Waiting);
-        g.set_detail(1, 0, DetailStatus::Running(0.5));
-        assert_eq!(g.tiles[0].detail, DetailStatus::Running(0.5));
-        assert!(!g.add_detailed(&ctx, 2, 0, 5, fine.clone(), &fine, 1.0));
-        assert!(g.add_detailed(&ctx, 1, 0, 5, fine.clone(), &fine, 1.0));
-        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &fine));
-        g.set_show_raw(true);
-        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &raw));
-        g.set_show_raw(false);
-        assert!(Arc::ptr_eq(&g.selected_sample().unwrap().1, &fine));
-        assert_eq!(g.detailed(), 1);
-        // A finished slot keeps Done; the unfinished one stops waiting when the request ends.
-        g.set_detail(1, 0, DetailStatus::Running(0.1));
-        assert_eq!(g.tiles[0].detail, DetailStatus::Done);
-        g.detail_stopped(1);
-        assert_eq!(g.tiles[1].detail, DetailStatus::Off);
-    }
-}
+mod tests;

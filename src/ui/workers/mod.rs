@@ -12,7 +12,7 @@ pub mod jobs;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendChoice;
-use crate::inference::worker::{InferEvent, InferRequest, InferWorker, ModelSource};
+use crate::inference::worker::{InferEvent, InferRequest, InferWorker, ModelSource, StripRequest};
 use crate::train::config::TrainConfig;
 use crate::train::events::Event as TrainEvent;
 use crate::train::worker::{Command as TrainCommand, TrainWorker, error_chain};
@@ -51,6 +51,7 @@ enum InferLink {
 #[derive(Debug, Default)]
 struct Recorded {
     requests: Vec<InferRequest>,
+    strips: Vec<StripRequest>,
     loads: Vec<ModelSource>,
     generation: u64,
 }
@@ -156,6 +157,31 @@ impl Workers {
                 r.generation += 1;
                 Ok(r.generation)
             }
+        }
+    }
+
+    /// Submits an interpolation strip (superseding the running request); returns its
+    /// generation.
+    ///
+    /// # Errors
+    /// Why, when the inference worker is down.
+    pub fn submit_strip(&mut self, req: StripRequest) -> Result<u64, String> {
+        match &mut self.infer {
+            InferLink::Running(w) => Ok(w.submit_strip(req)),
+            InferLink::Down(why) => Err(why.clone()),
+            InferLink::Recording(r) => {
+                r.strips.push(req);
+                r.generation += 1;
+                Ok(r.generation)
+            }
+        }
+    }
+
+    /// The strip requests a recording [`Workers`] received (empty for real workers).
+    pub fn submitted_strips(&self) -> &[StripRequest] {
+        match &self.infer {
+            InferLink::Recording(r) => &r.strips,
+            _ => &[],
         }
     }
 

@@ -1,5 +1,7 @@
 //! The central panel: the photo on the canvas with the overlay and, when one is selected and
-//! preview is on, the sample over it (the original while `\` or "Hold to compare" is held).
+//! preview is on, the sample over it (the original while `\` or "Hold to compare" is held);
+//! with "Wipe" on, the sample only left of a draggable line and the compared sample or the
+//! original right of it (see [`crate::ui::gallery::wipe`]).
 
 use egui::{Color32, Key, Pos2, Rect};
 
@@ -7,6 +9,7 @@ use crate::ui::app::Studio;
 use crate::ui::canvas::{Brush, Xform};
 use crate::ui::command::Command;
 use crate::ui::doc::Document;
+use crate::ui::gallery::wipe::{self, WipePointer, WipeRight};
 use crate::ui::textures::photo_rect;
 use crate::ui::theme;
 
@@ -28,6 +31,32 @@ impl Studio {
             None
         };
         self.overlay.previewing = preview.is_some();
+        // Wipe compare: the right side's texture (none for the original, already drawn), and
+        // whether the line's handle holds the pointer (then the canvas starts no gesture).
+        let wipe = self.gallery.wipe;
+        let wiping = wipe.on && preview.is_some();
+        let right = match self.gallery.wipe_right() {
+            WipeRight::Sample(c) if wiping => self.gallery.region_texture(&ctx, c),
+            _ => None,
+        };
+        let mut taken = false;
+        // A gesture in progress keeps the pointer; the handle grabs only between gestures.
+        if wiping
+            && !self.canvas.busy()
+            && let (Some((_, region)), Some(xf)) = (preview, self.status.xform)
+        {
+            let mut pointer = WipePointer::read(ui);
+            // Outside the canvas (a panel over a zoomed photo) the handle grabs nothing.
+            if !self.gallery.wipe.dragging && !pointer.pos.is_some_and(|q| xf.canvas.contains(q)) {
+                pointer.pos = None;
+            }
+            let screen = xf.rect_to_screen(region);
+            taken = self.gallery.wipe.follow(pointer, region, screen);
+        } else {
+            self.gallery.wipe.dragging = false;
+        }
+        self.canvas.pointer_taken = taken;
+        let wipe = self.gallery.wipe;
         let photo_tex = &self.photo_tex;
         let overlay = &mut self.overlay;
         let settings = self.prefs.overlay;
@@ -43,17 +72,41 @@ impl Studio {
                 if let Some((w, h)) = size {
                     photo_tex.paint(painter, xf.rect_to_screen(photo_rect(w, h)), Color32::WHITE);
                     if let Some((tex, rect)) = preview {
-                        painter.image(
-                            tex,
-                            xf.rect_to_screen(rect),
-                            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-                            Color32::WHITE,
-                        );
+                        let screen = xf.rect_to_screen(rect);
+                        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+                        if wiping {
+                            let x = wipe.line_x(rect, screen);
+                            let clip = painter.clip_rect();
+                            let (left, right_side) = (
+                                Rect::from_x_y_ranges(screen.left()..=x, screen.y_range()),
+                                Rect::from_x_y_ranges(x..=screen.right(), screen.y_range()),
+                            );
+                            painter.with_clip_rect(left.intersect(clip)).image(
+                                tex,
+                                screen,
+                                uv,
+                                Color32::WHITE,
+                            );
+                            if let Some((rtex, rrect)) = right {
+                                painter.with_clip_rect(right_side.intersect(clip)).image(
+                                    rtex,
+                                    xf.rect_to_screen(rrect),
+                                    uv,
+                                    Color32::WHITE,
+                                );
+                            }
+                            wipe::paint_line(painter, x, screen);
+                        } else {
+                            painter.image(tex, screen, uv, Color32::WHITE);
+                        }
                     }
                     overlay.paint(&ctx, painter, xf, (w, h), &settings);
                 }
             },
         );
+        if taken {
+            ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
+        }
         self.status.hover = out.hover;
         self.status.xform = Some(out.xform);
         if holding && self.gallery.preview && self.gallery.selected.is_some() {

@@ -128,6 +128,9 @@ impl Studio {
     /// hint.
     pub(super) fn draw_windows(&mut self, ctx: &egui::Context) {
         self.gallery.compare_window(ctx);
+        let can_run = self.model.info.is_some() && !self.generating();
+        let cmds = self.strip.window(ctx, can_run);
+        self.apply_all(ctx, cmds);
         let mut open = self.show_shortcuts;
         egui::Window::new("Keyboard shortcuts")
             .open(&mut open)
