@@ -61,6 +61,13 @@ fi
 mkdir -p "$OUT"
 export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# How busy the machine is without us: the share of CPU time not idle over 5 s before the run
+# (the load average lags by minutes, and the benchmark's own threads would count in it after).
+cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat; }
+read -r busy0 idle0 < <(cpu_ticks)
+sleep 5
+read -r busy1 idle1 < <(cpu_ticks)
+busy_pct=$(( 100 * (busy1 - busy0) / ( (busy1 - busy0) + (idle1 - idle0) + 1 ) ))
 PY="$VENV/bin/python"
 
 echo "inference: pdpaint…" >&2
@@ -86,13 +93,13 @@ else
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-"$PY" - "$OUT" "$THREADS" "$REPEATS" "$load_before" "$load_after" "$(nproc)" <<'EOF'
+"$PY" - "$OUT" "$THREADS" "$REPEATS" "$load_before" "$load_after" "$(nproc)" "$busy_pct" <<'EOF'
 import json
 import os
 import platform
 import sys
 
-out, threads, repeats, load_before, load_after, cores = sys.argv[1:]
+out, threads, repeats, load_before, load_after, cores, busy_pct = sys.argv[1:]
 rd = lambda name: json.load(open(os.path.join(out, name))) if os.path.exists(os.path.join(out, name)) else None
 ours, torch, ours_t, torch_t = (rd(n) for n in
                                 ("pdpaint.json", "torch.json", "pdpaint_train.json", "torch_train.json"))
@@ -134,9 +141,9 @@ if ours_t and torch_t:
 ratio = lambda x: "—" if x is None else (f"{x:.2f}× slower" if x > 1.005 else
                                         f"{1 / x:.2f}× faster" if x < 0.995 else "≈ 1.0×")
 num = lambda v, u: "—" if v is None else (f"{v:.0f} {u}" if u == "ms" else f"{v:.3f} {u}")
-quiet = "quiet" if max(float(load_before.split()[0]), float(load_after.split()[0])) < 0.5 + 0.25 * int(cores) \
-    else "NOT quiet"
-md = [f"Machine: {cpu}, {cores} cores ({quiet}: load average {load_before} before, {load_after} after); "
+quiet = "quiet" if int(busy_pct) < 15 else "NOT quiet"
+md = [f"Machine: {cpu}, {cores} cores ({quiet}: {busy_pct} % busy in the 5 s before; load average "
+      f"{load_before} before, {load_after} after); "
       f"{threads} threads each; median of {repeats}; 256², batch 1 unless stated. "
       f"pdpaint {ours['backend']}; PyTorch {torch['torch']} ({torch['threads']} threads).", "",
       "| | pdpaint | PyTorch | pdpaint vs PyTorch | target |", "|---|---|---|---|---|"]
@@ -151,7 +158,8 @@ if ours.get("hard_map_fast_ms") is not None:
               + (f" (reference algorithm {ours['hard_map_reference_ms']:.0f} ms)"
                  if ours.get("hard_map_reference_ms") else ""))
 text = "\n".join(md) + "\n"
-json.dump(dict(machine=dict(cpu=cpu, cores=int(cores), load_before=load_before, load_after=load_after,
+json.dump(dict(machine=dict(cpu=cpu, cores=int(cores), busy_pct_before=int(busy_pct),
+                            load_before=load_before, load_after=load_after,
                             quiet=quiet == "quiet"),
                threads=int(threads), repeats=int(repeats), rows=rows,
                raw=dict(pdpaint=ours, pytorch=torch, pdpaint_train=ours_t, pytorch_train=torch_t)),
