@@ -1435,3 +1435,255 @@ fn the_strip_shows_fills_between_two_samples_as_they_arrive_and_keeps_one() {
     let doc = h.state().doc.as_ref().unwrap();
     assert_eq!(doc.photo().get_pixel(30, 30).0, [0, 120, 0]);
 }
+
+/// A studio with the real workers on the CPU, the embedded model and scripted dialogs
+/// answered from `answers`.
+fn real_studio(
+    answers: &Arc<std::sync::Mutex<std::collections::VecDeque<Option<PathBuf>>>>,
+) -> Studio {
+    let opts = StudioOptions {
+        model: Some(ModelSource::Embedded),
+        backend: pdpaint::backend::BackendChoice::Cpu,
+        dialogs: DialogMode::Scripted {
+            answers: answers.clone(),
+            seen: Default::default(),
+        },
+        ..StudioOptions::default()
+    };
+    let prefs = Prefs {
+        samples: 2,
+        seed: 11,
+        seed_locked: true,
+        detail: DetailMode::Off,
+        ..Prefs::default()
+    };
+    Studio::new(opts, prefs, None)
+}
+
+/// Steps until `done` holds, at most `secs` seconds (the real model on slow cores).
+fn wait_long(h: &mut Harness<'static, Studio>, secs: u64, done: impl Fn(&Studio) -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting; error banner: {:?}", h.state().error());
+}
+
+/// SHA-256 of each finished gallery sample's pixels, in gallery order.
+fn gallery_hashes(s: &Studio) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    s.gallery
+        .tiles
+        .iter()
+        .map(|t| format!("{:x}", Sha256::digest(t.photo.as_ref().unwrap().as_raw())))
+        .collect()
+}
+
+#[test]
+fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
+    use pdpaint::steer::recipe::Recipe;
+    use pdpaint::ui::command::SaveTarget;
+
+    let t = tempfile::tempdir().unwrap();
+    let photo_path = t.path().join("photo.png");
+    photo(96, 64).save(&photo_path).unwrap();
+    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let mut s = real_studio(&answers);
+    s.set_photo(photo(96, 64), Some(photo_path.clone()));
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (30.0, 20.0),
+        b: (50.0, 40.0),
+        hole: true,
+    });
+    let mut h = harness(s);
+    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::Generate);
+    wait_long(&mut h, 300, |s| {
+        !s.generating() && s.gallery.finished() == 2
+    });
+    assert_eq!(h.state().error(), None);
+    let first = gallery_hashes(h.state());
+    assert_eq!(first.len(), 2);
+
+    let recipe_path = t.path().join("recipe.json");
+    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
+    h.state_mut().apply(&ctx, Command::Save(SaveTarget::Recipe));
+    wait_long(&mut h, 60, |s| {
+        !s.workers().files_busy() && recipe_path.is_file()
+    });
+    let rec = Recipe::load(&recipe_path).unwrap();
+    assert_eq!(rec.format, 2);
+    assert_eq!(rec.samples, vec![ZSpec::Seed(11), ZSpec::Seed(12)]);
+    assert_eq!(rec.detail, DetailMode::Off);
+    assert_eq!(rec.model.sha256, pdpaint::model::embedded::sha256());
+    assert!(
+        t.path().join("recipe-mask.png").is_file(),
+        "the mask beside it"
+    );
+    drop(h);
+
+    // The library replay `pdpaint inpaint --recipe` runs makes the same pixels.
+    {
+        use pdpaint::inference::Inpainter;
+        use pdpaint::steer::recipe::{ReplayEvent, replay};
+        use sha2::{Digest, Sha256};
+        let sel = pdpaint::backend::select(pdpaint::backend::BackendChoice::Cpu).unwrap();
+        let (file, model) = pdpaint::model::embedded::load(&sel.device).unwrap();
+        let inp = Inpainter::new(model, file, sel.device.clone());
+        let photo_img = image::open(&rec.image.path).unwrap().to_rgb8();
+        let mask = pdpaint::mask::Mask::load(&t.path().join(&rec.mask.path)).unwrap();
+        let plan = rec.plan(t.path(), (96, 64)).unwrap();
+        let mut hashes = Vec::new();
+        replay(&inp, &photo_img, &mask, &plan, &mut |ev| {
+            if let ReplayEvent::Done { image, .. } = ev {
+                hashes.push(format!("{:x}", Sha256::digest(image.as_raw())));
+            }
+            true
+        })
+        .unwrap();
+        assert_eq!(hashes, first, "the CLI's replay makes the same pixels");
+    }
+
+    // A fresh studio with nothing open: the recipe opens its photo and mask and replays.
+    let mut h = harness(real_studio(&answers));
+    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::OpenRecipe);
+    wait_long(&mut h, 300, |s| {
+        s.error().is_some() || (s.gallery.finished() == 2 && !s.generating())
+    });
+    assert_eq!(h.state().error(), None);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().source.as_deref(),
+        Some(photo_path.as_path())
+    );
+    assert_eq!(h.state().doc.as_ref().unwrap().mask().hole_count(), 20 * 20);
+    assert_eq!(gallery_hashes(h.state()), first, "the same pixels");
+}
+
+/// Opens a recipe for a 96×64 photo (`other-photo.png` when `other_photo`, else the open
+/// photo `mine.png`), changed by `edit`, in a studio with `mine.png` open; returns the error
+/// banner's text, asserting nothing was replayed.
+fn open_refused_recipe(
+    other_photo: bool,
+    edit: impl FnOnce(&mut pdpaint::steer::recipe::Recipe),
+) -> String {
+    use pdpaint::imageops::sha256_file;
+    use pdpaint::mask::Mask;
+    use pdpaint::steer::recipe::{FORMAT, HashedFile, Naming, Recipe};
+
+    let t = tempfile::tempdir().unwrap();
+    let other = t.path().join("other-photo.png");
+    RgbImage::from_pixel(96, 64, Rgb([9, 9, 9]))
+        .save(&other)
+        .unwrap();
+    let mine = t.path().join("mine.png");
+    photo(96, 64).save(&mine).unwrap();
+    let mask = Mask::from_hole_fn(96, 64, |x, y| {
+        (30..50).contains(&x) && (20..40).contains(&y)
+    });
+    mask.save(&t.path().join("mask.png")).unwrap();
+    let f = |p: &std::path::Path| HashedFile {
+        path: p.to_path_buf(),
+        sha256: sha256_file(p).unwrap(),
+    };
+    let mut recipe = Recipe {
+        pdpaint_version: "test".into(),
+        format: FORMAT,
+        image: f(if other_photo { &other } else { &mine }),
+        mask: HashedFile {
+            path: "mask.png".into(),
+            sha256: sha256_file(&t.path().join("mask.png")).unwrap(),
+        },
+        model: HashedFile {
+            path: pdpaint::model::embedded::NAME.into(),
+            sha256: pdpaint::model::embedded::sha256(),
+        },
+        resolution: Some(64),
+        seeds: Vec::new(),
+        samples: vec![ZSpec::Seed(1)],
+        naming: Naming::Between,
+        margin: 0.5,
+        feather_px: 8.0,
+        batch: Some(4),
+        backend: "cpu".into(),
+        context_box: [0, 0, 64],
+        detail: DetailMode::Off,
+        detail_params: None,
+        pins: Vec::new(),
+        mix: None,
+        outputs: Vec::new(),
+        raw_outputs: Vec::new(),
+    };
+    edit(&mut recipe);
+    let recipe_path = t.path().join("recipe.json");
+    recipe.save(&recipe_path).unwrap();
+
+    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    answers.lock().unwrap().push_back(Some(recipe_path));
+    let mut s = Studio::for_tests(
+        StudioOptions {
+            model: Some(ModelSource::Embedded),
+            dialogs: DialogMode::Scripted {
+                answers,
+                seen: Default::default(),
+            },
+            ..StudioOptions::default()
+        },
+        Prefs::default(),
+    );
+    s.set_photo(photo(96, 64), Some(mine));
+    s.doc
+        .as_mut()
+        .unwrap()
+        .replace_mask(mask, MaskOp::Replace(pdpaint::ui::doc::WholeMaskOp::Import));
+    let mut h = harness(s);
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::ModelLoaded(ModelInfo {
+            source: ModelSource::Embedded,
+            ..model_info()
+        }),
+    );
+    h.state_mut().apply(&ctx, Command::OpenRecipe);
+    wait_until(&mut h, |s| s.error().is_some());
+    assert!(
+        h.state().submitted_requests().is_empty(),
+        "nothing replayed"
+    );
+    h.state().error().unwrap().text.clone()
+}
+
+#[test]
+fn a_recipe_for_another_photo_is_refused_naming_the_photo() {
+    let e = open_refused_recipe(true, |_| {});
+    assert!(e.contains("another photo"), "{e}");
+    assert!(e.contains("other-photo.png"), "{e}");
+    assert!(!e.contains("another mask"), "{e}");
+}
+
+#[test]
+fn a_recipe_with_pins_or_interpolated_samples_is_refused_not_partly_replayed() {
+    use pdpaint::steer::recipe::{HashedFile, PinRecord};
+    let e = open_refused_recipe(false, |r| {
+        r.pins.push(PinRecord {
+            source: ZSpec::Seed(1),
+            detail: DetailMode::Off,
+            mask: HashedFile {
+                path: "pins/pin-1.png".into(),
+                sha256: "0".repeat(64),
+            },
+        });
+    });
+    assert!(e.contains("cannot replay pins and mixes yet"), "{e}");
+    let e = open_refused_recipe(false, |r| r.samples.push("1..2@1/2".parse().unwrap()));
+    assert!(e.contains("cannot replay interpolated samples yet"), "{e}");
+}

@@ -134,26 +134,7 @@ pub enum SortBy {
 
 /// SHA-256 over a model folder's files (config.json and *.bpk, by name).
 pub fn hash_model_folder(dir: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("could not list model folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "bpk" || x == "f16" || x == "json")
-        })
-        .collect();
-    names.sort();
-    let mut h = Sha256::new();
-    for p in names {
-        h.update(
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        h.update(sha256_file(&p)?);
-    }
-    Ok(format!("{:x}", h.finalize()))
+    Ok(pdpaint::model::folder_sha256(dir)?)
 }
 
 /// Splits `SAMPLE:FILE` (the sample has no colon, the file may).

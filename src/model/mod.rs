@@ -84,3 +84,31 @@ pub fn tensor_from_vec<const D: usize>(
 ) -> Tensor<D> {
     Tensor::from_data(TensorData::new(data, shape), device)
 }
+
+/// SHA-256 over a model folder's files (`config.json`, `*.bpk`, `*.f16` and other `*.json`,
+/// by name): what `recipe.json` records as the model's hash.
+///
+/// # Errors
+/// [`crate::error::Error::Io`] when the folder cannot be listed or a file cannot be read.
+pub fn folder_sha256(dir: &std::path::Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| crate::error::Error::io("could not list model folder", dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "bpk" || x == "f16" || x == "json")
+        })
+        .collect();
+    names.sort();
+    let mut h = Sha256::new();
+    for p in names {
+        h.update(
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        h.update(crate::imageops::sha256_file(&p)?);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}

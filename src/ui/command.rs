@@ -28,6 +28,8 @@ pub enum Command {
     OpenPath(PathBuf),
     /// Save something: a save dialog opens with a suggested name.
     Save(SaveTarget),
+    /// Open a `recipe.json` (a dialog opens) and replay its samples.
+    OpenRecipe,
     /// Import a mask PNG (a dialog opens).
     ImportMask,
     /// Choose a model folder (a dialog opens), then load it.
@@ -104,6 +106,8 @@ pub enum SaveTarget {
     Sample(usize),
     /// Every finished sample, into a folder.
     AllSamples,
+    /// The gallery's `recipe.json` (with its mask beside it).
+    Recipe,
 }
 
 /// Which training folder.

@@ -37,6 +37,7 @@ impl Studio {
                     self.dialog(DialogPurpose::OpenPhoto, None);
                 }
             }
+            Command::OpenRecipe => self.dialog(DialogPurpose::OpenRecipe, None),
             Command::OpenPath(path) => {
                 if self.unsaved() {
                     self.confirm = Some(Pending::Open(path));
@@ -172,7 +173,9 @@ impl Studio {
             DialogPurpose::SaveImage
             | DialogPurpose::ExportMask
             | DialogPurpose::SaveSample(_)
-            | DialogPurpose::SaveAllSamples => p.save_dir.clone().or_else(|| p.photo_dir.clone()),
+            | DialogPurpose::SaveAllSamples
+            | DialogPurpose::SaveRecipe
+            | DialogPurpose::OpenRecipe => p.save_dir.clone().or_else(|| p.photo_dir.clone()),
             DialogPurpose::ModelFolder => p
                 .model_dir
                 .as_ref()
@@ -217,6 +220,7 @@ impl Studio {
                 self.dialog(DialogPurpose::SaveSample(i), name);
             }
             SaveTarget::AllSamples => self.dialog(DialogPurpose::SaveAllSamples, None),
+            SaveTarget::Recipe => self.save_recipe_dialog(),
         }
     }
 
@@ -419,7 +423,7 @@ impl Studio {
         let req = InferRequest {
             photo: doc.photo().clone(),
             mask: Arc::new(mask.clone()),
-            seeds: seeds.clone(),
+            seeds,
             opts: InpaintOptions {
                 margin: self.prefs.margin,
                 feather_px: self.prefs.feather_px,
@@ -429,16 +433,30 @@ impl Studio {
             want_maps: true,
             thumb_side: theme::THUMB_SIZE as u32,
         };
+        if self.start_generation(req) {
+            self.status.post(format!("Generating {n} samples"), false);
+        }
+    }
+
+    /// Submits `req` to the inference worker and starts a gallery for it, remembering what
+    /// it was made with (for its recipe); `false` (reported) when the worker is down.
+    pub(super) fn start_generation(&mut self, req: InferRequest) -> bool {
+        let Some(doc) = &self.doc else {
+            return false;
+        };
         let size = doc.size();
+        // The photo's file, when the samples are made from it as it was opened.
+        let photo = doc.source.clone().filter(|_| !doc.photo_unsaved());
+        let (seeds, mask, opts) = (req.seeds.clone(), req.mask.clone(), req.opts);
         let g = match self.workers.submit(req) {
             Ok(g) => g,
             Err(why) => {
                 self.status.post(why, true);
-                return;
+                return false;
             }
         };
         self.gallery
-            .begin(g, &seeds, size, self.prefs.detail == DetailMode::Patch);
+            .begin(g, &seeds, size, opts.detail == DetailMode::Patch);
         self.gallery.preview = true;
         self.generation = Generation {
             running: Some(g),
@@ -446,7 +464,15 @@ impl Studio {
             samples_done: 0,
             sample_time: Duration::ZERO,
         };
-        self.status.post(format!("Generating {n} samples"), false);
+        self.basis = self.model.info.as_ref().map(|m| super::recipe::Basis {
+            generation: g,
+            photo,
+            mask,
+            opts,
+            model: m.source.clone(),
+            resolution: m.resolution,
+        });
+        true
     }
 
     /// Stops the running generation between samples.

@@ -269,11 +269,13 @@ impl Studio {
                         }
                         "mask"
                     }
+                    Some(SaveKind::Recipe) => "recipe",
                     Some(SaveKind::Sample) | None => "image",
                 };
                 self.status
                     .post(format!("Saved the {what} to {}", path.display()), false);
             }
+            JobResult::RecipeOpened(o) => self.recipe_opened(*o),
             JobResult::Failed { task, error } => {
                 self.status
                     .post(format!("{}: {error}", task.failure()), true);
@@ -314,6 +316,8 @@ impl Studio {
             }
             DialogPurpose::TrainData => self.prefs.train_data = Some(path),
             DialogPurpose::TrainOut => self.prefs.train_out = Some(path),
+            DialogPurpose::SaveRecipe => self.save_recipe_to(path),
+            DialogPurpose::OpenRecipe => self.open_recipe_from(path),
         }
     }
 }

@@ -17,6 +17,7 @@ mod apply;
 mod automation;
 mod events;
 mod panels;
+mod recipe;
 mod shortcuts;
 
 use std::collections::HashMap;
@@ -80,6 +81,8 @@ enum SaveKind {
     Mask(u64),
     /// A gallery sample.
     Sample,
+    /// The gallery's recipe.
+    Recipe,
 }
 
 /// The generation in flight and what it has delivered so far.
@@ -121,6 +124,7 @@ pub struct Studio {
     workers: Workers,
     photo_tex: PixelTexture,
     saves: HashMap<PathBuf, SaveKind>,
+    basis: Option<recipe::Basis>,
     script: Option<ScriptRun>,
     frame_began: Instant,
 }
@@ -177,6 +181,7 @@ impl Studio {
             workers,
             photo_tex: PixelTexture::new("photo", PIXEL_OPTIONS),
             saves: HashMap::new(),
+            basis: None,
             script: None,
             frame_began: Instant::now(),
         };
@@ -324,6 +329,7 @@ impl Studio {
     pub fn set_photo(&mut self, image: RgbImage, source: Option<PathBuf>) {
         self.workers.cancel();
         self.generation = Generation::default();
+        self.basis = None;
         self.doc = Some(Document::new(image, source));
         self.canvas.request_fit();
         self.overlay.reset();

@@ -40,6 +40,10 @@ pub enum DialogPurpose {
     TrainData,
     /// Training output folder.
     TrainOut,
+    /// Save the gallery's recipe.
+    SaveRecipe,
+    /// Open a recipe and replay it.
+    OpenRecipe,
 }
 
 impl DialogPurpose {
@@ -54,6 +58,8 @@ impl DialogPurpose {
             DialogPurpose::SaveAllSamples => "Choose a folder for the samples",
             DialogPurpose::TrainData => "Choose the training photo folder",
             DialogPurpose::TrainOut => "Choose the training output folder",
+            DialogPurpose::SaveRecipe => "Save recipe",
+            DialogPurpose::OpenRecipe => "Open recipe",
         }
     }
 }
@@ -98,6 +104,10 @@ pub enum FileTask {
     ImportMask,
     /// Showing a file dialog.
     Dialog,
+    /// Writing a recipe.
+    SaveRecipe,
+    /// Reading a recipe.
+    OpenRecipe,
 }
 
 impl FileTask {
@@ -109,6 +119,8 @@ impl FileTask {
             FileTask::ExportMask => "Could not export the mask",
             FileTask::ImportMask => "Could not import the mask",
             FileTask::Dialog => "Could not show the file dialog",
+            FileTask::SaveRecipe => "Could not save the recipe",
+            FileTask::OpenRecipe => "Could not open the recipe",
         }
     }
 }
@@ -155,6 +167,8 @@ pub enum JobResult {
         /// Where.
         path: PathBuf,
     },
+    /// A recipe was read and checked against the inputs.
+    RecipeOpened(Box<super::recipe::OpenedRecipe>),
     /// A job failed.
     Failed {
         /// What was being done.
@@ -341,6 +355,8 @@ fn native_dialog(req: &DialogRequest) -> Option<PathBuf> {
         DialogPurpose::SaveImage | DialogPurpose::ExportMask | DialogPurpose::SaveSample(_) => {
             d.add_filter("PNG", &["png"]).save_file()
         }
+        DialogPurpose::OpenRecipe => d.add_filter("Recipes", &["json"]).pick_file(),
+        DialogPurpose::SaveRecipe => d.add_filter("Recipes", &["json"]).save_file(),
         DialogPurpose::ModelFolder
         | DialogPurpose::SaveAllSamples
         | DialogPurpose::TrainData

@@ -8,6 +8,7 @@
 //! the only stand-in for the real workers is the recorder of [`Workers::recording_for_tests`].
 
 pub mod jobs;
+pub mod recipe;
 
 use std::time::{Duration, Instant};
 

@@ -42,6 +42,16 @@ pub fn show(
                 out.push(Command::Save(SaveTarget::Mask));
             }
             ui.separator();
+            if ui.button("Open recipe…").clicked() {
+                out.push(Command::OpenRecipe);
+            }
+            if ui
+                .add_enabled(has_doc, egui::Button::new("Save recipe…"))
+                .clicked()
+            {
+                out.push(Command::Save(SaveTarget::Recipe));
+            }
+            ui.separator();
             if ui.button("Open model folder…").clicked() {
                 out.push(Command::ChooseModelFolder);
             }

@@ -1,0 +1,253 @@
+//! Recipes in the studio: File ▸ Save recipe… writes the gallery's `recipe.json` (the format
+//! `pdpaint inpaint` writes, its mask beside it); File ▸ Open recipe… reads one, checks its
+//! photo, mask and model against what is open (or opens its photo and mask when no photo is)
+//! and asks the inference worker for exactly its samples. Reading, writing and hashing run on
+//! the file thread ([`crate::ui::workers::recipe`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{SaveKind, Studio};
+use crate::inference::worker::{InferRequest, ModelSource};
+use crate::inference::{InpaintOptions, ZSpec};
+use crate::mask::Mask;
+use crate::steer::recipe::Input;
+use crate::ui::doc::{MaskOp, WholeMaskOp};
+use crate::ui::gallery::MAX_SAMPLES;
+use crate::ui::theme;
+use crate::ui::workers::recipe::{OpenInputs, OpenedRecipe, RecipeDraft, open_recipe, save_recipe};
+use crate::ui::workers::{DialogPurpose, FileTask, JobResult};
+
+/// What the gallery's samples were made with (recorded when a generation starts).
+#[derive(Debug, Clone)]
+pub(super) struct Basis {
+    /// The generation.
+    pub generation: u64,
+    /// The photo's file, when the samples were made from the photo as it was opened.
+    pub photo: Option<PathBuf>,
+    /// The mask.
+    pub mask: Arc<Mask>,
+    /// Every setting.
+    pub opts: InpaintOptions,
+    /// The model.
+    pub model: ModelSource,
+    /// Its resolution.
+    pub resolution: usize,
+}
+
+/// Why the gallery's recipe cannot be saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRecipe {
+    /// No generation, or another one since.
+    NoSamples,
+    /// The generation is still running.
+    Running,
+    /// The photo was not opened from a file, or was edited before generating.
+    NoPhotoFile,
+}
+
+impl NoRecipe {
+    fn message(self) -> &'static str {
+        match self {
+            Self::NoSamples => "Generate samples first: a recipe records the gallery's samples",
+            Self::Running => "Wait until the samples are made, then save the recipe",
+            Self::NoPhotoFile => {
+                "A recipe names the photo file: save the edited photo, open it and generate \
+                 again, then save the recipe"
+            }
+        }
+    }
+}
+
+impl Studio {
+    /// The recipe of the gallery as it is now.
+    fn recipe_draft(&self) -> Result<RecipeDraft, NoRecipe> {
+        let basis = self
+            .basis
+            .as_ref()
+            .filter(|b| self.gallery.generation == Some(b.generation))
+            .ok_or(NoRecipe::NoSamples)?;
+        if self.generation.running.is_some() {
+            return Err(NoRecipe::Running);
+        }
+        let photo = basis.photo.clone().ok_or(NoRecipe::NoPhotoFile)?;
+        let bx = self.gallery.bx.ok_or(NoRecipe::NoSamples)?;
+        let samples: Vec<ZSpec> = self
+            .gallery
+            .tiles
+            .iter()
+            .filter(|t| t.photo.is_some())
+            .map(|t| t.spec)
+            .collect();
+        if samples.is_empty() {
+            return Err(NoRecipe::NoSamples);
+        }
+        Ok(RecipeDraft {
+            photo,
+            mask: basis.mask.clone(),
+            model: basis.model.clone(),
+            resolution: basis.resolution,
+            samples,
+            opts: basis.opts,
+            backend: self
+                .model
+                .backend
+                .as_ref()
+                .map_or_else(|| "unknown".to_owned(), |b| b.description.clone()),
+            context_box: [bx.x0, bx.y0, bx.size as i64],
+        })
+    }
+
+    /// File ▸ Save recipe…: asks where, when there is a recipe to save.
+    pub(super) fn save_recipe_dialog(&mut self) {
+        match self.recipe_draft() {
+            Ok(_) => self.dialog(DialogPurpose::SaveRecipe, Some("recipe.json".into())),
+            Err(why) => self.status.post(why.message(), true),
+        }
+    }
+
+    /// Writes the gallery's recipe to `path` on the file thread.
+    pub(super) fn save_recipe_to(&mut self, path: PathBuf) {
+        let draft = match self.recipe_draft() {
+            Ok(d) => d,
+            Err(why) => {
+                self.status.post(why.message(), true);
+                return;
+            }
+        };
+        let path = if path.extension().is_none() {
+            path.with_extension("json")
+        } else {
+            path
+        };
+        if let Some(dir) = path.parent() {
+            self.prefs.save_dir = Some(dir.to_path_buf());
+        }
+        self.saves.insert(path.clone(), SaveKind::Recipe);
+        self.workers
+            .run_job(move || match save_recipe(&draft, &path) {
+                Ok(path) => JobResult::Saved { path },
+                Err(e) => JobResult::Failed {
+                    task: FileTask::SaveRecipe,
+                    error: e.to_string(),
+                },
+            });
+    }
+
+    /// Reads and checks the recipe at `path` on the file thread.
+    pub(super) fn open_recipe_from(&mut self, path: PathBuf) {
+        let Some(model) = self.model.info.as_ref().map(|m| m.source.clone()) else {
+            self.status.post(
+                "No model is loaded: load the recipe's model first, then open the recipe",
+                true,
+            );
+            return;
+        };
+        let open = self.doc.as_ref().map(|d| OpenInputs {
+            photo: d.source.clone().filter(|_| !d.photo_unsaved()),
+            mask: Arc::new(d.mask().clone()),
+        });
+        self.status
+            .post(format!("Opening the recipe {}", path.display()), false);
+        self.workers
+            .run_job(move || match open_recipe(&path, open.as_ref(), &model) {
+                Ok(o) => JobResult::RecipeOpened(Box::new(o)),
+                Err(e) => JobResult::Failed {
+                    task: FileTask::OpenRecipe,
+                    error: e.to_string(),
+                },
+            });
+    }
+
+    /// A recipe was read: refuses what the studio cannot replay exactly, else opens its photo
+    /// when none was open and regenerates its samples.
+    pub(super) fn recipe_opened(&mut self, o: OpenedRecipe) {
+        let r = &o.recipe;
+        let name = o.path.display();
+        if !r.pins.is_empty() || r.mix.is_some() {
+            self.status.post(
+                format!(
+                    "The studio cannot replay pins and mixes yet, and this recipe has {} pin(s){}; \
+                     nothing was replayed (pdpaint inpaint --recipe replays it): {name}",
+                    r.pins.len(),
+                    if r.mix.is_some() { " and a mix" } else { "" }
+                ),
+                true,
+            );
+            return;
+        }
+        if !o.differs.is_empty() {
+            let what: Vec<String> = o
+                .differs
+                .iter()
+                .map(|i| match i {
+                    Input::Image => format!("photo ({})", r.image.path.display()),
+                    Input::Mask => format!("mask ({})", r.mask.path.display()),
+                    Input::Model => format!("model ({})", r.model.path.display()),
+                })
+                .collect();
+            self.status.post(
+                format!(
+                    "This recipe was made with another {}; nothing was replayed: {name}",
+                    what.join(", another ")
+                ),
+                true,
+            );
+            return;
+        }
+        let specs = r.specs();
+        let seeds: Option<Vec<u64>> = specs
+            .iter()
+            .map(|s| match s {
+                ZSpec::Seed(seed) => Some(*seed),
+                _ => None,
+            })
+            .collect();
+        let Some(seeds) = seeds else {
+            self.status.post(
+                format!(
+                    "The studio cannot replay interpolated samples yet (this recipe has some); \
+                     nothing was replayed (pdpaint inpaint --recipe replays it): {name}"
+                ),
+                true,
+            );
+            return;
+        };
+        if seeds.is_empty() || seeds.len() > MAX_SAMPLES {
+            self.status.post(
+                format!(
+                    "The studio's gallery holds 1–{MAX_SAMPLES} samples and this recipe has {}: {name}",
+                    seeds.len()
+                ),
+                true,
+            );
+            return;
+        }
+        let opts = r.options();
+        let n = seeds.len();
+        if let Some(inputs) = o.inputs {
+            self.status.notes = inputs.notes;
+            self.set_photo(inputs.image, Some(inputs.path));
+            if let Some(doc) = &mut self.doc {
+                doc.replace_mask(inputs.mask, MaskOp::Replace(WholeMaskOp::Import));
+            }
+        }
+        let Some(doc) = &self.doc else {
+            return;
+        };
+        let req = InferRequest {
+            photo: doc.photo().clone(),
+            mask: Arc::new(doc.mask().clone()),
+            seeds,
+            opts,
+            want_maps: true,
+            thumb_side: theme::THUMB_SIZE as u32,
+        };
+        if self.start_generation(req) {
+            self.status.post(
+                format!("Replaying the recipe {}: {n} samples", o.path.display()),
+                false,
+            );
+        }
+    }
+}
