@@ -2,7 +2,7 @@
 # Runs the real pdpaint binary in a virtual X display (Xvfb) with software Vulkan (Debian's
 # mesa-vulkan-drivers: lavapipe) and writes the README's screenshots to screenshots/*.png, plus
 # frame-time reports screenshots/frames-*.json (eframe's per-frame CPU time while 8 samples
-# generate and while a training run steps).
+# generate, while the in-between strip's fills generate and while a training run steps).
 #
 #   scripts/screenshots.sh [path/to/pdpaint]      (default: target/debug/pdpaint, built if absent)
 #   SCENES="gallery training" scripts/screenshots.sh   (only these scenes)
@@ -37,7 +37,7 @@ sleep 2
 PHOTO=assets/coffee.png
 MASK=assets/coffee-mask-large.png
 
-SCENES=${SCENES:-hard-map gallery soft-map training}
+SCENES=${SCENES:-hard-map gallery soft-map wipe strip training}
 
 shot() {
     local name=$1
@@ -58,7 +58,13 @@ shot gallery --samples 8 --seed 1 --generate --select 2 --overlay none \
     --frame-log "$OUT/frames-generate.json"
 # 3. The soft map (channel mean) of unit 4 from the generator's forward pass.
 shot soft-map --samples 4 --seed 1 --generate --overlay soft --unit 4 --opacity 0.75 --mask-tint false
-# 4. The training panel mid-run (small preset, 128², both stages), generating meanwhile;
+# 4. Wipe compare: the first sample left of the line, the third right of it (line at 45 %).
+shot wipe --samples 4 --seed 1 --generate --select 0 --compare wipe:2:0.45 --overlay none
+# 5. The in-between strip: 6 fills between the first and the second sample, screenshot once
+#    all have arrived; frame times measured while they generate (phase "strip").
+shot strip --samples 4 --seed 1 --generate --select 0 --compare strip:1:6 --overlay none \
+    --frame-log "$OUT/frames-strip.json"
+# 6. The training panel mid-run (small preset, 128², both stages), generating meanwhile;
 #    frame times measured while training and while both run.
 if [[ -d "$PHOTOS" ]]; then
     shot training --train-data "$PHOTOS" --train-out "$WORK/run" \

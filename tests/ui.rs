@@ -1687,3 +1687,71 @@ fn a_recipe_with_pins_or_interpolated_samples_is_refused_not_partly_replayed() {
     let e = open_refused_recipe(false, |r| r.samples.push("1..2@1/2".parse().unwrap()));
     assert!(e.contains("cannot replay interpolated samples yet"), "{e}");
 }
+
+#[test]
+fn a_script_compares_with_a_second_sample_under_the_wipe() {
+    use pdpaint::ui::script::{CompareStep, Script, Stage};
+
+    let mut s = studio();
+    s.set_photo(photo(96, 64), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (30.0, 20.0),
+        b: (50.0, 40.0),
+        hole: true,
+    });
+    s.start_script(Script {
+        samples: Some(3),
+        seed: Some(5),
+        generate: true,
+        select: Some(0),
+        compare: Some(CompareStep::Wipe {
+            with: 2,
+            split: 0.3,
+        }),
+        ..Script::default()
+    });
+    let mut h = Harness::builder()
+        .with_size(Vec2::new(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, s: &mut Studio| {
+                let ctx = ui.ctx().clone();
+                s.logic(&ctx);
+                s.ui(ui);
+                s.step_script(&ctx, Some(0.002));
+            },
+            s,
+        );
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    assert_eq!(h.state().submitted_requests().len(), 1, "one generation");
+    assert!(!h.state().gallery.wipe.on, "no wipe before the samples");
+    let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
+    send_samples(&mut h, 1, &[5, 6, 7], &img, Duration::from_millis(5));
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: 1,
+            total: Duration::from_millis(10),
+        },
+    );
+    for _ in 0..300 {
+        h.step();
+        if h.state().script_stage() == Some(Stage::Done) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(h.state().script_stage(), Some(Stage::Done));
+    let g = &h.state().gallery;
+    assert_eq!(g.selected, Some(0));
+    assert_eq!(g.compare, Some(2), "slot 2 picked as if Shift-clicked");
+    assert!(g.wipe.on, "Wipe ticked");
+    assert!((g.wipe.split - 0.3).abs() < 1e-6);
+    assert_eq!(
+        g.wipe_right(),
+        pdpaint::ui::gallery::wipe::WipeRight::Sample(2)
+    );
+}

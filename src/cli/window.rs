@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pdpaint::ui::overlay::MapKind;
-use pdpaint::ui::script::{Script, ScriptTraining};
+use pdpaint::ui::script::{CompareStep, Script, ScriptTraining};
 
 /// Window options (all optional).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -38,6 +38,10 @@ pub struct WindowArgs {
     /// Select this sample (0-based) once generated and preview it on the canvas.
     #[arg(long)]
     pub select: Option<usize>,
+    /// Then compare it with another sample: `wipe:<slot>:<split>` (wipe on, line at 0–1) or
+    /// `strip:<slot>:<fills>` (the in-between strip, waiting for its fills).
+    #[arg(long, help_heading = "Window automation")]
+    pub compare: Option<CompareStep>,
     /// Start a training run on this photo folder (shows the training panel).
     #[arg(long, help_heading = "Window automation")]
     pub train_data: Option<PathBuf>,
@@ -92,6 +96,7 @@ impl WindowArgs {
             seed: self.seed,
             generate: self.generate,
             select: self.select,
+            compare: self.compare,
             train: self.train_data.clone().map(|data| ScriptTraining {
                 out: self
                     .train_out

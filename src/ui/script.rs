@@ -41,6 +41,94 @@ pub struct ScriptTraining {
     pub shot_after_steps: u64,
 }
 
+/// A comparison step, taken once the samples exist and the selected one is previewed: the
+/// same state and [`Command`](crate::ui::command::Command)s the gallery's and the strip's
+/// widgets give.
+///
+/// On the command line (`--compare`): `wipe:<slot>:<split>` or `strip:<slot>:<fills>`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CompareStep {
+    /// Shift-click gallery slot `with` (the compared sample) and tick "Wipe" with the line at
+    /// `split` (0–1 of the sample region's width).
+    Wipe {
+        /// The compared slot (0-based).
+        with: usize,
+        /// Where the line is.
+        split: f32,
+    },
+    /// Shift-click slot `with`, press "In between…", set the slider to `between` fills,
+    /// press "Make" and wait until all fills have arrived.
+    Strip {
+        /// The compared slot (0-based).
+        with: usize,
+        /// Fills strictly between the two samples (1–[`MAX_BETWEEN`](crate::ui::strip::MAX_BETWEEN)).
+        between: u32,
+    },
+}
+
+impl CompareStep {
+    /// The compared slot.
+    pub fn with(&self) -> usize {
+        match *self {
+            CompareStep::Wipe { with, .. } | CompareStep::Strip { with, .. } => with,
+        }
+    }
+}
+
+impl std::str::FromStr for CompareStep {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [kind, with, arg] = parts[..] else {
+            return Err(format!(
+                "expected wipe:<slot>:<split> or strip:<slot>:<fills>, got {s:?}"
+            ));
+        };
+        let with: usize = with
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad slot {with:?}: {e}"))?;
+        match kind.trim() {
+            "wipe" => {
+                let split: f32 = arg
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("bad split {arg:?}: {e}"))?;
+                if !(0.0..=1.0).contains(&split) {
+                    return Err(format!("the split must be within 0–1, got {split}"));
+                }
+                Ok(CompareStep::Wipe { with, split })
+            }
+            "strip" => {
+                let between: u32 = arg
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("bad number of fills {arg:?}: {e}"))?;
+                let max = crate::ui::strip::MAX_BETWEEN;
+                if !(1..=max).contains(&between) {
+                    return Err(format!("fills must be within 1–{max}, got {between}"));
+                }
+                Ok(CompareStep::Strip { with, between })
+            }
+            k => Err(format!("unknown compare step {k:?} (wipe or strip)")),
+        }
+    }
+}
+
+/// Where a [`CompareStep`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareProgress {
+    /// Waiting for the samples (or nothing asked).
+    Waiting,
+    /// The compared sample is picked (and the wipe set); a strip was asked to open.
+    Picked,
+    /// The strip's fills were asked for.
+    Making,
+    /// Done: the wipe is on, or the strip's request ended.
+    Done,
+}
+
 /// What the script does, all optional.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Script {
@@ -62,6 +150,8 @@ pub struct Script {
     pub generate: bool,
     /// Select this gallery sample (previewed on the canvas) once it exists.
     pub select: Option<usize>,
+    /// Compare the selected sample with another (wipe or interpolation strip).
+    pub compare: Option<CompareStep>,
     /// Start a training run (the training panel is shown).
     pub train: Option<ScriptTraining>,
     /// Generate again each time a generation ends while training runs (frame-time load).
@@ -96,6 +186,8 @@ pub enum Phase {
     Training,
     /// Both.
     GeneratingAndTraining,
+    /// The interpolation strip's fills generating (nothing else running).
+    Strip,
 }
 
 impl Phase {
@@ -117,6 +209,7 @@ impl Phase {
             Phase::Generating => "generating",
             Phase::Training => "training",
             Phase::GeneratingAndTraining => "generating+training",
+            Phase::Strip => "strip",
         }
     }
 }
@@ -267,6 +360,8 @@ pub struct ScriptRun {
     pub generations: u32,
     /// The training run was started.
     pub training_started: bool,
+    /// Where the compare step is.
+    pub compare: CompareProgress,
     /// Frame CPU times by phase (seconds).
     pub frames: Vec<(Phase, f32)>,
     /// When each of those frames ran (seconds since the start).
@@ -298,6 +393,7 @@ impl ScriptRun {
             mask_requested: false,
             generations: 0,
             training_started: false,
+            compare: CompareProgress::Waiting,
             frames: Vec::new(),
             frame_at: Vec::new(),
             starting: true,
@@ -505,6 +601,37 @@ mod tests {
         // The slowest generating frame was drawn at 40 ms.
         assert!((stats[1].worst[0][0] - 0.04).abs() < 1e-6);
         assert!((stats[1].worst[0][1] - 20.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn compare_steps_parse() {
+        assert_eq!(
+            "wipe:3:0.45".parse::<CompareStep>().unwrap(),
+            CompareStep::Wipe {
+                with: 3,
+                split: 0.45
+            }
+        );
+        assert_eq!(
+            "strip:1:6".parse::<CompareStep>().unwrap(),
+            CompareStep::Strip {
+                with: 1,
+                between: 6
+            }
+        );
+        assert_eq!("strip:5:6".parse::<CompareStep>().unwrap().with(), 5);
+        for bad in [
+            "wipe:3",
+            "wipe:3:1.5",
+            "wipe:x:0.5",
+            "strip:1:0",
+            "strip:1:99",
+            "strip:1:six",
+            "split:1:2",
+            "",
+        ] {
+            assert!(bad.parse::<CompareStep>().is_err(), "{bad:?} parsed");
+        }
     }
 
     #[test]

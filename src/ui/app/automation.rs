@@ -10,7 +10,10 @@ use crate::train::worker::Command as TrainCommand;
 use crate::ui::command::{Command, TrainingRequest};
 use crate::ui::gallery::MAX_SAMPLES;
 use crate::ui::overlay::MapKind;
-use crate::ui::script::{self, FrameReport, Phase, Script, ScriptRun, Stage};
+use crate::ui::script::{
+    self, CompareProgress, CompareStep, FrameReport, Phase, Script, ScriptRun, Stage,
+};
+use crate::ui::strip::StripState;
 use crate::ui::training_panel::RunState;
 use crate::ui::workers::DialogPurpose;
 
@@ -52,7 +55,11 @@ impl Studio {
         let Some(mut run) = self.script.take() else {
             return;
         };
-        let phase = Phase::of(self.generating(), self.training.running());
+        let strip = matches!(self.strip.state, StripState::Running(_));
+        let phase = match Phase::of(self.generating(), self.training.running()) {
+            Phase::Idle if strip => Phase::Strip,
+            p => p,
+        };
         run.record_frame(cpu, phase);
         if run.script.frame_log.is_some() {
             // Measure a window that redraws all the time, like one being painted on.
@@ -202,6 +209,14 @@ impl Studio {
             self.gallery.selected = Some(i);
             self.gallery.preview = true;
         }
+        let compared = match run.script.compare {
+            None => true,
+            Some(step) => {
+                let ready = generated && self.gallery.selected.is_some();
+                self.script_compare(run, step, ready, &mut out);
+                run.compare == CompareProgress::Done
+            }
+        };
         let map = &self.prefs.overlay;
         let maps_ready =
             map.map == MapKind::None || (self.overlay.map_available(map) && !self.overlay.busy());
@@ -217,7 +232,14 @@ impl Studio {
         if photo_ready && mask_ready && model_ready && !files_busy {
             run.starting = false;
         }
-        if photo_ready && mask_ready && generated && maps_ready && trained && !files_busy {
+        if photo_ready
+            && mask_ready
+            && generated
+            && compared
+            && maps_ready
+            && trained
+            && !files_busy
+        {
             // Ready: nothing new starts while the frames settle for the screenshot.
             run.stage = Stage::Settling(SETTLE_FRAMES);
             return out;
@@ -231,5 +253,81 @@ impl Studio {
             }
         }
         out
+    }
+
+    /// The compare step, once the samples exist and one is selected (`ready`): what the
+    /// gallery's Shift-click, its "Wipe" checkbox, "In between…", the strip's slider and its
+    /// "Make" button do.
+    fn script_compare(
+        &mut self,
+        run: &mut ScriptRun,
+        step: CompareStep,
+        ready: bool,
+        out: &mut Vec<Command>,
+    ) {
+        match run.compare {
+            CompareProgress::Waiting => {
+                if !ready {
+                    return;
+                }
+                let with = step.with();
+                if with >= self.gallery.tiles.len() || self.gallery.selected == Some(with) {
+                    eprintln!(
+                        "script: cannot compare with slot {with} ({} samples, slot {:?} \
+                         selected)",
+                        self.gallery.tiles.len(),
+                        self.gallery.selected
+                    );
+                    run.compare = CompareProgress::Done;
+                    return;
+                }
+                // Shift-click on the slot.
+                self.gallery.compare = Some(with);
+                match step {
+                    CompareStep::Wipe { split, .. } => {
+                        // The "Wipe" checkbox, and the line dragged to `split`.
+                        self.gallery.wipe.on = true;
+                        self.gallery.wipe.split = split.clamp(0.0, 1.0);
+                        run.compare = CompareProgress::Done;
+                    }
+                    CompareStep::Strip { .. } => {
+                        out.push(Command::ShowBetween);
+                        run.compare = CompareProgress::Picked;
+                    }
+                }
+            }
+            CompareProgress::Picked => {
+                let CompareStep::Strip { between, .. } = step else {
+                    run.compare = CompareProgress::Done;
+                    return;
+                };
+                let Some(ends) = self.strip.ends.filter(|_| self.strip.open) else {
+                    eprintln!("script: the in-between strip did not open");
+                    run.compare = CompareProgress::Done;
+                    return;
+                };
+                if self.generating() || self.model.info.is_none() {
+                    // "Make" is disabled until then.
+                    return;
+                }
+                // The slider, then "Make".
+                self.strip.between = between;
+                out.push(Command::MakeBetween { ends, between });
+                run.compare = CompareProgress::Making;
+            }
+            CompareProgress::Making => match &self.strip.state {
+                StripState::Running(_) => {}
+                StripState::Done => run.compare = CompareProgress::Done,
+                StripState::Idle => {
+                    eprintln!("script: the strip's fills were not started");
+                    run.compare = CompareProgress::Done;
+                }
+                StripState::Stopped | StripState::Failed(_) => {
+                    eprintln!("script: the strip ended early: {:?}", self.strip.state);
+                    run.compare = CompareProgress::Done;
+                }
+            },
+            CompareProgress::Done => {}
+        }
     }
 }
