@@ -1755,3 +1755,124 @@ fn a_script_compares_with_a_second_sample_under_the_wipe() {
         pdpaint::ui::gallery::wipe::WipeRight::Sample(2)
     );
 }
+
+#[test]
+fn a_script_makes_the_strip_between_two_samples_and_waits_for_its_fills() {
+    use pdpaint::ui::script::{CompareStep, Script, Stage};
+
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("frames.json");
+    let mut s = studio();
+    s.set_photo(photo(96, 64), None);
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (30.0, 20.0),
+        b: (50.0, 40.0),
+        hole: true,
+    });
+    s.start_script(Script {
+        samples: Some(3),
+        seed: Some(5),
+        generate: true,
+        select: Some(0),
+        compare: Some(CompareStep::Strip {
+            with: 2,
+            between: 2,
+        }),
+        frame_log: Some(log.clone()),
+        ..Script::default()
+    });
+    let mut h = Harness::builder()
+        .with_size(Vec2::new(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, s: &mut Studio| {
+                let ctx = ui.ctx().clone();
+                s.logic(&ctx);
+                s.ui(ui);
+                s.step_script(&ctx, Some(0.002));
+            },
+            s,
+        );
+    settle(&mut h);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .handle_infer_event(&ctx, InferEvent::ModelLoaded(model_info()));
+    settle(&mut h);
+    let img = Arc::new(h.state().doc.as_ref().unwrap().photo().as_ref().clone());
+    send_samples(&mut h, 1, &[5, 6, 7], &img, Duration::from_millis(5));
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: 1,
+            total: Duration::from_millis(10),
+        },
+    );
+    for _ in 0..50 {
+        h.step();
+        if h.state().workers().submitted_strips().len() == 1 {
+            break;
+        }
+    }
+    assert_eq!(h.state().gallery.compare, Some(2));
+    assert!(h.state().strip.open, "In between… pressed");
+    let req = h.state().workers().submitted_strips()[0].clone();
+    assert_eq!(
+        (req.from, req.to, req.steps),
+        (5, 7, 3),
+        "Make with 2 fills"
+    );
+    let StripState::Running(g) = h.state().strip.state.clone() else {
+        panic!("the strip runs: {:?}", h.state().strip.state);
+    };
+    for _ in 0..5 {
+        h.step();
+    }
+    assert_ne!(
+        h.state().script_stage(),
+        Some(Stage::Done),
+        "waits for the fills"
+    );
+    for step in 1..=2u32 {
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::StripSample {
+                generation: g,
+                spec: ZSpec::Slerp {
+                    from: 5,
+                    to: 7,
+                    step,
+                    steps: 3,
+                },
+                thumb: img.as_ref().clone(),
+                photo: img.clone(),
+                scores: scores(step as f32, None),
+                took: Duration::from_millis(5),
+            },
+        );
+        h.step();
+    }
+    h.state_mut().handle_infer_event(
+        &ctx,
+        InferEvent::Finished {
+            generation: g,
+            total: Duration::from_millis(15),
+        },
+    );
+    for _ in 0..300 {
+        h.step();
+        if h.state().script_stage() == Some(Stage::Done) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(h.state().script_stage(), Some(Stage::Done));
+    assert_eq!(h.state().strip.items.len(), 2);
+    assert_eq!(h.state().workers().submitted_strips().len(), 1, "made once");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
+    let names: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"strip"), "{names:?}");
+}
