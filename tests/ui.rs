@@ -1290,6 +1290,8 @@ fn the_wipe_line_follows_a_drag_and_splits_sample_and_comparison() {
     h.get_by_label("Seed 1").click_modifiers(Modifiers::SHIFT);
     settle(&mut h);
     assert_eq!(h.state().gallery.wipe_right(), WipeRight::Sample(1));
+    // The canvas compares them: no floating window covers it.
+    assert!(h.query_by_label("Compare").is_none());
 
     // No context box was sent: the sample region is the whole photo; the line starts halfway.
     let region = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(96.0, 64.0));
@@ -1337,6 +1339,11 @@ fn the_wipe_line_follows_a_drag_and_splits_sample_and_comparison() {
     let c = wipe::compose(&imgs[0], &original, wipe.split_px(region));
     assert_eq!(c.get_pixel(29, 30).0, [200, 0, 0]);
     assert_eq!(c.get_pixel(30, 30), original.get_pixel(30, 30));
+    // With the wipe off, the side-by-side window compares the two picked samples.
+    h.get_by_label("Wipe").click();
+    settle(&mut h);
+    assert!(!h.state().gallery.wipe.on);
+    h.get_by_label("Compare");
 }
 
 #[test]

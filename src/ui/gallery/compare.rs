@@ -5,8 +5,12 @@ use egui::Vec2;
 use super::Gallery;
 
 impl Gallery {
-    /// Shows the side-by-side comparison window when two samples are picked.
+    /// Shows the side-by-side comparison window when two samples are picked, unless the wipe
+    /// is on: then the canvas itself compares them, and the window would only cover it.
     pub fn compare_window(&mut self, ctx: &egui::Context) {
+        if self.wipe.on {
+            return;
+        }
         let (Some(a), Some(b)) = (self.selected, self.compare) else {
             return;
         };
