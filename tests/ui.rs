@@ -68,6 +68,21 @@ fn harness(s: Studio) -> Harness<'static, Studio> {
         )
 }
 
+/// A large window that runs the studio's automation script each frame (2 ms frames).
+fn scripted_harness(s: Studio) -> Harness<'static, Studio> {
+    Harness::builder()
+        .with_size(Vec2::new(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, s: &mut Studio| {
+                let ctx = ui.ctx().clone();
+                s.logic(&ctx);
+                s.ui(ui);
+                s.step_script(&ctx, Some(0.002));
+            },
+            s,
+        )
+}
+
 fn settle(h: &mut Harness<'static, Studio>) {
     h.run_steps(3);
 }
@@ -928,17 +943,7 @@ fn a_script_imports_the_mask_generates_selects_and_reports_frame_times() {
         frame_log: Some(log.clone()),
         ..Script::default()
     });
-    let mut h = Harness::builder()
-        .with_size(Vec2::new(1600.0, 1200.0))
-        .build_ui_state(
-            |ui, s: &mut Studio| {
-                let ctx = ui.ctx().clone();
-                s.logic(&ctx);
-                s.ui(ui);
-                s.step_script(&ctx, Some(0.002));
-            },
-            s,
-        );
+    let mut h = scripted_harness(s);
     let holes = |h: &Harness<'static, Studio>| h.state().doc.as_ref().unwrap().mask().hole_count();
     for _ in 0..200 {
         h.step();
@@ -1717,17 +1722,7 @@ fn a_script_compares_with_a_second_sample_under_the_wipe() {
         }),
         ..Script::default()
     });
-    let mut h = Harness::builder()
-        .with_size(Vec2::new(1600.0, 1200.0))
-        .build_ui_state(
-            |ui, s: &mut Studio| {
-                let ctx = ui.ctx().clone();
-                s.logic(&ctx);
-                s.ui(ui);
-                s.step_script(&ctx, Some(0.002));
-            },
-            s,
-        );
+    let mut h = scripted_harness(s);
     settle(&mut h);
     let ctx = h.ctx.clone();
     h.state_mut()
@@ -1788,17 +1783,7 @@ fn a_script_makes_the_strip_between_two_samples_and_waits_for_its_fills() {
         frame_log: Some(log.clone()),
         ..Script::default()
     });
-    let mut h = Harness::builder()
-        .with_size(Vec2::new(1600.0, 1200.0))
-        .build_ui_state(
-            |ui, s: &mut Studio| {
-                let ctx = ui.ctx().clone();
-                s.logic(&ctx);
-                s.ui(ui);
-                s.step_script(&ctx, Some(0.002));
-            },
-            s,
-        );
+    let mut h = scripted_harness(s);
     settle(&mut h);
     let ctx = h.ctx.clone();
     h.state_mut()

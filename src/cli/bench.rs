@@ -205,17 +205,10 @@ fn time_ops(dev: &Device, repeats: usize) -> Result<Vec<OpTiming>> {
             ))?;
             Ok(())
         })?;
-        let ct = burn::nn::conv::ConvTranspose2d {
-            weight: burn::module::Param::from_tensor(w.clone()),
-            bias: Some(burn::module::Param::from_tensor(b.clone())),
-            stride: [2, 2],
-            kernel_size: [4, 4],
-            dilation: [1, 1],
-            groups: 1,
-            padding: [1, 1],
-            padding_out: [0, 0],
-            channels: [c, c],
-        };
+        let ct = pdpaint::model::layers::up_conv_t(
+            burn::module::Param::from_tensor(w.clone()),
+            Some(burn::module::Param::from_tensor(b.clone())),
+        );
         let hct = HostConvT::from_conv_t(&ct)?;
         let xs = Planes::from_tensor(x.clone())?;
         let host = time_both(repeats, || {

@@ -68,7 +68,13 @@ pub fn conv_t_from(
         Init::Normal(INIT_STD),
     )?;
     let bias = Some(src.param(&format!("{prefix}.bias"), [cout], Init::Zeros)?);
-    Ok(ConvTranspose2d {
+    Ok(up_conv_t(weight, bias))
+}
+
+/// The units' upsampling layer, `k4 s2 p1`, from a `[cin, cout, 4, 4]` weight and its bias.
+pub fn up_conv_t(weight: Param<Tensor<4>>, bias: Option<Param<Tensor<1>>>) -> ConvTranspose2d {
+    let [cin, cout, _, _] = weight.dims();
+    ConvTranspose2d {
         weight,
         bias,
         stride: [2, 2],
@@ -78,7 +84,7 @@ pub fn conv_t_from(
         padding: [1, 1],
         padding_out: [0, 0],
         channels: [cin, cout],
-    })
+    }
 }
 
 /// A convolution wrapped in PyTorch's spectral norm: stores `weight_orig`, `weight_u` `[cout]`

@@ -807,17 +807,10 @@ mod tests {
                 Some(bias.clone()),
                 ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
             );
-            let ct = ConvTranspose2d {
-                weight: burn::module::Param::from_tensor(wt),
-                bias: Some(burn::module::Param::from_tensor(bias)),
-                stride: [2, 2],
-                kernel_size: [4, 4],
-                dilation: [1, 1],
-                groups: 1,
-                padding: [1, 1],
-                padding_out: [0, 0],
-                channels: [cin, cout],
-            };
+            let ct = crate::model::layers::up_conv_t(
+                burn::module::Param::from_tensor(wt),
+                Some(burn::module::Param::from_tensor(bias)),
+            );
             let got = HostConvT::from_conv_t(&ct)
                 .unwrap()
                 .forward(Planes::from_tensor(x).unwrap())
