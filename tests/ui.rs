@@ -1868,3 +1868,267 @@ fn a_script_makes_the_strip_between_two_samples_and_waits_for_its_fills() {
         .collect();
     assert!(names.contains(&"strip"), "{names:?}");
 }
+
+/// Feeds `colours` as the samples `seeds` of `generation`, filling the hole of the request the
+/// studio sent for it (pins included), each followed by a seam score; returns the photos.
+fn send_request_samples(
+    h: &mut Harness<'static, Studio>,
+    generation: u64,
+    colours: &[[u8; 3]],
+) -> Vec<RgbImage> {
+    let ctx = h.ctx.clone();
+    let req = h.state().submitted_requests()[generation as usize - 1].clone();
+    let mut out = Vec::new();
+    for (index, (&colour, &seed)) in colours.iter().zip(&req.seeds).enumerate() {
+        let mut img = req.photo.as_ref().clone();
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            if req.mask.is_hole(x, y) {
+                *p = Rgb(colour);
+            }
+        }
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Sample {
+                generation,
+                index,
+                seed,
+                thumb: img.clone(),
+                photo: Arc::new(img.clone()),
+                took: Duration::from_millis(5),
+            },
+        );
+        h.state_mut().handle_infer_event(
+            &ctx,
+            InferEvent::Scored {
+                generation,
+                index,
+                detailed: false,
+                scores: scores(1.0, None),
+            },
+        );
+        out.push(img);
+    }
+    settle(h);
+    out
+}
+
+#[test]
+fn the_keep_brush_pins_part_of_a_sample_and_the_reroll_fills_only_the_rest_undoably() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let hole = h.state().submitted_requests()[0].mask.as_ref().clone();
+    let first = send_request_samples(&mut h, 1, &[[200, 0, 0], [0, 200, 0]]);
+    assert_eq!(h.state().gallery.selected, Some(0));
+    // Nothing to re-roll before anything is kept.
+    assert!(
+        h.get_by_label("Re-roll the rest")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    // The Keep tool (its button in the Steer section) paints a layer, never the mask.
+    h.get_by_label("Keep").click();
+    settle(&mut h);
+    assert_eq!(h.state().prefs.tool, Tool::Keep);
+    h.state_mut().prefs.brush_radius = 3.0;
+    drag_photo(&mut h, &[(22.0, 30.0), (26.0, 30.0), (28.0, 30.0)]);
+    assert_eq!(
+        h.state().doc.as_ref().unwrap().mask(),
+        &hole,
+        "the keep brush does not touch the hole mask"
+    );
+    let kept = h.state().steer.keep.mask().clone();
+    assert!(kept.is_hole(25, 30) && !kept.is_hole(35, 30));
+
+    h.get_by_label("Re-roll the rest").click();
+    settle(&mut h);
+    let reqs = h.state().submitted_requests().to_vec();
+    assert_eq!(reqs.len(), 2, "the re-roll is one new generation");
+    let (photo, mask) = (&reqs[1].photo, &reqs[1].mask);
+    // The kept pixels are known pixels of the re-roll, with the sample's colour; the rest of
+    // the hole is still a hole; nothing outside the hole changed.
+    for (x, y, p) in photo.enumerate_pixels() {
+        let (was_hole, keep) = (hole.is_hole(x, y), kept.is_hole(x, y));
+        if was_hole && keep {
+            assert!(!mask.is_hole(x, y), "kept ({x},{y}) is known");
+            assert_eq!(p, first[0].get_pixel(x, y), "kept ({x},{y})");
+        } else {
+            assert_eq!(mask.is_hole(x, y), was_hole, "({x},{y})");
+            assert_eq!(
+                p,
+                reqs[0].photo.get_pixel(x, y),
+                "({x},{y}) as in the photo"
+            );
+        }
+    }
+    let kept_in_hole = hole
+        .holes()
+        .iter()
+        .zip(kept.holes())
+        .filter(|(a, b)| **a != 0 && **b != 0)
+        .count();
+    assert!(kept_in_hole > 20, "{kept_in_hole}");
+    assert_eq!(mask.hole_count(), hole.hole_count() - kept_in_hole);
+    assert_eq!(h.state().pin_count(), 1);
+    assert_eq!(
+        h.state().steer.keep.painted(),
+        0,
+        "the keep brush starts afresh"
+    );
+
+    // The re-roll's samples keep what was pinned.
+    let second = send_request_samples(&mut h, 2, &[[0, 0, 200], [0, 200, 200]]);
+    assert_eq!(second[0].get_pixel(25, 30).0, [200, 0, 0]);
+    assert_eq!(second[0].get_pixel(35, 30).0, [0, 0, 200]);
+    let g = &h.state().gallery;
+    assert_eq!(g.generation, Some(2));
+    assert_eq!(g.finished(), 2);
+
+    // Generate again: still from the pinned inputs.
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().submitted_requests()[2].mask.as_ref(),
+        mask.as_ref()
+    );
+    send_request_samples(&mut h, 3, &[[9, 9, 9], [8, 8, 8]]);
+
+    // Undo pin: the gallery the pin was brushed on comes back, and the next generation
+    // fills the whole hole again.
+    h.get_by_label("Undo pin").click();
+    settle(&mut h);
+    assert_eq!(h.state().pin_count(), 0);
+    let g = &h.state().gallery;
+    assert_eq!(g.generation, Some(1));
+    assert_eq!(
+        g.tiles[0].photo.as_deref(),
+        Some(&first[0]),
+        "the first gallery is back"
+    );
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let reqs = h.state().submitted_requests();
+    assert_eq!(reqs.last().unwrap().mask.as_ref(), &hole);
+    assert_eq!(
+        reqs.last().unwrap().photo.as_ref(),
+        h.state().doc.as_ref().unwrap().photo().as_ref()
+    );
+}
+
+#[test]
+fn editing_the_mask_drops_the_pins() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    send_request_samples(&mut h, 1, &[[200, 0, 0]]);
+    h.key_press(Key::K);
+    h.step();
+    h.state_mut().prefs.brush_radius = 3.0;
+    drag_photo(&mut h, &[(22.0, 30.0), (28.0, 30.0)]);
+    h.get_by_label("Re-roll the rest").click();
+    settle(&mut h);
+    assert_eq!(h.state().pin_count(), 1);
+    h.key_press(Key::B);
+    h.step();
+    drag_photo(&mut h, &[(60.0, 10.0), (70.0, 10.0)]);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    assert_eq!(h.state().pin_count(), 0);
+    let req = h.state().submitted_requests().last().unwrap().clone();
+    assert_eq!(&*req.mask, h.state().doc.as_ref().unwrap().mask());
+}
+
+#[test]
+fn the_mix_brush_brings_the_compared_sample_in_and_undo_steps_back() {
+    use pdpaint::steer::mix::mix;
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    let hole = h.state().submitted_requests()[0].mask.as_ref().clone();
+    let imgs = send_request_samples(&mut h, 1, &[[200, 0, 0], [0, 200, 0]]);
+    h.get_by_label("Seed 1").click_modifiers(Modifiers::SHIFT);
+    settle(&mut h);
+    h.get_by_label("Mix").click();
+    settle(&mut h);
+    assert_eq!(h.state().prefs.tool, Tool::Mix);
+    h.state_mut().prefs.brush_radius = 3.0;
+    h.state_mut().steer.feather_px = 4.0;
+    drag_photo(&mut h, &[(22.0, 25.0), (30.0, 25.0)]);
+    wait_until(&mut h, |s| {
+        s.gallery
+            .mix_slot()
+            .is_some_and(|i| s.gallery.tiles[i].photo.is_some())
+    });
+    assert_eq!(h.state().doc.as_ref().unwrap().mask(), &hole);
+    let g = &h.state().gallery;
+    let i = g.mix_slot().unwrap();
+    assert_eq!(
+        g.selected,
+        Some(i),
+        "the mix is selected: the next stroke adds to it"
+    );
+    let tile = &g.tiles[i];
+    let stack = tile.mix.as_ref().unwrap().stack.as_ref().unwrap();
+    let step = stack.steps().next().unwrap();
+    assert_eq!(step.other, ZSpec::Seed(1));
+    assert_eq!(step.feather_px, 4.0);
+    let want = mix(&imgs[0], &imgs[1], &hole, &step.brush, 4.0).unwrap();
+    let one = tile.photo.as_deref().unwrap().clone();
+    assert_eq!(
+        one, want,
+        "the slot holds exactly the mix of the two samples"
+    );
+    assert_eq!(
+        one.get_pixel(26, 25).0,
+        [0, 200, 0],
+        "brushed: the other sample"
+    );
+    assert_eq!(
+        one.get_pixel(30, 36).0,
+        [200, 0, 0],
+        "far from the brush: the base"
+    );
+    assert_eq!(
+        one.get_pixel(10, 10),
+        imgs[0].get_pixel(10, 10),
+        "known pixels stay"
+    );
+    assert!(h.query_by_label("Mix (1 step)").is_some());
+
+    // A second stroke is a second step; undo gives back the first exactly.
+    drag_photo(&mut h, &[(24.0, 35.0), (34.0, 35.0)]);
+    wait_until(&mut h, |s| {
+        s.gallery.mix_slot().is_some_and(|i| {
+            s.gallery.tiles[i]
+                .mix
+                .as_ref()
+                .is_some_and(|m| m.steps == 2 && m.stack.is_some())
+        })
+    });
+    let i = h.state().gallery.mix_slot().unwrap();
+    let two = h.state().gallery.tiles[i].photo.as_deref().unwrap().clone();
+    assert_eq!(two.get_pixel(29, 35).0, [0, 200, 0]);
+    h.get_by_label("Undo mix step").click();
+    wait_until(&mut h, |s| {
+        s.gallery.mix_slot().is_some_and(|i| {
+            s.gallery.tiles[i]
+                .mix
+                .as_ref()
+                .is_some_and(|m| m.steps == 1 && m.stack.is_some())
+        })
+    });
+    let i = h.state().gallery.mix_slot().unwrap();
+    assert_eq!(h.state().gallery.tiles[i].photo.as_deref(), Some(&one));
+
+    // Applying the mix is one undoable step like any sample.
+    h.key_press(Key::Enter);
+    settle(&mut h);
+    assert_eq!(h.state().doc.as_ref().unwrap().photo().as_ref(), &one);
+
+    // Discarding removes the slot and selects its base.
+    h.get_by_label("Discard mix").click();
+    settle(&mut h);
+    assert!(h.state().gallery.mix_slot().is_none());
+    assert_eq!(h.state().gallery.selected, Some(0));
+}

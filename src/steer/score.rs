@@ -61,6 +61,9 @@ pub struct SeamScore {
 pub enum Realism {
     /// The model has no discriminator (the embedded default model ships without one).
     NoDiscriminator,
+    /// Not computed: a mix is blended from scored samples on the studio's file thread, away
+    /// from the model.
+    NotComputed,
     /// The mean of the discriminator's prediction maps over its scales, on the context box
     /// resized to the model resolution (with the hole map, as in training). Hinge-trained:
     /// about +1 and above for what it takes as real, −1 and below for fakes.
@@ -74,7 +77,7 @@ impl Realism {
     /// The score, when there is one.
     pub fn value(&self) -> Option<f32> {
         match self {
-            Self::NoDiscriminator => None,
+            Self::NoDiscriminator | Self::NotComputed => None,
             Self::Score { value } => Some(*value),
         }
     }

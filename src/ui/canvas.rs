@@ -4,7 +4,8 @@
 //!   drag with space held, pans; [`View::fit`] fits the photo to the window.
 //! * Tools: brush and eraser (round, radius in photo pixels, `[` and `]` resize), rectangle and
 //!   lasso (a primary drag paints holes, a secondary drag erases). A secondary drag with the
-//!   brush erases too.
+//!   brush erases too. The steering brushes (keep, mix) paint a layer of their own with the
+//!   same round brush ([`crate::ui::steer`]).
 //!
 //! Strokes are kept as data and rasterised into the [`Document`]'s mask at photo resolution
 //! as the pointer moves (see [`crate::ui::doc`]), so the mask is exact whatever the zoom.
@@ -27,11 +28,43 @@ pub enum Tool {
     Rect,
     /// Draw a free-hand closed outline.
     Lasso,
+    /// Brush over the selected sample what the next re-roll keeps (see [`crate::ui::steer`]).
+    Keep,
+    /// Brush the compared sample into the selected one (see [`crate::ui::steer`]).
+    Mix,
 }
 
 impl Tool {
-    /// All tools, in toolbar order.
-    pub const ALL: [Tool; 4] = [Tool::Brush, Tool::Eraser, Tool::Rect, Tool::Lasso];
+    /// Every tool (each has a shortcut).
+    pub const ALL: [Tool; 6] = [
+        Tool::Brush,
+        Tool::Eraser,
+        Tool::Rect,
+        Tool::Lasso,
+        Tool::Keep,
+        Tool::Mix,
+    ];
+    /// The mask tools, in toolbar order.
+    pub const MASK: [Tool; 4] = [Tool::Brush, Tool::Eraser, Tool::Rect, Tool::Lasso];
+    /// The steering brushes, which paint over the previewed sample, never the mask.
+    pub const STEER: [Tool; 2] = [Tool::Keep, Tool::Mix];
+
+    /// What it does, for tooltips.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Tool::Brush => "Paint the hole",
+            Tool::Eraser => "Erase the hole",
+            Tool::Rect => "Drag a rectangular hole",
+            Tool::Lasso => "Draw the outline of a hole",
+            Tool::Keep => "Brush over the selected sample what to keep, then re-roll the rest",
+            Tool::Mix => "Brush the compared sample into the selected one",
+        }
+    }
+
+    /// Whether it paints a steering layer instead of the mask.
+    pub fn is_steering(self) -> bool {
+        matches!(self, Tool::Keep | Tool::Mix)
+    }
 
     /// The name shown in the toolbar.
     pub fn label(self) -> &'static str {
@@ -40,6 +73,8 @@ impl Tool {
             Tool::Eraser => "Eraser",
             Tool::Rect => "Rectangle",
             Tool::Lasso => "Lasso",
+            Tool::Keep => "Keep",
+            Tool::Mix => "Mix",
         }
     }
 
@@ -50,6 +85,8 @@ impl Tool {
             Tool::Eraser => egui::Key::E,
             Tool::Rect => egui::Key::R,
             Tool::Lasso => egui::Key::L,
+            Tool::Keep => egui::Key::K,
+            Tool::Mix => egui::Key::X,
         }
     }
 }
@@ -152,6 +189,8 @@ enum Gesture {
     Rect { a: Pos2, b: Pos2, hole: bool },
     /// A lasso outline (photo pixels).
     Lasso { points: Vec<Pos2>, hole: bool },
+    /// A stroke of a steering brush on its layer.
+    Layer,
     /// Panning with the pointer.
     Pan,
 }
@@ -169,6 +208,8 @@ pub struct CanvasOutput {
     pub edited: bool,
     /// Whether a stroke is in progress (the mask keeps changing).
     pub stroking: bool,
+    /// A steering brush's stroke ended this frame.
+    pub layer_stroke_ended: bool,
 }
 
 /// The tool and brush a frame paints with (the preferences hold them; the canvas reads them).
@@ -224,11 +265,14 @@ impl Canvas {
 
     /// Shows the canvas filling the available space, painting with `brush`. `paint_layers`
     /// draws the photo and its overlays (in this order) with the frame's transform; the canvas
-    /// then draws the cursor and any shape in progress on top.
+    /// then draws `layer` (the steering brush's, when its tool is active and it may paint), the
+    /// cursor and any shape in progress on top. A steering tool paints only `layer`, never the
+    /// document.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
         mut doc: Option<&mut Document>,
+        mut layer: Option<&mut crate::ui::steer::BrushLayer>,
         brush: Brush,
         paint_layers: impl FnOnce(&egui::Painter, &Xform),
     ) -> CanvasOutput {
@@ -340,14 +384,36 @@ impl Canvas {
                             hole: !erase,
                         }
                     }
+                    Tool::Keep | Tool::Mix => {
+                        if let Some(l) = layer.as_deref_mut() {
+                            l.begin_stroke((ip.x, ip.y), brush.radius, !erase);
+                            self.gesture = Gesture::Layer;
+                        }
+                    }
                 }
             }
         }
 
         // Continue or finish it.
         let still_down = input.any_down;
+        let mut layer_stroke_ended = false;
         match &mut self.gesture {
             Gesture::Idle => {}
+            Gesture::Layer => {
+                if let Some(l) = layer.as_deref_mut() {
+                    if let Some(p) = input.latest {
+                        let ip = to_img(p);
+                        l.extend_stroke((ip.x, ip.y));
+                    }
+                    if !still_down {
+                        l.end_stroke();
+                    }
+                }
+                if !still_down {
+                    self.gesture = Gesture::Idle;
+                    layer_stroke_ended = true;
+                }
+            }
             Gesture::Pan => {
                 // The press frame's delta is the jump to where the button went down.
                 if !idle_before {
@@ -424,6 +490,9 @@ impl Canvas {
                 Vec2::new(w as f32, h as f32),
             ));
             paint_layers(&painter, &xform);
+            if let Some(l) = layer {
+                l.paint(ui.ctx(), &painter, &xform);
+            }
             painter.rect_stroke(photo, 0.0, theme::PHOTO_BORDER, StrokeKind::Outside);
         }
         match &self.gesture {
@@ -442,7 +511,10 @@ impl Canvas {
         }
         let hover = if over { input.latest } else { None };
         if let Some(p) = hover
-            && matches!(brush.tool, Tool::Brush | Tool::Eraser)
+            && matches!(
+                brush.tool,
+                Tool::Brush | Tool::Eraser | Tool::Keep | Tool::Mix
+            )
             && !matches!(self.gesture, Gesture::Pan)
             && size.is_some()
         {
@@ -475,7 +547,8 @@ impl Canvas {
             xform,
             hover: hover.map(to_img),
             edited,
-            stroking: matches!(self.gesture, Gesture::Stroke),
+            stroking: matches!(self.gesture, Gesture::Stroke | Gesture::Layer),
+            layer_stroke_ended,
         }
     }
 }

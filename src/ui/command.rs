@@ -55,6 +55,18 @@ pub enum Command {
     },
     /// Add fill `i` of the interpolation strip to the gallery.
     KeepBetween(usize),
+    /// Pin what the Keep brush painted over the selected sample and generate the rest again.
+    Reroll,
+    /// Drop the last pin (and bring back the samples it was brushed on).
+    UndoPin,
+    /// Drop every pin: the next generation fills the whole hole again.
+    DropPins,
+    /// The Mix brush's stroke ended: bring the compared sample in where it painted.
+    MixStroke,
+    /// Drop the mix's last step.
+    UndoMixStep,
+    /// Remove the mix from the gallery.
+    DiscardMix,
     /// Copy a seed to the clipboard.
     CopySeed(u64),
     /// Make this the first seed of the next generation.

@@ -26,6 +26,7 @@ pub mod gpu;
 pub mod overlay;
 pub mod prefs;
 pub mod script;
+pub mod steer;
 pub mod strip;
 pub mod textures;
 pub mod theme;

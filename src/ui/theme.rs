@@ -59,6 +59,10 @@ pub const ERROR_TEXT: Color32 = Color32::from_rgb(255, 110, 110);
 pub const WARN_TEXT: Color32 = Color32::from_rgb(255, 200, 90);
 /// Dimmed explanatory text.
 pub const HINT_TEXT: Color32 = Color32::from_gray(160);
+/// What the Keep brush painted, over the previewed sample (premultiplied green).
+pub const KEEP_TINT: Color32 = Color32::from_rgba_premultiplied(30, 110, 40, 110);
+/// The Mix brush's stroke in progress (premultiplied blue).
+pub const MIX_TINT: Color32 = Color32::from_rgba_premultiplied(30, 60, 130, 110);
 /// Backdrop of modal dialogs.
 pub const MODAL_BACKDROP: Color32 = Color32::from_black_alpha(140);
 

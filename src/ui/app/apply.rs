@@ -65,6 +65,15 @@ impl Studio {
             Command::ShowBetween => self.show_between(),
             Command::MakeBetween { ends, between } => self.make_between(ends, between),
             Command::KeepBetween(i) => self.keep_between(i),
+            Command::Reroll => self.reroll(),
+            Command::UndoPin => self.undo_pin(),
+            Command::DropPins => self.drop_pins(),
+            Command::MixStroke => self.mix_stroke(),
+            Command::UndoMixStep => self.undo_mix_step(),
+            Command::DiscardMix => {
+                self.gallery.discard_mix();
+                self.status.post("Mix discarded", false);
+            }
             Command::CopySeed(seed) => {
                 ctx.copy_text(seed.to_string());
                 self.status.post(format!("Copied seed {seed}"), false);
@@ -303,7 +312,7 @@ impl Studio {
     /// Opens the interpolation strip for the selected and the compared samples.
     fn show_between(&mut self) {
         let g = &self.gallery;
-        let spec = |i: usize| g.tiles.get(i).map(|t| t.spec);
+        let spec = |i: usize| g.tiles.get(i).filter(|t| t.mix.is_none()).map(|t| t.spec);
         let pair = match (g.selected, g.wipe_right()) {
             (Some(a), WipeRight::Sample(b)) => (spec(a), spec(b)),
             _ => (None, None),
@@ -317,6 +326,9 @@ impl Studio {
                 "Pick two samples made from seeds (not fills kept from a strip)",
                 true,
             ),
+            _ if g.selected.is_some() && g.compare.is_some() => self
+                .status
+                .post("Pick two samples made from seeds (not the mix)", true),
             _ => self.status.post(
                 "Pick two samples first: click one, Shift-click the other",
                 true,
@@ -326,18 +338,21 @@ impl Studio {
 
     /// Asks the inference worker for the fills between two seeds.
     fn make_between(&mut self, ends: StripEnds, between: u32) {
-        let Some(doc) = &self.doc else {
+        if self.doc.is_none() {
             self.status.post("Open a photo first", true);
             return;
-        };
+        }
         if self.model.info.is_none() {
             self.status
                 .post("No model is loaded: open a model folder first", true);
             return;
         }
+        let Some((photo, mask)) = self.generation_inputs() else {
+            return;
+        };
         let req = StripRequest {
-            photo: doc.photo().clone(),
-            mask: Arc::new(doc.mask().clone()),
+            photo,
+            mask,
             from: ends.from,
             to: ends.to,
             steps: between.clamp(1, MAX_BETWEEN) + 1,
@@ -391,17 +406,20 @@ impl Studio {
         }
     }
 
-    fn generate(&mut self) {
-        let Some(doc) = &self.doc else {
+    pub(super) fn generate(&mut self) {
+        if self.doc.is_none() {
             self.status.post("Open a photo first", true);
             return;
-        };
+        }
         if self.model.info.is_none() {
             self.status
                 .post("No model is loaded: open a model folder first", true);
             return;
         }
-        let mask = doc.mask();
+        // The document's photo and hole, or with the pins applied.
+        let Some((photo, mask)) = self.generation_inputs() else {
+            return;
+        };
         let holes = mask.hole_count();
         if holes == 0 {
             self.status
@@ -421,8 +439,8 @@ impl Studio {
         let n = self.prefs.samples.clamp(1, MAX_SAMPLES) as u64;
         let seeds: Vec<u64> = (0..n).map(|i| self.prefs.seed.wrapping_add(i)).collect();
         let req = InferRequest {
-            photo: doc.photo().clone(),
-            mask: Arc::new(mask.clone()),
+            photo,
+            mask,
             seeds,
             opts: InpaintOptions {
                 margin: self.prefs.margin,
@@ -464,10 +482,20 @@ impl Studio {
             samples_done: 0,
             sample_time: Duration::ZERO,
         };
+        let (pins, base_mask, pins_consistent) = match self.pin_record() {
+            Some((pins, base, pin_opts)) => {
+                let same = pin_opts.iter().all(|o| *o == opts);
+                (pins, base, same)
+            }
+            None => (Vec::new(), mask.clone(), true),
+        };
         self.basis = self.model.info.as_ref().map(|m| super::recipe::Basis {
             generation: g,
             photo,
-            mask,
+            mask: base_mask,
+            hole: mask,
+            pins,
+            pins_consistent,
             opts,
             model: m.source.clone(),
             resolution: m.resolution,

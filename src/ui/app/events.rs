@@ -18,7 +18,7 @@ impl Studio {
     pub fn handle_event(&mut self, ctx: &egui::Context, e: WorkerEvent) {
         match e {
             WorkerEvent::Infer(e) => self.handle_infer_event(ctx, e),
-            WorkerEvent::Job(r) => self.handle_job(r),
+            WorkerEvent::Job(r) => self.handle_job(ctx, r),
             WorkerEvent::Train(e) => self.training.handle_event(ctx, e),
             WorkerEvent::TrainingEnded => self.training.thread_ended(),
         }
@@ -208,7 +208,7 @@ impl Studio {
         }
     }
 
-    fn handle_job(&mut self, r: JobResult) {
+    fn handle_job(&mut self, ctx: &egui::Context, r: JobResult) {
         match r {
             JobResult::Picked { path: None, .. } => {}
             JobResult::Picked {
@@ -276,6 +276,11 @@ impl Studio {
                     .post(format!("Saved the {what} to {}", path.display()), false);
             }
             JobResult::RecipeOpened(o) => self.recipe_opened(*o),
+            JobResult::Mixed {
+                generation,
+                stack,
+                outcome,
+            } => self.mixed(ctx, generation, stack, outcome),
             JobResult::Failed { task, error } => {
                 self.status
                     .post(format!("{}: {error}", task.failure()), true);

@@ -19,6 +19,7 @@ mod events;
 mod panels;
 mod recipe;
 mod shortcuts;
+mod steering;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ use crate::ui::gallery::Gallery;
 use crate::ui::overlay::{ModelMaps, Overlay};
 use crate::ui::prefs::Prefs;
 use crate::ui::script::{Script, ScriptRun, Stage};
+use crate::ui::steer::Steer;
 use crate::ui::strip::Strip;
 use crate::ui::textures::{PIXEL_OPTIONS, PixelTexture};
 use crate::ui::theme;
@@ -108,6 +110,8 @@ pub struct Studio {
     pub gallery: Gallery,
     /// The interpolation strip window.
     pub strip: Strip,
+    /// The steering brushes (keep, mix) and their settings.
+    pub steer: Steer,
     /// The training panel.
     pub training: TrainingPanel,
     /// The status bar and banners (messages, errors, photo notes, timings).
@@ -125,6 +129,7 @@ pub struct Studio {
     photo_tex: PixelTexture,
     saves: HashMap<PathBuf, SaveKind>,
     basis: Option<recipe::Basis>,
+    pins: Option<steering::Pinned>,
     script: Option<ScriptRun>,
     frame_began: Instant,
 }
@@ -169,6 +174,7 @@ impl Studio {
                 ..Gallery::default()
             },
             strip: Strip::default(),
+            steer: Steer::default(),
             training: TrainingPanel::default(),
             status,
             model: ModelState::default(),
@@ -182,6 +188,7 @@ impl Studio {
             photo_tex: PixelTexture::new("photo", PIXEL_OPTIONS),
             saves: HashMap::new(),
             basis: None,
+            pins: None,
             script: None,
             frame_began: Instant::now(),
         };
@@ -229,6 +236,11 @@ impl Studio {
     /// The model loads asked of the inference worker (recording workers only; tests).
     pub fn requested_models(&self) -> &[ModelSource] {
         self.workers.requested_models()
+    }
+
+    /// How many pins the next generation starts from.
+    pub fn pin_count(&self) -> usize {
+        self.steer_facts().pins
     }
 
     /// The workers (what a recording one was asked to do, in tests).
@@ -330,6 +342,12 @@ impl Studio {
         self.workers.cancel();
         self.generation = Generation::default();
         self.basis = None;
+        self.pins = None;
+        let (w, h) = image.dimensions();
+        self.steer.keep.fit(w, h);
+        self.steer.mix.fit(w, h);
+        self.steer.keep.clear();
+        self.steer.mix.clear();
         self.doc = Some(Document::new(image, source));
         self.canvas.request_fit();
         self.overlay.reset();

@@ -11,7 +11,8 @@ use super::{SaveKind, Studio};
 use crate::inference::worker::{InferRequest, ModelSource};
 use crate::inference::{InpaintOptions, ZSpec};
 use crate::mask::Mask;
-use crate::steer::recipe::Input;
+use crate::steer::pin::Pin;
+use crate::steer::recipe::{Input, MixPlan};
 use crate::ui::doc::{MaskOp, WholeMaskOp};
 use crate::ui::gallery::MAX_SAMPLES;
 use crate::ui::theme;
@@ -25,8 +26,14 @@ pub(super) struct Basis {
     pub generation: u64,
     /// The photo's file, when the samples were made from the photo as it was opened.
     pub photo: Option<PathBuf>,
-    /// The mask.
+    /// The mask as the user painted it (before any pin).
     pub mask: Arc<Mask>,
+    /// The hole the samples filled (the mask minus the pins).
+    pub hole: Arc<Mask>,
+    /// The pins the samples were made under, in order.
+    pub pins: Vec<Pin>,
+    /// Whether every pin was made under the samples' settings (a recipe records one set).
+    pub pins_consistent: bool,
     /// Every setting.
     pub opts: InpaintOptions,
     /// The model.
@@ -44,6 +51,12 @@ enum NoRecipe {
     Running,
     /// The photo was not opened from a file, or was edited before generating.
     NoPhotoFile,
+    /// A pin was made under other settings than the samples (margin, feather, detail).
+    PinSettings,
+    /// A raw sample went into the mix while detail was on.
+    RawMix,
+    /// A mix step is being made.
+    Mixing,
 }
 
 impl NoRecipe {
@@ -55,6 +68,15 @@ impl NoRecipe {
                 "A recipe names the photo file: save the edited photo, open it and generate \
                  again, then save the recipe"
             }
+            Self::PinSettings => {
+                "A pin was made under other settings than these samples, and a recipe records \
+                 one set: keep the settings while pinning, or apply and save the image instead"
+            }
+            Self::RawMix => {
+                "The mix has raw samples in it while detail was on, and a recipe replays the \
+                 detailed ones: mix the detailed samples, or save the mix as an image"
+            }
+            Self::Mixing => "Wait until the mix step is made, then save the recipe",
         }
     }
 }
@@ -76,18 +98,38 @@ impl Studio {
             .gallery
             .tiles
             .iter()
-            .filter(|t| t.photo.is_some())
+            .filter(|t| t.photo.is_some() && t.mix.is_none())
             .map(|t| t.spec)
             .collect();
         if samples.is_empty() {
             return Err(NoRecipe::NoSamples);
         }
+        if !basis.pins_consistent {
+            return Err(NoRecipe::PinSettings);
+        }
+        let mix = match self
+            .gallery
+            .mix_slot()
+            .and_then(|i| self.gallery.tiles[i].mix.as_ref())
+        {
+            None => None,
+            Some(m) if m.raw_parts => return Err(NoRecipe::RawMix),
+            Some(m) => {
+                let stack = m.stack.as_ref().ok_or(NoRecipe::Mixing)?;
+                Some(MixPlan {
+                    base: stack.base_spec(),
+                    steps: stack.steps().cloned().collect(),
+                })
+            }
+        };
         Ok(RecipeDraft {
             photo,
             mask: basis.mask.clone(),
             model: basis.model.clone(),
             resolution: basis.resolution,
             samples,
+            pins: basis.pins.clone(),
+            mix,
             opts: basis.opts,
             backend: self
                 .model

@@ -108,6 +108,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+Z", "Undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
     ("B, E, R, L", "Brush, eraser, rectangle, lasso"),
+    ("K, X", "Keep brush (pin and re-roll), mix brush"),
     ("[  ]", "Smaller, larger brush"),
     ("Right drag", "Erase with any tool"),
     ("Wheel", "Zoom about the cursor"),

@@ -27,6 +27,7 @@ use image::RgbImage;
 use crate::imageops::ContextBox;
 use crate::inference::ZSpec;
 use crate::inference::worker::sample_region;
+use crate::steer::mix::MixStack;
 use crate::steer::score::SampleScores;
 use crate::ui::command::{Command, SaveTarget};
 use crate::ui::textures::{PIXEL_OPTIONS, color_image};
@@ -59,6 +60,18 @@ pub fn spec_label(spec: &ZSpec) -> String {
     format!("Seed {}", spec.normalized())
 }
 
+/// The gallery's mix slot: the steps so far (see [`crate::ui::steer`]).
+#[derive(Debug)]
+pub struct MixSlot {
+    /// The mix, its base and every step's pixels (away while a step is being computed).
+    pub stack: Option<Box<MixStack>>,
+    /// How many steps it has.
+    pub steps: usize,
+    /// Whether a raw sample went into it while detail was on (a recipe, which replays
+    /// detailed samples, could not make it again).
+    pub raw_parts: bool,
+}
+
 /// One gallery slot.
 pub struct Tile {
     /// Its seed (for a kept interpolation fill, the seed its detail would use).
@@ -84,9 +97,48 @@ pub struct Tile {
     /// The filled region (the context box within the photo) as a texture, for the canvas
     /// preview and the comparison; made on demand.
     region: Option<(TextureHandle, Rect)>,
+    /// Set for the gallery's mix slot (its `spec` and `seed` are the mix's base sample's).
+    pub mix: Option<MixSlot>,
 }
 
 impl Tile {
+    fn new(seed: u64, spec: ZSpec, detail: DetailStatus) -> Self {
+        Self {
+            seed,
+            spec,
+            photo: None,
+            took: None,
+            detail,
+            detail_took: None,
+            scores: None,
+            raw_scores: None,
+            detailed_scores: None,
+            raw: None,
+            detailed: None,
+            thumb: None,
+            region: None,
+            mix: None,
+        }
+    }
+
+    /// Whether the version shown is the full-resolution detailed one.
+    pub fn shows_detailed(&self) -> bool {
+        self.photo.is_some()
+            && matches!((&self.photo, &self.detailed), (Some(p), Some((d, _))) if Arc::ptr_eq(p, d))
+    }
+
+    /// The slot's name: `Seed 7`, `Seed 3..7@2/6`, or `Mix (2 steps)`.
+    pub fn label(&self) -> String {
+        match &self.mix {
+            Some(m) => format!(
+                "Mix ({} step{})",
+                m.steps,
+                if m.steps == 1 { "" } else { "s" }
+            ),
+            None => spec_label(&self.spec),
+        }
+    }
+
     /// Makes the raw or the detailed version the shown one (the detailed only when it exists
     /// and `raw` is false).
     fn show(&mut self, raw: bool) {
@@ -157,27 +209,14 @@ impl Gallery {
     /// versions will follow.
     pub fn begin(&mut self, generation: u64, seeds: &[u64], photo_size: (u32, u32), detail: bool) {
         self.generation = Some(generation);
+        let status = if detail {
+            DetailStatus::Waiting
+        } else {
+            DetailStatus::Off
+        };
         self.tiles = seeds
             .iter()
-            .map(|&seed| Tile {
-                seed,
-                spec: ZSpec::Seed(seed),
-                photo: None,
-                took: None,
-                detail: if detail {
-                    DetailStatus::Waiting
-                } else {
-                    DetailStatus::Off
-                },
-                detail_took: None,
-                scores: None,
-                raw_scores: None,
-                detailed_scores: None,
-                raw: None,
-                detailed: None,
-                thumb: None,
-                region: None,
-            })
+            .map(|&seed| Tile::new(seed, ZSpec::Seed(seed), status.clone()))
             .collect();
         self.selected = None;
         self.compare = None;
@@ -187,13 +226,7 @@ impl Gallery {
 
     /// Empties the gallery.
     pub fn clear(&mut self) {
-        *self = Gallery {
-            preview: self.preview,
-            show_raw: self.show_raw,
-            sort: self.sort,
-            wipe: self.wipe.kept(),
-            ..Gallery::default()
-        };
+        drop(self.take());
     }
 
     /// Sets the context box of the current generation.
@@ -248,25 +281,136 @@ impl Gallery {
         if generation.is_none() || self.generation != generation {
             return None;
         }
-        self.tiles.push(Tile {
-            seed: spec.detail_seed(),
-            spec,
-            photo: None,
-            took: None,
-            detail: DetailStatus::Off,
-            detail_took: None,
-            scores: None,
-            raw_scores: Some(scores),
-            detailed_scores: None,
-            raw: Some((photo, thumb)),
-            detailed: None,
-            thumb: None,
-            region: None,
-        });
+        let mut tile = Tile::new(spec.detail_seed(), spec, DetailStatus::Off);
+        tile.raw_scores = Some(scores);
+        tile.raw = Some((photo, thumb));
+        self.tiles.push(tile);
         let i = self.tiles.len() - 1;
         self.tiles[i].show(self.show_raw);
         self.selected = Some(i);
         Some(i)
+    }
+
+    /// The mix slot's index, if the gallery has one.
+    pub fn mix_slot(&self) -> Option<usize> {
+        self.tiles.iter().position(|t| t.mix.is_some())
+    }
+
+    /// Takes the mix's stack out of its slot (to compute a step off the UI thread); `None`
+    /// when there is no mix or a step is under way.
+    pub fn take_mix_stack(&mut self) -> Option<Box<MixStack>> {
+        let i = self.mix_slot()?;
+        self.tiles[i].mix.as_mut()?.stack.take()
+    }
+
+    /// Stores the mix of `generation` as it is now (ignored for another generation), making
+    /// its slot when there is none and selecting it; a mix without steps removes the slot and
+    /// selects its base sample. Returns the slot's index.
+    #[allow(clippy::too_many_arguments)] // the fields of one `JobResult::Mixed`
+    pub fn set_mix(
+        &mut self,
+        ctx: &egui::Context,
+        generation: u64,
+        stack: Box<MixStack>,
+        image: Arc<RgbImage>,
+        thumb: &RgbImage,
+        scores: Result<SampleScores, String>,
+        raw_parts: bool,
+    ) -> Option<usize> {
+        if self.generation != Some(generation) {
+            return None;
+        }
+        let steps = stack.steps().count();
+        let base = stack.base_spec();
+        let existing = self.mix_slot();
+        if steps == 0 {
+            if let Some(i) = existing {
+                self.remove_slot(i);
+            }
+            self.selected = self
+                .tiles
+                .iter()
+                .position(|t| t.mix.is_none() && t.spec == base)
+                .or(self.selected);
+            return None;
+        }
+        let i = match existing {
+            Some(i) => i,
+            None => {
+                let seed = base.detail_seed();
+                self.tiles.push(Tile::new(seed, base, DetailStatus::Off));
+                self.tiles.len() - 1
+            }
+        };
+        let tex = ctx.load_texture(format!("mix-{steps}"), color_image(thumb), PIXEL_OPTIONS);
+        let tile = &mut self.tiles[i];
+        let raw_parts = raw_parts || tile.mix.as_ref().is_some_and(|m| m.raw_parts);
+        tile.mix = Some(MixSlot {
+            stack: Some(stack),
+            steps,
+            raw_parts,
+        });
+        tile.raw = Some((image, tex));
+        tile.raw_scores = Some(scores);
+        tile.show(self.show_raw);
+        self.selected = Some(i);
+        if self.compare == Some(i) {
+            self.compare = None;
+        }
+        Some(i)
+    }
+
+    /// Gives a mix stack back to its slot after a step failed.
+    pub fn return_mix_stack(&mut self, generation: u64, stack: Box<MixStack>) {
+        if self.generation != Some(generation) {
+            return;
+        }
+        if let Some(i) = self.mix_slot()
+            && let Some(m) = self.tiles[i].mix.as_mut()
+        {
+            m.stack = Some(stack);
+        }
+    }
+
+    /// Removes the mix slot.
+    pub fn discard_mix(&mut self) {
+        if let Some(i) = self.mix_slot() {
+            let base = self.tiles[i].spec;
+            self.remove_slot(i);
+            if self.selected.is_none() {
+                self.selected = self
+                    .tiles
+                    .iter()
+                    .position(|t| t.photo.is_some() && t.spec == base);
+            }
+        }
+    }
+
+    fn remove_slot(&mut self, i: usize) {
+        if i >= self.tiles.len() {
+            return;
+        }
+        self.tiles.remove(i);
+        let shift = |v: Option<usize>| match v {
+            Some(j) if j == i => None,
+            Some(j) if j > i => Some(j - 1),
+            other => other,
+        };
+        self.selected = shift(self.selected);
+        self.compare = shift(self.compare);
+    }
+
+    /// Takes the gallery out, leaving an empty one with the same view settings (preview, raw,
+    /// sort, wipe).
+    pub fn take(&mut self) -> Gallery {
+        let view = Gallery {
+            preview: self.preview,
+            show_raw: self.show_raw,
+            sort: self.sort,
+            wipe: self.wipe.kept(),
+            ..Gallery::default()
+        };
+        std::mem::replace(self, view)
     }
 
     /// Stores a sample's detailed version (ignored for another generation or seed).
@@ -454,6 +598,7 @@ impl Gallery {
                 actions.push(Command::Save(SaveTarget::AllSamples));
             }
             if let Some(i) = self.selected
+                && self.tiles[i].mix.is_none()
                 && ui.button("Copy seed").clicked()
             {
                 actions.push(Command::CopySeed(self.tiles[i].seed));
@@ -549,6 +694,7 @@ impl Gallery {
         let compared = self.compare == Some(i);
         let tile = &self.tiles[i];
         let seed = tile.seed;
+        let is_mix = tile.mix.is_some();
         let mut clicked = false;
         ui.vertical(|ui| {
             let (rect, resp) =
@@ -603,7 +749,7 @@ impl Gallery {
                 ui.painter()
                     .rect_stroke(rect, 2.0, theme::COMPARE_TILE, StrokeKind::Outside);
             }
-            let name = spec_label(&tile.spec);
+            let name = tile.label();
             let text = match &tile.detail {
                 DetailStatus::Failed(_) => format!("{name} (raw)"),
                 DetailStatus::Running(f) => format!("{name} · {:.0} %", 100.0 * f),
@@ -633,6 +779,12 @@ impl Gallery {
                 }
                 if ui.add_enabled(ready, egui::Button::new("Save…")).clicked() {
                     actions.push(Command::Save(SaveTarget::Sample(i)));
+                }
+                if is_mix {
+                    if ui.button("Discard mix").clicked() {
+                        actions.push(Command::DiscardMix);
+                    }
+                    return;
                 }
                 if ui.button("Copy seed").clicked() {
                     actions.push(Command::CopySeed(seed));

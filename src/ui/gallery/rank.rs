@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use crate::steer::score::SampleScores;
+use crate::steer::score::{Realism, SampleScores};
 
 use super::Tile;
 
@@ -85,10 +85,14 @@ pub fn badge_text(s: &SampleScores) -> String {
 pub fn badge(ui: &mut egui::Ui, scores: &Result<SampleScores, String>) {
     match scores {
         Ok(s) => {
-            let help = if s.realism.value().is_some() {
-                format!("{SEAM_HELP}\n{REALISM_HELP}")
-            } else {
-                format!("{SEAM_HELP}\n(the model has no discriminator: no realism score)")
+            let help = match s.realism {
+                Realism::Score { .. } => format!("{SEAM_HELP}\n{REALISM_HELP}"),
+                Realism::NoDiscriminator => {
+                    format!("{SEAM_HELP}\n(the model has no discriminator: no realism score)")
+                }
+                Realism::NotComputed => {
+                    format!("{SEAM_HELP}\n(a mix has no realism score: its parts have theirs)")
+                }
             };
             ui.small(badge_text(s)).on_hover_text(help);
         }

@@ -167,6 +167,16 @@ pub enum JobResult {
         /// Where.
         path: PathBuf,
     },
+    /// A mix step was computed (or undone) off the UI thread.
+    Mixed {
+        /// The generation whose gallery holds the mix.
+        generation: u64,
+        /// The mix with the step, or as it was when the step failed.
+        stack: Box<crate::steer::mix::MixStack>,
+        /// What came of it: the mixed photo, its thumbnail and scores, and whether a raw
+        /// sample went in while detail was on; or why the step failed.
+        outcome: std::result::Result<MixedImage, String>,
+    },
     /// A recipe was read and checked against the inputs.
     RecipeOpened(Box<super::recipe::OpenedRecipe>),
     /// A job failed.
@@ -176,6 +186,19 @@ pub enum JobResult {
         /// Why, with causes.
         error: String,
     },
+}
+
+/// A mix as it is after a step.
+#[derive(Debug)]
+pub struct MixedImage {
+    /// The mixed photo.
+    pub image: Arc<RgbImage>,
+    /// Its gallery thumbnail.
+    pub thumb: RgbImage,
+    /// Its seam score (the realism score needs the model: not computed for mixes).
+    pub scores: std::result::Result<crate::steer::score::SampleScores, String>,
+    /// A raw sample went into this step while detail was on.
+    pub raw_parts: bool,
 }
 
 type Job = Box<dyn FnOnce() -> JobResult + Send>;

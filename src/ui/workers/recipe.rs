@@ -13,7 +13,10 @@ use crate::inference::worker::ModelSource;
 use crate::inference::{InpaintOptions, ZSpec};
 use crate::mask::Mask;
 use crate::model::embedded;
-use crate::steer::recipe::{FORMAT, HashedFile, Input, Naming, Recipe};
+use crate::steer::pin::Pin;
+use crate::steer::recipe::{
+    FORMAT, HashedFile, Input, MixPlan, MixRecord, MixStepRecord, Naming, PinRecord, Recipe,
+};
 
 /// What the studio knows about the gallery whose recipe is saved.
 #[derive(Debug, Clone)]
@@ -28,6 +31,10 @@ pub struct RecipeDraft {
     pub resolution: usize,
     /// The samples, in gallery order.
     pub samples: Vec<ZSpec>,
+    /// The pins the samples were made under, in order.
+    pub pins: Vec<Pin>,
+    /// The gallery's mix, if it has one.
+    pub mix: Option<MixPlan>,
     /// Every setting of the generation.
     pub opts: InpaintOptions,
     /// The backend's description.
@@ -91,7 +98,8 @@ fn model_path(model: &ModelSource) -> PathBuf {
 }
 
 /// Writes the recipe of `draft` to `path` (format 2, as `pdpaint inpaint` writes it) and its
-/// mask beside it as `<name>-mask.png`; returns the recipe's path.
+/// masks beside it: `<name>-mask.png`, and `<name>-pin-N.png` and `<name>-mix-N.png` for the
+/// pins and mix steps; returns the recipe's path.
 ///
 /// # Errors
 /// When the photo or model cannot be hashed or a file cannot be written.
@@ -106,6 +114,45 @@ pub fn save_recipe(draft: &RecipeDraft, path: &Path) -> Result<PathBuf> {
     let photo = std::path::absolute(&draft.photo)
         .map_err(|e| Error::io("cannot resolve the photo's path", &draft.photo, e))?;
     let detailed = draft.opts.detail == crate::detail::DetailMode::Patch;
+    let beside_mask = |name: String, mask: &Mask| -> Result<HashedFile> {
+        let file = dir.join(&name);
+        mask.save(&file)?;
+        Ok(HashedFile {
+            sha256: sha256_file(&file)?,
+            path: PathBuf::from(name),
+        })
+    };
+    let pins = draft
+        .pins
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Ok(PinRecord {
+                source: p.source,
+                detail: p.detail,
+                mask: beside_mask(format!("{stem}-pin-{}.png", i + 1), &p.keep)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mix = match &draft.mix {
+        None => None,
+        Some(m) => Some(MixRecord {
+            base: m.base,
+            steps: m
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    Ok(MixStepRecord {
+                        other: s.other,
+                        brush: beside_mask(format!("{stem}-mix-{}.png", i + 1), &s.brush)?,
+                        feather_px: s.feather_px,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            output: None,
+        }),
+    };
     let recipe = Recipe {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
         format: FORMAT,
@@ -132,8 +179,8 @@ pub fn save_recipe(draft: &RecipeDraft, path: &Path) -> Result<PathBuf> {
         context_box: draft.context_box,
         detail: draft.opts.detail,
         detail_params: detailed.then_some(draft.opts.detail_params),
-        pins: Vec::new(),
-        mix: None,
+        pins,
+        mix,
         outputs: Vec::new(),
         raw_outputs: Vec::new(),
     };

@@ -6,7 +6,7 @@
 use egui::{Color32, Key, Pos2, Rect};
 
 use crate::ui::app::Studio;
-use crate::ui::canvas::{Brush, Xform};
+use crate::ui::canvas::{Brush, Tool, Xform};
 use crate::ui::command::Command;
 use crate::ui::doc::Document;
 use crate::ui::gallery::wipe::{self, WipePointer, WipeRight};
@@ -15,7 +15,7 @@ use crate::ui::theme;
 
 impl Studio {
     /// Draws the canvas; returns a generation when a gesture ended with an edit and the user
-    /// asked to generate then.
+    /// asked to generate then, and a mix step when a Mix stroke ended.
     #[must_use]
     pub(super) fn canvas_panel(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let ctx = ui.ctx().clone();
@@ -23,7 +23,21 @@ impl Studio {
         // The selected sample, previewed over the photo, unless the user holds \ or the
         // gallery's "Hold to compare" to see the original.
         let holding = self.gallery.holding_original || ui.input(|i| i.key_down(Key::Backslash));
-        let preview = if self.gallery.preview && !holding {
+        // A steering brush paints over the selected sample: it is shown whatever the preview
+        // setting.
+        let tool = self.prefs.tool;
+        let facts = self.steer_facts();
+        let mix_selected = self
+            .gallery
+            .selected
+            .and_then(|i| self.gallery.tiles.get(i))
+            .is_some_and(|t| t.mix.is_some());
+        let may_paint = match tool {
+            Tool::Keep => facts.selected && !mix_selected,
+            Tool::Mix => facts.selected && facts.compared && !facts.mixing,
+            _ => false,
+        };
+        let preview = if (self.gallery.preview || tool.is_steering()) && !holding {
             self.gallery
                 .selected
                 .and_then(|i| self.gallery.region_texture(&ctx, i))
@@ -64,9 +78,15 @@ impl Studio {
             tool: self.prefs.tool,
             radius: self.prefs.brush_radius,
         };
+        let layer = if may_paint {
+            self.steer.layer_for(tool)
+        } else {
+            None
+        };
         let out = self.canvas.show(
             ui,
             self.doc.as_mut(),
+            layer,
             brush,
             |painter: &egui::Painter, xf: &Xform| {
                 if let Some((w, h)) = size {
@@ -128,10 +148,13 @@ impl Studio {
             && self.prefs.generate_on_stroke
             && self.model.info.is_some()
             && self.doc.as_ref().is_some_and(|d| d.mask().hole_count() > 0);
+        let mut cmds = Vec::new();
         if generate {
-            vec![Command::Generate]
-        } else {
-            Vec::new()
+            cmds.push(Command::Generate);
         }
+        if out.layer_stroke_ended && tool == Tool::Mix {
+            cmds.push(Command::MixStroke);
+        }
+        cmds
     }
 }

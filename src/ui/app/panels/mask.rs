@@ -31,9 +31,9 @@ impl MaskPanel {
     ) -> Vec<Command> {
         ui.heading("Mask");
         ui.horizontal_wrapped(|ui| {
-            for t in Tool::ALL {
+            for t in Tool::MASK {
                 ui.selectable_value(&mut prefs.tool, t, t.label())
-                    .on_hover_text(format!("Shortcut: {:?}", t.key()));
+                    .on_hover_text(format!("{} (shortcut: {:?})", t.hint(), t.key()));
             }
         });
         ui.add(

@@ -109,7 +109,7 @@ impl Studio {
         self.apply_all(&ctx, cmds);
     }
 
-    /// The left column: mask, overlay and generate sections.
+    /// The left column: mask, overlay, generate and steer sections.
     fn tool_column(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let mut out = self.mask_panel.show(ui, &mut self.prefs, self.doc.as_ref());
         ui.separator();
@@ -121,6 +121,9 @@ impl Studio {
             running: self.generating(),
         };
         out.extend(generate::show(ui, &mut self.prefs, facts));
+        ui.separator();
+        let facts = self.steer_facts();
+        out.extend(self.steer.show(ui, &mut self.prefs.tool, facts));
         out
     }
 
