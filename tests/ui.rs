@@ -2132,3 +2132,107 @@ fn the_mix_brush_brings_the_compared_sample_in_and_undo_steps_back() {
     assert!(h.state().gallery.mix_slot().is_none());
     assert_eq!(h.state().gallery.selected, Some(0));
 }
+
+#[test]
+fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
+    use pdpaint::steer::recipe::{Recipe, ReplayEvent, replay};
+    use pdpaint::ui::command::SaveTarget;
+    use sha2::{Digest, Sha256};
+
+    let t = tempfile::tempdir().unwrap();
+    let photo_path = t.path().join("photo.png");
+    photo(96, 64).save(&photo_path).unwrap();
+    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let mut s = real_studio(&answers);
+    s.set_photo(photo(96, 64), Some(photo_path.clone()));
+    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
+        a: (30.0, 20.0),
+        b: (50.0, 40.0),
+        hole: true,
+    });
+    let mut h = harness(s);
+    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::Generate);
+    wait_long(&mut h, 300, |s| {
+        !s.generating() && s.gallery.finished() == 2
+    });
+
+    let first_generation = h.state().gallery.generation;
+    // Keep the left part of sample 11 and re-roll the rest.
+    h.state_mut().apply(&ctx, Command::SetTool(Tool::Keep));
+    h.state_mut().prefs.brush_radius = 4.0;
+    settle(&mut h);
+    drag_photo(&mut h, &[(32.0, 24.0), (36.0, 30.0), (34.0, 37.0)]);
+    h.state_mut().apply(&ctx, Command::Reroll);
+    wait_long(&mut h, 300, |s| {
+        s.gallery.generation != first_generation && !s.generating() && s.gallery.finished() == 2
+    });
+    assert_eq!(h.state().pin_count(), 1);
+    assert!(
+        h.state().steer.keep.painted() == 0,
+        "the keep brush was used"
+    );
+    let rerolled = gallery_hashes(h.state());
+
+    // Mix sample 12 of the re-roll into sample 11.
+    h.state_mut().gallery.selected = Some(0);
+    h.state_mut().gallery.compare = Some(1);
+    h.state_mut().apply(&ctx, Command::SetTool(Tool::Mix));
+    settle(&mut h);
+    drag_photo(&mut h, &[(44.0, 22.0), (46.0, 30.0)]);
+    wait_long(&mut h, 60, |s| {
+        s.gallery.mix_slot().is_some_and(|i| {
+            s.gallery.tiles[i]
+                .mix
+                .as_ref()
+                .is_some_and(|m| m.stack.is_some())
+        })
+    });
+    let mixed = gallery_hashes(h.state()).pop().unwrap();
+
+    let recipe_path = t.path().join("steered.json");
+    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
+    h.state_mut().apply(&ctx, Command::Save(SaveTarget::Recipe));
+    wait_long(&mut h, 60, |s| {
+        s.error().is_some() || (!s.workers().files_busy() && recipe_path.is_file())
+    });
+    assert_eq!(h.state().error(), None);
+    let rec = Recipe::load(&recipe_path).unwrap();
+    assert_eq!(rec.pins.len(), 1);
+    assert_eq!(rec.pins[0].source, ZSpec::Seed(11));
+    assert_eq!(rec.samples, vec![ZSpec::Seed(11), ZSpec::Seed(12)]);
+    let mix = rec.mix.as_ref().unwrap();
+    assert_eq!((mix.base, mix.steps.len()), (ZSpec::Seed(11), 1));
+    assert!(t.path().join("steered-pin-1.png").is_file());
+    assert!(t.path().join("steered-mix-1.png").is_file());
+    drop(h);
+
+    // What `pdpaint inpaint --recipe` runs makes the same re-rolled samples and mix.
+    let sel = pdpaint::backend::select(pdpaint::backend::BackendChoice::Cpu).unwrap();
+    let (file, model) = pdpaint::model::embedded::load(&sel.device).unwrap();
+    let inp = pdpaint::inference::Inpainter::new(model, file, sel.device.clone());
+    let photo_img = image::open(&rec.image.path).unwrap().to_rgb8();
+    let mask = pdpaint::mask::Mask::load(&t.path().join(&rec.mask.path)).unwrap();
+    let plan = rec.plan(t.path(), (96, 64)).unwrap();
+    let (mut hashes, mut mix_hash) = (Vec::new(), None);
+    replay(&inp, &photo_img, &mask, &plan, &mut |ev| {
+        match ev {
+            ReplayEvent::Done { image, .. } => {
+                hashes.push(format!("{:x}", Sha256::digest(image.as_raw())));
+            }
+            ReplayEvent::Mixed { image, .. } => {
+                mix_hash = Some(format!("{:x}", Sha256::digest(image.as_raw())));
+            }
+            _ => {}
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(hashes, rerolled[..2], "the re-rolled samples, bit for bit");
+    assert_eq!(
+        mix_hash.as_deref(),
+        Some(mixed.as_str()),
+        "the mix, bit for bit"
+    );
+}
