@@ -2,7 +2,8 @@
 # Runs the real pdpaint binary in a virtual X display (Xvfb) with software Vulkan (Debian's
 # mesa-vulkan-drivers: lavapipe) and writes the README's screenshots to screenshots/*.png, plus
 # frame-time reports screenshots/frames-*.json (eframe's per-frame CPU time while 8 samples
-# generate, while the in-between strip's fills generate and while a training run steps).
+# generate, while the in-between strip's fills generate, while a re-roll generates and while a
+# training run steps).
 #
 #   scripts/screenshots.sh [path/to/pdpaint]      (default: target/debug/pdpaint, built if absent)
 #   SCENES="gallery training" scripts/screenshots.sh   (only these scenes)
@@ -37,7 +38,7 @@ sleep 2
 PHOTO=assets/coffee.png
 MASK=assets/coffee-mask-large.png
 
-SCENES=${SCENES:-hard-map gallery soft-map wipe strip training}
+SCENES=${SCENES:-hard-map gallery soft-map wipe strip keep mix training}
 
 shot() {
     local name=$1
@@ -64,7 +65,13 @@ shot wipe --samples 4 --seed 1 --generate --select 0 --compare wipe:2:0.45 --ove
 #    all have arrived; frame times measured while they generate (phase "strip").
 shot strip --samples 4 --seed 1 --generate --select 0 --compare strip:1:6 --overlay none \
     --frame-log "$OUT/frames-strip.json"
-# 6. The training panel mid-run (small preset, 128², both stages), generating meanwhile;
+# 6. Pin and re-roll: the left half of the first sample's fill kept, the rest re-rolled; frame
+#    times measured while the re-roll generates (phase "re-roll").
+shot keep --samples 4 --seed 1 --generate --select 0 --compare keep:0:0.5 --overlay none \
+    --frame-log "$OUT/frames-reroll.json"
+# 7. Mix: the third sample brushed into the right 45 % of the first one's fill.
+shot mix --samples 4 --seed 1 --generate --select 0 --compare mix:2:0.45 --overlay none
+# 8. The training panel mid-run (small preset, 128², both stages), generating meanwhile;
 #    frame times measured while training and while both run.
 if [[ -d "$PHOTOS" ]]; then
     shot training --train-data "$PHOTOS" --train-out "$WORK/run" \

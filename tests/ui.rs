@@ -1441,7 +1441,8 @@ fn the_strip_shows_fills_between_two_samples_as_they_arrive_and_keeps_one() {
     assert_eq!(gallery.tiles.len(), 3);
     assert_eq!(gallery.selected, Some(2));
     assert!(gallery.tiles[2].scores.is_some(), "its scores come along");
-    assert_eq!(h.get_all_by_label("Seed 0..1@2/4").count(), 2);
+    // In the strip, in the gallery, and in the Compare window (it is compared with slot 1).
+    assert_eq!(h.get_all_by_label("Seed 0..1@2/4").count(), 3);
     h.get_by_label("Apply").click();
     settle(&mut h);
     let doc = h.state().doc.as_ref().unwrap();
@@ -1942,7 +1943,8 @@ fn the_keep_brush_pins_part_of_a_sample_and_the_reroll_fills_only_the_rest_undoa
     assert!(kept.is_hole(25, 30) && !kept.is_hole(35, 30));
 
     h.get_by_label("Re-roll the rest").click();
-    settle(&mut h);
+    // The pin is made on the file thread, then the re-roll is submitted.
+    wait_until(&mut h, |s| s.submitted_requests().len() >= 2);
     let reqs = h.state().submitted_requests().to_vec();
     assert_eq!(reqs.len(), 2, "the re-roll is one new generation");
     let (photo, mask) = (&reqs[1].photo, &reqs[1].mask);
@@ -1976,6 +1978,11 @@ fn the_keep_brush_pins_part_of_a_sample_and_the_reroll_fills_only_the_rest_undoa
         0,
         "the keep brush starts afresh"
     );
+    assert_eq!(
+        h.state().steer.pinned.painted(),
+        kept_in_hole,
+        "the Keep brush shows what is pinned"
+    );
 
     // The re-roll's samples keep what was pinned.
     let second = send_request_samples(&mut h, 2, &[[0, 0, 200], [0, 200, 200]]);
@@ -1997,8 +2004,9 @@ fn the_keep_brush_pins_part_of_a_sample_and_the_reroll_fills_only_the_rest_undoa
     // Undo pin: the gallery the pin was brushed on comes back, and the next generation
     // fills the whole hole again.
     h.get_by_label("Undo pin").click();
-    settle(&mut h);
+    wait_until(&mut h, |s| s.gallery.generation == Some(1));
     assert_eq!(h.state().pin_count(), 0);
+    assert_eq!(h.state().steer.pinned.painted(), 0);
     let g = &h.state().gallery;
     assert_eq!(g.generation, Some(1));
     assert_eq!(
@@ -2027,7 +2035,7 @@ fn editing_the_mask_drops_the_pins() {
     h.state_mut().prefs.brush_radius = 3.0;
     drag_photo(&mut h, &[(22.0, 30.0), (28.0, 30.0)]);
     h.get_by_label("Re-roll the rest").click();
-    settle(&mut h);
+    wait_until(&mut h, |s| s.submitted_requests().len() == 2);
     assert_eq!(h.state().pin_count(), 1);
     h.key_press(Key::B);
     h.step();
@@ -2234,5 +2242,29 @@ fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
         mix_hash.as_deref(),
         Some(mixed.as_str()),
         "the mix, bit for bit"
+    );
+}
+
+#[test]
+fn a_pin_that_keeps_the_whole_hole_is_refused_and_the_brush_stays() {
+    let mut h = ready((96, 64), ((20.0, 20.0), (40.0, 40.0)), 1);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    settle(&mut h);
+    send_request_samples(&mut h, 1, &[[200, 0, 0]]);
+    h.key_press(Key::K);
+    h.step();
+    h.state_mut().prefs.brush_radius = 30.0;
+    drag_photo(&mut h, &[(30.0, 30.0), (31.0, 30.0)]);
+    let painted = h.state().steer.keep.painted();
+    h.get_by_label("Re-roll the rest").click();
+    wait_until(&mut h, |s| s.error().is_some());
+    let e = format!("{:?}", h.state().error());
+    assert!(e.contains("keeps the whole hole"), "{e}");
+    assert_eq!(h.state().pin_count(), 0);
+    assert_eq!(h.state().submitted_requests().len(), 1, "nothing re-rolled");
+    assert_eq!(
+        h.state().steer.keep.painted(),
+        painted,
+        "the brush is given back"
     );
 }

@@ -38,8 +38,11 @@ pub struct WindowArgs {
     /// Select this sample (0-based) once generated and preview it on the canvas.
     #[arg(long)]
     pub select: Option<usize>,
-    /// Then compare it with another sample: `wipe:<slot>:<split>` (wipe on, line at 0–1) or
-    /// `strip:<slot>:<fills>` (the in-between strip, waiting for its fills).
+    /// Then compare it with another sample: `wipe:<slot>:<split>` (wipe on, line at 0–1),
+    /// `strip:<slot>:<fills>` (the in-between strip, waiting for its fills), or steer:
+    /// `keep:<slot>:<fraction>` (keep the left part of that sample's fill, re-roll the rest and
+    /// wait) or `mix:<slot>:<fraction>` (brush that sample into the right part of the selected
+    /// one).
     #[arg(long, help_heading = "Window automation")]
     pub compare: Option<CompareStep>,
     /// Start a training run on this photo folder (shows the training panel).

@@ -7,6 +7,8 @@
 //! the mask) treats them as context. Pins stack: the second is brushed over a sample of the
 //! first re-roll, and so on ([`PinStack`]); undo drops the last one.
 
+use std::sync::Arc;
+
 use image::RgbImage;
 
 use crate::detail::DetailMode;
@@ -113,12 +115,13 @@ pub fn apply_pin(
 }
 
 /// A photo and hole with pins applied in order; each layer keeps its inputs so that undo
-/// (dropping the last pin) is immediate. Memory: one photo and one mask per pin.
+/// (dropping the last pin) is immediate. Memory: one photo and one mask per pin. The images
+/// are shared ([`PinStack::current_shared`]) so a request can take them without a copy.
 #[derive(Debug, Clone)]
 pub struct PinStack {
-    photo: RgbImage,
-    hole: Mask,
-    layers: Vec<(Pin, RgbImage, Mask)>,
+    photo: Arc<RgbImage>,
+    hole: Arc<Mask>,
+    layers: Vec<(Pin, Arc<RgbImage>, Arc<Mask>)>,
 }
 
 impl PinStack {
@@ -127,6 +130,14 @@ impl PinStack {
     /// # Errors
     /// [`Error::Shape`] when the mask is not the photo's size.
     pub fn new(photo: RgbImage, hole: Mask) -> Result<Self> {
+        Self::new_shared(Arc::new(photo), Arc::new(hole))
+    }
+
+    /// [`PinStack::new`] from shared images.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the mask is not the photo's size.
+    pub fn new_shared(photo: Arc<RgbImage>, hole: Arc<Mask>) -> Result<Self> {
         same_size(
             "the hole mask",
             photo.dimensions(),
@@ -159,7 +170,7 @@ impl PinStack {
             detail,
             keep: eff,
         };
-        self.layers.push((pin, p, h));
+        self.layers.push((pin, Arc::new(p), Arc::new(h)));
         Ok(())
     }
 
@@ -175,9 +186,33 @@ impl PinStack {
             .map_or((&self.photo, &self.hole), |(_, p, h)| (p, h))
     }
 
+    /// [`PinStack::current`], shared.
+    pub fn current_shared(&self) -> (Arc<RgbImage>, Arc<Mask>) {
+        let (p, h) = self
+            .layers
+            .last()
+            .map_or((&self.photo, &self.hole), |(_, p, h)| (p, h));
+        (p.clone(), h.clone())
+    }
+
     /// The photo and hole before any pin.
     pub fn base(&self) -> (&RgbImage, &Mask) {
         (&self.photo, &self.hole)
+    }
+
+    /// The pixels the pins keep, all together (white = kept): the hole before any pin minus
+    /// the hole now.
+    pub fn kept(&self) -> Mask {
+        let now = self.current().1;
+        let flags: Vec<u8> = self
+            .hole
+            .holes()
+            .iter()
+            .zip(now.holes())
+            .map(|(&a, &b)| u8::from(a != 0 && b == 0))
+            .collect();
+        Mask::from_holes(self.hole.width, self.hole.height, flags)
+            .unwrap_or_else(|_| Mask::new_empty(self.hole.width, self.hole.height))
     }
 
     /// The pins so far, in order.
@@ -250,6 +285,7 @@ mod tests {
         assert_eq!(p.get_pixel(13, 0)[1], 100);
         assert_eq!(h.hole_count(), 5 * 10);
         assert_eq!(st.pins().count(), 2);
+        assert_eq!(st.kept().hole_count(), 5 * 10, "what the two pins keep");
         assert_eq!(st.pop().map(|p| p.source), Some(ZSpec::Seed(2)));
         assert_eq!(st.current().1.hole_count(), 8 * 10);
         st.pop();

@@ -45,7 +45,8 @@ pub struct ScriptTraining {
 /// same state and [`Command`](crate::ui::command::Command)s the gallery's and the strip's
 /// widgets give.
 ///
-/// On the command line (`--compare`): `wipe:<slot>:<split>` or `strip:<slot>:<fills>`.
+/// On the command line (`--compare`): `wipe:<slot>:<split>`, `strip:<slot>:<fills>`,
+/// `keep:<slot>:<fraction>` or `mix:<slot>:<fraction>`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CompareStep {
     /// Shift-click gallery slot `with` (the compared sample) and tick "Wipe" with the line at
@@ -64,13 +65,32 @@ pub enum CompareStep {
         /// Fills strictly between the two samples (1–[`MAX_BETWEEN`](crate::ui::strip::MAX_BETWEEN)).
         between: u32,
     },
+    /// Select slot `with`, brush the left `fraction` of the hole's bounding box with the Keep
+    /// brush, press "Re-roll the rest" and wait until the re-rolled samples have arrived.
+    Keep {
+        /// The slot whose pixels are kept (0-based).
+        with: usize,
+        /// How much of the hole's width is kept, from the left (0–1).
+        fraction: f32,
+    },
+    /// Shift-click slot `with` and brush the right `fraction` of the hole's bounding box with
+    /// the Mix brush, waiting until the mix is made.
+    Mix {
+        /// The slot brought in (0-based).
+        with: usize,
+        /// How much of the hole's width is brushed, from the right (0–1).
+        fraction: f32,
+    },
 }
 
 impl CompareStep {
     /// The compared slot.
     pub fn with(&self) -> usize {
         match *self {
-            CompareStep::Wipe { with, .. } | CompareStep::Strip { with, .. } => with,
+            CompareStep::Wipe { with, .. }
+            | CompareStep::Strip { with, .. }
+            | CompareStep::Keep { with, .. }
+            | CompareStep::Mix { with, .. } => with,
         }
     }
 }
@@ -82,7 +102,8 @@ impl std::str::FromStr for CompareStep {
         let parts: Vec<&str> = s.split(':').collect();
         let [kind, with, arg] = parts[..] else {
             return Err(format!(
-                "expected wipe:<slot>:<split> or strip:<slot>:<fills>, got {s:?}"
+                "expected wipe:<slot>:<split>, strip:<slot>:<fills>, keep:<slot>:<fraction> \
+                 or mix:<slot>:<fraction>, got {s:?}"
             ));
         };
         let with: usize = with
@@ -111,7 +132,23 @@ impl std::str::FromStr for CompareStep {
                 }
                 Ok(CompareStep::Strip { with, between })
             }
-            k => Err(format!("unknown compare step {k:?} (wipe or strip)")),
+            "keep" | "mix" => {
+                let fraction: f32 = arg
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("bad fraction {arg:?}: {e}"))?;
+                if !(fraction > 0.0 && fraction < 1.0) {
+                    return Err(format!("the fraction must be within 0–1, got {fraction}"));
+                }
+                Ok(if kind.trim() == "keep" {
+                    CompareStep::Keep { with, fraction }
+                } else {
+                    CompareStep::Mix { with, fraction }
+                })
+            }
+            k => Err(format!(
+                "unknown compare step {k:?} (wipe, strip, keep or mix)"
+            )),
         }
     }
 }
@@ -188,6 +225,8 @@ pub enum Phase {
     GeneratingAndTraining,
     /// The interpolation strip's fills generating (nothing else running).
     Strip,
+    /// A re-roll's samples generating (a generation under pins, nothing else running).
+    Reroll,
 }
 
 impl Phase {
@@ -210,6 +249,7 @@ impl Phase {
             Phase::Training => "training",
             Phase::GeneratingAndTraining => "generating+training",
             Phase::Strip => "strip",
+            Phase::Reroll => "re-roll",
         }
     }
 }
@@ -362,6 +402,8 @@ pub struct ScriptRun {
     pub training_started: bool,
     /// Where the compare step is.
     pub compare: CompareProgress,
+    /// The `select` step was done (once: later steps may select another slot).
+    pub selected: bool,
     /// Frame CPU times by phase (seconds).
     pub frames: Vec<(Phase, f32)>,
     /// When each of those frames ran (seconds since the start).
@@ -394,6 +436,7 @@ impl ScriptRun {
             generations: 0,
             training_started: false,
             compare: CompareProgress::Waiting,
+            selected: false,
             frames: Vec::new(),
             frame_at: Vec::new(),
             starting: true,
@@ -620,6 +663,20 @@ mod tests {
             }
         );
         assert_eq!("strip:5:6".parse::<CompareStep>().unwrap().with(), 5);
+        assert_eq!(
+            "keep:0:0.5".parse::<CompareStep>().unwrap(),
+            CompareStep::Keep {
+                with: 0,
+                fraction: 0.5
+            }
+        );
+        assert_eq!(
+            "mix:2:0.4".parse::<CompareStep>().unwrap(),
+            CompareStep::Mix {
+                with: 2,
+                fraction: 0.4
+            }
+        );
         for bad in [
             "wipe:3",
             "wipe:3:1.5",
@@ -627,6 +684,8 @@ mod tests {
             "strip:1:0",
             "strip:1:99",
             "strip:1:six",
+            "keep:0:1.0",
+            "mix:1:0",
             "split:1:2",
             "",
         ] {

@@ -84,6 +84,17 @@ impl BrushLayer {
         self.stroke = None;
     }
 
+    /// Replaces the painted mask (ignored when its size differs).
+    pub fn set_mask(&mut self, mask: Mask) {
+        if (mask.width, mask.height) != (self.mask.width, self.mask.height) {
+            return;
+        }
+        self.count = mask.hole_count();
+        self.dirty = Some(PixelRect::full(mask.width, mask.height));
+        self.stroke = None;
+        self.mask = mask;
+    }
+
     /// Takes the painted mask, leaving the layer empty.
     pub fn take(&mut self) -> Mask {
         let (w, h) = (self.mask.width, self.mask.height);
@@ -167,6 +178,8 @@ pub struct Steer {
     pub keep: BrushLayer,
     /// The Mix brush's stroke in progress (each finished stroke is one mix step).
     pub mix: BrushLayer,
+    /// What the pins keep (shown with the Keep brush; not painted by hand).
+    pub pinned: BrushLayer,
     /// The mix's soft edge, in photo pixels.
     pub feather_px: f32,
 }
@@ -176,6 +189,7 @@ impl Default for Steer {
         Self {
             keep: BrushLayer::new("keep-brush", theme::KEEP_TINT),
             mix: BrushLayer::new("mix-brush", theme::MIX_TINT),
+            pinned: BrushLayer::new("pinned", theme::PINNED_TINT),
             feather_px: 16.0,
         }
     }
@@ -190,6 +204,8 @@ pub struct SteerFacts {
     pub compared: bool,
     /// Pins applied to the next generation.
     pub pins: usize,
+    /// A pin is being added or dropped.
+    pub pinning: bool,
     /// Steps of the gallery's mix (0: no mix).
     pub mix_steps: usize,
     /// A mix step is being computed.
@@ -197,15 +213,6 @@ pub struct SteerFacts {
 }
 
 impl Steer {
-    /// The layer a steering tool paints, if `tool` is one.
-    pub fn layer_for(&mut self, tool: Tool) -> Option<&mut BrushLayer> {
-        match tool {
-            Tool::Keep => Some(&mut self.keep),
-            Tool::Mix => Some(&mut self.mix),
-            _ => None,
-        }
-    }
-
     /// The steering section of the tool column.
     #[must_use]
     pub fn show(&mut self, ui: &mut egui::Ui, tool: &mut Tool, f: SteerFacts) -> Vec<Command> {
@@ -234,7 +241,7 @@ impl Steer {
             );
         }
         ui.horizontal_wrapped(|ui| {
-            let can_reroll = f.selected && self.keep.painted() > 0;
+            let can_reroll = f.selected && self.keep.painted() > 0 && !f.pinning;
             if ui
                 .add_enabled(can_reroll, egui::Button::new("Re-roll the rest"))
                 .on_hover_text(
@@ -260,7 +267,7 @@ impl Steer {
                     if f.pins == 1 { "" } else { "s" }
                 ));
                 if ui
-                    .button("Undo pin")
+                    .add_enabled(!f.pinning, egui::Button::new("Undo pin"))
                     .on_hover_text("Drop the last pin and show the samples it was made on")
                     .clicked()
                 {

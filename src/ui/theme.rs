@@ -61,6 +61,8 @@ pub const WARN_TEXT: Color32 = Color32::from_rgb(255, 200, 90);
 pub const HINT_TEXT: Color32 = Color32::from_gray(160);
 /// What the Keep brush painted, over the previewed sample (premultiplied green).
 pub const KEEP_TINT: Color32 = Color32::from_rgba_premultiplied(30, 110, 40, 110);
+/// What the pins keep, shown with the Keep brush (premultiplied, fainter green).
+pub const PINNED_TINT: Color32 = Color32::from_rgba_premultiplied(15, 55, 20, 55);
 /// The Mix brush's stroke in progress (premultiplied blue).
 pub const MIX_TINT: Color32 = Color32::from_rgba_premultiplied(30, 60, 130, 110);
 /// Backdrop of modal dialogs.

@@ -58,6 +58,7 @@ impl Studio {
         let strip = matches!(self.strip.state, StripState::Running(_));
         let phase = match Phase::of(self.generating(), self.training.running()) {
             Phase::Idle if strip => Phase::Strip,
+            Phase::Generating if self.pin_count() > 0 => Phase::Reroll,
             p => p,
         };
         run.record_frame(cpu, phase);
@@ -203,11 +204,12 @@ impl Studio {
             || (run.generations > 0 && !self.generating() && self.gallery.finished() > 0);
         if let Some(i) = run.script.select
             && generated
+            && !run.selected
             && i < self.gallery.tiles.len()
-            && self.gallery.selected != Some(i)
         {
             self.gallery.selected = Some(i);
             self.gallery.preview = true;
+            run.selected = true;
         }
         let compared = match run.script.compare {
             None => true,
@@ -271,6 +273,20 @@ impl Studio {
                     return;
                 }
                 let with = step.with();
+                if let CompareStep::Keep { fraction, .. } = step {
+                    if with >= self.gallery.tiles.len() {
+                        eprintln!("script: cannot keep parts of slot {with}");
+                        run.compare = CompareProgress::Done;
+                        return;
+                    }
+                    // Click the slot, pick the Keep brush, brush, "Re-roll the rest".
+                    self.gallery.selected = Some(with);
+                    self.prefs.tool = crate::ui::canvas::Tool::Keep;
+                    self.script_brush(true, fraction);
+                    out.push(Command::Reroll);
+                    run.compare = CompareProgress::Picked;
+                    return;
+                }
                 if with >= self.gallery.tiles.len() || self.gallery.selected == Some(with) {
                     eprintln!(
                         "script: cannot compare with slot {with} ({} samples, slot {:?} \
@@ -294,6 +310,41 @@ impl Studio {
                         out.push(Command::ShowBetween);
                         run.compare = CompareProgress::Picked;
                     }
+                    CompareStep::Mix { fraction, .. } => {
+                        // Pick the Mix brush and brush: one stroke is one mix step.
+                        self.prefs.tool = crate::ui::canvas::Tool::Mix;
+                        self.script_brush(false, fraction);
+                        out.push(Command::MixStroke);
+                        run.compare = CompareProgress::Making;
+                    }
+                    CompareStep::Keep { .. } => {}
+                }
+            }
+            CompareProgress::Picked if matches!(step, CompareStep::Keep { .. }) => {
+                // The re-roll was asked for: wait for it to start.
+                if self.generating() {
+                    run.compare = CompareProgress::Making;
+                } else if self.pin_count() == 0 {
+                    eprintln!("script: the re-roll did not start: {:?}", self.error());
+                    run.compare = CompareProgress::Done;
+                }
+            }
+            CompareProgress::Making if matches!(step, CompareStep::Keep { .. }) => {
+                if !self.generating() {
+                    run.compare = CompareProgress::Done;
+                }
+            }
+            CompareProgress::Making if matches!(step, CompareStep::Mix { .. }) => {
+                let made = self
+                    .gallery
+                    .mix_slot()
+                    .and_then(|i| self.gallery.tiles[i].mix.as_ref())
+                    .is_some_and(|m| m.stack.is_some());
+                if made {
+                    run.compare = CompareProgress::Done;
+                } else if self.error().is_some() {
+                    eprintln!("script: the mix failed: {:?}", self.error());
+                    run.compare = CompareProgress::Done;
                 }
             }
             CompareProgress::Picked => {
@@ -328,6 +379,35 @@ impl Studio {
                 }
             },
             CompareProgress::Done => {}
+        }
+    }
+}
+
+impl Studio {
+    /// Brushes horizontal strokes over the left (`keep`) or right (mix) `fraction` of the
+    /// hole's bounding box with the Keep or Mix brush, as a hand on the canvas would.
+    fn script_brush(&mut self, keep: bool, fraction: f32) {
+        let Some((x0, y0, x1, y1)) = self.doc.as_ref().and_then(|d| d.hole_bbox()) else {
+            return;
+        };
+        let r = ((y1 - y0) as f32 / 12.0).max(3.0);
+        let span = (x1 - x0) as f32 * fraction.clamp(0.0, 1.0);
+        let (a, b) = if keep {
+            (x0 as f32, x0 as f32 + span)
+        } else {
+            (x1 as f32 - span, x1 as f32)
+        };
+        let layer = if keep {
+            &mut self.steer.keep
+        } else {
+            &mut self.steer.mix
+        };
+        let mut y = y0 as f32 + r;
+        while y < y1 as f32 {
+            layer.begin_stroke((a, y), r, true);
+            layer.extend_stroke((b, y));
+            layer.end_stroke();
+            y += r;
         }
     }
 }

@@ -276,6 +276,12 @@ impl Studio {
                     .post(format!("Saved the {what} to {}", path.display()), false);
             }
             JobResult::RecipeOpened(o) => self.recipe_opened(*o),
+            JobResult::PinsChanged {
+                stack,
+                change,
+                outcome,
+                brush,
+            } => self.pins_changed(stack, change, outcome, brush),
             JobResult::Mixed {
                 generation,
                 stack,

@@ -344,10 +344,14 @@ impl Studio {
         self.basis = None;
         self.pins = None;
         let (w, h) = image.dimensions();
-        self.steer.keep.fit(w, h);
-        self.steer.mix.fit(w, h);
-        self.steer.keep.clear();
-        self.steer.mix.clear();
+        for layer in [
+            &mut self.steer.keep,
+            &mut self.steer.mix,
+            &mut self.steer.pinned,
+        ] {
+            layer.fit(w, h);
+            layer.clear();
+        }
         self.doc = Some(Document::new(image, source));
         self.canvas.request_fit();
         self.overlay.reset();

@@ -2,9 +2,9 @@
 //! buttons ask for).
 //!
 //! Pins: the first re-roll starts a [`PinStack`] on the document's photo and hole; each pin
-//! pastes the kept pixels of the selected sample and takes them out of the hole, and every
-//! generation after it (re-roll, Generate, the interpolation strip) starts from the stack's
-//! photo and hole. The gallery a pin was brushed on is put aside, so "Undo pin" brings it
+//! pastes the kept pixels of the selected sample and takes them out of the hole (on the file
+//! thread: it copies the photo), and every generation after it (re-roll, Generate, the
+//! interpolation strip) starts from the stack's photo and hole. The gallery a pin was brushed on is put aside, so "Undo pin" brings it
 //! back (the last [`KEPT_GALLERIES`] of them; older ones are let go to bound memory). Editing
 //! the photo or the mask drops the pins: they were made for the hole as it was.
 //!
@@ -28,7 +28,7 @@ use crate::ui::gallery::{DetailStatus, Gallery};
 use crate::ui::steer::SteerFacts;
 use crate::ui::theme;
 use crate::ui::workers::JobResult;
-use crate::ui::workers::jobs::MixedImage;
+use crate::ui::workers::jobs::{MixedImage, PinChange};
 
 /// How many galleries put aside by pins are kept for "Undo pin".
 pub const KEPT_GALLERIES: usize = 2;
@@ -41,47 +41,42 @@ pub(super) struct Stashed {
 
 /// The pins of the next generation.
 pub(super) struct Pinned {
-    stack: PinStack,
+    /// The stack (away on the file thread while a pin is added or dropped).
+    stack: Option<Box<PinStack>>,
     /// The document revision the stack was started on.
     revision: u64,
-    /// The stack's current photo and hole, shared with requests.
-    photo: Arc<RgbImage>,
-    hole: Arc<Mask>,
     /// Per pin, the settings of the generation it was brushed on (a recipe records one set:
     /// it can replay the pins only when they all match the samples').
     opts: Vec<InpaintOptions>,
     /// Per pin, the gallery it was brushed on (`None` once let go).
     stash: Vec<Option<Stashed>>,
+    /// The pin on its way to the file thread, made on the gallery of this generation.
+    pending_opts: Option<InpaintOptions>,
 }
 
 impl Pinned {
-    fn refresh(&mut self) {
-        let (p, h) = self.stack.current();
-        self.photo = Arc::new(p.clone());
-        self.hole = Arc::new(h.clone());
-    }
-
-    /// The pins so far, in order.
-    pub fn pins(&self) -> Vec<Pin> {
-        self.stack.pins().cloned().collect()
-    }
-
-    /// The hole before any pin.
-    pub fn base_hole(&self) -> &Mask {
-        self.stack.base().1
+    /// How many pins (counting one being added).
+    fn count(&self) -> usize {
+        self.opts.len()
     }
 }
 
 impl Studio {
     /// The photo and hole the next generation starts from: the document's, or with the pins
-    /// applied. Pins made before the photo or the mask changed are dropped (and said so).
+    /// applied. Pins made before the photo or the mask changed are dropped (and said so);
+    /// `None` (said so) while a pin is being added or dropped.
     pub(super) fn generation_inputs(&mut self) -> Option<(Arc<RgbImage>, Arc<Mask>)> {
         let doc = self.doc.as_ref()?;
         if let Some(p) = &self.pins {
             if p.revision == doc.revision() {
-                return Some((p.photo.clone(), p.hole.clone()));
+                let Some(stack) = &p.stack else {
+                    self.status.post("Wait until the pin is made", true);
+                    return None;
+                };
+                return Some(stack.current_shared());
             }
             self.pins = None;
+            self.steer.pinned.clear();
             self.status.post(
                 "The photo or the mask changed since the pins were made: they were dropped",
                 false,
@@ -94,7 +89,12 @@ impl Studio {
     /// generation's record.
     pub(super) fn pin_record(&self) -> Option<(Vec<Pin>, Arc<Mask>, Vec<InpaintOptions>)> {
         let p = self.pins.as_ref()?;
-        Some((p.pins(), Arc::new(p.base_hole().clone()), p.opts.clone()))
+        let stack = p.stack.as_ref()?;
+        Some((
+            stack.pins().cloned().collect(),
+            Arc::new(stack.base().1.clone()),
+            p.opts.clone(),
+        ))
     }
 
     /// What the steering section shows.
@@ -108,15 +108,16 @@ impl Studio {
         SteerFacts {
             selected: ready(g.selected),
             compared: ready(g.compare) && g.compare != g.selected,
-            pins: self.pins.as_ref().map_or(0, |p| p.stack.pins().count()),
+            pins: self.pins.as_ref().map_or(0, Pinned::count),
+            pinning: self.pins.as_ref().is_some_and(|p| p.stack.is_none()),
             mix_steps: mix.map_or(0, |m| m.steps),
             mixing: mix.is_some_and(|m| m.stack.is_none()),
         }
     }
 
-    /// Pins what the Keep brush painted over the selected sample and generates the rest.
+    /// Pins what the Keep brush painted over the selected sample (on the file thread); the
+    /// re-roll follows when the pin is made ([`Studio::pins_changed`]).
     pub(super) fn reroll(&mut self) {
-        // A running generation (e.g. its detail synthesis) is superseded by the re-roll.
         let Some(tile) = self
             .gallery
             .selected
@@ -154,93 +155,155 @@ impl Studio {
         let Some(revision) = self.doc.as_ref().map(|d| d.revision()) else {
             return;
         };
-        let mut pinned = match self.pins.take() {
-            Some(p) => p,
-            None => match PinStack::new(photo.as_ref().clone(), hole.as_ref().clone()) {
-                Ok(stack) => Pinned {
-                    stack,
-                    revision,
-                    photo,
-                    hole,
-                    opts: Vec::new(),
-                    stash: Vec::new(),
-                },
-                Err(e) => {
-                    self.status.post(format!("Could not pin: {e}"), true);
-                    return;
-                }
-            },
-        };
-        if let Err(e) = pinned
-            .stack
-            .push(source, detail, &kept, self.steer.keep.mask())
-        {
-            self.status.post(format!("Could not pin: {e}"), true);
-            if pinned.stack.pins().count() > 0 {
-                self.pins = Some(pinned);
-            }
-            return;
-        }
-        pinned.refresh();
         let made_with = self
             .basis
             .as_ref()
             .filter(|b| Some(b.generation) == self.gallery.generation)
             .map(|b| b.opts);
-        pinned.opts.push(made_with.unwrap_or(InpaintOptions {
+        let pinned = self.pins.get_or_insert_with(|| Pinned {
+            stack: None,
+            revision,
+            opts: Vec::new(),
+            stash: Vec::new(),
+            pending_opts: None,
+        });
+        let stack = match pinned.stack.take() {
+            Some(s) => s,
+            None => match PinStack::new_shared(photo, hole) {
+                Ok(s) => Box::new(s),
+                Err(e) => {
+                    self.pins = None;
+                    self.status.post(format!("Could not pin: {e}"), true);
+                    return;
+                }
+            },
+        };
+        pinned.pending_opts = Some(made_with.unwrap_or(InpaintOptions {
             // Unknown settings never match: such a pin makes the recipe refuse to save.
             margin: f32::NAN,
             ..InpaintOptions::default()
         }));
-        // The gallery the pin was brushed on, for "Undo pin".
-        pinned.stash.push(Some(Stashed {
-            gallery: self.gallery.take(),
-            basis: self.basis.take(),
-        }));
-        let n = pinned.stash.len();
-        for s in pinned
-            .stash
-            .iter_mut()
-            .take(n.saturating_sub(KEPT_GALLERIES))
-        {
-            *s = None;
-        }
-        self.pins = Some(pinned);
-        self.steer.keep.clear();
-        self.generate();
+        let keep = self.steer.keep.take();
+        self.status.post("Pinning…", false);
+        self.workers.run_job(move || {
+            let mut stack = stack;
+            let (outcome, brush) = match stack.push(source, detail, &kept, &keep) {
+                Ok(()) => (Ok(stack.kept()), None),
+                // The brush comes back with the refusal.
+                Err(e) => (Err(e.to_string()), Some(keep)),
+            };
+            JobResult::PinsChanged {
+                stack,
+                change: PinChange::Pushed,
+                outcome,
+                brush,
+            }
+        });
     }
 
-    /// Drops the last pin and brings back the gallery it was brushed on.
+    /// Drops the last pin (on the file thread); the gallery it was brushed on comes back
+    /// when that is done.
     pub(super) fn undo_pin(&mut self) {
+        let Some(stack) = self.pins.as_mut().and_then(|p| p.stack.take()) else {
+            return;
+        };
+        self.cancel_running();
+        self.workers.run_job(move || {
+            let mut stack = stack;
+            stack.pop();
+            let kept = stack.kept();
+            JobResult::PinsChanged {
+                stack,
+                change: PinChange::Popped,
+                outcome: Ok(kept),
+                brush: None,
+            }
+        });
+    }
+
+    /// A pin was added or dropped on the file thread.
+    pub(super) fn pins_changed(
+        &mut self,
+        stack: Box<PinStack>,
+        change: PinChange,
+        outcome: Result<Mask, String>,
+        brush: Option<Mask>,
+    ) {
+        if let Some(b) = brush {
+            self.steer.keep.set_mask(b);
+        }
+        let current = self.doc.as_ref().map(|d| d.revision());
         let Some(mut pinned) = self.pins.take() else {
             return;
         };
-        if pinned.stack.pop().is_none() {
+        if Some(pinned.revision) != current {
+            self.steer.pinned.clear();
+            self.status.post(
+                "The photo or the mask changed while pinning: the pins were dropped",
+                false,
+            );
             return;
         }
-        pinned.opts.pop();
-        self.cancel_running();
-        let stashed = pinned.stash.pop().flatten();
-        if pinned.stack.pins().count() > 0 {
-            pinned.refresh();
-            self.pins = Some(pinned);
-        }
-        match stashed {
-            Some(s) => {
-                let view = self.gallery.take();
-                self.gallery = s.gallery;
-                self.gallery.preview = view.preview;
-                self.basis = s.basis;
-                self.status.post("Undid the last pin", false);
+        let kept = match outcome {
+            Ok(k) => k,
+            Err(e) => {
+                pinned.pending_opts = None;
+                if stack.pins().count() > 0 {
+                    pinned.stack = Some(stack);
+                    self.pins = Some(pinned);
+                }
+                self.status.post(format!("Could not pin: {e}"), true);
+                return;
             }
-            None => {
-                self.gallery.clear();
-                self.basis = None;
-                self.status.post(
-                    "Undid the last pin; its samples were let go to save memory: Generate to \
-                     make new ones",
-                    false,
-                );
+        };
+        self.steer.pinned.set_mask(kept);
+        let count = stack.pins().count();
+        pinned.stack = Some(stack);
+        match change {
+            PinChange::Pushed => {
+                if let Some(o) = pinned.pending_opts.take() {
+                    pinned.opts.push(o);
+                }
+                // The gallery the pin was brushed on, for "Undo pin".
+                pinned.stash.push(Some(Stashed {
+                    gallery: self.gallery.take(),
+                    basis: self.basis.take(),
+                }));
+                let n = pinned.stash.len();
+                for s in pinned
+                    .stash
+                    .iter_mut()
+                    .take(n.saturating_sub(KEPT_GALLERIES))
+                {
+                    *s = None;
+                }
+                self.pins = Some(pinned);
+                self.generate();
+            }
+            PinChange::Popped => {
+                pinned.opts.pop();
+                let stashed = pinned.stash.pop().flatten();
+                if count > 0 {
+                    self.pins = Some(pinned);
+                }
+                match stashed {
+                    Some(s) => {
+                        let view = self.gallery.take();
+                        self.gallery = s.gallery;
+                        self.gallery.preview = view.preview;
+                        self.basis = s.basis;
+                        self.status.post("Undid the last pin", false);
+                    }
+                    None => {
+                        self.gallery.clear();
+                        self.basis = None;
+                        self.status.post(
+                            "Undid the last pin; its samples were let go to save memory: \
+                             Generate to make new ones",
+                            false,
+                        );
+                    }
+                }
             }
         }
     }
@@ -248,6 +311,7 @@ impl Studio {
     /// Drops every pin (the gallery stays).
     pub(super) fn drop_pins(&mut self) {
         if self.pins.take().is_some() {
+            self.steer.pinned.clear();
             self.status.post(
                 "Pins dropped: the next generation fills the whole hole",
                 false,

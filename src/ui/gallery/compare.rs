@@ -7,8 +7,9 @@ use super::Gallery;
 impl Gallery {
     /// Shows the side-by-side comparison window when two samples are picked, unless the wipe
     /// is on: then the canvas itself compares them, and the window would only cover it.
-    pub fn compare_window(&mut self, ctx: &egui::Context) {
-        if self.wipe.on {
+    pub fn compare_window(&mut self, ctx: &egui::Context, mixing: bool) {
+        // The wipe compares on the canvas; the Mix brush paints there: no window over it.
+        if self.wipe.on || mixing {
             return;
         }
         let (Some(a), Some(b)) = (self.selected, self.compare) else {
@@ -18,7 +19,7 @@ impl Gallery {
         else {
             return;
         };
-        let (sa, sb) = (self.tiles[a].seed, self.tiles[b].seed);
+        let (sa, sb) = (self.tiles[a].label(), self.tiles[b].label());
         let mut open = true;
         egui::Window::new("Compare")
             .open(&mut open)
@@ -31,7 +32,7 @@ impl Gallery {
                         [(0usize, ta, sa), (1usize, tb, sb)].map(|(c, t, s)| (c, t, s))
                     {
                         let ui = &mut cols[col];
-                        ui.label(format!("Seed {seed}"));
+                        ui.label(seed);
                         let aspect = rect.width() / rect.height().max(1.0);
                         let size = if aspect >= 1.0 {
                             Vec2::new(side, side / aspect)

@@ -603,7 +603,10 @@ impl Gallery {
             {
                 actions.push(Command::CopySeed(self.tiles[i].seed));
             }
-            let pair = self.selected.is_some() && self.wipe_right() != wipe::WipeRight::Original;
+            let pair = self
+                .selected
+                .is_some_and(|i| self.tiles.get(i).is_some_and(|t| t.mix.is_none()))
+                && self.wipe_right() != wipe::WipeRight::Original;
             if ui
                 .add_enabled(pair, egui::Button::new("In between…"))
                 .on_hover_text(
@@ -618,11 +621,13 @@ impl Gallery {
         if self.tiles.iter().any(|t| t.detail != DetailStatus::Off) {
             let mut raw = self.show_raw;
             let detailed = self.detailed();
-            let label = if detailed < self.tiles.len() && !raw {
-                format!(
-                    "Raw PD-GAN output ({detailed} of {} detailed)",
-                    self.tiles.len()
-                )
+            let with_detail = self
+                .tiles
+                .iter()
+                .filter(|t| t.detail != DetailStatus::Off)
+                .count();
+            let label = if detailed < with_detail && !raw {
+                format!("Raw PD-GAN output ({detailed} of {with_detail} detailed)")
             } else {
                 "Raw PD-GAN output".to_string()
             };

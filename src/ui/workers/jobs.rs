@@ -177,6 +177,17 @@ pub enum JobResult {
         /// sample went in while detail was on; or why the step failed.
         outcome: std::result::Result<MixedImage, String>,
     },
+    /// A pin was pushed onto the pin stack, or the last one popped, off the UI thread.
+    PinsChanged {
+        /// The stack after the change (as it was when a push failed).
+        stack: Box<crate::steer::pin::PinStack>,
+        /// Pushed or popped.
+        change: PinChange,
+        /// Every pixel the pins keep now; or why the pin was refused.
+        outcome: std::result::Result<Mask, String>,
+        /// The Keep brush's mask, given back when the pin was refused.
+        brush: Option<Mask>,
+    },
     /// A recipe was read and checked against the inputs.
     RecipeOpened(Box<super::recipe::OpenedRecipe>),
     /// A job failed.
@@ -186,6 +197,15 @@ pub enum JobResult {
         /// Why, with causes.
         error: String,
     },
+}
+
+/// What a [`JobResult::PinsChanged`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinChange {
+    /// A pin was added ("Re-roll the rest").
+    Pushed,
+    /// The last pin was dropped ("Undo pin").
+    Popped,
 }
 
 /// A mix as it is after a step.

@@ -78,10 +78,15 @@ impl Studio {
             tool: self.prefs.tool,
             radius: self.prefs.brush_radius,
         };
-        let layer = if may_paint {
-            self.steer.layer_for(tool)
-        } else {
-            None
+        // With the Keep brush, what the pins keep shows faintly under the brush's own layer.
+        let show_pinned = tool == Tool::Keep && facts.pins > 0;
+        let crate::ui::steer::Steer {
+            keep, mix, pinned, ..
+        } = &mut self.steer;
+        let layer = match tool {
+            Tool::Keep if may_paint => Some(keep),
+            Tool::Mix if may_paint => Some(mix),
+            _ => None,
         };
         let out = self.canvas.show(
             ui,
@@ -121,6 +126,9 @@ impl Studio {
                         }
                     }
                     overlay.paint(&ctx, painter, xf, (w, h), &settings);
+                    if show_pinned {
+                        pinned.paint(&ctx, painter, xf);
+                    }
                 }
             },
         );

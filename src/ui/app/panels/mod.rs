@@ -130,7 +130,8 @@ impl Studio {
     /// The floating windows: sample comparison, shortcuts, the discard question, the drop
     /// hint.
     pub(super) fn draw_windows(&mut self, ctx: &egui::Context) {
-        self.gallery.compare_window(ctx);
+        self.gallery
+            .compare_window(ctx, self.prefs.tool == crate::ui::canvas::Tool::Mix);
         let can_run = self.model.info.is_some() && !self.generating();
         let cmds = self.strip.window(ctx, can_run);
         self.apply_all(ctx, cmds);
