@@ -1581,12 +1581,12 @@ fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
 }
 
 /// Opens a recipe for a 96×64 photo (`other-photo.png` when `other_photo`, else the open
-/// photo `mine.png`), changed by `edit`, in a studio with `mine.png` open; returns the error
-/// banner's text, asserting nothing was replayed.
-fn open_refused_recipe(
+/// photo `mine.png`), changed by `edit`, in a studio with `mine.png` open (recording workers);
+/// returns once it is refused (error banner) or something was submitted.
+fn open_recipe_in_test(
     other_photo: bool,
     edit: impl FnOnce(&mut pdpaint::steer::recipe::Recipe),
-) -> String {
+) -> Harness<'static, Studio> {
     use pdpaint::imageops::sha256_file;
     use pdpaint::mask::Mask;
     use pdpaint::steer::recipe::{FORMAT, HashedFile, Naming, Recipe};
@@ -1667,12 +1667,27 @@ fn open_refused_recipe(
         }),
     );
     h.state_mut().apply(&ctx, Command::OpenRecipe);
-    wait_until(&mut h, |s| s.error().is_some());
+    wait_until(&mut h, |s| {
+        s.error().is_some()
+            || !s.submitted_requests().is_empty()
+            || !s.workers().submitted_replays().is_empty()
+    });
+    h
+}
+
+/// [`open_recipe_in_test`] for a recipe that must be refused: the error banner's text,
+/// asserting nothing was replayed.
+fn open_refused_recipe(
+    other_photo: bool,
+    edit: impl FnOnce(&mut pdpaint::steer::recipe::Recipe),
+) -> String {
+    let h = open_recipe_in_test(other_photo, edit);
     assert!(
-        h.state().submitted_requests().is_empty(),
+        h.state().submitted_requests().is_empty()
+            && h.state().workers().submitted_replays().is_empty(),
         "nothing replayed"
     );
-    h.state().error().unwrap().text.clone()
+    h.state().error().expect("refused").text.clone()
 }
 
 #[test]
@@ -1684,7 +1699,7 @@ fn a_recipe_for_another_photo_is_refused_naming_the_photo() {
 }
 
 #[test]
-fn a_recipe_with_pins_or_interpolated_samples_is_refused_not_partly_replayed() {
+fn a_recipe_with_a_missing_pin_mask_is_refused_and_one_with_fills_between_seeds_replays() {
     use pdpaint::steer::recipe::{HashedFile, PinRecord};
     let e = open_refused_recipe(false, |r| {
         r.pins.push(PinRecord {
@@ -1696,9 +1711,19 @@ fn a_recipe_with_pins_or_interpolated_samples_is_refused_not_partly_replayed() {
             },
         });
     });
-    assert!(e.contains("cannot replay pins and mixes yet"), "{e}");
-    let e = open_refused_recipe(false, |r| r.samples.push("1..2@1/2".parse().unwrap()));
-    assert!(e.contains("cannot replay interpolated samples yet"), "{e}");
+    assert!(e.contains("pin-1.png"), "{e}");
+    // Fills between seeds go to the worker as a replay of the recipe's own samples.
+    let h = open_recipe_in_test(false, |r| r.samples.push("1..2@1/2".parse().unwrap()));
+    assert_eq!(h.state().error(), None);
+    let replays = h.state().workers().submitted_replays();
+    assert_eq!(replays.len(), 1);
+    assert_eq!(
+        replays[0].plan.specs,
+        vec![ZSpec::Seed(1), "1..2@1/2".parse().unwrap()]
+    );
+    let g = &h.state().gallery;
+    assert_eq!(g.tiles.len(), 2);
+    assert_eq!(g.tiles[1].label(), "Seed 1..2@1/2");
 }
 
 #[test]
@@ -2243,6 +2268,23 @@ fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
         Some(mixed.as_str()),
         "the mix, bit for bit"
     );
+    // A fresh studio with nothing open replays it: its photo and mask, the pin, the re-rolled
+    // samples and the mix, bit for bit.
+    let mut h = harness(real_studio(&answers));
+    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::OpenRecipe);
+    wait_long(&mut h, 300, |s| {
+        s.error().is_some() || (!s.generating() && s.gallery.mix_slot().is_some())
+    });
+    assert_eq!(h.state().error(), None);
+    assert_eq!(h.state().pin_count(), 1, "the pin is the studio's again");
+    let got = gallery_hashes(h.state());
+    assert_eq!(got[..2], rerolled[..2], "the same samples");
+    assert_eq!(got[2], mixed, "the same mix");
+    let i = h.state().gallery.mix_slot().unwrap();
+    assert_eq!(h.state().gallery.tiles[i].label(), "Mix (1 step)");
 }
 
 #[test]

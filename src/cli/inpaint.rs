@@ -447,7 +447,7 @@ pub fn run(a: Args) -> Result<()> {
                     });
                     bar.set_position(100 * (n_pins + index + 1) as u64);
                 }
-                ReplayEvent::Mixed { image, scores } => {
+                ReplayEvent::Mixed { image, scores, .. } => {
                     let p = out.join("mix.png");
                     save_png_atomic(image, &p)?;
                     mix_out = Some((p, *scores));

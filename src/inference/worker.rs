@@ -4,6 +4,8 @@
 //! * A request is a photo, a mask and seeds. The worker prepares it once (prior and the
 //!   generator's z-independent conditioning, see [`crate::inference::Session`]) and then makes
 //!   one sample per seed, sending each as it finishes, so the gallery fills progressively.
+//! * A recipe with pins, a mix or interpolated samples is replayed as the command line replays
+//!   it ([`ReplayRequest`]).
 //! * A newer request supersedes the running one: [`InferWorker::submit`] bumps a generation
 //!   counter that the worker checks between samples.
 //! * Events go out through a **bounded** channel; a waker (the UI passes
@@ -32,8 +34,13 @@ use crate::inference::{self, InpaintOptions, Inpainter, UnitMapData, ZSpec};
 use crate::maps::Decay;
 use crate::mask::Mask;
 use crate::model::Preset;
+use crate::steer::mix::MixStack;
+use crate::steer::pin::PinStack;
+use crate::steer::recipe::Plan;
 use crate::steer::score::{self, SampleScores, SeamScorer};
 use crate::train::worker::{Waker, error_chain};
+
+mod replay;
 
 /// Capacity of the event channel.
 pub const EVENT_CAPACITY: usize = 16;
@@ -220,6 +227,22 @@ pub struct StripRequest {
     pub thumb_side: u32,
 }
 
+/// A recipe's samples with their pins and mix, made as `pdpaint inpaint --recipe` makes them
+/// ([`crate::steer::recipe::replay`]): the studio's replay of a recipe it cannot ask for as
+/// plain seeds. The samples arrive as a generation's do; the pin stack and the mix follow as
+/// [`InferEvent::Pinned`] and [`InferEvent::Mixed`].
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    /// The photo (before any pin).
+    pub photo: Arc<RgbImage>,
+    /// Its hole mask (before any pin).
+    pub mask: Arc<Mask>,
+    /// The recipe's work, its masks loaded.
+    pub plan: Plan,
+    /// Longer side of the thumbnails, in pixels.
+    pub thumb_side: u32,
+}
+
 /// What the worker reports.
 #[derive(Debug, Clone)]
 pub enum InferEvent {
@@ -294,6 +317,28 @@ pub enum InferEvent {
         scores: std::result::Result<SampleScores, String>,
         /// Time for this sample.
         took: Duration,
+    },
+    /// A replay's pins are applied ([`ReplayRequest`]); its samples follow.
+    Pinned {
+        /// The replay's generation.
+        generation: u64,
+        /// The photo and hole with every pin applied, and the pins.
+        stack: Box<PinStack>,
+        /// Every pixel the pins keep.
+        kept: Mask,
+    },
+    /// A replay's mix is made ([`ReplayRequest`]).
+    Mixed {
+        /// The replay's generation.
+        generation: u64,
+        /// The mix, its base and steps.
+        stack: Box<MixStack>,
+        /// The mixed photo.
+        photo: Arc<RgbImage>,
+        /// Its thumbnail.
+        thumb: RgbImage,
+        /// Its scores.
+        scores: std::result::Result<SampleScores, String>,
     },
     /// Full-resolution detail of a sample is under way.
     DetailProgress {
@@ -375,6 +420,7 @@ enum Msg {
 enum Job {
     Samples(InferRequest),
     Strip(StripRequest),
+    Replay(Box<ReplayRequest>),
 }
 
 /// The worker thread's handle. Dropping it cancels the running request and joins the thread.
@@ -436,6 +482,15 @@ impl InferWorker {
     pub fn submit_strip(&self, req: StripRequest) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let _ = self.tx.send(Msg::Infer(generation, Job::Strip(req)));
+        generation
+    }
+
+    /// Submits a recipe's replay, superseding any running request; returns its generation.
+    pub fn submit_replay(&self, req: ReplayRequest) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self
+            .tx
+            .send(Msg::Infer(generation, Job::Replay(Box::new(req))));
         generation
     }
 
@@ -558,6 +613,7 @@ fn worker_loop(choice: BackendChoice, rx: &Receiver<Msg>, out: &Out, generation:
                 Some(inp) => match match &req {
                     Job::Samples(r) => run_request(inp, g, r, out, generation),
                     Job::Strip(r) => run_strip(inp, g, r, out, generation),
+                    Job::Replay(r) => replay::run(inp, g, r, out, generation),
                 } {
                     Ok(()) => None,
                     Err(e) => Some(InferEvent::Failed {

@@ -79,6 +79,19 @@ pub fn effective_keeps(hole: &Mask, keeps: &[Mask]) -> Result<Vec<Mask>> {
     Ok(out)
 }
 
+/// The hole left after pins that keep `keeps` in order (each restricted to the hole it is
+/// made on, as [`effective_keeps`]).
+///
+/// # Errors
+/// As [`effective_keeps`].
+pub fn hole_after(hole: &Mask, keeps: &[Mask]) -> Result<Mask> {
+    let mut h = hole.clone();
+    for k in effective_keeps(hole, keeps)? {
+        h = remaining_hole(&h, &k);
+    }
+    Ok(h)
+}
+
 fn remaining_hole(hole: &Mask, keep: &Mask) -> Mask {
     let flags: Vec<u8> = hole
         .holes()
@@ -257,7 +270,15 @@ mod tests {
         let b = Mask::from_hole_fn(20, 10, |x, _| x >= 10);
         let e = effective_keeps(&hole(), &[a.clone(), b]).unwrap_err();
         assert!(e.to_string().starts_with("pin 2:"), "{e}");
-        assert_eq!(effective_keeps(&hole(), &[a]).unwrap().len(), 1);
+        assert_eq!(
+            effective_keeps(&hole(), std::slice::from_ref(&a))
+                .unwrap()
+                .len(),
+            1
+        );
+        let left = hole_after(&hole(), &[a]).unwrap();
+        assert_eq!(left.hole_count(), 5 * 10, "x 10..15 is left");
+        assert!(left.is_hole(12, 3) && !left.is_hole(7, 3));
     }
 
     #[test]

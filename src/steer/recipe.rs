@@ -537,6 +537,8 @@ pub enum ReplayEvent<'a> {
     },
     /// The mix is made.
     Mixed {
+        /// The mix, its base and every step (for going on mixing).
+        stack: &'a MixStack,
         /// The mixed photo.
         image: &'a RgbImage,
         /// Its scores.
@@ -703,6 +705,7 @@ pub fn replay(
         }
         let sc = score(stack.current())?;
         if !on_event(ReplayEvent::Mixed {
+            stack: &stack,
             image: stack.current(),
             scores: &sc,
         }) {

@@ -111,6 +111,25 @@ impl Studio {
             } => {
                 self.gallery.set_scores(generation, index, detailed, scores);
             }
+            InferEvent::Pinned {
+                generation,
+                stack,
+                kept,
+            } => self.replay_pinned(generation, stack, kept),
+            InferEvent::Mixed {
+                generation,
+                stack,
+                photo,
+                thumb,
+                scores,
+            } => {
+                let slot = self
+                    .gallery
+                    .set_mix(ctx, generation, stack, photo, &thumb, scores, false);
+                if slot.is_some() {
+                    self.gallery.preview = true;
+                }
+            }
             InferEvent::StripSample {
                 generation,
                 spec,

@@ -1,18 +1,21 @@
 //! Recipes in the studio: File ▸ Save recipe… writes the gallery's `recipe.json` (the format
-//! `pdpaint inpaint` writes, its mask beside it); File ▸ Open recipe… reads one, checks its
-//! photo, mask and model against what is open (or opens its photo and mask when no photo is)
-//! and asks the inference worker for exactly its samples. Reading, writing and hashing run on
+//! `pdpaint inpaint` writes, its mask, pin and mix masks beside it); File ▸ Open recipe… reads
+//! one, checks its photo, mask and model against what is open (or opens its photo and mask
+//! when no photo is) and asks the inference worker for exactly its samples: plain seeds as a
+//! generation, pins, a mix or fills between seeds as a replay
+//! ([`crate::inference::worker::ReplayRequest`]). Reading, writing and hashing run on
 //! the file thread ([`crate::ui::workers::recipe`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{SaveKind, Studio};
-use crate::inference::worker::{InferRequest, ModelSource};
+use crate::detail::DetailMode;
+use crate::inference::worker::{InferRequest, ModelSource, ReplayRequest};
 use crate::inference::{InpaintOptions, ZSpec};
 use crate::mask::Mask;
 use crate::steer::pin::Pin;
-use crate::steer::recipe::{Input, MixPlan};
+use crate::steer::recipe::{Input, MixPlan, Plan};
 use crate::ui::doc::{MaskOp, WholeMaskOp};
 use crate::ui::gallery::MAX_SAMPLES;
 use crate::ui::theme;
@@ -188,6 +191,7 @@ impl Studio {
         let open = self.doc.as_ref().map(|d| OpenInputs {
             photo: d.source.clone().filter(|_| !d.photo_unsaved()),
             mask: Arc::new(d.mask().clone()),
+            size: d.size(),
         });
         self.status
             .post(format!("Opening the recipe {}", path.display()), false);
@@ -201,23 +205,11 @@ impl Studio {
             });
     }
 
-    /// A recipe was read: refuses what the studio cannot replay exactly, else opens its photo
+    /// A recipe was read: refuses one made with other inputs, else opens its photo
     /// when none was open and regenerates its samples.
     pub(super) fn recipe_opened(&mut self, o: OpenedRecipe) {
         let r = &o.recipe;
         let name = o.path.display();
-        if !r.pins.is_empty() || r.mix.is_some() {
-            self.status.post(
-                format!(
-                    "The studio cannot replay pins and mixes yet, and this recipe has {} pin(s){}; \
-                     nothing was replayed (pdpaint inpaint --recipe replays it): {name}",
-                    r.pins.len(),
-                    if r.mix.is_some() { " and a mix" } else { "" }
-                ),
-                true,
-            );
-            return;
-        }
         if !o.differs.is_empty() {
             let what: Vec<String> = o
                 .differs
@@ -238,6 +230,16 @@ impl Studio {
             return;
         }
         let specs = r.specs();
+        if specs.is_empty() || specs.len() > MAX_SAMPLES {
+            self.status.post(
+                format!(
+                    "The studio's gallery holds 1–{MAX_SAMPLES} samples and this recipe has {}: {name}",
+                    specs.len()
+                ),
+                true,
+            );
+            return;
+        }
         let seeds: Option<Vec<u64>> = specs
             .iter()
             .map(|s| match s {
@@ -245,28 +247,9 @@ impl Studio {
                 _ => None,
             })
             .collect();
-        let Some(seeds) = seeds else {
-            self.status.post(
-                format!(
-                    "The studio cannot replay interpolated samples yet (this recipe has some); \
-                     nothing was replayed (pdpaint inpaint --recipe replays it): {name}"
-                ),
-                true,
-            );
-            return;
-        };
-        if seeds.is_empty() || seeds.len() > MAX_SAMPLES {
-            self.status.post(
-                format!(
-                    "The studio's gallery holds 1–{MAX_SAMPLES} samples and this recipe has {}: {name}",
-                    seeds.len()
-                ),
-                true,
-            );
-            return;
-        }
         let opts = r.options();
-        let n = seeds.len();
+        let n = specs.len();
+        let path = o.path.clone();
         if let Some(inputs) = o.inputs {
             self.status.notes = inputs.notes;
             self.set_photo(inputs.image, Some(inputs.path));
@@ -277,19 +260,78 @@ impl Studio {
         let Some(doc) = &self.doc else {
             return;
         };
-        let req = InferRequest {
-            photo: doc.photo().clone(),
-            mask: Arc::new(doc.mask().clone()),
-            seeds,
-            opts,
-            want_maps: true,
-            thumb_side: theme::THUMB_SIZE as u32,
+        let plain = o.plan.pins.is_empty() && o.plan.mix.is_none();
+        let started = match seeds {
+            // Plain seeds: a generation like any other (with the unit maps).
+            Some(seeds) if plain => {
+                let req = InferRequest {
+                    photo: doc.photo().clone(),
+                    mask: Arc::new(doc.mask().clone()),
+                    seeds,
+                    opts,
+                    want_maps: true,
+                    thumb_side: theme::THUMB_SIZE as u32,
+                };
+                self.pins = None;
+                self.steer.pinned.clear();
+                self.start_generation(req)
+            }
+            // Pins, a mix or fills between seeds: replayed as the command line does.
+            _ => self.start_replay(o.plan, o.hole, &specs),
         };
-        if self.start_generation(req) {
+        if started {
             self.status.post(
-                format!("Replaying the recipe {}: {n} samples", o.path.display()),
+                format!("Replaying the recipe {}: {n} samples", path.display()),
                 false,
             );
         }
+    }
+
+    /// Submits a recipe's replay to the inference worker and starts its gallery; `false`
+    /// (reported) when the worker is down.
+    fn start_replay(&mut self, plan: Plan, hole: Mask, specs: &[ZSpec]) -> bool {
+        let Some(doc) = &self.doc else {
+            return false;
+        };
+        let size = doc.size();
+        let photo = doc.source.clone().filter(|_| !doc.photo_unsaved());
+        let mask = Arc::new(doc.mask().clone());
+        let opts = plan.options;
+        let pins = plan.pins.clone();
+        let req = ReplayRequest {
+            photo: doc.photo().clone(),
+            mask: mask.clone(),
+            plan,
+            thumb_side: theme::THUMB_SIZE as u32,
+        };
+        let g = match self.workers.submit_replay(req) {
+            Ok(g) => g,
+            Err(why) => {
+                self.status.post(why, true);
+                return false;
+            }
+        };
+        // The pins arrive with the samples (`InferEvent::Pinned`).
+        self.pins = None;
+        self.steer.pinned.clear();
+        self.gallery
+            .begin_specs(g, specs, size, opts.detail == DetailMode::Patch);
+        self.gallery.preview = true;
+        self.generation = super::Generation {
+            running: Some(g),
+            ..super::Generation::default()
+        };
+        self.basis = self.model.info.as_ref().map(|m| Basis {
+            generation: g,
+            photo,
+            mask,
+            hole: Arc::new(hole),
+            pins,
+            pins_consistent: true,
+            opts,
+            model: m.source.clone(),
+            resolution: m.resolution,
+        });
+        true
     }
 }

@@ -308,6 +308,26 @@ impl Studio {
         }
     }
 
+    /// A replayed recipe's pins arrived: they become the studio's, as if made here (without
+    /// galleries to go back to).
+    pub(super) fn replay_pinned(&mut self, generation: u64, stack: Box<PinStack>, kept: Mask) {
+        let Some(basis) = self.basis.as_ref().filter(|b| b.generation == generation) else {
+            return;
+        };
+        let Some(revision) = self.doc.as_ref().map(|d| d.revision()) else {
+            return;
+        };
+        let n = stack.pins().count();
+        self.pins = Some(Pinned {
+            stack: Some(stack),
+            revision,
+            opts: vec![basis.opts; n],
+            stash: (0..n).map(|_| None).collect(),
+            pending_opts: None,
+        });
+        self.steer.pinned.set_mask(kept);
+    }
+
     /// Drops every pin (the gallery stays).
     pub(super) fn drop_pins(&mut self) {
         if self.pins.take().is_some() {

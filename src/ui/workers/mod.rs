@@ -13,7 +13,9 @@ pub mod recipe;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendChoice;
-use crate::inference::worker::{InferEvent, InferRequest, InferWorker, ModelSource, StripRequest};
+use crate::inference::worker::{
+    InferEvent, InferRequest, InferWorker, ModelSource, ReplayRequest, StripRequest,
+};
 use crate::train::config::TrainConfig;
 use crate::train::events::Event as TrainEvent;
 use crate::train::worker::{Command as TrainCommand, TrainWorker, error_chain};
@@ -53,6 +55,7 @@ enum InferLink {
 struct Recorded {
     requests: Vec<InferRequest>,
     strips: Vec<StripRequest>,
+    replays: Vec<ReplayRequest>,
     loads: Vec<ModelSource>,
     generation: u64,
 }
@@ -175,6 +178,30 @@ impl Workers {
                 r.generation += 1;
                 Ok(r.generation)
             }
+        }
+    }
+
+    /// Submits a recipe's replay (superseding the running request); returns its generation.
+    ///
+    /// # Errors
+    /// Why, when the inference worker is down.
+    pub fn submit_replay(&mut self, req: ReplayRequest) -> Result<u64, String> {
+        match &mut self.infer {
+            InferLink::Running(w) => Ok(w.submit_replay(req)),
+            InferLink::Down(why) => Err(why.clone()),
+            InferLink::Recording(r) => {
+                r.replays.push(req);
+                r.generation += 1;
+                Ok(r.generation)
+            }
+        }
+    }
+
+    /// The replays a recording [`Workers`] received (empty for real workers).
+    pub fn submitted_replays(&self) -> &[ReplayRequest] {
+        match &self.infer {
+            InferLink::Recording(r) => &r.replays,
+            _ => &[],
         }
     }
 

@@ -13,9 +13,9 @@ use crate::inference::worker::ModelSource;
 use crate::inference::{InpaintOptions, ZSpec};
 use crate::mask::Mask;
 use crate::model::embedded;
-use crate::steer::pin::Pin;
+use crate::steer::pin::{Pin, hole_after};
 use crate::steer::recipe::{
-    FORMAT, HashedFile, Input, MixPlan, MixRecord, MixStepRecord, Naming, PinRecord, Recipe,
+    FORMAT, HashedFile, Input, MixPlan, MixRecord, MixStepRecord, Naming, PinRecord, Plan, Recipe,
 };
 
 /// What the studio knows about the gallery whose recipe is saved.
@@ -50,6 +50,8 @@ pub struct OpenInputs {
     pub photo: Option<PathBuf>,
     /// The mask as it is now.
     pub mask: Arc<Mask>,
+    /// The photo's size.
+    pub size: (u32, u32),
 }
 
 /// A photo and mask read from a recipe's folder (nothing was open).
@@ -76,6 +78,10 @@ pub struct OpenedRecipe {
     pub differs: Vec<Input>,
     /// The photo and mask read from the recipe's folder, when no photo was open.
     pub inputs: Option<RecipeInputs>,
+    /// Its work with the pin and mix masks loaded and checked.
+    pub plan: Plan,
+    /// The hole its samples fill: the mask minus every pin.
+    pub hole: Mask,
 }
 
 /// The SHA-256 a recipe records for `model`.
@@ -216,7 +222,7 @@ pub fn open_recipe(
     let recipe = Recipe::load(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let model_sha = model_sha256(model)?;
-    let (image_sha, mask_sha, inputs) = match open {
+    let (image_sha, mask_sha, inputs, size, mask) = match open {
         Some(o) => {
             let image_sha = match &o.photo {
                 Some(p) => sha256_file(p)?,
@@ -232,7 +238,7 @@ pub fn open_recipe(
             } else {
                 String::new()
             };
-            (image_sha, mask_sha, None)
+            (image_sha, mask_sha, None, o.size, o.mask.as_ref().clone())
         }
         None => {
             let photo = beside(dir, &recipe.image.path);
@@ -249,19 +255,31 @@ pub fn open_recipe(
                     mask_file.display()
                 )));
             }
+            let (size, hole) = (image.dimensions(), mask.clone());
             let inputs = RecipeInputs {
                 path: photo.clone(),
                 image,
                 notes,
                 mask,
             };
-            (sha256_file(&photo)?, sha256_file(&mask_file)?, Some(inputs))
+            (
+                sha256_file(&photo)?,
+                sha256_file(&mask_file)?,
+                Some(inputs),
+                size,
+                hole,
+            )
         }
     };
+    let plan = recipe.plan(dir, size)?;
+    let keeps: Vec<Mask> = plan.pins.iter().map(|p| p.keep.clone()).collect();
+    let hole = hole_after(&mask, &keeps)?;
     Ok(OpenedRecipe {
         path: path.to_path_buf(),
         differs: recipe.mismatches(&image_sha, &mask_sha, &model_sha),
         recipe,
         inputs,
+        plan,
+        hole,
     })
 }
