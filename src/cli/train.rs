@@ -129,6 +129,11 @@ pub struct Args {
     /// continues the checkpoint's average, or starts one at the resumed weights.
     #[arg(long, default_value_t = 0.0, value_name = "DECAY")]
     pub ema: f64,
+    /// Stage 2 trains only the discriminator, against the frozen generator (from
+    /// `--init-from`): gives a model without a discriminator a realism critic for ranking
+    /// samples. The generator's weights do not change. Not in the authors' code.
+    #[arg(long)]
+    pub critic_only: bool,
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -193,6 +198,7 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
     cfg.ema_decay = a.ema;
+    cfg.stage2.critic_only = a.critic_only;
     cfg.validate()?;
     Ok(cfg)
 }

@@ -41,6 +41,11 @@ pub struct Stage2Config {
     pub weights: Stage2Weights,
     /// TV row term.
     pub tv_rows: TvRows,
+    /// Train only the discriminator, against the frozen generator: a realism critic for a
+    /// model that has none (not in the authors' code). The generator's weights, including its
+    /// spectral-norm vectors, do not change.
+    #[serde(default)]
+    pub critic_only: bool,
 }
 
 impl Default for Stage2Config {
@@ -53,6 +58,7 @@ impl Default for Stage2Config {
             eps: 1e-8,
             weights: Stage2Weights::default(),
             tv_rows: TvRows::Fixed,
+            critic_only: false,
         }
     }
 }
@@ -223,7 +229,11 @@ impl Stage2Trainer {
             .d
             .take()
             .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
-        let g = power_iterate_generator(g);
+        let g = if self.cfg.critic_only {
+            g
+        } else {
+            power_iterate_generator(g)
+        };
         let d = power_iterate_discriminator(d);
         let dev = &self.device;
         let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
@@ -276,6 +286,19 @@ impl Stage2Trainer {
         }
         let grads_d = GradientsParams::from_grads(loss_d.backward(), &d);
         let d = self.opt_d.step(self.cfg.lr_d * lr_factor, d, grads_d);
+        if self.cfg.critic_only {
+            // The generator is not trained: its terms are not computed (reported as 0).
+            self.restore(g, d);
+            return Ok(Stage2Losses {
+                d: d_val,
+                g_total: 0.0,
+                g_adv: 0.0,
+                g_feat: 0.0,
+                g_perceptual: 0.0,
+                g_tv: 0.0,
+                g_diversity: 0.0,
+            });
+        }
 
         // Generator step (with the updated D, as the authors' order implies).
         let w = self.cfg.weights;
@@ -424,5 +447,55 @@ mod tests {
             tr.step(&batch, &[1], 1.0).is_err(),
             "wrong seed count must be an error"
         );
+    }
+
+    #[test]
+    fn critic_only_trains_the_discriminator_and_leaves_the_generator_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let img = image::RgbImage::from_fn(100, 90, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
+        });
+        img.save(t.path().join("a.png")).unwrap();
+        let folder = ImageFolder::load(t.path()).unwrap();
+        let mut cfg = Preset::Tiny.config();
+        cfg.generator = GeneratorConfig {
+            latent: 1,
+            ..cfg.generator
+        };
+        let dev = Device::flex().autodiff();
+        let batch = Batcher::new(5, CropSampler::new(64), MaskKind::Boxes, 1).next_batch(&folder);
+        let mut src = ParamSource::random(4, &dev);
+        let prior = PriorNet::from_sources_single(&mut src, &cfg.prior).unwrap();
+        let g = Generator::from_source(&mut src, &cfg.generator).unwrap();
+        let d = Discriminator::from_source(&mut src, &cfg.discriminator).unwrap();
+        let vgg = Vgg::random(
+            VggConfig {
+                kind: VggKind::Vgg16,
+                width_div: 16,
+            },
+            2,
+            &dev,
+        )
+        .unwrap();
+        let s2 = Stage2Config {
+            critic_only: true,
+            ..Stage2Config::default()
+        };
+        let mut tr = Stage2Trainer::new(prior, g, d, vgg, s2, Decay::Exp, &dev);
+        let g_params = |tr: &Stage2Trainer| {
+            let g = tr.generator().unwrap();
+            (
+                tensor_to_vec(g.generated[0].block.conv_0.weight_u.val()).unwrap(),
+                tensor_to_vec(g.generated[0].block.conv_0.weight_orig.val()).unwrap(),
+            )
+        };
+        let d_param =
+            |tr: &Stage2Trainer| crate::model::half::to_bytes(tr.discriminator().unwrap()).unwrap();
+        let (g0, d0) = (g_params(&tr), d_param(&tr));
+        let l = tr.step(&batch, &[10, 11], 1.0).unwrap();
+        assert!(l.d.is_finite() && l.d > 0.0, "{l:?}");
+        assert_eq!(l.g_total, 0.0);
+        assert_eq!(g_params(&tr), g0, "the generator is untouched");
+        assert_ne!(d_param(&tr), d0, "the discriminator learned");
     }
 }

@@ -1,0 +1,143 @@
+//! Does a model's discriminator tell real photos from the model's fills, and does its realism
+//! score agree with closeness to the truth? For each photo of a held-out folder and a few
+//! seeded masks, it scores the real photo and `SAMPLES` fills ([`pdpaint::steer::score`]'s
+//! realism, exactly what the studio ranks by) and reports:
+//!
+//! * the mean realism of real photos and of fills, and the fraction of (real, fill) pairs of
+//!   the same photo and mask where the real one scores higher (a paired AUC; 0.5 = chance);
+//! * the mean, over photo–mask cases, of the Spearman correlation between a fill's realism and
+//!   its PSNR to the truth inside the hole (0 = unrelated).
+//!
+//! ```text
+//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES]
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use image::RgbImage;
+use pdpaint::data::ImageFolder;
+use pdpaint::inference::{InpaintOptions, Inpainter};
+use pdpaint::masks::{MaskKind, generate};
+use pdpaint::steer::score::realism;
+use rand::SeedableRng;
+
+/// Photos are scored at this longer side (the studio's context box is resized to the model's
+/// resolution anyway).
+const SIDE: u32 = 512;
+
+fn psnr_in_hole(a: &RgbImage, b: &RgbImage, mask: &pdpaint::mask::Mask) -> f64 {
+    let mut se = 0.0f64;
+    let mut n = 0usize;
+    for (x, y, p) in a.enumerate_pixels() {
+        if mask.is_hole(x, y) {
+            let q = b.get_pixel(x, y);
+            for c in 0..3 {
+                let d = f64::from(p[c]) - f64::from(q[c]);
+                se += d * d;
+            }
+            n += 3;
+        }
+    }
+    let mse = se / n.max(1) as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10()
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    for (rank, &i) in idx.iter().enumerate() {
+        r[i] = rank as f64;
+    }
+    r
+}
+
+fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (model, photos, masks_per, samples) = match args.as_slice() {
+        [m, p] => (m, p, 4usize, 4usize),
+        [m, p, k] => (m, p, k.parse()?, 4),
+        [m, p, k, s] => (m, p, k.parse()?, s.parse()?),
+        _ => bail!("usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES]"),
+    };
+    let device = Device::flex();
+    let inp = Inpainter::load(&PathBuf::from(model), &device)
+        .with_context(|| format!("loading {model}"))?;
+    if inp.discriminator().is_none() {
+        bail!("{model} has no discriminator");
+    }
+    let folder = ImageFolder::load(&PathBuf::from(photos))?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let (mut real_sum, mut fake_sum, mut n_real, mut n_fake) = (0.0f64, 0.0f64, 0usize, 0usize);
+    let (mut wins, mut pairs) = (0.0f64, 0usize);
+    let mut rhos = Vec::new();
+    for (path, img) in &folder.images {
+        let (w, h) = img.dimensions();
+        let s = f64::from(SIDE) / f64::from(w.max(h));
+        let img = if s < 1.0 {
+            image::imageops::resize(
+                img,
+                (f64::from(w) * s).round() as u32,
+                (f64::from(h) * s).round() as u32,
+                image::imageops::FilterType::Triangle,
+            )
+        } else {
+            img.clone()
+        };
+        let (w, h) = img.dimensions();
+        for k in 0..masks_per {
+            let mask = generate(MaskKind::Mixed, w, h, &mut rng);
+            if mask.hole_count() == 0 {
+                continue;
+            }
+            let session = inp.session(&img, &mask, &InpaintOptions::default())?;
+            let real = f64::from(realism(&session, &img)?.value().unwrap_or(f32::NAN));
+            let seeds: Vec<u64> = (0..samples as u64).map(|i| 1000 * k as u64 + i).collect();
+            let mut fr = Vec::new();
+            let mut ps = Vec::new();
+            for smp in session.samples(&seeds)? {
+                let v = f64::from(realism(&session, &smp.photo)?.value().unwrap_or(f32::NAN));
+                fr.push(v);
+                ps.push(psnr_in_hole(&smp.photo, &img, &mask));
+                wins += if real > v {
+                    1.0
+                } else if real == v {
+                    0.5
+                } else {
+                    0.0
+                };
+                pairs += 1;
+            }
+            real_sum += real;
+            n_real += 1;
+            fake_sum += fr.iter().sum::<f64>();
+            n_fake += fr.len();
+            if let Some(r) = spearman(&fr, &ps) {
+                rhos.push(r);
+            }
+        }
+        eprintln!("{}: done", path.display());
+    }
+    let rho = rhos.iter().sum::<f64>() / rhos.len().max(1) as f64;
+    println!(
+        "cases {n_real}, fills {n_fake}: realism real {:.3}, fills {:.3}; real > fill in {:.1} % \
+         of {pairs} pairs; mean Spearman(realism, PSNR in hole) {rho:.3} over {} cases",
+        real_sum / n_real.max(1) as f64,
+        fake_sum / n_fake.max(1) as f64,
+        100.0 * wins / pairs.max(1) as f64,
+        rhos.len()
+    );
+    Ok(())
+}
