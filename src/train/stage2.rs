@@ -230,7 +230,9 @@ impl Stage2Trainer {
             .take()
             .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
         let g = if self.cfg.critic_only {
-            g
+            // Frozen: no autodiff graph for its forward pass (one that is never walked back
+            // would be kept, and memory would grow every step).
+            g.no_grad()
         } else {
             power_iterate_generator(g)
         };
