@@ -6,7 +6,9 @@
 //! * the mean realism of real photos and of fills, and the fraction of (real, fill) pairs of
 //!   the same photo and mask where the real one scores higher (a paired AUC; 0.5 = chance);
 //! * the mean, over photo–mask cases, of the Spearman correlation between a fill's realism and
-//!   its PSNR to the truth inside the hole (0 = unrelated).
+//!   its PSNR to the truth inside the hole (0 = unrelated);
+//!
+//! each with a 95 % bootstrap interval over the cases (2000 resamples).
 //!
 //! ```text
 //! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES]
@@ -83,6 +85,8 @@ fn main() -> Result<()> {
     let (mut real_sum, mut fake_sum, mut n_real, mut n_fake) = (0.0f64, 0.0f64, 0usize, 0usize);
     let (mut wins, mut pairs) = (0.0f64, 0usize);
     let mut rhos = Vec::new();
+    // Per case: (wins, pairs) for the bootstrap.
+    let mut per_case: Vec<(f64, usize)> = Vec::new();
     for (path, img) in &folder.images {
         let (w, h) = img.dimensions();
         let s = f64::from(SIDE) / f64::from(w.max(h));
@@ -107,19 +111,24 @@ fn main() -> Result<()> {
             let seeds: Vec<u64> = (0..samples as u64).map(|i| 1000 * k as u64 + i).collect();
             let mut fr = Vec::new();
             let mut ps = Vec::new();
+            let (mut case_wins, mut case_pairs) = (0.0f64, 0usize);
             for smp in session.samples(&seeds)? {
                 let v = f64::from(realism(&session, &smp.photo)?.value().unwrap_or(f32::NAN));
                 fr.push(v);
                 ps.push(psnr_in_hole(&smp.photo, &img, &mask));
-                wins += if real > v {
+                let w = if real > v {
                     1.0
                 } else if real == v {
                     0.5
                 } else {
                     0.0
                 };
+                wins += w;
                 pairs += 1;
+                case_wins += w;
+                case_pairs += 1;
             }
+            per_case.push((case_wins, case_pairs));
             real_sum += real;
             n_real += 1;
             fake_sum += fr.iter().sum::<f64>();
@@ -131,9 +140,42 @@ fn main() -> Result<()> {
         eprintln!("{}: done", path.display());
     }
     let rho = rhos.iter().sum::<f64>() / rhos.len().max(1) as f64;
+    // 95 % bootstrap intervals over the cases.
+    let mut boot = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let (mut auc_b, mut rho_b) = (Vec::new(), Vec::new());
+    for _ in 0..2000 {
+        use rand::Rng;
+        let (mut w, mut p) = (0.0, 0usize);
+        for _ in 0..per_case.len() {
+            let (cw, cp) = per_case[boot.random_range(0..per_case.len())];
+            w += cw;
+            p += cp;
+        }
+        auc_b.push(100.0 * w / p.max(1) as f64);
+        if !rhos.is_empty() {
+            let m: f64 = (0..rhos.len())
+                .map(|_| rhos[boot.random_range(0..rhos.len())])
+                .sum::<f64>()
+                / rhos.len() as f64;
+            rho_b.push(m);
+        }
+    }
+    let ci = |v: &mut Vec<f64>| -> (f64, f64) {
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return (f64::NAN, f64::NAN);
+        }
+        (
+            v[v.len() * 25 / 1000],
+            v[(v.len() * 975 / 1000).min(v.len() - 1)],
+        )
+    };
+    let (auc_lo, auc_hi) = ci(&mut auc_b);
+    let (rho_lo, rho_hi) = ci(&mut rho_b);
     println!(
         "cases {n_real}, fills {n_fake}: realism real {:.3}, fills {:.3}; real > fill in {:.1} % \
-         of {pairs} pairs; mean Spearman(realism, PSNR in hole) {rho:.3} over {} cases",
+         of {pairs} pairs [95 % CI {auc_lo:.1}–{auc_hi:.1}]; mean Spearman(realism, PSNR in hole) \
+         {rho:.3} [{rho_lo:.3}–{rho_hi:.3}] over {} cases",
         real_sum / n_real.max(1) as f64,
         fake_sum / n_fake.max(1) as f64,
         100.0 * wins / pairs.max(1) as f64,

@@ -432,18 +432,19 @@ fn the_seam_score_ranks_flat_and_shifted_fills_worse_than_the_truth_on_a_real_ph
 }
 
 #[test]
-fn realism_is_typed_absent_for_the_default_model_and_present_with_a_discriminator() {
+fn realism_is_scored_with_a_discriminator_and_typed_absent_without_one() {
     let dev = burn::tensor::Device::flex();
-    let (file, model) = pdpaint::model::embedded::load(&dev).expect("embedded");
-    assert!(!file.has_discriminator);
-    let inp = Inpainter::new(model, file, dev.clone());
+    // The default model's critic scores its samples.
+    let inp = Inpainter::embedded(&dev).expect("embedded");
+    assert!(inp.model_file().has_discriminator);
     let (img, h) = (photo(), hole());
     let opts = InpaintOptions::default();
     let session = inp.session(&img, &h, &opts).expect("session");
     let smp = session.sample_for(ZSpec::Seed(1)).expect("sample");
-    assert_eq!(
-        realism(&session, &smp.photo).expect("realism"),
-        Realism::NoDiscriminator
+    let r = realism(&session, &smp.photo).expect("realism");
+    assert!(
+        matches!(r, Realism::Score { value } if value.is_finite()),
+        "{r:?}"
     );
     // The tiny fixture imported with its discriminator: Inpainter::load reads it.
     let t = tempfile::tempdir().expect("tempdir");
@@ -481,8 +482,22 @@ fn realism_is_typed_absent_for_the_default_model_and_present_with_a_discriminato
         }
     }
     assert_ne!(realism(&session, &blank).expect("blank"), ra);
-    // The command line refuses to sort by a score the default model cannot give.
-    let o = inpaint(&t.path().join("o"), &["--sort-by", "realism"]);
+    // An exported copy has no discriminator: realism is typed absent, and the command line
+    // refuses to sort by a score the model cannot give.
+    let bare = t.path().join("bare");
+    ok(&run(&["export", "--model", s(&m), "--out", s(&bare)]));
+    let inp = Inpainter::load(&bare, &dev).expect("load");
+    assert!(inp.discriminator().is_none());
+    let session = inp.session(&img, &h, &opts).expect("session");
+    let b = session.sample_for(ZSpec::Seed(1)).expect("sample");
+    assert_eq!(
+        realism(&session, &b.photo).expect("realism"),
+        Realism::NoDiscriminator
+    );
+    let o = inpaint(
+        &t.path().join("o"),
+        &["--model", s(&bare), "--sort-by", "realism"],
+    );
     assert_fails_with(&o, "needs a model with a discriminator");
 }
 

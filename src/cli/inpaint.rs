@@ -320,8 +320,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let sel = select_backend(&a.backend)?;
     let inp = if is_embedded {
-        let (file, model) = embedded::load(&sel.device)?;
-        Inpainter::new(model, file, sel.device.clone())
+        Inpainter::embedded(&sel.device)?
     } else {
         Inpainter::load(&model_dir, &sel.device)?
     };

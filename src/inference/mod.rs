@@ -403,7 +403,21 @@ impl Inpainter {
         })
     }
 
-    /// The discriminator, when the model has one (the embedded default model has none).
+    /// The embedded default model with its discriminator (its realism critic).
+    ///
+    /// # Errors
+    /// As [`crate::model::embedded::load`] and [`crate::model::embedded::load_discriminator`].
+    pub fn embedded(device: &Device) -> Result<Self> {
+        let (file, model) = crate::model::embedded::load(device)?;
+        let disc = crate::model::embedded::load_discriminator(device)?;
+        let inp = Self::new(model, file, device.clone());
+        Ok(match disc {
+            Some(d) => inp.with_discriminator(d),
+            None => inp,
+        })
+    }
+
+    /// The discriminator, when the model has one.
     pub fn discriminator(&self) -> Option<&Discriminator> {
         self.discriminator.as_ref()
     }

@@ -638,10 +638,7 @@ fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainte
             &crate::fsutil::training_run_model(dir).unwrap_or_else(|| dir.clone()),
             device,
         )?,
-        ModelSource::Embedded => {
-            let (file, model) = crate::model::embedded::load(device)?;
-            Inpainter::new(model, file, device.clone())
-        }
+        ModelSource::Embedded => Inpainter::embedded(device)?,
     };
     let file = inp.model_file();
     let info = ModelInfo {
@@ -992,8 +989,12 @@ mod tests {
         assert_eq!(order, vec![(0, false), (1, false), (0, true), (1, true)]);
         for (_, _, s) in scored {
             assert!(s.seam.score.is_finite() && s.seam.score >= 0.0, "{s:?}");
-            // The embedded model ships without a discriminator.
-            assert_eq!(s.realism, score::Realism::NoDiscriminator);
+            // The embedded model ships with its critic.
+            assert!(
+                matches!(s.realism, score::Realism::Score { value } if value.is_finite()),
+                "{:?}",
+                s.realism
+            );
         }
     }
 

@@ -8,6 +8,7 @@ use burn::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::PdGan;
+use crate::model::discriminator::Discriminator;
 use crate::model::params::ParamSource;
 use crate::model::weights::ModelFile;
 
@@ -17,6 +18,7 @@ pub const NAME: &str = "embedded default model (models/default)";
 const CONFIG: &str = include_str!("../../models/default/config.json");
 const PRIOR: &[u8] = include_bytes!("../../models/default/prior.f16");
 const GENERATOR: &[u8] = include_bytes!("../../models/default/generator.f16");
+const DISCRIMINATOR: &[u8] = include_bytes!("../../models/default/discriminator.f16");
 /// The model card (data, licences, training, metrics, limits).
 pub const CARD: &str = include_str!("../../models/default/card.md");
 
@@ -42,6 +44,22 @@ pub fn load(device: &Device) -> Result<(ModelFile, PdGan)> {
     Ok((file, model))
 }
 
+/// Loads the embedded model's discriminator (its realism critic, see the model card) onto
+/// `device`; `None` when `config.json` says it has none.
+pub fn load_discriminator(device: &Device) -> Result<Option<Discriminator>> {
+    let file = model_file()?;
+    if !file.has_discriminator {
+        return Ok(None);
+    }
+    let d =
+        Discriminator::from_source(&mut ParamSource::zeros(device), &file.config.discriminator)?;
+    Ok(Some(crate::model::half::load_bytes(
+        d,
+        DISCRIMINATOR,
+        Path::new(NAME),
+    )?))
+}
+
 /// SHA-256 over the embedded config and weights (recipes record it).
 pub fn sha256() -> String {
     use sha2::{Digest, Sha256};
@@ -49,12 +67,13 @@ pub fn sha256() -> String {
     h.update(CONFIG.as_bytes());
     h.update(PRIOR);
     h.update(GENERATOR);
+    h.update(DISCRIMINATOR);
     format!("{:x}", h.finalize())
 }
 
 /// Bytes of the embedded weights (for hashing and reports).
 pub fn weight_bytes() -> usize {
-    PRIOR.len() + GENERATOR.len() + CONFIG.len()
+    PRIOR.len() + GENERATOR.len() + DISCRIMINATOR.len() + CONFIG.len()
 }
 
 #[cfg(test)]
@@ -92,6 +111,16 @@ mod tests {
                 .all(|x| x.is_finite())
         );
         assert!(weight_bytes() <= 40 << 20, "default model over 40 MB");
-        assert!(!file.has_discriminator);
+        // Its discriminator (the realism critic) runs on the hole map and an image.
+        let d = load_discriminator(&dev)
+            .unwrap()
+            .expect("the default model has a critic");
+        let x = crate::model::tensor_from_vec(vec![0.2; 6 * r * r], [1, 6, r, r], &dev);
+        let outs = d.forward(x);
+        assert_eq!(outs.len(), file.config.discriminator.num_d);
+        for scale in outs {
+            let pred = crate::model::tensor_to_vec(scale.last().unwrap().clone()).unwrap();
+            assert!(!pred.is_empty() && pred.iter().all(|v| v.is_finite()));
+        }
     }
 }

@@ -292,7 +292,12 @@ pub fn save_model_folder_half(
     };
     let json = serde_json::to_string_pretty(&file).map_err(|e| Error::Config(e.to_string()))?;
     crate::fsutil::write_atomic(&dir.join("config.json"), json.as_bytes())?;
-    for stale in ["prior.bpk", "generator.bpk", "discriminator.bpk"] {
+    for stale in [
+        "prior.bpk",
+        "generator.bpk",
+        "discriminator.bpk",
+        "discriminator.f16",
+    ] {
         let p = dir.join(stale);
         if p.exists() {
             fs::remove_file(&p).map_err(|e| Error::io("could not remove", &p, e))?;
@@ -301,11 +306,21 @@ pub fn save_model_folder_half(
     Ok(())
 }
 
-/// Loads the discriminator of a model folder.
+/// Loads the discriminator of a model folder (`discriminator.bpk`, or the half-precision
+/// `discriminator.f16` when there is no `.bpk`, as in `models/default`).
 pub fn load_discriminator(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Discriminator> {
     let mut d = Discriminator::from_source(&mut ParamSource::zeros(device), &cfg.discriminator)?;
+    let half = dir.join("discriminator.f16");
+    if !dir.join("discriminator.bpk").exists() && half.exists() {
+        return crate::model::half::load(d, &half);
+    }
     load_checked(&mut d, &dir.join("discriminator.bpk"))?;
     Ok(d)
+}
+
+/// Whether a model folder holds discriminator weights (`.bpk` or `.f16`).
+pub fn has_discriminator_file(dir: &Path) -> bool {
+    dir.join("discriminator.bpk").exists() || dir.join("discriminator.f16").exists()
 }
 
 fn need_shape<'a>(sd: &'a StateDict, key: &str) -> Result<&'a [usize]> {

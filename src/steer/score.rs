@@ -4,9 +4,10 @@
 //!   edge, at full resolution, relative to how continuous the photo itself is across rings of
 //!   known pixels a few pixels away. **Lower is better**; about 1 means the seam is as smooth
 //!   as the photo's own texture there.
-//! * [`Realism`]: the discriminator's opinion of the filled context box, when the model folder
-//!   has a discriminator (`has_discriminator` in its `config.json`); the embedded default
-//!   model has none, which is [`Realism::NoDiscriminator`]. **Higher is better.**
+//! * [`Realism`]: the discriminator's opinion of the filled context box, when the model has a
+//!   discriminator (`has_discriminator` in its `config.json`; the embedded default model's is
+//!   a critic fitted to its generator, see its model card), else
+//!   [`Realism::NoDiscriminator`]. **Higher is better.**
 //!
 //! Both compare samples of the *same* photo, hole and model; neither is an absolute quality.
 
@@ -59,7 +60,7 @@ pub struct SeamScore {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Realism {
-    /// The model has no discriminator (the embedded default model ships without one).
+    /// The model has no discriminator (e.g. a folder written by `pdpaint export`).
     NoDiscriminator,
     /// Not computed: a mix is blended from scored samples on the studio's file thread, away
     /// from the model.

@@ -577,7 +577,7 @@ pub fn run(
                             dir,
                         ));
                     }
-                    let disc = if dir.join("discriminator.bpk").exists() {
+                    let disc = if crate::model::weights::has_discriminator_file(dir) {
                         load_discriminator(dir, &cfg.model, &ad)?
                     } else {
                         random_disc()?

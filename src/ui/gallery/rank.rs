@@ -15,9 +15,9 @@ pub const SEAM_HELP: &str = "seam: colour and gradient jump across the hole edge
                              photo around the hole)";
 
 /// What the realism badge means (its hover text).
-pub const REALISM_HELP: &str = "realism: the discriminator's mean score of the filled context \
-                                box; higher is better (about +1 for what it takes as real, -1 \
-                                for fakes)";
+pub const REALISM_HELP: &str = "realism: the model's discriminator's mean score of the filled \
+                                context box; higher is better (more like a real photo to it). \
+                                Compare samples of one hole: the scale depends on the model";
 
 /// The order the gallery's thumbnails are drawn in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
