@@ -386,8 +386,8 @@ mod tests {
     use crate::model::tensor_to_vec;
     use crate::model::vgg::{VggConfig, VggKind};
 
-    #[test]
-    fn stage2_steps_run_and_stay_finite() {
+    /// A trainer with small random networks (64² generator, latent 1) and one batch.
+    fn trainer(s2: Stage2Config) -> (Stage2Trainer, Batch) {
         let t = tempfile::tempdir().unwrap();
         let img = image::RgbImage::from_fn(100, 90, |x, y| {
             image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
@@ -415,8 +415,13 @@ mod tests {
             &dev,
         )
         .unwrap();
-        let mut tr =
-            Stage2Trainer::new(prior, g, d, vgg, Stage2Config::default(), Decay::Exp, &dev);
+        let tr = Stage2Trainer::new(prior, g, d, vgg, s2, Decay::Exp, &dev);
+        (tr, batch)
+    }
+
+    #[test]
+    fn stage2_steps_run_and_stay_finite() {
+        let (mut tr, batch) = trainer(Stage2Config::default());
         let u_before = tensor_to_vec(
             tr.generator().unwrap().generated[0]
                 .block
@@ -453,37 +458,10 @@ mod tests {
 
     #[test]
     fn critic_only_trains_the_discriminator_and_leaves_the_generator_alone() {
-        let t = tempfile::tempdir().unwrap();
-        let img = image::RgbImage::from_fn(100, 90, |x, y| {
-            image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
-        });
-        img.save(t.path().join("a.png")).unwrap();
-        let folder = ImageFolder::load(t.path()).unwrap();
-        let mut cfg = Preset::Tiny.config();
-        cfg.generator = GeneratorConfig {
-            latent: 1,
-            ..cfg.generator
-        };
-        let dev = Device::flex().autodiff();
-        let batch = Batcher::new(5, CropSampler::new(64), MaskKind::Boxes, 1).next_batch(&folder);
-        let mut src = ParamSource::random(4, &dev);
-        let prior = PriorNet::from_sources_single(&mut src, &cfg.prior).unwrap();
-        let g = Generator::from_source(&mut src, &cfg.generator).unwrap();
-        let d = Discriminator::from_source(&mut src, &cfg.discriminator).unwrap();
-        let vgg = Vgg::random(
-            VggConfig {
-                kind: VggKind::Vgg16,
-                width_div: 16,
-            },
-            2,
-            &dev,
-        )
-        .unwrap();
-        let s2 = Stage2Config {
+        let (mut tr, batch) = trainer(Stage2Config {
             critic_only: true,
             ..Stage2Config::default()
-        };
-        let mut tr = Stage2Trainer::new(prior, g, d, vgg, s2, Decay::Exp, &dev);
+        });
         let g_params = |tr: &Stage2Trainer| {
             let g = tr.generator().unwrap();
             (

@@ -367,12 +367,7 @@ impl Studio {
                 .post("Bring in a sample, not the mix itself", true);
             return;
         };
-        let Some(hole) = self
-            .basis
-            .as_ref()
-            .filter(|b| b.generation == generation)
-            .map(|b| b.hole.clone())
-        else {
+        let Some(hole) = self.hole_of(generation) else {
             return;
         };
         let detail_on =
@@ -431,17 +426,21 @@ impl Studio {
         }
     }
 
+    /// The hole the samples of `generation` filled (the mask minus the pins), while it is the
+    /// gallery's.
+    fn hole_of(&self, generation: u64) -> Option<Arc<Mask>> {
+        self.basis
+            .as_ref()
+            .filter(|b| b.generation == generation)
+            .map(|b| b.hole.clone())
+    }
+
     /// Drops the mix's last step (on the file thread: the thumbnail is remade there).
     pub(super) fn undo_mix_step(&mut self) {
         let Some(generation) = self.gallery.generation else {
             return;
         };
-        let Some(hole) = self
-            .basis
-            .as_ref()
-            .filter(|b| b.generation == generation)
-            .map(|b| b.hole.clone())
-        else {
+        let Some(hole) = self.hole_of(generation) else {
             return;
         };
         let Some(stack) = self.gallery.take_mix_stack() else {
