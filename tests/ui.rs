@@ -1451,9 +1451,7 @@ fn the_strip_shows_fills_between_two_samples_as_they_arrive_and_keeps_one() {
 
 /// A studio with the real workers on the CPU, the embedded model and scripted dialogs
 /// answered from `answers`.
-fn real_studio(
-    answers: &Arc<std::sync::Mutex<std::collections::VecDeque<Option<PathBuf>>>>,
-) -> Studio {
+fn real_studio(answers: &Answers) -> Studio {
     let opts = StudioOptions {
         model: Some(ModelSource::Embedded),
         backend: pdpaint::backend::BackendChoice::Cpu,
@@ -1496,17 +1494,15 @@ fn gallery_hashes(s: &Studio) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
-    use pdpaint::steer::recipe::Recipe;
-    use pdpaint::ui::command::SaveTarget;
+/// The scripted dialogs' answers of [`real_studio`].
+type Answers = Arc<std::sync::Mutex<std::collections::VecDeque<Option<PathBuf>>>>;
 
-    let t = tempfile::tempdir().unwrap();
-    let photo_path = t.path().join("photo.png");
-    photo(96, 64).save(&photo_path).unwrap();
-    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-    let mut s = real_studio(&answers);
-    s.set_photo(photo(96, 64), Some(photo_path.clone()));
+/// A studio with the real workers and a 96×64 photo saved at `photo_path` open, a hole at
+/// (30..50, 20..40), and its two samples (seeds 11, 12) generated.
+fn real_gallery(photo_path: &std::path::Path, answers: &Answers) -> Harness<'static, Studio> {
+    photo(96, 64).save(photo_path).unwrap();
+    let mut s = real_studio(answers);
+    s.set_photo(photo(96, 64), Some(photo_path.to_path_buf()));
     s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
         a: (30.0, 20.0),
         b: (50.0, 40.0),
@@ -1519,6 +1515,66 @@ fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
     wait_long(&mut h, 300, |s| {
         !s.generating() && s.gallery.finished() == 2
     });
+    h
+}
+
+/// What the library replay `pdpaint inpaint --recipe` runs makes of `rec` (its masks in
+/// `dir`) on the embedded model: each sample's SHA-256 in order, and the mix's.
+fn library_replay(
+    rec: &pdpaint::steer::recipe::Recipe,
+    dir: &std::path::Path,
+) -> (Vec<String>, Option<String>) {
+    use pdpaint::steer::recipe::{ReplayEvent, replay};
+    use sha2::{Digest, Sha256};
+    let sel = pdpaint::backend::select(pdpaint::backend::BackendChoice::Cpu).unwrap();
+    let (file, model) = pdpaint::model::embedded::load(&sel.device).unwrap();
+    let inp = pdpaint::inference::Inpainter::new(model, file, sel.device.clone());
+    let photo_img = image::open(&rec.image.path).unwrap().to_rgb8();
+    let mask = pdpaint::mask::Mask::load(&dir.join(&rec.mask.path)).unwrap();
+    let plan = rec.plan(dir, (96, 64)).unwrap();
+    let (mut hashes, mut mix_hash) = (Vec::new(), None);
+    replay(&inp, &photo_img, &mask, &plan, &mut |ev| {
+        match ev {
+            ReplayEvent::Done { image, .. } => {
+                hashes.push(format!("{:x}", Sha256::digest(image.as_raw())));
+            }
+            ReplayEvent::Mixed { image, .. } => {
+                mix_hash = Some(format!("{:x}", Sha256::digest(image.as_raw())));
+            }
+            _ => {}
+        }
+        true
+    })
+    .unwrap();
+    (hashes, mix_hash)
+}
+
+/// Opens the recipe at `path` in a fresh studio with the real workers and nothing open, and
+/// steps until `done` holds or an error shows.
+fn open_in_fresh_studio(
+    answers: &Answers,
+    path: &std::path::Path,
+    done: impl Fn(&Studio) -> bool,
+) -> Harness<'static, Studio> {
+    let mut h = harness(real_studio(answers));
+    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    answers.lock().unwrap().push_back(Some(path.to_path_buf()));
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(&ctx, Command::OpenRecipe);
+    wait_long(&mut h, 300, |s| s.error().is_some() || done(s));
+    h
+}
+
+#[test]
+fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
+    use pdpaint::steer::recipe::Recipe;
+    use pdpaint::ui::command::SaveTarget;
+
+    let t = tempfile::tempdir().unwrap();
+    let photo_path = t.path().join("photo.png");
+    let answers = Answers::default();
+    let mut h = real_gallery(&photo_path, &answers);
+    let ctx = h.ctx.clone();
     assert_eq!(h.state().error(), None);
     let first = gallery_hashes(h.state());
     assert_eq!(first.len(), 2);
@@ -1541,35 +1597,12 @@ fn a_saved_recipe_opened_in_a_fresh_studio_rebuilds_the_gallery_bit_for_bit() {
     drop(h);
 
     // The library replay `pdpaint inpaint --recipe` runs makes the same pixels.
-    {
-        use pdpaint::inference::Inpainter;
-        use pdpaint::steer::recipe::{ReplayEvent, replay};
-        use sha2::{Digest, Sha256};
-        let sel = pdpaint::backend::select(pdpaint::backend::BackendChoice::Cpu).unwrap();
-        let (file, model) = pdpaint::model::embedded::load(&sel.device).unwrap();
-        let inp = Inpainter::new(model, file, sel.device.clone());
-        let photo_img = image::open(&rec.image.path).unwrap().to_rgb8();
-        let mask = pdpaint::mask::Mask::load(&t.path().join(&rec.mask.path)).unwrap();
-        let plan = rec.plan(t.path(), (96, 64)).unwrap();
-        let mut hashes = Vec::new();
-        replay(&inp, &photo_img, &mask, &plan, &mut |ev| {
-            if let ReplayEvent::Done { image, .. } = ev {
-                hashes.push(format!("{:x}", Sha256::digest(image.as_raw())));
-            }
-            true
-        })
-        .unwrap();
-        assert_eq!(hashes, first, "the CLI's replay makes the same pixels");
-    }
+    let (hashes, _) = library_replay(&rec, t.path());
+    assert_eq!(hashes, first, "the CLI's replay makes the same pixels");
 
     // A fresh studio with nothing open: the recipe opens its photo and mask and replays.
-    let mut h = harness(real_studio(&answers));
-    wait_long(&mut h, 120, |s| s.model_info().is_some());
-    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
-    let ctx = h.ctx.clone();
-    h.state_mut().apply(&ctx, Command::OpenRecipe);
-    wait_long(&mut h, 300, |s| {
-        s.error().is_some() || (s.gallery.finished() == 2 && !s.generating())
+    let h = open_in_fresh_studio(&answers, &recipe_path, |s| {
+        s.gallery.finished() == 2 && !s.generating()
     });
     assert_eq!(h.state().error(), None);
     assert_eq!(
@@ -2168,28 +2201,14 @@ fn the_mix_brush_brings_the_compared_sample_in_and_undo_steps_back() {
 
 #[test]
 fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
-    use pdpaint::steer::recipe::{Recipe, ReplayEvent, replay};
+    use pdpaint::steer::recipe::Recipe;
     use pdpaint::ui::command::SaveTarget;
-    use sha2::{Digest, Sha256};
 
     let t = tempfile::tempdir().unwrap();
     let photo_path = t.path().join("photo.png");
-    photo(96, 64).save(&photo_path).unwrap();
-    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-    let mut s = real_studio(&answers);
-    s.set_photo(photo(96, 64), Some(photo_path.clone()));
-    s.doc.as_mut().unwrap().apply_shape(MaskOp::Rect {
-        a: (30.0, 20.0),
-        b: (50.0, 40.0),
-        hole: true,
-    });
-    let mut h = harness(s);
-    wait_long(&mut h, 120, |s| s.model_info().is_some());
+    let answers = Answers::default();
+    let mut h = real_gallery(&photo_path, &answers);
     let ctx = h.ctx.clone();
-    h.state_mut().apply(&ctx, Command::Generate);
-    wait_long(&mut h, 300, |s| {
-        !s.generating() && s.gallery.finished() == 2
-    });
 
     let first_generation = h.state().gallery.generation;
     // Keep the left part of sample 11 and re-roll the rest.
@@ -2242,26 +2261,7 @@ fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
     drop(h);
 
     // What `pdpaint inpaint --recipe` runs makes the same re-rolled samples and mix.
-    let sel = pdpaint::backend::select(pdpaint::backend::BackendChoice::Cpu).unwrap();
-    let (file, model) = pdpaint::model::embedded::load(&sel.device).unwrap();
-    let inp = pdpaint::inference::Inpainter::new(model, file, sel.device.clone());
-    let photo_img = image::open(&rec.image.path).unwrap().to_rgb8();
-    let mask = pdpaint::mask::Mask::load(&t.path().join(&rec.mask.path)).unwrap();
-    let plan = rec.plan(t.path(), (96, 64)).unwrap();
-    let (mut hashes, mut mix_hash) = (Vec::new(), None);
-    replay(&inp, &photo_img, &mask, &plan, &mut |ev| {
-        match ev {
-            ReplayEvent::Done { image, .. } => {
-                hashes.push(format!("{:x}", Sha256::digest(image.as_raw())));
-            }
-            ReplayEvent::Mixed { image, .. } => {
-                mix_hash = Some(format!("{:x}", Sha256::digest(image.as_raw())));
-            }
-            _ => {}
-        }
-        true
-    })
-    .unwrap();
+    let (hashes, mix_hash) = library_replay(&rec, t.path());
     assert_eq!(hashes, rerolled[..2], "the re-rolled samples, bit for bit");
     assert_eq!(
         mix_hash.as_deref(),
@@ -2270,13 +2270,8 @@ fn a_recipe_saved_after_a_pin_and_a_mix_replays_to_the_same_pixels() {
     );
     // A fresh studio with nothing open replays it: its photo and mask, the pin, the re-rolled
     // samples and the mix, bit for bit.
-    let mut h = harness(real_studio(&answers));
-    wait_long(&mut h, 120, |s| s.model_info().is_some());
-    answers.lock().unwrap().push_back(Some(recipe_path.clone()));
-    let ctx = h.ctx.clone();
-    h.state_mut().apply(&ctx, Command::OpenRecipe);
-    wait_long(&mut h, 300, |s| {
-        s.error().is_some() || (!s.generating() && s.gallery.mix_slot().is_some())
+    let h = open_in_fresh_studio(&answers, &recipe_path, |s| {
+        !s.generating() && s.gallery.mix_slot().is_some()
     });
     assert_eq!(h.state().error(), None);
     assert_eq!(h.state().pin_count(), 1, "the pin is the studio's again");
