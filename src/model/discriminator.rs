@@ -8,7 +8,7 @@ use burn::tensor::ops::AvgPoolOptions;
 
 use crate::error::Result;
 use crate::model::config::DiscriminatorConfig;
-use crate::model::layers::{SnConv2d, conv2d_from, instance_norm};
+use crate::model::layers::{SnConv2d, conv, conv2d_from, instance_norm};
 use crate::model::params::ParamSource;
 
 /// One scale: conv → [SN-conv → IN → LReLU]×(n_layers−1) → conv, kernel 4, padding 2.
@@ -75,13 +75,13 @@ impl NLayerDiscriminator {
     /// `[B, 6, H, W]` → `n_layers + 1` tensors.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         let mut outs = Vec::with_capacity(self.mid.len() + 2);
-        let mut y = leaky_relu(self.model0.forward(x), 0.2);
+        let mut y = leaky_relu(conv(&self.model0, x), 0.2);
         outs.push(y.clone());
         for conv in &self.mid {
             y = leaky_relu(instance_norm(conv.forward(y)), 0.2);
             outs.push(y.clone());
         }
-        outs.push(self.last.forward(y));
+        outs.push(conv(&self.last, y));
         outs
     }
 }

@@ -15,7 +15,7 @@ use crate::model::layers::cpu::{
     spd_norm_pair,
 };
 use crate::model::layers::{
-    INIT_STD, NORM_EPS, SnConv2d, conv_t_from, conv2d_from, instance_norm, positional_norm,
+    INIT_STD, NORM_EPS, SnConv2d, conv, conv_t_from, conv2d_from, instance_norm, positional_norm,
 };
 use crate::model::params::{Init, ParamSource};
 
@@ -80,8 +80,8 @@ impl SpdNorm {
     /// # Shapes
     /// `prior: [B, 3, h, w]` → `(γ, β)`, each `[B, C, h, w]`.
     pub fn modulation(&self, prior: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let a = relu(self.mlp_activate.forward(prior));
-        (self.mlp_gamma.forward(a.clone()), self.mlp_beta.forward(a))
+        let a = relu(conv(&self.mlp_activate, prior));
+        (conv(&self.mlp_gamma, a.clone()), conv(&self.mlp_beta, a))
     }
 
     /// γ and β on the host path in one GEMM (their two convolutions read the same input), each
@@ -152,8 +152,10 @@ impl ConvToF {
     /// # Shapes
     /// `[B, 3, h, w] → [B, fin, h, w]`.
     pub fn forward(&self, prior: Tensor<4>) -> Tensor<4> {
-        self.conv_out
-            .forward(relu(instance_norm(self.conv_in.forward(prior))))
+        conv(
+            &self.conv_out,
+            relu(instance_norm(conv(&self.conv_in, prior))),
+        )
     }
 }
 
@@ -436,7 +438,7 @@ impl SpdResBlock {
         } else {
             c.fp.clone().expand([b, fin, h, w])
         };
-        let att = sigmoid(self.attention.forward(Tensor::cat(vec![fp, x.clone()], 1)));
+        let att = sigmoid(conv(&self.attention, Tensor::cat(vec![fp, x.clone()], 1)));
         let soft = (c.mr.clone().neg() + 1.0) * att + c.mr.clone();
         let norms = SpdNorm::apply(x.clone(), c.gs.clone(), c.bs.clone(), soft.clone());
         let soft_out = self.conv_s.forward(norms.clone());
@@ -802,7 +804,7 @@ impl Generator {
             }
             x = unit.up.forward(y);
         }
-        let out = tanh(self.conv_img.forward(leaky_relu(x, 0.2)));
+        let out = tanh(conv(&self.conv_img, leaky_relu(x, 0.2)));
         (out, maps)
     }
 
@@ -884,7 +886,7 @@ mod tests {
             maps.push(UnitMaps { hard, soft });
             x = unit.up.forward(y);
         }
-        (tanh(g.conv_img.forward(leaky_relu(x, 0.2))), maps)
+        (tanh(conv(&g.conv_img, leaky_relu(x, 0.2))), maps)
     }
 
     fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {

@@ -5,20 +5,26 @@ use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::model::params::{Init, ParamSource};
 
 pub mod cpu;
+pub mod grad;
 
 /// Standard deviation of the authors' `init_weights` (normal, 0.02).
 pub const INIT_STD: f32 = 0.02;
 
 /// Epsilon of positional and instance normalisation.
 pub const NORM_EPS: f64 = 1e-5;
+
+/// A mask window of [`PartialConv::mask_sums_exact`] with every tap inside the image on a 1.
+const WINDOW_FULL: u8 = 1;
+/// A mask window with every tap inside the image on a 0.
+const WINDOW_EMPTY: u8 = 2;
+/// Any other mask window (border, mixed or fractional values).
+const WINDOW_MIXED: u8 = 0;
 
 /// A plain 2-D convolution (stride `stride`, symmetric zero padding `pad`) with PyTorch keys
 /// `{prefix}.weight` `[cout, cin, k, k]` and `{prefix}.bias` `[cout]`.
@@ -52,6 +58,37 @@ pub fn conv2d_from(
         groups: 1,
         padding: PaddingConfig2d::Explicit(pad, pad, pad, pad),
     })
+}
+
+/// Applies a Burn `Conv2d` through [`grad::conv2d`] (the host kernels with hand-written
+/// gradients when training on flex) when it is square with equal strides, symmetric explicit
+/// padding, no dilation and one group; any other configuration runs Burn's own forward.
+///
+/// # Shapes
+/// `[B, cin, H, W] → [B, cout, H', W']`.
+pub fn conv(c: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let pad = match c.padding {
+        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
+        PaddingConfig2d::Valid => Some(0),
+        _ => None,
+    };
+    match pad {
+        Some(pad)
+            if c.stride[0] == c.stride[1]
+                && c.dilation == [1, 1]
+                && c.groups == 1
+                && c.kernel_size[0] == c.kernel_size[1] =>
+        {
+            grad::conv2d(
+                x,
+                c.weight.val(),
+                c.bias.as_ref().map(|b| b.val()),
+                c.stride[0],
+                pad,
+            )
+        }
+        _ => c.forward(x),
+    }
 }
 
 /// A transposed convolution `k4 s2 p1` with bias (doubles the spatial size). PyTorch stores the
@@ -189,11 +226,12 @@ impl SnConv2d {
     /// # Shapes
     /// `[B, cin, H, W] → [B, cout, H', W']`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv2d(
+        grad::conv2d(
             x,
             self.weight(),
             self.bias.as_ref().map(|b| b.val()),
-            ConvOptions::new([self.stride; 2], [self.pad; 2], [1, 1], 1),
+            self.stride,
+            self.pad,
         )
     }
 }
@@ -319,9 +357,9 @@ impl PartialConv {
     /// `x: [B, cin, H, W]`, `m: [B, cin, H, W]` (1 = valid) → `(out, new_mask)`, both
     /// `[B, cout, H', W']`.
     pub fn forward(&self, x: Tensor<4>, m: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let opts = ConvOptions::new([self.stride; 2], [self.pad; 2], [1, 1], 1);
-        let o = conv2d(x * m.clone(), self.input_conv.val(), None, opts.clone());
-        let s = conv2d(m, self.mask_conv.val().detach(), None, opts).detach();
+        let (st, pad) = (self.stride, self.pad);
+        let o = grad::conv2d(x * m.clone(), self.input_conv.val(), None, st, pad);
+        let s = grad::conv2d(m, self.mask_conv.val().detach(), None, st, pad).detach();
         let hole = s.clone().equal_elem(0.0);
         let divisor = s.mask_fill(hole.clone(), 1.0);
         let out = (o / divisor).mask_fill(hole.clone(), 0.0);
@@ -392,19 +430,60 @@ impl PartialConv {
     /// another float32 order.
     fn mask_sums_exact(&self, m: &cpu::Planes) -> Result<cpu::Planes> {
         let [cout, cin, k, _] = self.mask_conv.dims();
-        let w = crate::model::tensor_to_vec(self.mask_conv.val())?;
         let kk = k * k;
-        let mut wsum = vec![0f64; cout * kk];
-        for co in 0..cout {
-            for ci in 0..cin {
-                for t in 0..kk {
-                    wsum[co * kk + t] += f64::from(w[(co * cin + ci) * kk + t]);
-                }
-            }
-        }
+        // Σ over input channels, per output channel and tap, in f64.
+        let sums = |w: &[f32]| -> Vec<f64> {
+            (0..cout * kk)
+                .into_par_iter()
+                .map(|i| {
+                    let (co, t) = (i / kk, i % kk);
+                    (0..cin).fold(0f64, |a, ci| a + f64::from(w[(co * cin + ci) * kk + t]))
+                })
+                .collect()
+        };
+        let wv = self.mask_conv.val();
+        let wsum = match cpu::with_values(&wv, sums) {
+            Some(ws) => ws,
+            None => sums(&crate::model::tensor_to_vec(wv)?),
+        };
+        // Each window's total over all taps, summed in tap order as the loop below would.
+        let full: Vec<f64> = (0..cout)
+            .map(|co| wsum[co * kk..][..kk].iter().fold(0f64, |a, w| a + w))
+            .collect();
         let (st, p) = (self.stride, self.pad as isize);
         let ho = (m.h + 2 * self.pad).saturating_sub(k) / st + 1;
         let wo = (m.w + 2 * self.pad).saturating_sub(k) / st + 1;
+        // Per batch element and output pixel: every tap inside the image and on a 1 (the sum is
+        // the window total), every tap inside on a 0 (the sum is 0), or anything else.
+        let class: Vec<u8> = (0..m.n * ho * wo)
+            .into_par_iter()
+            .map(|i| {
+                let (b, oy, ox) = (i / (ho * wo), (i / wo) % ho, i % wo);
+                let mp = m.plane(b, 0);
+                let (mut ones, mut zeros) = (0, 0);
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let iy = (oy * st + ky) as isize - p;
+                        let ix = (ox * st + kx) as isize - p;
+                        if iy < 0 || iy >= m.h as isize || ix < 0 || ix >= m.w as isize {
+                            continue;
+                        }
+                        match mp[iy as usize * m.w + ix as usize] {
+                            1.0 => ones += 1,
+                            0.0 => zeros += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                if ones == kk {
+                    WINDOW_FULL
+                } else if zeros == kk {
+                    WINDOW_EMPTY
+                } else {
+                    WINDOW_MIXED
+                }
+            })
+            .collect();
         let mut s = cpu::Planes::zeros(m.n, cout, ho, wo);
         s.data
             .par_chunks_mut(ho * wo)
@@ -412,23 +491,31 @@ impl PartialConv {
             .for_each(|(idx, plane)| {
                 let (b, co) = (idx / cout, idx % cout);
                 let (mp, ws) = (m.plane(b, 0), &wsum[co * kk..][..kk]);
+                let class = &class[b * ho * wo..][..ho * wo];
                 for oy in 0..ho {
                     for ox in 0..wo {
-                        let mut acc = 0f64;
-                        for ky in 0..k {
-                            let iy = (oy * st + ky) as isize - p;
-                            if iy < 0 || iy >= m.h as isize {
-                                continue;
-                            }
-                            for kx in 0..k {
-                                let ix = (ox * st + kx) as isize - p;
-                                if ix < 0 || ix >= m.w as isize {
-                                    continue;
+                        let acc = match class[oy * wo + ox] {
+                            WINDOW_FULL => full[co],
+                            WINDOW_EMPTY => 0.0,
+                            _ => {
+                                let mut acc = 0f64;
+                                for ky in 0..k {
+                                    let iy = (oy * st + ky) as isize - p;
+                                    if iy < 0 || iy >= m.h as isize {
+                                        continue;
+                                    }
+                                    for kx in 0..k {
+                                        let ix = (ox * st + kx) as isize - p;
+                                        if ix < 0 || ix >= m.w as isize {
+                                            continue;
+                                        }
+                                        let mv = mp[iy as usize * m.w + ix as usize];
+                                        acc += ws[ky * k + kx] * f64::from(mv);
+                                    }
                                 }
-                                let mv = mp[iy as usize * m.w + ix as usize];
-                                acc += ws[ky * k + kx] * f64::from(mv);
+                                acc
                             }
-                        }
+                        };
                         plane[oy * wo + ox] = acc as f32;
                     }
                 }
@@ -519,6 +606,74 @@ mod tests {
         let sd = (14.0f32 / 3.0 + 1e-5).sqrt();
         for (a, v) in y.iter().zip([1.0f32, 2.0, 3.0, 6.0]) {
             assert!((a - (v - 3.0) / sd).abs() < 1e-6);
+        }
+    }
+
+    /// The window sums with the full/empty shortcuts are bit for bit the plain f64 loop over
+    /// every tap, on a mask with holes, borders, a fractional value and strides 1 and 2.
+    #[test]
+    fn mask_sums_match_the_plain_loop_bit_for_bit() {
+        let dev = Device::flex();
+        for (cin, cout, k, st, pad) in [(5, 4, 3, 1, 1), (3, 6, 5, 2, 2), (2, 3, 7, 2, 3)] {
+            let conv = PartialConv::from_source(
+                &mut ParamSource::random(9, &dev),
+                "p",
+                cin,
+                cout,
+                k,
+                st,
+                pad,
+            )
+            .unwrap();
+            let (n, h, w) = (2, 13, 11);
+            let mut data = vec![1.0f32; n * h * w];
+            for (i, v) in data.iter_mut().enumerate() {
+                let (b, y, x) = (i / (h * w), (i / w) % h, i % w);
+                if (3 + b..8 + b).contains(&y) && (2..7).contains(&x) {
+                    *v = 0.0;
+                }
+            }
+            data[5] = 0.5;
+            let m = cpu::Planes {
+                data,
+                n,
+                c: 1,
+                h,
+                w,
+            };
+            let got = conv.mask_sums_exact(&m).unwrap();
+            let wv = tensor_to_vec(conv.mask_conv.val()).unwrap();
+            let (ho, wo) = ((h + 2 * pad - k) / st + 1, (w + 2 * pad - k) / st + 1);
+            assert_eq!((got.h, got.w, got.c), (ho, wo, cout));
+            for b in 0..n {
+                for co in 0..cout {
+                    for oy in 0..ho {
+                        for ox in 0..wo {
+                            let mut acc = 0f64;
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * st + ky) as isize - pad as isize;
+                                    let ix = (ox * st + kx) as isize - pad as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let ws = (0..cin).fold(0f64, |a, ci| {
+                                        a + f64::from(wv[((co * cin + ci) * k + ky) * k + kx])
+                                    });
+                                    acc += ws
+                                        * f64::from(m.plane(b, 0)[iy as usize * w + ix as usize]);
+                                }
+                            }
+                            let v = got.plane(b, co)[oy * wo + ox];
+                            assert_eq!(
+                                v.to_bits(),
+                                (acc as f32).to_bits(),
+                                "b {b} co {co} ({oy}, {ox})"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

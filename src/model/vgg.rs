@@ -683,7 +683,7 @@ impl Vgg {
                 h = max_pool2d(h, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
             }
             for _ in 0..n {
-                h = relu(self.convs[k].forward(h));
+                h = relu(crate::model::layers::conv(&self.convs[k], h));
                 for (slot, &p) in out.iter_mut().zip(positions) {
                     if p == k {
                         *slot = Some(h.clone());

@@ -46,6 +46,18 @@ fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| backend_err("read back as f32", e))
 }
 
+/// Runs `f` on the values of a plain (no autodiff) f32 flex tensor in place, without copying
+/// them (a weight shared with its module is otherwise copied, allocation and all, on every
+/// read); `None` on any other backend, dtype or a strided view.
+pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+    use burn::backend::{BackendTensor, DispatchTensorKind};
+    let d = t.clone().into_dispatch();
+    match &d.kind {
+        DispatchTensorKind::Flex(BackendTensor::Float(ft)) => ft.as_slice::<f32>().map(f),
+        _ => None,
+    }
+}
+
 /// A batch of NCHW feature maps on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planes {
@@ -262,6 +274,21 @@ impl HostConv {
         self.cout
     }
 
+    /// Kernel size.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Stride.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Symmetric zero padding.
+    pub fn pad(&self) -> usize {
+        self.pad
+    }
+
     /// Output size for an `h × w` input.
     pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
         let o = |n: usize| (n + 2 * self.pad).saturating_sub(self.k) / self.stride + 1;
@@ -351,34 +378,12 @@ impl HostConv {
     /// Rows `(ci, ky, kx)` × columns (global output rows `g0..g1` × `wo`); every value is
     /// written (the buffer may be recycled).
     fn im2col(&self, cols: &mut [f32], x: &Planes, g0: usize, g1: usize, ho: usize, wo: usize) {
-        let (k, s, p) = (self.k, self.stride, self.pad);
-        let ncols = (g1 - g0) * wo;
-        cols.par_chunks_mut(ncols).enumerate().for_each(|(r, row)| {
-            let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
-            // Output columns whose input column ox·s + kx − p lies inside the image.
-            let lo = if kx >= p { 0 } else { (p - kx).div_ceil(s) }.min(wo);
-            let hi = (x.w + p).saturating_sub(kx).div_ceil(s).clamp(lo, wo);
-            for g in g0..g1 {
-                let (b, oy) = (g / ho, g % ho);
-                let dst = &mut row[(g - g0) * wo..][..wo];
-                let iy = (oy * s + ky) as isize - p as isize;
-                if iy < 0 || iy >= x.h as isize {
-                    dst.fill(0.0);
-                    continue;
-                }
-                let src = &x.plane(b, ci)[iy as usize * x.w..][..x.w];
-                dst[..lo].fill(0.0);
-                dst[hi..].fill(0.0);
-                if s == 1 {
-                    let off = lo + kx - p;
-                    dst[lo..hi].copy_from_slice(&src[off..off + (hi - lo)]);
-                } else {
-                    for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
-                        *d = src[ox * s + kx - p];
-                    }
-                }
-            }
-        });
+        let win = Window {
+            k: self.k,
+            s: self.stride,
+            p: self.pad,
+        };
+        im2col(cols, &x.data, (x.c, x.h, x.w), win, (g0, g1), (ho, wo));
     }
 
     /// Adds the bias and runs `epi` on whole output planes `[n, cout, plane]` in place
@@ -440,6 +445,114 @@ impl HostConv {
                 epi(b, co, off, seg);
             });
     }
+}
+
+/// A square convolution window: kernel size, stride and symmetric zero padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel size.
+    pub k: usize,
+    /// Stride.
+    pub s: usize,
+    /// Padding on every side.
+    pub p: usize,
+}
+
+impl Window {
+    /// The first and one-past-last output columns `ox` whose input column `ox·s + kx − p`
+    /// lies inside an image `w` wide (an empty range clamps to `wo`).
+    pub fn col_range(&self, kx: usize, w: usize, wo: usize) -> (usize, usize) {
+        let (s, p) = (self.s, self.p);
+        let lo = if kx >= p { 0 } else { (p - kx).div_ceil(s) }.min(wo);
+        let hi = (w + p).saturating_sub(kx).div_ceil(s).clamp(lo, wo);
+        (lo, hi)
+    }
+}
+
+/// im2col of `x` (`[n, c, h, w]` values): rows `(ci, ky, kx)`, columns the global output rows
+/// `g0..g1` (row `g` is output row `g % ho` of batch element `g / ho`) times `wo`. Every value
+/// of `cols` is written (the buffer may be recycled).
+pub fn im2col(
+    cols: &mut [f32],
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    win: Window,
+    (g0, g1): (usize, usize),
+    (ho, wo): (usize, usize),
+) {
+    let Window { k, s, p } = win;
+    let ncols = (g1 - g0) * wo;
+    cols.par_chunks_mut(ncols.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
+            let (lo, hi) = win.col_range(kx, w, wo);
+            for g in g0..g1 {
+                let (b, oy) = (g / ho, g % ho);
+                let dst = &mut row[(g - g0) * wo..][..wo];
+                let iy = (oy * s + ky) as isize - p as isize;
+                if iy < 0 || iy >= h as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let src = &x[((b * c + ci) * h + iy as usize) * w..][..w];
+                dst[..lo].fill(0.0);
+                dst[hi..].fill(0.0);
+                if s == 1 {
+                    let off = lo + kx - p;
+                    dst[lo..hi].copy_from_slice(&src[off..off + (hi - lo)]);
+                } else {
+                    for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                        *d = src[ox * s + kx - p];
+                    }
+                }
+            }
+        });
+}
+
+/// The transpose of [`im2col`] for one batch element: adds `cols` (rows `(ci, ky, kx)`,
+/// columns output rows `r0..r1` × `wo`) onto `dx` (`[c, h, w]` values of that element).
+/// Parallel over input channels, so no two threads write the same plane.
+pub fn col2im_add(
+    dx: &mut [f32],
+    cols: &[f32],
+    (h, w): (usize, usize),
+    win: Window,
+    (r0, r1): (usize, usize),
+    wo: usize,
+) {
+    let Window { k, s, p } = win;
+    let hw = h * w;
+    let ncols = (r1 - r0) * wo;
+    dx.par_chunks_mut(hw.max(1))
+        .enumerate()
+        .for_each(|(ci, plane)| {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let row = &cols[((ci * k + ky) * k + kx) * ncols..][..ncols];
+                    let (lo, hi) = win.col_range(kx, w, wo);
+                    for oy in r0..r1 {
+                        let iy = (oy * s + ky) as isize - p as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let dst = &mut plane[iy as usize * w..][..w];
+                        let src = &row[(oy - r0) * wo..][..wo];
+                        if s == 1 {
+                            let off = lo + kx - p;
+                            dst[off..off + (hi - lo)]
+                                .iter_mut()
+                                .zip(&src[lo..hi])
+                                .for_each(|(d, v)| *d += v);
+                        } else {
+                            for ox in lo..hi {
+                                dst[ox * s + kx - p] += src[ox];
+                            }
+                        }
+                    }
+                }
+            }
+        });
 }
 
 /// `w [m, k] · cols [k, n]` with Burn's matmul (flex: the multi-threaded gemm crate); hands
