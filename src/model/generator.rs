@@ -15,7 +15,8 @@ use crate::model::layers::cpu::{
     spd_norm_pair,
 };
 use crate::model::layers::{
-    INIT_STD, NORM_EPS, SnConv2d, conv, conv_t_from, conv2d_from, instance_norm, positional_norm,
+    INIT_STD, NORM_EPS, SnConv2d, conv, conv_t, conv_t_from, conv2d_from, instance_norm,
+    positional_norm,
 };
 use crate::model::params::{Init, ParamSource};
 
@@ -802,7 +803,7 @@ impl Generator {
             if let Some((hard, soft)) = m {
                 maps.push(UnitMaps { hard, soft });
             }
-            x = unit.up.forward(y);
+            x = conv_t(&unit.up, y);
         }
         let out = tanh(conv(&self.conv_img, leaky_relu(x, 0.2)));
         (out, maps)
@@ -884,7 +885,7 @@ mod tests {
                 .forward(x, prior.clone(), known.clone(), decay, true);
             let (hard, soft) = m.unwrap();
             maps.push(UnitMaps { hard, soft });
-            x = unit.up.forward(y);
+            x = conv_t(&unit.up, y);
         }
         (tanh(conv(&g.conv_img, leaky_relu(x, 0.2))), maps)
     }

@@ -91,6 +91,31 @@ pub fn conv(c: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
+/// Applies a Burn `ConvTranspose2d` through [`grad::conv_transpose2d`] (the host kernels with
+/// hand-written gradients when training on flex) when it is square with equal strides and
+/// paddings, no output padding, dilation or groups; otherwise Burn's own forward.
+///
+/// # Shapes
+/// `[B, cin, H, W] → [B, cout, H', W']`.
+pub fn conv_t(c: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let plain = c.stride[0] == c.stride[1]
+        && c.padding[0] == c.padding[1]
+        && c.kernel_size[0] == c.kernel_size[1]
+        && c.padding_out == [0, 0]
+        && c.dilation == [1, 1]
+        && c.groups == 1;
+    if !plain {
+        return c.forward(x);
+    }
+    grad::conv_transpose2d(
+        x,
+        c.weight.val(),
+        c.bias.as_ref().map(|b| b.val()),
+        c.stride[0],
+        c.padding[0],
+    )
+}
+
 /// A transposed convolution `k4 s2 p1` with bias (doubles the spatial size). PyTorch stores the
 /// weight as `[cin, cout, k, k]`, which is Burn's layout too.
 pub fn conv_t_from(

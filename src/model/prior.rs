@@ -8,7 +8,9 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use crate::error::Result;
 use crate::model::config::PriorConfig;
 use crate::model::layers::cpu::{self, HostConvT, Planes, instance_norm_inplace, on_host};
-use crate::model::layers::{InstanceNormAffine, NORM_EPS, PartialConv, conv_t_from, instance_norm};
+use crate::model::layers::{
+    InstanceNormAffine, NORM_EPS, PartialConv, conv_t, conv_t_from, instance_norm,
+};
 use crate::model::params::ParamSource;
 use crate::model::tensor_to_vec;
 
@@ -72,7 +74,7 @@ impl DecoderStage {
     /// # Shapes
     /// `[B, cin, h, w] → [B, cout, 2h, 2w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.up.forward(relu(x));
+        let y = conv_t(&self.up, relu(x));
         match &self.norm {
             Some(n) => n.forward(y),
             None => tanh(y),

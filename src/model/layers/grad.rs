@@ -2,22 +2,29 @@
 //!
 //! Burn 0.22 trains a convolution on flex through its generic backward: the input gradient is a
 //! transposed convolution (flex runs it as direct loops) and the weight gradient a convolution
-//! whose "kernel" is the whole output map, both re-laid out per call. A training step of the
-//! default model spent most of its time there (docs/performance.md). This module registers one
-//! custom operation through Burn's backend-extension mechanism, [`HostConvBackend::host_conv2d`]:
+//! whose "kernel" is the whole output map, both re-laid out per call; a transposed convolution
+//! is the mirror image. A training step of the default model spent most of its time there
+//! (docs/performance.md). This module registers two custom operations through Burn's
+//! backend-extension mechanism ([`HostConvBackend`]) built from three kernels of one
+//! convolution `x [n, cin, h, w] → y [n, cout, ho, wo]` with weight `W [cout, cin·k·k]`:
 //!
-//! * forward: im2col in NCHW row order (the inference kernels' [`im2col`]) per batch element
-//!   and tile of output rows, one GEMM per tile, the bias added on the write-back;
-//! * backward, per batch element and tile of output rows, with the same im2col columns:
-//!   `dW += dY · colsᵀ` (one GEMM, the transpose read in place), `dcols = Wᵀ · dY` (one GEMM)
-//!   scattered back onto the input (col2im, parallel over input channels so no two threads
-//!   write the same plane), and `db = Σ dY`.
+//! * **forward** `y = W · im2col(x)`: im2col in NCHW row order (the inference kernels'
+//!   [`im2col`]) per batch element and tile of output rows, one GEMM per tile;
+//! * **input gradient** `col2im(Wᵀ · dy)`: one GEMM per tile, scattered back onto the input
+//!   (parallel over input channels, so no two threads write the same plane);
+//! * **weight gradient** `Σ dy · im2col(x)ᵀ`: one GEMM per tile, the transpose read in place.
 //!
-//! Every buffer is flex storage or a vector handed to flex without a copy; the im2col buffer is
-//! reused from tile to tile. Only gradients that some parent needs are computed (a frozen network's weights get none).
-//! [`conv2d`] is the entry point the networks call: on an autodiff flex tensor it takes this
-//! path, anywhere else Burn's own `conv2d`. Any failure inside the host path (it has none for
-//! valid shapes) falls back to Burn's op, so training never panics here.
+//! A convolution uses them as forward / input gradient / weight gradient. A transposed
+//! convolution is the input gradient of the convolution with the same weight, so its forward
+//! is the input-gradient kernel, its input gradient the forward kernel and its weight gradient
+//! the weight-gradient kernel with the roles of input and output swapped. Bias gradients are
+//! per-channel sums. Only gradients that some parent needs are computed (a frozen network's
+//! weights get none). Buffers are flex storage or vectors handed to flex without a copy; the
+//! im2col buffer is reused from tile to tile.
+//!
+//! [`conv2d`] and [`conv_transpose2d`] are the entry points the networks call: on an autodiff
+//! flex tensor they take this path, anywhere else Burn's own ops. Any failure inside the host
+//! path (it has none for valid shapes) falls back to Burn's op, so training never panics here.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -29,7 +36,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::DType;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,16 +45,20 @@ use super::cpu::{Window, col2im_add, im2col};
 /// How often the host path fell back to Burn's op (forward or backward) in this process.
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
-/// How often [`conv2d`]'s host path fell back to Burn's op in this process (0 for valid
-/// shapes; the tests check it).
+/// How often the host path of [`conv2d`] or [`conv_transpose2d`] fell back to Burn's op in
+/// this process (0 for valid shapes; the tests check it).
 pub fn fallbacks() -> usize {
     FALLBACKS.load(Ordering::Relaxed)
 }
 
-/// Floats of im2col per backward tile (16 MiB), as in the forward pass.
+fn fell_back() {
+    FALLBACKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Floats of im2col per GEMM tile (16 MiB), as in the inference kernels.
 const TILE_FLOATS: usize = 1 << 22;
 
-/// The custom convolution, routed by Burn's dispatch to flex or to autodiff-on-flex.
+/// The custom convolutions, routed by Burn's dispatch to flex or to autodiff-on-flex.
 #[backend_extension(Flex, Autodiff)]
 pub trait HostConvBackend: Backend {
     /// `conv2d(x, weight) + bias` with a square kernel, equal strides `stride`, symmetric zero
@@ -62,10 +73,28 @@ pub trait HostConvBackend: Backend {
         stride: usize,
         pad: usize,
     ) -> FloatTensor<Self>;
+
+    /// `conv_transpose2d(x, weight) + bias` with a square kernel, equal strides, symmetric
+    /// padding, no output padding, dilation or groups.
+    ///
+    /// # Shapes
+    /// `x [n, cin, h, w]`, `weight [cin, cout, k, k]`, `bias [cout]` →
+    /// `[n, cout, (h − 1)·stride − 2·pad + k, …]`.
+    fn host_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self>;
 }
 
 fn options(stride: usize, pad: usize) -> ConvOptions<2> {
     ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1)
+}
+
+fn options_t(stride: usize, pad: usize) -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new([stride; 2], [pad; 2], [0, 0], [1, 1], 1)
 }
 
 /// A flex primitive whose values are one contiguous `f32` run (a copy only for a strided view).
@@ -98,7 +127,7 @@ fn reclaim(t: FlexTensor, len: usize) -> Vec<f32> {
         .unwrap_or_else(|_| vec![0.0; len])
 }
 
-/// The shapes of one convolution, checked against each other.
+/// The shapes of one convolution `[n, cin, h, w] → [n, cout, ho, wo]`, checked.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
     n: usize,
@@ -112,10 +141,14 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn of(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> Option<Self> {
-        let [n, cin, h, w] = dims4(x)?;
-        let [cout, wc, k, k2] = dims4(weight)?;
-        if wc != cin || k != k2 || k == 0 || stride == 0 || h + 2 * pad < k || w + 2 * pad < k {
+    fn new(
+        [n, cin, h, w]: [usize; 4],
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Option<Self> {
+        if k == 0 || stride == 0 || h + 2 * pad < k || w + 2 * pad < k {
             return None;
         }
         Some(Self {
@@ -134,19 +167,160 @@ impl Geometry {
         })
     }
 
+    /// The convolution of `x` by `weight [cout, cin, k, k]`.
+    fn conv(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> Option<Self> {
+        let [n, cin, h, w] = dims4(x)?;
+        let [cout, wc, k, k2] = dims4(weight)?;
+        if wc != cin || k != k2 {
+            return None;
+        }
+        Self::new([n, cin, h, w], cout, k, stride, pad)
+    }
+
+    /// The convolution whose input gradient is the transposed convolution of `x` by
+    /// `weight [cin_t, cout_t, k, k]`: input `[n, cout_t, h_t, w_t]` (the transposed
+    /// convolution's output), output `x`'s shape, the same weight.
+    fn transposed(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> Option<Self> {
+        let [n, cin_t, h, w] = dims4(x)?;
+        let [wc, cout_t, k, k2] = dims4(weight)?;
+        if wc != cin_t || k != k2 || h == 0 || w == 0 {
+            return None;
+        }
+        let size = |s: usize| ((s - 1) * stride + k).checked_sub(2 * pad);
+        let g = Self::new([n, cout_t, size(h)?, size(w)?], cin_t, k, stride, pad)?;
+        (g.ho == h && g.wo == w).then_some(g)
+    }
+
     /// Rows of the im2col matrix: `cin·k·k`.
     fn kk(&self) -> usize {
         self.cin * self.win.k * self.win.k
     }
 
-    /// Output rows per GEMM tile.
-    fn tile_rows(&self) -> usize {
-        (TILE_FLOATS / (self.kk() * self.wo).max(1)).clamp(1, self.ho.max(1))
+    /// Pixels per output plane.
+    fn hwo(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// Runs `f(b, r0, r1)` over batch elements and tiles of output rows.
+    fn tiles(&self, mut f: impl FnMut(usize, usize, usize) -> Option<()>) -> Option<()> {
+        let tile = (TILE_FLOATS / (self.kk() * self.wo).max(1)).clamp(1, self.ho.max(1));
+        for b in 0..self.n {
+            let mut r0 = 0;
+            while r0 < self.ho {
+                let r1 = (r0 + tile).min(self.ho);
+                f(b, r0, r1)?;
+                r0 = r1;
+            }
+        }
+        Some(())
+    }
+
+    /// im2col of output rows `r0..r1` of batch element `b` as a flex `[kk, cols]` tensor over
+    /// `buf` (taken; hand it back with [`reclaim`]).
+    fn cols(&self, buf: &mut Vec<f32>, xs: &[f32], b: usize, r0: usize, r1: usize) -> FlexTensor {
+        let ncols = (r1 - r0) * self.wo;
+        buf.resize(self.kk() * ncols, 0.0);
+        let span = (b * self.ho + r0, b * self.ho + r1);
+        im2col(
+            buf,
+            xs,
+            (self.cin, self.h, self.w),
+            self.win,
+            span,
+            (self.ho, self.wo),
+        );
+        flex_from(std::mem::take(buf), vec![self.kk(), ncols])
     }
 }
 
-/// `conv(x) + bias` on flex storage: per batch element and tile of output rows, im2col then
-/// one GEMM `W [cout, cin·k·k] · cols`, written into the output with the bias added.
+/// Forward kernel: `W [cout, kk] · im2col(x)` (+ bias) as `[n, cout, ho, wo]` values.
+fn conv_forward(
+    xs: &[f32],
+    wm: &FlexTensor,
+    bias: Option<&[f32]>,
+    g: &Geometry,
+) -> Option<Vec<f32>> {
+    let hwo = g.hwo();
+    let mut out = vec![0.0f32; g.n * g.cout * hwo];
+    let mut buf = Vec::new();
+    g.tiles(|b, r0, r1| {
+        let ct = g.cols(&mut buf, xs, b, r0, r1);
+        let res = Flex::float_matmul(wm.clone(), ct.clone());
+        let ncols = (r1 - r0) * g.wo;
+        buf = reclaim(ct, g.kk() * ncols);
+        let rs = res.as_slice::<f32>()?;
+        out[b * g.cout * hwo..][..g.cout * hwo]
+            .par_chunks_mut(hwo)
+            .enumerate()
+            .for_each(|(co, plane)| {
+                let bc = bias.map_or(0.0, |bv| bv[co]);
+                let dst = &mut plane[r0 * g.wo..r1 * g.wo];
+                let src = &rs[co * ncols..][..ncols];
+                dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bc);
+            });
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// Input-gradient kernel: `col2im(Wᵀ · dy)` as `[n, cin, h, w]` values; `wt` is `Wᵀ
+/// [kk, cout]`, `rows` the output gradient as `[n·cout, ho·wo]`.
+fn conv_input_grad(wt: &FlexTensor, rows: &FlexTensor, g: &Geometry) -> Option<Vec<f32>> {
+    let plane = g.cin * g.h * g.w;
+    let mut dx = vec![0.0f32; g.n * plane];
+    g.tiles(|b, r0, r1| {
+        let dy = rows
+            .narrow(0, b * g.cout, g.cout)
+            .narrow(1, r0 * g.wo, (r1 - r0) * g.wo);
+        let dcols = Flex::float_matmul(wt.clone(), dy);
+        let dst = &mut dx[b * plane..][..plane];
+        let src = dcols.as_slice::<f32>()?;
+        col2im_add(dst, src, (g.h, g.w), g.win, (r0, r1), g.wo);
+        Some(())
+    })?;
+    Some(dx)
+}
+
+/// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as a `[cout, kk]` tensor.
+fn conv_weight_grad(xs: &[f32], rows: &FlexTensor, g: &Geometry) -> Option<FlexTensor> {
+    let mut dw: Option<FlexTensor> = None;
+    let mut buf = Vec::new();
+    g.tiles(|b, r0, r1| {
+        let ncols = (r1 - r0) * g.wo;
+        let dy = rows
+            .narrow(0, b * g.cout, g.cout)
+            .narrow(1, r0 * g.wo, ncols);
+        let ct = g.cols(&mut buf, xs, b, r0, r1);
+        let part = Flex::float_matmul(dy, ct.transpose(0, 1));
+        buf = reclaim(ct, g.kk() * ncols);
+        dw = Some(match dw.take() {
+            None => part,
+            Some(acc) => Flex::float_add(acc, part),
+        });
+        Some(())
+    })?;
+    dw
+}
+
+/// Per-channel sums of `[n, c, plane]` values (in f64), as a flex `[c]` tensor.
+fn channel_sums(vs: &[f32], n: usize, c: usize) -> FlexTensor {
+    let plane = vs.len() / (n * c).max(1);
+    let sums: Vec<f32> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            (0..n)
+                .map(|b| {
+                    vs[(b * c + ch) * plane..][..plane]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .sum::<f64>()
+                })
+                .sum::<f64>() as f32
+        })
+        .collect();
+    flex_from(sums, vec![c])
+}
+
 fn forward_flex(
     x: &FlexTensor,
     weight: &FlexTensor,
@@ -154,44 +328,37 @@ fn forward_flex(
     stride: usize,
     pad: usize,
 ) -> Option<FlexTensor> {
-    let g = Geometry::of(x, weight, stride, pad)?;
-    let (kk, hwo) = (g.kk(), g.ho * g.wo);
+    let g = Geometry::conv(x, weight, stride, pad)?;
     let x = contiguous(x.clone())?;
-    let xs = x.as_slice::<f32>()?;
-    let wm = contiguous(weight.clone())?.reshape([g.cout, kk].into());
+    let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
     let bias = contiguous(bias.clone())?;
-    let bs = bias.as_slice::<f32>()?;
-    if bs.len() != g.cout {
-        return None;
-    }
-    let mut out = vec![0.0f32; g.n * g.cout * hwo];
-    let tile = g.tile_rows();
-    let mut cols = Vec::new();
-    for b in 0..g.n {
-        let mut r0 = 0;
-        while r0 < g.ho {
-            let r1 = (r0 + tile).min(g.ho);
-            let ncols = (r1 - r0) * g.wo;
-            cols.resize(kk * ncols, 0.0);
-            let span = (b * g.ho + r0, b * g.ho + r1);
-            im2col(&mut cols, xs, (g.cin, g.h, g.w), g.win, span, (g.ho, g.wo));
-            let ct = flex_from(std::mem::take(&mut cols), vec![kk, ncols]);
-            let res = Flex::float_matmul(wm.clone(), ct.clone());
-            cols = reclaim(ct, kk * ncols);
-            let rs = res.as_slice::<f32>()?;
-            out[b * g.cout * hwo..][..g.cout * hwo]
-                .par_chunks_mut(hwo)
-                .zip(bs.par_iter())
-                .enumerate()
-                .for_each(|(co, (plane, &bc))| {
-                    let dst = &mut plane[r0 * g.wo..r1 * g.wo];
-                    let src = &rs[co * ncols..][..ncols];
-                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bc);
-                });
-            r0 = r1;
-        }
-    }
+    let bs = bias.as_slice::<f32>().filter(|b| b.len() == g.cout)?;
+    let out = conv_forward(x.as_slice::<f32>()?, &wm, Some(bs), &g)?;
     Some(flex_from(out, vec![g.n, g.cout, g.ho, g.wo]))
+}
+
+fn forward_t_flex(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    stride: usize,
+    pad: usize,
+) -> Option<FlexTensor> {
+    let g = Geometry::transposed(x, weight, stride, pad)?;
+    let rows = contiguous(x.clone())?.reshape([g.n * g.cout, g.hwo()].into());
+    let wt = contiguous(weight.clone())?
+        .reshape([g.cout, g.kk()].into())
+        .transpose(0, 1);
+    let bias = contiguous(bias.clone())?;
+    let bs = bias.as_slice::<f32>().filter(|b| b.len() == g.cin)?;
+    let mut out = conv_input_grad(&wt, &rows, &g)?;
+    out.par_chunks_mut(g.h * g.w)
+        .enumerate()
+        .for_each(|(i, plane)| {
+            let bc = bs[i % g.cin];
+            plane.iter_mut().for_each(|v| *v += bc);
+        });
+    Some(flex_from(out, vec![g.n, g.cin, g.h, g.w]))
 }
 
 impl HostConvBackend for Flex {
@@ -205,12 +372,26 @@ impl HostConvBackend for Flex {
         if let Some(out) = forward_flex(&x, &weight, &bias, stride, pad) {
             return out;
         }
-        FALLBACKS.fetch_add(1, Ordering::Relaxed);
+        fell_back();
         Flex::conv2d(x, weight, Some(bias), options(stride, pad))
+    }
+
+    fn host_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        pad: usize,
+    ) -> FlexTensor {
+        if let Some(out) = forward_t_flex(&x, &weight, &bias, stride, pad) {
+            return out;
+        }
+        fell_back();
+        Flex::conv_transpose2d(x, weight, Some(bias), options_t(stride, pad))
     }
 }
 
-/// Which gradients of a convolution to compute.
+/// Which gradients to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wanted {
     x: bool,
@@ -221,136 +402,80 @@ struct Wanted {
 /// `(dx, dW, db)`, each `None` where not wanted.
 type FlexGrads = (Option<FlexTensor>, Option<FlexTensor>, Option<FlexTensor>);
 
-/// The gradients of `conv(x) + b` given the output gradient `grad`, on flex storage (see the
-/// module docs for the method).
-fn backward_flex(
-    x: &FlexTensor,
-    weight: &FlexTensor,
+/// What a backward step keeps: the input and weight (flex primitives), stride and padding.
+type ConvState = (FlexTensor, FlexTensor, usize, usize);
+
+/// The gradients of `conv(x) + b` given the output gradient `grad`.
+fn conv_backward(
+    (x, weight, stride, pad): &ConvState,
     grad: &FlexTensor,
-    stride: usize,
-    pad: usize,
     want: Wanted,
 ) -> Option<FlexGrads> {
-    let g = Geometry::of(x, weight, stride, pad)?;
-    let (kk, hwo, cout) = (g.kk(), g.ho * g.wo, g.cout);
-    if dims4(grad)? != [g.n, cout, g.ho, g.wo] {
+    let g = Geometry::conv(x, weight, *stride, *pad)?;
+    if dims4(grad)? != [g.n, g.cout, g.ho, g.wo] {
+        return None;
+    }
+    let grad = contiguous(grad.clone())?;
+    let db = match want.b {
+        true => Some(channel_sums(grad.as_slice::<f32>()?, g.n, g.cout)),
+        false => None,
+    };
+    let rows = grad.reshape([g.n * g.cout, g.hwo()].into());
+    let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
+    let dx = match want.x {
+        true => {
+            let v = conv_input_grad(&wm.transpose(0, 1), &rows, &g)?;
+            Some(flex_from(v, vec![g.n, g.cin, g.h, g.w]))
+        }
+        false => None,
+    };
+    let dw = match want.w {
+        true => {
+            let x = contiguous(x.clone())?;
+            let dw = conv_weight_grad(x.as_slice::<f32>()?, &rows, &g)?;
+            Some(Flex::float_reshape(dw, weight.shape()))
+        }
+        false => None,
+    };
+    Some((dx, dw, db))
+}
+
+/// The gradients of `convT(x) + b` given the output gradient `grad` (see the module docs).
+fn conv_t_backward(
+    (x, weight, stride, pad): &ConvState,
+    grad: &FlexTensor,
+    want: Wanted,
+) -> Option<FlexGrads> {
+    let g = Geometry::transposed(x, weight, *stride, *pad)?;
+    if dims4(grad)? != [g.n, g.cin, g.h, g.w] {
         return None;
     }
     let grad = contiguous(grad.clone())?;
     let gs = grad.as_slice::<f32>()?;
-    let db = want.b.then(|| {
-        let sums: Vec<f32> = (0..cout)
-            .into_par_iter()
-            .map(|co| {
-                (0..g.n)
-                    .map(|b| {
-                        gs[(b * cout + co) * hwo..][..hwo]
-                            .iter()
-                            .map(|&v| f64::from(v))
-                            .sum::<f64>()
-                    })
-                    .sum::<f64>() as f32
-            })
-            .collect();
-        flex_from(sums, vec![cout])
-    });
-    if !want.x && !want.w {
-        return Some((None, None, db));
-    }
-    let x = contiguous(x.clone())?;
-    let xs = x.as_slice::<f32>()?;
-    let wt = contiguous(weight.clone())?
-        .reshape([cout, kk].into())
-        .transpose(0, 1);
-    let rows = grad.reshape([g.n * cout, hwo].into());
-    let mut dw: Option<FlexTensor> = None;
-    let mut dx = want.x.then(|| vec![0.0f32; g.n * g.cin * g.h * g.w]);
-    let tile = g.tile_rows();
-    let mut cols = Vec::new();
-    for b in 0..g.n {
-        let mut r0 = 0;
-        while r0 < g.ho {
-            let r1 = (r0 + tile).min(g.ho);
-            let ncols = (r1 - r0) * g.wo;
-            let dy = rows.narrow(0, b * cout, cout).narrow(1, r0 * g.wo, ncols);
-            if want.w {
-                cols.resize(kk * ncols, 0.0);
-                let span = (b * g.ho + r0, b * g.ho + r1);
-                im2col(&mut cols, xs, (g.cin, g.h, g.w), g.win, span, (g.ho, g.wo));
-                let ct = flex_from(std::mem::take(&mut cols), vec![kk, ncols]);
-                let part = Flex::float_matmul(dy.clone(), ct.transpose(0, 1));
-                cols = reclaim(ct, kk * ncols);
-                dw = Some(match dw {
-                    None => part,
-                    Some(acc) => Flex::float_add(acc, part),
-                });
-            }
-            if let Some(dx) = dx.as_mut() {
-                let dcols = Flex::float_matmul(wt.clone(), dy);
-                let plane = g.cin * g.h * g.w;
-                col2im_add(
-                    &mut dx[b * plane..][..plane],
-                    dcols.as_slice::<f32>()?,
-                    (g.h, g.w),
-                    g.win,
-                    (r0, r1),
-                    g.wo,
-                );
-            }
-            r0 = r1;
+    let db = want.b.then(|| channel_sums(gs, g.n, g.cin));
+    let dx = match want.x {
+        true => {
+            let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
+            let v = conv_forward(gs, &wm, None, &g)?;
+            Some(flex_from(v, vec![g.n, g.cout, g.ho, g.wo]))
         }
-    }
-    let wshape = dims4(weight)?;
-    Some((
-        dx.map(|v| flex_from(v, vec![g.n, g.cin, g.h, g.w])),
-        dw.map(|t| Flex::float_reshape(t, wshape.to_vec().into())),
-        db,
-    ))
+        false => None,
+    };
+    let dw = match want.w {
+        true => {
+            let rows = contiguous(x.clone())?.reshape([g.n * g.cout, g.hwo()].into());
+            let dw = conv_weight_grad(gs, &rows, &g)?;
+            Some(Flex::float_reshape(dw, weight.shape()))
+        }
+        false => None,
+    };
+    Some((dx, dw, db))
 }
 
-/// The backward step of [`HostConvBackend::host_conv2d`] on autodiff-on-flex.
-#[derive(Debug)]
-struct HostConvGrad;
-
-impl Backward<Flex, 3> for HostConvGrad {
-    /// The input and weight (flex primitives), stride and padding.
-    type State = (FlexTensor, FlexTensor, usize, usize);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x, weight, stride, pad) = ops.state;
-        let want = Wanted {
-            x: node_x.is_some(),
-            w: node_w.is_some(),
-            b: node_b.is_some(),
-        };
-        let (dx, dw, db) = match backward_flex(&x, &weight, &grad, stride, pad, want) {
-            Some(g) => g,
-            None => {
-                FALLBACKS.fetch_add(1, Ordering::Relaxed);
-                backward_burn(x, weight, grad, stride, pad, want)
-            }
-        };
-        if let (Some(node), Some(g)) = (node_x, dx) {
-            grads.register::<Flex>(node.id, g);
-        }
-        if let (Some(node), Some(g)) = (node_w, dw) {
-            grads.register::<Flex>(node.id, g);
-        }
-        if let (Some(node), Some(g)) = (node_b, db) {
-            grads.register::<Flex>(node.id, g);
-        }
-    }
-}
-
-/// Burn's own gradients (the fallback).
-fn backward_burn(
-    x: FlexTensor,
-    weight: FlexTensor,
+/// Burn's own gradients of a convolution (the fallback).
+fn conv_backward_burn(
+    (x, weight, stride, pad): ConvState,
     grad: FlexTensor,
-    stride: usize,
-    pad: usize,
     want: Wanted,
 ) -> FlexGrads {
     let o = options(stride, pad);
@@ -360,12 +485,124 @@ fn backward_burn(
     let dw = want
         .w
         .then(|| Flex::conv2d_weight_backward(x.clone(), weight.clone(), grad.clone(), o.clone()));
-    let db = want.b.then(|| {
-        let [_, cout, _, _] = grad.shape().dims::<4>();
-        let summed = Flex::float_sum_dim(Flex::float_sum_dim(Flex::float_sum_dim(grad, 3), 2), 0);
-        Flex::float_reshape(summed, [cout].into())
-    });
+    let db = want.b.then(|| sum_but_channels(grad));
     (dx, dw, db)
+}
+
+/// Burn's own gradients of a transposed convolution (the fallback).
+fn conv_t_backward_burn(
+    (x, weight, stride, pad): ConvState,
+    grad: FlexTensor,
+    want: Wanted,
+) -> FlexGrads {
+    let o = options_t(stride, pad);
+    let dx = want
+        .x
+        .then(|| Flex::conv_transpose2d_x_backward(weight.clone(), grad.clone(), o.clone()));
+    let dw = want.w.then(|| {
+        Flex::conv_transpose2d_weight_backward(x.clone(), weight.clone(), grad.clone(), o.clone())
+    });
+    let db = want.b.then(|| sum_but_channels(grad));
+    (dx, dw, db)
+}
+
+/// `[n, c, h, w] → [c]` by summing.
+fn sum_but_channels(grad: FlexTensor) -> FlexTensor {
+    let c = grad.shape().dims::<4>()[1];
+    let summed = Flex::float_sum_dim(Flex::float_sum_dim(Flex::float_sum_dim(grad, 3), 2), 0);
+    Flex::float_reshape(summed, [c].into())
+}
+
+/// Registers the gradients a backward step computed (or its fallback's).
+fn register(
+    ops: Ops<ConvState, 3>,
+    grads: &mut Gradients,
+    host: fn(&ConvState, &FlexTensor, Wanted) -> Option<FlexGrads>,
+    burn: fn(ConvState, FlexTensor, Wanted) -> FlexGrads,
+) {
+    let [node_x, node_w, node_b] = ops.parents;
+    let grad = grads.consume::<Flex>(&ops.node);
+    let want = Wanted {
+        x: node_x.is_some(),
+        w: node_w.is_some(),
+        b: node_b.is_some(),
+    };
+    let (dx, dw, db) = match host(&ops.state, &grad, want) {
+        Some(g) => g,
+        None => {
+            fell_back();
+            burn(ops.state, grad, want)
+        }
+    };
+    for (node, g) in [(node_x, dx), (node_w, dw), (node_b, db)] {
+        if let (Some(node), Some(g)) = (node, g) {
+            grads.register::<Flex>(node.id, g);
+        }
+    }
+}
+
+/// The backward step of [`HostConvBackend::host_conv2d`] on autodiff-on-flex.
+#[derive(Debug)]
+struct ConvGrad;
+
+impl Backward<Flex, 3> for ConvGrad {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        register(ops, grads, conv_backward, conv_backward_burn);
+    }
+}
+
+/// The backward step of [`HostConvBackend::host_conv_transpose2d`] on autodiff-on-flex.
+#[derive(Debug)]
+struct ConvTGrad;
+
+impl Backward<Flex, 3> for ConvTGrad {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        register(ops, grads, conv_t_backward, conv_t_backward_burn);
+    }
+}
+
+/// Records `forward(x, weight, bias)` on the autodiff graph with `step` as its backward.
+fn tracked<C: CheckpointStrategy, S: Backward<Flex, 3, State = ConvState>>(
+    step: S,
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    bias: FloatTensor<Autodiff<Flex, C>>,
+    (stride, pad): (usize, usize),
+    forward: fn(FlexTensor, FlexTensor, FlexTensor, usize, usize) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match step
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let state = (
+                x.primitive().clone(),
+                weight.primitive().clone(),
+                stride,
+                pad,
+            );
+            let out = forward(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                stride,
+                pad,
+            );
+            prep.finish(state, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            stride,
+            pad,
+        )),
+    }
 }
 
 impl<C: CheckpointStrategy> HostConvBackend for Autodiff<Flex, C> {
@@ -376,32 +613,30 @@ impl<C: CheckpointStrategy> HostConvBackend for Autodiff<Flex, C> {
         stride: usize,
         pad: usize,
     ) -> FloatTensor<Self> {
-        match HostConvGrad
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let xp = x.primitive().clone();
-                let wp = weight.primitive().clone();
-                let out = Flex::host_conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                    stride,
-                    pad,
-                );
-                prep.finish((xp, wp, stride, pad), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::host_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                stride,
-                pad,
-            )),
-        }
+        tracked::<C, _>(ConvGrad, x, weight, bias, (stride, pad), Flex::host_conv2d)
     }
+
+    fn host_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        tracked::<C, _>(
+            ConvTGrad,
+            x,
+            weight,
+            bias,
+            (stride, pad),
+            Flex::host_conv_transpose2d,
+        )
+    }
+}
+
+/// Whether `x` is an autodiff tensor on flex (where the custom operations apply).
+fn on_autodiff_flex(x: &Tensor<4>) -> bool {
+    x.is_autodiff() && x.device() == Device::flex().autodiff()
 }
 
 /// `conv2d(x, weight) + bias` (square kernel, equal strides, symmetric padding, no dilation or
@@ -418,17 +653,38 @@ pub fn conv2d(
     pad: usize,
 ) -> Tensor<4> {
     let [cout, cin, kh, kw] = weight.dims();
-    let dev = x.device();
-    let host = x.is_autodiff()
-        && dev == Device::flex().autodiff()
-        && kh == kw
-        && x.dims()[1] == cin
-        && stride > 0;
-    if !host {
+    if !(on_autodiff_flex(&x) && kh == kw && x.dims()[1] == cin && stride > 0) {
         return burn::tensor::module::conv2d(x, weight, bias, options(stride, pad));
     }
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &dev));
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
     Tensor::from_dispatch(<Dispatch as HostConvBackend>::host_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        pad,
+    ))
+}
+
+/// `conv_transpose2d(x, weight) + bias` (square kernel, equal strides, symmetric padding, no
+/// output padding, dilation or groups). On an autodiff flex device: the host kernels with the
+/// gradients above; on any other device Burn's `conv_transpose2d`.
+///
+/// # Shapes
+/// `x [n, cin, h, w]`, `weight [cin, cout, k, k]` → `[n, cout, (h − 1)·stride − 2·pad + k, …]`.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    pad: usize,
+) -> Tensor<4> {
+    let [cin, cout, kh, kw] = weight.dims();
+    if !(on_autodiff_flex(&x) && kh == kw && x.dims()[1] == cin && stride > 0) {
+        return burn::tensor::module::conv_transpose2d(x, weight, bias, options_t(stride, pad));
+    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
+    Tensor::from_dispatch(<Dispatch as HostConvBackend>::host_conv_transpose2d(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
@@ -522,6 +778,64 @@ mod tests {
             };
             let (y0, gx0, gw0, gb0) = run(false);
             let (y1, gx1, gw1, gb1) = run(true);
+            assert!(max_rel(y1, y0) < 1e-5, "{case}: output");
+            for (name, a, b) in [("x", gx1, gx0), ("w", gw1, gw0), ("b", gb1, gb0)] {
+                let (Some(a), Some(b)) = (a, b) else {
+                    panic!("{case}: no gradient for {name}");
+                };
+                let e = max_rel(a, b);
+                assert!(e < 1e-5, "{case}: gradient of {name} off by {e}");
+            }
+        }
+        assert_eq!(fallbacks(), 0, "the host path fell back to Burn's op");
+    }
+
+    /// Output and all three gradients of the transposed convolution against Burn's own.
+    #[test]
+    fn transposed_gradients_match_burns_conv_transpose2d() {
+        let dev = Device::flex().autodiff();
+        for (cin, cout, k, s, p, h, w, n) in [
+            (4, 3, 4, 2, 1, 5, 6, 2),
+            (3, 5, 3, 1, 1, 7, 5, 1),
+            (6, 2, 4, 2, 0, 4, 4, 3),
+            (2, 4, 5, 3, 2, 3, 4, 1),
+            // The official generator's last upsampling at a small size.
+            (32, 16, 4, 2, 1, 32, 32, 2),
+        ] {
+            let case = format!("cin {cin} cout {cout} k {k} s {s} p {p} {h}x{w} n {n}");
+            let (ho, wo) = ((h - 1) * s + k - 2 * p, (w - 1) * s + k - 2 * p);
+            let run = |host: bool| {
+                let x = rand([n, cin, h, w], 11, &dev).require_grad();
+                let wt = rand([cin, cout, k, k], 12, &dev).require_grad();
+                let b = rand([1, 1, 1, cout], 13, &dev)
+                    .reshape([cout])
+                    .require_grad();
+                let up = rand([n, cout, ho, wo], 14, &dev);
+                let y = if host {
+                    conv_transpose2d(x.clone(), wt.clone(), Some(b.clone()), s, p)
+                } else {
+                    burn::tensor::module::conv_transpose2d(
+                        x.clone(),
+                        wt.clone(),
+                        Some(b.clone()),
+                        options_t(s, p),
+                    )
+                };
+                let grads = (y.clone() * up).sum().backward();
+                let gx = x
+                    .grad(&grads)
+                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
+                let gw = wt
+                    .grad(&grads)
+                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
+                let gb = b
+                    .grad(&grads)
+                    .map(|g| Tensor::<1>::from_data(g.into_data(), &dev).reshape([1, 1, 1, cout]));
+                (y, gx, gw, gb)
+            };
+            let (y0, gx0, gw0, gb0) = run(false);
+            let (y1, gx1, gw1, gb1) = run(true);
+            assert_eq!(y1.dims(), [n, cout, ho, wo], "{case}");
             assert!(max_rel(y1, y0) < 1e-5, "{case}: output");
             for (name, a, b) in [("x", gx1, gx0), ("w", gw1, gw0), ("b", gb1, gb0)] {
                 let (Some(a), Some(b)) = (a, b) else {
