@@ -383,8 +383,12 @@ impl PartialConv {
     /// `[B, cout, H', W']`.
     pub fn forward(&self, x: Tensor<4>, m: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let (st, pad) = (self.stride, self.pad);
+        let s = self.mask_sums_training(&m);
         let o = grad::conv2d(x * m.clone(), self.input_conv.val(), None, st, pad);
-        let s = grad::conv2d(m, self.mask_conv.val().detach(), None, st, pad).detach();
+        let s = match s {
+            Some(s) => s,
+            None => grad::conv2d(m, self.mask_conv.val().detach(), None, st, pad).detach(),
+        };
         let hole = s.clone().equal_elem(0.0);
         let divisor = s.mask_fill(hole.clone(), 1.0);
         let out = (o / divisor).mask_fill(hole.clone(), 0.0);
@@ -447,6 +451,27 @@ impl PartialConv {
                 .for_each(|(d, sv)| *d = if *sv == 0.0 { 0.0 } else { 1.0 });
         }
         Ok((out, mask))
+    }
+
+    /// The mask convolution `s` when training on flex with a mask whose channels all agree (the
+    /// networks' masks always do): [`Self::mask_sums_exact`] on one plane, as a constant on
+    /// `m`'s device, instead of a full convolution of every mask channel (as costly as the
+    /// input convolution itself). `None` elsewhere (Burn's convolution then runs).
+    fn mask_sums_training(&self, m: &Tensor<4>) -> Option<Tensor<4>> {
+        let dev = m.device();
+        if !(m.is_autodiff() && dev == Device::flex().autodiff()) {
+            return None;
+        }
+        let planes = cpu::Planes::from_tensor(m.clone().inner()).ok()?;
+        let one = cpu::shared_mask(planes);
+        if one.c != 1 || self.mask_conv.dims()[1] != m.dims()[1] {
+            return None;
+        }
+        let s = self.mask_sums_exact(&one).ok()?;
+        Some(Tensor::from_data(
+            TensorData::new(s.data, [s.n, s.c, s.h, s.w]),
+            &dev,
+        ))
     }
 
     /// The mask convolution of a one-plane mask, summed in f64 and rounded once: the window
@@ -700,6 +725,64 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Training on flex takes the one-plane mask sums and the host convolution: output, new
+    /// mask and the input weight's gradient agree with Burn's ops on the same values.
+    #[test]
+    fn partial_conv_training_path_matches_burn_ops() {
+        let plain = Device::flex();
+        let ad = plain.clone().autodiff();
+        let conv =
+            PartialConv::from_source(&mut ParamSource::random(4, &plain), "p", 3, 5, 3, 2, 1)
+                .unwrap();
+        let (n, h, w) = (2, 9, 8);
+        let x: Vec<f32> = (0..n * 3 * h * w)
+            .map(|i| ((i * 37) % 23) as f32 / 11.0 - 1.0)
+            .collect();
+        let mut m = vec![1.0f32; n * h * w];
+        for (i, v) in m.iter_mut().enumerate() {
+            let (b, y, xx) = (i / (h * w), (i / w) % h, i % w);
+            if (2 + b..6).contains(&y) && (1..5 + b).contains(&xx) {
+                *v = 0.0;
+            }
+        }
+        let run = |dev: &Device| {
+            let c = PartialConv {
+                input_conv: Param::from_tensor(Tensor::from_data(
+                    conv.input_conv.val().into_data(),
+                    dev,
+                )),
+                mask_conv: Param::from_tensor(Tensor::from_data(
+                    conv.mask_conv.val().into_data(),
+                    dev,
+                )),
+                ..conv.clone()
+            };
+            let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, 3, h, w]), dev);
+            let mt = Tensor::<4>::from_data(TensorData::new(m.clone(), [n, 1, h, w]), dev)
+                .repeat_dim(1, 3);
+            let (out, new_mask) = c.forward(xt, mt);
+            let gw = dev.is_autodiff().then(|| {
+                let grads = out.clone().sum().backward();
+                tensor_to_vec(c.input_conv.val().grad(&grads).unwrap()).unwrap()
+            });
+            (
+                tensor_to_vec(out.inner()).unwrap(),
+                tensor_to_vec(new_mask.inner()).unwrap(),
+                gw,
+            )
+        };
+        let (o0, m0, _) = run(&plain);
+        let (o1, m1, g1) = run(&ad);
+        assert_eq!(m0, m1);
+        let scale = o0.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let err = o0
+            .iter()
+            .zip(&o1)
+            .fold(0f32, |a, (p, q)| a.max((p - q).abs()));
+        assert!(err <= 1e-5 * scale, "output off by {err}");
+        assert!(g1.is_some_and(|g| g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0)));
     }
 
     #[test]

@@ -305,7 +305,7 @@ impl PriorNet {
     fn forward_host(&self, image: Tensor<4>, known: Tensor<4>) -> Result<Tensor<4>> {
         let eps = NORM_EPS as f32;
         let mut x = Planes::from_tensor(image)?;
-        let mut m = shared_mask(Planes::from_tensor(known)?);
+        let mut m = cpu::shared_mask(Planes::from_tensor(known)?);
         if m.c != 1 && m.c != x.c {
             return Err(crate::error::Error::Backend(format!(
                 "prior: mask with {} channels for {} image channels",
@@ -357,26 +357,6 @@ impl PriorNet {
 
 fn identity(v: f32) -> f32 {
     v
-}
-
-/// A mask whose channels all agree, as one plane (see [`PartialConv::forward_host`]).
-fn shared_mask(m: Planes) -> Planes {
-    let hw = m.hw();
-    let same = (0..m.n).all(|b| (1..m.c).all(|c| m.plane(b, c) == m.plane(b, 0)));
-    if !same || m.c == 1 {
-        return m;
-    }
-    let mut data = Vec::with_capacity(m.n * hw);
-    for b in 0..m.n {
-        data.extend_from_slice(m.plane(b, 0));
-    }
-    Planes {
-        data,
-        n: m.n,
-        c: 1,
-        h: m.h,
-        w: m.w,
-    }
 }
 
 /// `relu(cat([a, b], channels))`.

@@ -125,6 +125,27 @@ impl Planes {
     }
 }
 
+/// A mask whose channels all agree, as one plane (the partial convolution's fast path); any
+/// other mask unchanged.
+pub fn shared_mask(m: Planes) -> Planes {
+    let hw = m.hw();
+    let same = (0..m.n).all(|b| (1..m.c).all(|c| m.plane(b, c) == m.plane(b, 0)));
+    if !same || m.c == 1 {
+        return m;
+    }
+    let mut data = Vec::with_capacity(m.n * hw);
+    for b in 0..m.n {
+        data.extend_from_slice(m.plane(b, 0));
+    }
+    Planes {
+        data,
+        n: m.n,
+        c: 1,
+        h: m.h,
+        w: m.w,
+    }
+}
+
 /// `max(x, 0)`.
 #[inline]
 pub fn relu(x: f32) -> f32 {
