@@ -712,7 +712,7 @@ mod tests {
         Tensor::from_data(TensorData::new(data, shape), dev)
     }
 
-    fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {
+    fn max_rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         let (a, b) = (
             a.into_data().try_to_vec::<f32>(),
             b.into_data().try_to_vec::<f32>(),
@@ -728,10 +728,47 @@ mod tests {
             / scale
     }
 
+    /// A convolution-like op: `(host path?, x, weight, bias) → y`.
+    type Op<'a> = &'a dyn Fn(bool, Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>;
+
+    /// Runs `op` with Burn's op and with the host path on the same inputs (input shape `x`,
+    /// weight shape `w`, a bias of `bias_len`), compares the outputs and the gradients of
+    /// input, weight and bias, and returns the output's shape.
+    fn compare(case: &str, x: [usize; 4], w: [usize; 4], bias_len: usize, op: Op) -> [usize; 4] {
+        let dev = Device::flex().autodiff();
+        let run = |host: bool| {
+            let xt = rand(x, 1, &dev).require_grad();
+            let wt = rand(w, 2, &dev).require_grad();
+            let b = rand([1, 1, 1, bias_len], 3, &dev)
+                .reshape([bias_len])
+                .require_grad();
+            let y = op(host, xt.clone(), wt.clone(), b.clone());
+            let up = rand(y.dims(), 4, &dev);
+            let grads = (y.clone() * up).sum().backward();
+            (y, xt.grad(&grads), wt.grad(&grads), b.grad(&grads))
+        };
+        let (y0, gx0, gw0, gb0) = run(false);
+        let (y1, gx1, gw1, gb1) = run(true);
+        let dims = y1.dims();
+        assert!(max_rel(y1, y0) < 1e-5, "{case}: output");
+        for (name, a, b) in [("x", gx1, gx0), ("w", gw1, gw0)] {
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{case}: no gradient for {name}");
+            };
+            let e = max_rel(a, b);
+            assert!(e < 1e-5, "{case}: gradient of {name} off by {e}");
+        }
+        let (Some(a), Some(b)) = (gb1, gb0) else {
+            panic!("{case}: no gradient for the bias");
+        };
+        let e = max_rel(a, b);
+        assert!(e < 1e-5, "{case}: gradient of the bias off by {e}");
+        dims
+    }
+
     /// Output and all three gradients against Burn's own conv2d on autodiff flex.
     #[test]
     fn gradients_match_burns_conv2d() {
-        let dev = Device::flex().autodiff();
         for (cin, cout, k, s, p, h, w, n) in [
             (3, 5, 3, 1, 1, 9, 7, 2),
             (4, 6, 4, 2, 1, 8, 10, 1),
@@ -743,49 +780,19 @@ mod tests {
             (64, 4, 3, 1, 1, 128, 128, 1),
         ] {
             let case = format!("cin {cin} cout {cout} k {k} s {s} p {p} {h}x{w} n {n}");
-            let run = |host: bool| {
-                let x = rand([n, cin, h, w], 1, &dev).require_grad();
-                let wt = rand([cout, cin, k, k], 2, &dev).require_grad();
-                let b = rand([1, 1, 1, cout], 3, &dev)
-                    .reshape([cout])
-                    .require_grad();
-                let up = rand(
-                    [n, cout, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1],
-                    4,
-                    &dev,
-                );
-                let y = if host {
-                    conv2d(x.clone(), wt.clone(), Some(b.clone()), s, p)
-                } else {
-                    burn::tensor::module::conv2d(
-                        x.clone(),
-                        wt.clone(),
-                        Some(b.clone()),
-                        options(s, p),
-                    )
-                };
-                let grads = (y.clone() * up).sum().backward();
-                let gx = x
-                    .grad(&grads)
-                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
-                let gw = wt
-                    .grad(&grads)
-                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
-                let gb = b
-                    .grad(&grads)
-                    .map(|g| Tensor::<1>::from_data(g.into_data(), &dev).reshape([1, 1, 1, cout]));
-                (y, gx, gw, gb)
-            };
-            let (y0, gx0, gw0, gb0) = run(false);
-            let (y1, gx1, gw1, gb1) = run(true);
-            assert!(max_rel(y1, y0) < 1e-5, "{case}: output");
-            for (name, a, b) in [("x", gx1, gx0), ("w", gw1, gw0), ("b", gb1, gb0)] {
-                let (Some(a), Some(b)) = (a, b) else {
-                    panic!("{case}: no gradient for {name}");
-                };
-                let e = max_rel(a, b);
-                assert!(e < 1e-5, "{case}: gradient of {name} off by {e}");
-            }
+            compare(
+                &case,
+                [n, cin, h, w],
+                [cout, cin, k, k],
+                cout,
+                &|host, x, wt, b| {
+                    if host {
+                        conv2d(x, wt, Some(b), s, p)
+                    } else {
+                        burn::tensor::module::conv2d(x, wt, Some(b), options(s, p))
+                    }
+                },
+            );
         }
         assert_eq!(fallbacks(), 0, "the host path fell back to Burn's op");
     }
@@ -793,7 +800,6 @@ mod tests {
     /// Output and all three gradients of the transposed convolution against Burn's own.
     #[test]
     fn transposed_gradients_match_burns_conv_transpose2d() {
-        let dev = Device::flex().autodiff();
         for (cin, cout, k, s, p, h, w, n) in [
             (4, 3, 4, 2, 1, 5, 6, 2),
             (3, 5, 3, 1, 1, 7, 5, 1),
@@ -803,47 +809,21 @@ mod tests {
             (32, 16, 4, 2, 1, 32, 32, 2),
         ] {
             let case = format!("cin {cin} cout {cout} k {k} s {s} p {p} {h}x{w} n {n}");
+            let dims = compare(
+                &case,
+                [n, cin, h, w],
+                [cin, cout, k, k],
+                cout,
+                &|host, x, wt, b| {
+                    if host {
+                        conv_transpose2d(x, wt, Some(b), s, p)
+                    } else {
+                        burn::tensor::module::conv_transpose2d(x, wt, Some(b), options_t(s, p))
+                    }
+                },
+            );
             let (ho, wo) = ((h - 1) * s + k - 2 * p, (w - 1) * s + k - 2 * p);
-            let run = |host: bool| {
-                let x = rand([n, cin, h, w], 11, &dev).require_grad();
-                let wt = rand([cin, cout, k, k], 12, &dev).require_grad();
-                let b = rand([1, 1, 1, cout], 13, &dev)
-                    .reshape([cout])
-                    .require_grad();
-                let up = rand([n, cout, ho, wo], 14, &dev);
-                let y = if host {
-                    conv_transpose2d(x.clone(), wt.clone(), Some(b.clone()), s, p)
-                } else {
-                    burn::tensor::module::conv_transpose2d(
-                        x.clone(),
-                        wt.clone(),
-                        Some(b.clone()),
-                        options_t(s, p),
-                    )
-                };
-                let grads = (y.clone() * up).sum().backward();
-                let gx = x
-                    .grad(&grads)
-                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
-                let gw = wt
-                    .grad(&grads)
-                    .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
-                let gb = b
-                    .grad(&grads)
-                    .map(|g| Tensor::<1>::from_data(g.into_data(), &dev).reshape([1, 1, 1, cout]));
-                (y, gx, gw, gb)
-            };
-            let (y0, gx0, gw0, gb0) = run(false);
-            let (y1, gx1, gw1, gb1) = run(true);
-            assert_eq!(y1.dims(), [n, cout, ho, wo], "{case}");
-            assert!(max_rel(y1, y0) < 1e-5, "{case}: output");
-            for (name, a, b) in [("x", gx1, gx0), ("w", gw1, gw0), ("b", gb1, gb0)] {
-                let (Some(a), Some(b)) = (a, b) else {
-                    panic!("{case}: no gradient for {name}");
-                };
-                let e = max_rel(a, b);
-                assert!(e < 1e-5, "{case}: gradient of {name} off by {e}");
-            }
+            assert_eq!(dims, [n, cout, ho, wo], "{case}");
         }
         assert_eq!(fallbacks(), 0, "the host path fell back to Burn's op");
     }
@@ -856,14 +836,10 @@ mod tests {
         let wt = rand([4, 3, 3, 3], 6, &dev);
         let want = burn::tensor::module::conv2d(x.clone(), wt.clone(), None, options(1, 1));
         let gw = (want.sum()).backward();
-        let gx_want = x
-            .grad(&gw)
-            .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
+        let gx_want = x.grad(&gw);
         let got = conv2d(x.clone(), wt.clone(), None, 1, 1);
         let g = got.sum().backward();
-        let gx = x
-            .grad(&g)
-            .map(|g| Tensor::<4>::from_data(g.into_data(), &dev));
+        let gx = x.grad(&g);
         assert!(wt.grad(&g).is_none());
         let (Some(a), Some(b)) = (gx, gx_want) else {
             panic!("no input gradient");
