@@ -702,18 +702,17 @@ pub fn conv2d(
     stride: usize,
     pad: usize,
 ) -> Tensor<4> {
-    let [cout, cin, kh, kw] = weight.dims();
-    if !(on_autodiff_flex(&x) && kh == kw && x.dims()[1] == cin && stride > 0) {
-        return burn::tensor::module::conv2d(x, weight, bias, options(stride, pad));
-    }
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
-    Tensor::from_dispatch(<Dispatch as HostConvBackend>::host_conv2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        bias.into_dispatch(),
-        stride,
-        pad,
-    ))
+    let [cout, cin, _, _] = weight.dims();
+    let burn = |x, w, b| burn::tensor::module::conv2d(x, w, b, options(stride, pad));
+    route(
+        Conv::Plain,
+        x,
+        weight,
+        bias,
+        (cin, cout),
+        (stride, pad),
+        burn,
+    )
 }
 
 /// `conv_transpose2d(x, weight) + bias` (square kernel, equal strides, symmetric padding, no
@@ -729,18 +728,53 @@ pub fn conv_transpose2d(
     stride: usize,
     pad: usize,
 ) -> Tensor<4> {
-    let [cin, cout, kh, kw] = weight.dims();
+    let [cin, cout, _, _] = weight.dims();
+    let burn = |x, w, b| burn::tensor::module::conv_transpose2d(x, w, b, options_t(stride, pad));
+    route(
+        Conv::Transposed,
+        x,
+        weight,
+        bias,
+        (cin, cout),
+        (stride, pad),
+        burn,
+    )
+}
+
+/// Which custom operation [`route`] calls.
+#[derive(Debug, Clone, Copy)]
+enum Conv {
+    Plain,
+    Transposed,
+}
+
+/// The custom operation `op` on an autodiff flex tensor with a square kernel and `cin` input
+/// channels (a zero bias when there is none), `burn(x, weight, bias)` anywhere else.
+fn route(
+    op: Conv,
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    (cin, cout): (usize, usize),
+    (stride, pad): (usize, usize),
+    burn: impl FnOnce(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>,
+) -> Tensor<4> {
+    let [_, _, kh, kw] = weight.dims();
     if !(on_autodiff_flex(&x) && kh == kw && x.dims()[1] == cin && stride > 0) {
-        return burn::tensor::module::conv_transpose2d(x, weight, bias, options_t(stride, pad));
+        return burn(x, weight, bias);
     }
     let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
-    Tensor::from_dispatch(<Dispatch as HostConvBackend>::host_conv_transpose2d(
+    let (x, w, b) = (
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
-        stride,
-        pad,
-    ))
+    );
+    Tensor::from_dispatch(match op {
+        Conv::Plain => <Dispatch as HostConvBackend>::host_conv2d(x, w, b, stride, pad),
+        Conv::Transposed => {
+            <Dispatch as HostConvBackend>::host_conv_transpose2d(x, w, b, stride, pad)
+        }
+    })
 }
 
 #[cfg(test)]
