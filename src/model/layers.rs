@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::model::params::{Init, ParamSource};
 
 pub mod cpu;
+pub mod gemm;
 pub mod grad;
 
 /// Standard deviation of the authors' `init_weights` (normal, 0.02).

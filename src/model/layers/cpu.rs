@@ -8,8 +8,9 @@
 //! prior run on host buffers instead:
 //!
 //! * convolutions: im2col in NCHW row order (a row is a shifted copy of an input row) for a
-//!   tile of output rows, one Burn `matmul` per tile (flex's multi-threaded GEMM) and a write
-//!   back that adds the bias and applies the layer's element-wise tail in the same pass;
+//!   tile of output rows, one GEMM per tile (the gemm crate that flex's `matmul` uses, called
+//!   directly on recycled buffers: [`super::gemm`]) and a write back that adds the bias and
+//!   applies the layer's element-wise tail in the same pass;
 //! * transposed 4×4 stride-2 convolutions: four sub-pixel GEMMs (each output parity sees a 2×2
 //!   part of the kernel), no column scatter;
 //! * normalisations: one statistics pass and one output pass.
@@ -23,6 +24,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use rayon::prelude::*;
 
+use super::gemm::{Mat, gemm};
 use crate::error::{Error, Result};
 
 /// Floats of im2col per GEMM tile (16 MiB): bounds the extra memory of a convolution.
@@ -56,6 +58,50 @@ pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R
         DispatchTensorKind::Flex(BackendTensor::Float(ft)) => ft.as_slice::<f32>().map(f),
         _ => None,
     }
+}
+
+/// Runs `f` on a plain f32 flex matrix as a [`Mat`] view of its storage, strided views (a
+/// transpose, a column range) included, without copying; `None` on any other backend or dtype,
+/// or with negative strides.
+pub fn with_matrix<R>(t: &Tensor<2>, f: impl FnOnce(Mat<'_>) -> R) -> Option<R> {
+    use burn::backend::{BackendTensor, DispatchTensorKind};
+    let d = t.clone().into_dispatch();
+    let DispatchTensorKind::Flex(BackendTensor::Float(ft)) = &d.kind else {
+        return None;
+    };
+    if ft.dtype() != burn::tensor::DType::F32 {
+        return None;
+    }
+    let [rows, cols] = t.dims();
+    let layout = ft.layout();
+    let [rs, cs] = match layout.strides() {
+        [rs, cs] => [usize::try_from(*rs).ok()?, usize::try_from(*cs).ok()?],
+        _ => return None,
+    };
+    let data = ft.storage::<f32>().get(layout.start_offset()..)?;
+    Mat::new(data, rows, cols, rs, cs).map(f)
+}
+
+/// `dst = w · rhs` (rows of `dst` `dst_rs` apart), the weight read in place where it can be
+/// (else copied once).
+fn gemm_by(w: &Tensor<2>, dst: &mut [f32], dst_rs: usize, rhs: Mat<'_>) -> Result<()> {
+    let bad = || Error::Backend("host kernel: GEMM shapes disagree".into());
+    match with_matrix(w, |lhs| gemm(dst, dst_rs, lhs, rhs, false)) {
+        Some(done) => done.ok_or_else(bad),
+        None => {
+            let [m, k] = w.dims();
+            let values = to_host(w.clone())?;
+            let lhs = Mat::rows(&values, m, k).ok_or_else(bad)?;
+            gemm(dst, dst_rs, lhs, rhs, false).ok_or_else(bad)
+        }
+    }
+}
+
+/// `rows × cols` values of `data` from `at` on, row-major, as a matrix.
+fn mat_at(data: &[f32], at: usize, rows: usize, cols: usize) -> Result<Mat<'_>> {
+    data.get(at..)
+        .and_then(|d| Mat::rows(d, rows, cols))
+        .ok_or_else(|| Error::Backend(format!("host kernel: {rows}x{cols} values past the end")))
 }
 
 /// A batch of NCHW feature maps on the host.
@@ -338,12 +384,10 @@ impl HostConv {
         }
         self.check(&x)?;
         let (n, c, h, w, hw) = (x.n, x.c, x.h, x.w, x.hw());
-        let all = Tensor::<2>::from_data(TensorData::new(x.data, [n * c, hw]), &self.w.device());
-        let mut out = Planes::zeros(0, self.cout, h, w);
-        out.n = n;
-        for b in 0..n {
-            let res = to_host(self.w.clone().matmul(all.clone().narrow(0, b * c, c)))?;
-            out.data.extend_from_slice(&res);
+        let cout = self.cout;
+        let mut out = Planes::zeros(n, cout, h, w);
+        for (b, dst) in out.data.chunks_mut(cout * hw).enumerate() {
+            gemm_by(&self.w, dst, hw, mat_at(&x.data, b * c * hw, c, hw)?)?;
         }
         self.finish(&mut out.data, 0, n, &epi);
         Ok(out)
@@ -370,7 +414,13 @@ impl HostConv {
             // One tile holding the whole image: the GEMM result is the output.
             let mut cols = take_scratch(kk * rows * wo);
             self.im2col(&mut cols, x, 0, rows, ho, wo);
-            let (mut res, cols) = matmul_keep(&self.w, cols, kk, rows * wo)?;
+            let mut res = vec![0.0f32; self.cout * rows * wo];
+            gemm_by(
+                &self.w,
+                &mut res,
+                rows * wo,
+                mat_at(&cols, 0, kk, rows * wo)?,
+            )?;
             give_scratch(cols);
             self.finish(&mut res, 0, 1, &epi);
             return Ok(Planes {
@@ -388,9 +438,11 @@ impl HostConv {
             let ncols = (g1 - g0) * wo;
             let mut cols = take_scratch(kk * ncols);
             self.im2col(&mut cols, x, g0, g1, ho, wo);
-            let (res, cols) = matmul_keep(&self.w, cols, kk, ncols)?;
+            let mut res = take_scratch(self.cout * ncols);
+            gemm_by(&self.w, &mut res, ncols, mat_at(&cols, 0, kk, ncols)?)?;
             give_scratch(cols);
             self.write_back(&mut out, &res, g0, g1, &epi);
+            give_scratch(res);
             g0 = g1;
         }
         Ok(out)
@@ -576,14 +628,6 @@ pub fn col2im_add(
         });
 }
 
-/// `w [m, k] · cols [k, n]` with Burn's matmul (flex: the multi-threaded gemm crate); hands
-/// `cols` back for reuse.
-fn matmul_keep(w: &Tensor<2>, cols: Vec<f32>, k: usize, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-    let rhs = Tensor::<2>::from_data(TensorData::new(cols, [k, n]), &w.device());
-    let res = to_host(w.clone().matmul(rhs.clone()))?;
-    Ok((res, to_host(rhs)?))
-}
-
 /// A transposed convolution 4×4, stride 2, padding 1 (doubles the size): one GEMM
 /// `Wᵀ [cout·16, cin] · x [cin, h·w]` (the weight read in place, transposed) gives every
 /// kernel tap's contribution; each output pixel `(2y + py, 2x + px)` then gathers its four
@@ -646,12 +690,17 @@ impl HostConvT {
         }
         let (n, h, w, cin, cout, hw) = (x.n, x.h, x.w, self.cin, self.cout, x.hw());
         let (ho, wo) = (2 * h, 2 * w);
-        let all = Tensor::<2>::from_data(TensorData::new(x.data, [n * cin, hw]), &self.wt.device());
         let mut out = Planes::zeros(n, cout, ho, wo);
         let bias = self.bias.as_deref();
+        let mut cols = take_scratch(cout * 16 * hw);
         for b in 0..n {
             // Row co·16 + ky·4 + kx: tap (ky, kx) of output channel co at every input pixel.
-            let cols = to_host(self.wt.clone().matmul(all.clone().narrow(0, b * cin, cin)))?;
+            gemm_by(
+                &self.wt,
+                &mut cols,
+                hw,
+                mat_at(&x.data, b * cin * hw, cin, hw)?,
+            )?;
             out.data[b * cout * ho * wo..][..cout * ho * wo]
                 .par_chunks_mut(ho * wo)
                 .enumerate()
@@ -693,6 +742,7 @@ impl HostConvT {
                     }
                 });
         }
+        give_scratch(cols);
         Ok(out)
     }
 }

@@ -23,8 +23,9 @@
 //! is the input-gradient kernel, its input gradient the forward kernel and its weight gradient
 //! the weight-gradient kernel with the roles of input and output swapped. Bias gradients are
 //! per-channel sums. Only gradients that some parent needs are computed (a frozen network's
-//! weights get none). Buffers are flex storage or vectors handed to flex without a copy; the
-//! im2col buffer is reused from tile to tile.
+//! weights get none). The GEMMs ([`super::gemm`]) write straight into the result (forward: on
+//! top of the bias; weight gradient: accumulating tile by tile), results are vectors handed to
+//! flex without a copy, and the im2col buffer is reused from tile to tile.
 //!
 //! [`conv2d`] and [`conv_transpose2d`] are the entry points the networks call: on an autodiff
 //! flex tensor they take this path, anywhere else Burn's own ops. Any failure inside the host
@@ -45,6 +46,7 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cpu::{Window, col2im_add, im2col};
+use super::gemm::{Mat, gemm};
 
 /// How often the host path fell back to Burn's op (forward or backward) in this process.
 static FALLBACKS: AtomicUsize = AtomicUsize::new(0);
@@ -121,14 +123,6 @@ fn dims4(t: &FlexTensor) -> Option<[usize; 4]> {
 /// A flex tensor over `data` (no copy: the vector becomes its storage).
 fn flex_from(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
-}
-
-/// Takes a (unique) flex tensor's storage back as a vector, for reuse as the next tile's
-/// buffer; a fresh buffer when it cannot.
-fn reclaim(t: FlexTensor, len: usize) -> Vec<f32> {
-    t.into_data()
-        .try_into_vec::<f32>()
-        .unwrap_or_else(|_| vec![0.0; len])
 }
 
 /// The shapes of one convolution `[n, cin, h, w] → [n, cout, ho, wo]`, checked.
@@ -237,9 +231,15 @@ impl Geometry {
         Some(())
     }
 
-    /// im2col of output rows `r0..r1` of batch element `b` as a flex `[kk, cols]` tensor over
-    /// `buf` (taken; hand it back with [`reclaim`]).
-    fn cols(&self, buf: &mut Vec<f32>, xs: &[f32], b: usize, r0: usize, r1: usize) -> FlexTensor {
+    /// im2col of output rows `r0..r1` of batch element `b` into `buf` (`[kk, cols]`, row-major).
+    fn cols<'b>(
+        &self,
+        buf: &'b mut Vec<f32>,
+        xs: &[f32],
+        b: usize,
+        r0: usize,
+        r1: usize,
+    ) -> Option<Mat<'b>> {
         let ncols = (r1 - r0) * self.wo;
         buf.resize(self.kk() * ncols, 0.0);
         let span = (b * self.ho + r0, b * self.ho + r1);
@@ -251,46 +251,45 @@ impl Geometry {
             span,
             (self.ho, self.wo),
         );
-        flex_from(std::mem::take(buf), vec![self.kk(), ncols])
+        Mat::rows(buf, self.kk(), ncols)
+    }
+
+    /// Rows `r0..r1` of batch element `b` of the `[n, cout, ho, wo]` values `ys`, as a
+    /// `[cout, (r1 − r0)·wo]` view.
+    fn out_rows<'b>(&self, ys: &'b [f32], b: usize, r0: usize, r1: usize) -> Option<Mat<'b>> {
+        let hwo = self.hwo();
+        let from = (b * self.cout * hwo + r0 * self.wo).min(ys.len());
+        Mat::new(&ys[from..], self.cout, (r1 - r0) * self.wo, hwo, 1)
     }
 }
 
-/// Forward kernel: `W [cout, kk] · im2col(x)` (+ bias) as `[n, cout, ho, wo]` values.
-fn conv_forward(
-    xs: &[f32],
-    wm: &FlexTensor,
-    bias: Option<&[f32]>,
-    g: &Geometry,
-) -> Option<Vec<f32>> {
+/// Forward kernel: `W [cout, kk] · im2col(x)` (+ bias) as `[n, cout, ho, wo]` values, the
+/// GEMM writing each tile straight into place (on top of the bias).
+fn conv_forward(xs: &[f32], w: Mat<'_>, bias: Option<&[f32]>, g: &Geometry) -> Option<Vec<f32>> {
     let hwo = g.hwo();
     let mut out = vec![0.0f32; g.n * g.cout * hwo];
+    if let Some(bv) = bias.filter(|bv| bv.len() == g.cout) {
+        out.par_chunks_mut(hwo)
+            .enumerate()
+            .for_each(|(i, plane)| plane.fill(bv[i % g.cout]));
+    }
     let mut buf = Vec::new();
     g.tiles(|b, r0, r1| {
-        let ct = g.cols(&mut buf, xs, b, r0, r1);
-        let res = Flex::float_matmul(wm.clone(), ct.clone());
-        let ncols = (r1 - r0) * g.wo;
-        buf = reclaim(ct, g.kk() * ncols);
-        let rs = res.as_slice::<f32>()?;
-        out[b * g.cout * hwo..][..g.cout * hwo]
-            .par_chunks_mut(hwo)
-            .enumerate()
-            .for_each(|(co, plane)| {
-                let bc = bias.map_or(0.0, |bv| bv[co]);
-                let dst = &mut plane[r0 * g.wo..r1 * g.wo];
-                let src = &rs[co * ncols..][..ncols];
-                dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bc);
-            });
-        Some(())
+        let cols = g.cols(&mut buf, xs, b, r0, r1)?;
+        let at = b * g.cout * hwo + r0 * g.wo;
+        gemm(out.get_mut(at..)?, hwo, w, cols, bias.is_some())
     })?;
     Some(out)
 }
 
 /// The weight of [`Geometry::flipped`]: `W'[ci, (co, ky, kx)] = W[co, ci, k−1−ky, k−1−kx]`
-/// (channels swapped, kernel turned by 180°), as a `[cin, cout·k·k]` tensor.
-fn flipped(wm: &FlexTensor, g: &Geometry) -> Option<FlexTensor> {
-    let ws = wm.as_slice::<f32>()?;
+/// (channels swapped, kernel turned by 180°), as `[cin, cout·k·k]` values.
+fn flipped(ws: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let (cin, cout, k) = (g.cin, g.cout, g.win.k);
     let kk = k * k;
+    if ws.len() != cout * cin * kk {
+        return None;
+    }
     let mut out = vec![0.0f32; cin * cout * kk];
     for ci in 0..cin {
         for co in 0..cout {
@@ -301,46 +300,40 @@ fn flipped(wm: &FlexTensor, g: &Geometry) -> Option<FlexTensor> {
                 .for_each(|(d, v)| *d = *v);
         }
     }
-    Some(flex_from(out, vec![cin, cout * kk]))
+    Some(out)
 }
 
 /// Input-gradient kernel: `col2im(Wᵀ · dy)` as `[n, cin, h, w]` values; `wt` is `Wᵀ
-/// [kk, cout]`, `rows` the output gradient as `[n·cout, ho·wo]`.
-fn conv_input_grad(wt: &FlexTensor, rows: &FlexTensor, g: &Geometry) -> Option<Vec<f32>> {
+/// [kk, cout]`, `dys` the output gradient's `[n, cout, ho, wo]` values.
+fn conv_input_grad(wt: Mat<'_>, dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let plane = g.cin * g.h * g.w;
     let mut dx = vec![0.0f32; g.n * plane];
+    let mut dcols = Vec::new();
     g.tiles(|b, r0, r1| {
-        let dy = rows
-            .narrow(0, b * g.cout, g.cout)
-            .narrow(1, r0 * g.wo, (r1 - r0) * g.wo);
-        let dcols = Flex::float_matmul(wt.clone(), dy);
+        let ncols = (r1 - r0) * g.wo;
+        dcols.resize(g.kk() * ncols, 0.0);
+        gemm(&mut dcols, ncols, wt, g.out_rows(dys, b, r0, r1)?, false)?;
         let dst = &mut dx[b * plane..][..plane];
-        let src = dcols.as_slice::<f32>()?;
-        col2im_add(dst, src, (g.h, g.w), g.win, (r0, r1), g.wo);
+        col2im_add(dst, &dcols, (g.h, g.w), g.win, (r0, r1), g.wo);
         Some(())
     })?;
     Some(dx)
 }
 
-/// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as a `[cout, kk]` tensor.
-fn conv_weight_grad(xs: &[f32], rows: &FlexTensor, g: &Geometry) -> Option<FlexTensor> {
-    let mut dw: Option<FlexTensor> = None;
+/// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as `[cout, kk]` values, accumulated in place
+/// tile by tile.
+fn conv_weight_grad(xs: &[f32], dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
+    let mut dw = vec![0.0f32; g.cout * g.kk()];
     let mut buf = Vec::new();
+    let mut first = true;
     g.tiles(|b, r0, r1| {
-        let ncols = (r1 - r0) * g.wo;
-        let dy = rows
-            .narrow(0, b * g.cout, g.cout)
-            .narrow(1, r0 * g.wo, ncols);
-        let ct = g.cols(&mut buf, xs, b, r0, r1);
-        let part = Flex::float_matmul(dy, ct.transpose(0, 1));
-        buf = reclaim(ct, g.kk() * ncols);
-        dw = Some(match dw.take() {
-            None => part,
-            Some(acc) => Flex::float_add(acc, part),
-        });
+        let dy = g.out_rows(dys, b, r0, r1)?;
+        let cols = g.cols(&mut buf, xs, b, r0, r1)?;
+        gemm(&mut dw, g.kk(), dy, cols.t(), !first)?;
+        first = false;
         Some(())
     })?;
-    dw
+    Some(dw)
 }
 
 /// Per-channel sums of `[n, c, plane]` values (in f64), as a flex `[c]` tensor.
@@ -371,10 +364,11 @@ fn forward_flex(
 ) -> Option<FlexTensor> {
     let g = Geometry::conv(x, weight, stride, pad)?;
     let x = contiguous(x.clone())?;
-    let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
+    let weight = contiguous(weight.clone())?;
+    let wm = Mat::rows(weight.as_slice::<f32>()?, g.cout, g.kk())?;
     let bias = contiguous(bias.clone())?;
     let bs = bias.as_slice::<f32>().filter(|b| b.len() == g.cout)?;
-    let out = conv_forward(x.as_slice::<f32>()?, &wm, Some(bs), &g)?;
+    let out = conv_forward(x.as_slice::<f32>()?, wm, Some(bs), &g)?;
     Some(flex_from(out, vec![g.n, g.cout, g.ho, g.wo]))
 }
 
@@ -386,13 +380,12 @@ fn forward_t_flex(
     pad: usize,
 ) -> Option<FlexTensor> {
     let g = Geometry::transposed(x, weight, stride, pad)?;
-    let rows = contiguous(x.clone())?.reshape([g.n * g.cout, g.hwo()].into());
-    let wt = contiguous(weight.clone())?
-        .reshape([g.cout, g.kk()].into())
-        .transpose(0, 1);
+    let x = contiguous(x.clone())?;
+    let weight = contiguous(weight.clone())?;
+    let wt = Mat::rows(weight.as_slice::<f32>()?, g.cout, g.kk())?.t();
     let bias = contiguous(bias.clone())?;
     let bs = bias.as_slice::<f32>().filter(|b| b.len() == g.cin)?;
-    let mut out = conv_input_grad(&wt, &rows, &g)?;
+    let mut out = conv_input_grad(wt, x.as_slice::<f32>()?, &g)?;
     out.par_chunks_mut(g.h * g.w)
         .enumerate()
         .for_each(|(i, plane)| {
@@ -457,24 +450,20 @@ fn conv_backward(
         return None;
     }
     let grad = contiguous(grad.clone())?;
-    let db = match want.b {
-        true => Some(channel_sums(grad.as_slice::<f32>()?, g.n, g.cout)),
-        false => None,
-    };
-    let rows = grad.reshape([g.n * g.cout, g.hwo()].into());
-    let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
+    let gs = grad.as_slice::<f32>()?;
+    let db = want.b.then(|| channel_sums(gs, g.n, g.cout));
+    let weight = contiguous(weight.clone())?;
+    let ws = weight.as_slice::<f32>()?;
+    let wm = Mat::rows(ws, g.cout, g.kk())?;
     let dx = match want.x {
         true if g.win.s == 1 && g.win.p < g.win.k => {
-            let v = conv_forward(
-                grad.as_slice::<f32>()?,
-                &flipped(&wm, &g)?,
-                None,
-                &g.flipped()?,
-            )?;
+            let f = g.flipped()?;
+            let wf = flipped(ws, &g)?;
+            let v = conv_forward(gs, Mat::rows(&wf, f.cout, f.kk())?, None, &f)?;
             Some(flex_from(v, vec![g.n, g.cin, g.h, g.w]))
         }
         true => {
-            let v = conv_input_grad(&wm.transpose(0, 1), &rows, &g)?;
+            let v = conv_input_grad(wm.t(), gs, &g)?;
             Some(flex_from(v, vec![g.n, g.cin, g.h, g.w]))
         }
         false => None,
@@ -482,8 +471,8 @@ fn conv_backward(
     let dw = match want.w {
         true => {
             let x = contiguous(x.clone())?;
-            let dw = conv_weight_grad(x.as_slice::<f32>()?, &rows, &g)?;
-            Some(Flex::float_reshape(dw, weight.shape()))
+            let dw = conv_weight_grad(x.as_slice::<f32>()?, gs, &g)?;
+            Some(flex_from(dw, dims4(&weight)?.to_vec()))
         }
         false => None,
     };
@@ -505,17 +494,18 @@ fn conv_t_backward(
     let db = want.b.then(|| channel_sums(gs, g.n, g.cin));
     let dx = match want.x {
         true => {
-            let wm = contiguous(weight.clone())?.reshape([g.cout, g.kk()].into());
-            let v = conv_forward(gs, &wm, None, &g)?;
+            let weight = contiguous(weight.clone())?;
+            let wm = Mat::rows(weight.as_slice::<f32>()?, g.cout, g.kk())?;
+            let v = conv_forward(gs, wm, None, &g)?;
             Some(flex_from(v, vec![g.n, g.cout, g.ho, g.wo]))
         }
         false => None,
     };
     let dw = match want.w {
         true => {
-            let rows = contiguous(x.clone())?.reshape([g.n * g.cout, g.hwo()].into());
-            let dw = conv_weight_grad(gs, &rows, &g)?;
-            Some(Flex::float_reshape(dw, weight.shape()))
+            let x = contiguous(x.clone())?;
+            let dw = conv_weight_grad(gs, x.as_slice::<f32>()?, &g)?;
+            Some(flex_from(dw, dims4(weight)?.to_vec()))
         }
         false => None,
     };
