@@ -52,10 +52,19 @@ fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 /// them (a weight shared with its module is otherwise copied, allocation and all, on every
 /// read); `None` on any other backend, dtype or a strided view.
 pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+    with_flex(t, |ft| ft.as_slice::<f32>().map(f))
+}
+
+/// Runs `f` on the flex primitive of a plain float tensor on the flex backend; `None` on any
+/// other backend.
+fn with_flex<const D: usize, R>(
+    t: &Tensor<D>,
+    f: impl FnOnce(&burn::backend::flex::FlexTensor) -> Option<R>,
+) -> Option<R> {
     use burn::backend::{BackendTensor, DispatchTensorKind};
     let d = t.clone().into_dispatch();
     match &d.kind {
-        DispatchTensorKind::Flex(BackendTensor::Float(ft)) => ft.as_slice::<f32>().map(f),
+        DispatchTensorKind::Flex(BackendTensor::Float(ft)) => f(ft),
         _ => None,
     }
 }
@@ -64,22 +73,19 @@ pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R
 /// transpose, a column range) included, without copying; `None` on any other backend or dtype,
 /// or with negative strides.
 pub fn with_matrix<R>(t: &Tensor<2>, f: impl FnOnce(Mat<'_>) -> R) -> Option<R> {
-    use burn::backend::{BackendTensor, DispatchTensorKind};
-    let d = t.clone().into_dispatch();
-    let DispatchTensorKind::Flex(BackendTensor::Float(ft)) = &d.kind else {
-        return None;
-    };
-    if ft.dtype() != burn::tensor::DType::F32 {
-        return None;
-    }
     let [rows, cols] = t.dims();
-    let layout = ft.layout();
-    let [rs, cs] = match layout.strides() {
-        [rs, cs] => [usize::try_from(*rs).ok()?, usize::try_from(*cs).ok()?],
-        _ => return None,
-    };
-    let data = ft.storage::<f32>().get(layout.start_offset()..)?;
-    Mat::new(data, rows, cols, rs, cs).map(f)
+    with_flex(t, |ft| {
+        if ft.dtype() != burn::tensor::DType::F32 {
+            return None;
+        }
+        let layout = ft.layout();
+        let [rs, cs] = match layout.strides() {
+            [rs, cs] => [usize::try_from(*rs).ok()?, usize::try_from(*cs).ok()?],
+            _ => return None,
+        };
+        let data = ft.storage::<f32>().get(layout.start_offset()..)?;
+        Mat::new(data, rows, cols, rs, cs).map(f)
+    })
 }
 
 /// `dst = w · rhs` (rows of `dst` `dst_rs` apart), the weight read in place where it can be
