@@ -15,7 +15,7 @@ use crate::model::layers::cpu::{
     spd_norm_pair,
 };
 use crate::model::layers::{
-    INIT_STD, NORM_EPS, SnConv2d, conv, conv_t, conv_t_from, conv2d_from, instance_norm,
+    INIT_STD, NORM_EPS, SnConv2d, conv, conv_t, conv_t_from, conv2d_from, instance_norm, normgrad,
     positional_norm,
 };
 use crate::model::params::{Init, ParamSource};
@@ -127,8 +127,19 @@ impl SpdNorm {
     /// `x: [B, C, h, w]`, `gamma, beta: [B or 1, C, h, w]`, `d: [B or 1, 1 or C, h, w]`
     /// → `[B, C, h, w]`.
     pub fn apply(x: Tensor<4>, gamma: Tensor<4>, beta: Tensor<4>, d: Tensor<4>) -> Tensor<4> {
-        let xn = positional_norm(x);
-        xn.clone() + xn * (d.clone() * gamma) + d * beta
+        Self::modulate(positional_norm(x), gamma, beta, d)
+    }
+
+    /// The modulation alone, `x̂ ⊙ (1 + D⊙γ) + D⊙β` of an already normalised `x̂` (training on
+    /// flex takes one fused operation with its own gradient).
+    ///
+    /// # Shapes
+    /// As [`Self::apply`].
+    pub fn modulate(xn: Tensor<4>, gamma: Tensor<4>, beta: Tensor<4>, d: Tensor<4>) -> Tensor<4> {
+        match normgrad::modulate(xn, gamma, beta, d) {
+            Ok(y) => y,
+            Err((xn, gamma, beta, d)) => xn.clone() + xn * (d.clone() * gamma) + d * beta,
+        }
     }
 
     /// # Shapes
@@ -441,9 +452,11 @@ impl SpdResBlock {
         };
         let att = sigmoid(conv(&self.attention, Tensor::cat(vec![fp, x.clone()], 1)));
         let soft = (c.mr.clone().neg() + 1.0) * att + c.mr.clone();
-        let norms = SpdNorm::apply(x.clone(), c.gs.clone(), c.bs.clone(), soft.clone());
+        // Both SPDNorms of x normalise it the same way: once is enough.
+        let xn = positional_norm(x);
+        let norms = SpdNorm::modulate(xn.clone(), c.gs.clone(), c.bs.clone(), soft.clone());
         let soft_out = self.conv_s.forward(norms.clone());
-        let norm0 = SpdNorm::apply(x, c.g0.clone(), c.b0.clone(), c.hard.clone());
+        let norm0 = SpdNorm::modulate(xn, c.g0.clone(), c.b0.clone(), c.hard.clone());
         let h1 = self.conv_0.forward(leaky_relu(norm0.clone(), 0.2));
         let norm1 = SpdNorm::apply(h1, c.g1.clone(), c.b1.clone(), c.hard.clone());
         let hard_out = self.conv_1.forward(leaky_relu(norm1.clone(), 0.2));

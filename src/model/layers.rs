@@ -13,6 +13,7 @@ use crate::model::params::{Init, ParamSource};
 pub mod cpu;
 pub mod gemm;
 pub mod grad;
+pub mod normgrad;
 
 /// Standard deviation of the authors' `init_weights` (normal, 0.02).
 pub const INIT_STD: f32 = 0.02;
@@ -274,6 +275,11 @@ fn sigma_of(wm: Tensor<2>, u: Tensor<1>, v: Tensor<1>) -> Tensor<1> {
 /// # Shapes
 /// `[B, C, H, W] → [B, C, H, W]` (C ≥ 2).
 pub fn positional_norm(x: Tensor<4>) -> Tensor<4> {
+    // Training on flex: one fused operation with its own gradient (normgrad).
+    let x = match normgrad::norm(x, normgrad::NormAxis::Pixel) {
+        Ok(y) => return y,
+        Err(x) => x,
+    };
     let c = x.dims()[1];
     let mean = x.clone().mean_dim(1);
     let centred = x - mean;
@@ -287,6 +293,10 @@ pub fn positional_norm(x: Tensor<4>) -> Tensor<4> {
 /// # Shapes
 /// `[B, C, H, W] → [B, C, H, W]`.
 pub fn instance_norm(x: Tensor<4>) -> Tensor<4> {
+    let x = match normgrad::norm(x, normgrad::NormAxis::Plane) {
+        Ok(y) => return y,
+        Err(x) => x,
+    };
     let [b, c, h, w] = x.dims();
     let flat: Tensor<3> = x.reshape([b, c, h * w]);
     let mean = flat.clone().mean_dim(2);

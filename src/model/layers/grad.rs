@@ -57,7 +57,7 @@ pub fn fallbacks() -> usize {
     FALLBACKS.load(Ordering::Relaxed)
 }
 
-fn fell_back() {
+pub(super) fn fell_back() {
     FALLBACKS.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -104,7 +104,7 @@ fn options_t(stride: usize, pad: usize) -> ConvTransposeOptions<2> {
 }
 
 /// A flex primitive whose values are one contiguous `f32` run (a copy only for a strided view).
-fn contiguous(t: FlexTensor) -> Option<FlexTensor> {
+pub(super) fn contiguous(t: FlexTensor) -> Option<FlexTensor> {
     if t.dtype() != DType::F32 {
         return None;
     }
@@ -115,13 +115,13 @@ fn contiguous(t: FlexTensor) -> Option<FlexTensor> {
     }
 }
 
-fn dims4(t: &FlexTensor) -> Option<[usize; 4]> {
+pub(super) fn dims4(t: &FlexTensor) -> Option<[usize; 4]> {
     let s = t.shape();
     (s.num_dims() == 4).then(|| s.dims::<4>())
 }
 
 /// A flex tensor over `data` (no copy: the vector becomes its storage).
-fn flex_from(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+pub(super) fn flex_from(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
@@ -675,7 +675,7 @@ impl<C: CheckpointStrategy> HostConvBackend for Autodiff<Flex, C> {
 }
 
 /// Whether `x` is an autodiff tensor on flex (where the custom operations apply).
-fn on_autodiff_flex(x: &Tensor<4>) -> bool {
+pub(super) fn on_autodiff_flex(x: &Tensor<4>) -> bool {
     x.is_autodiff() && x.device() == Device::flex().autodiff()
 }
 
