@@ -672,6 +672,44 @@ pub struct GenCond {
     host_img: Option<Arc<HostConv>>,
 }
 
+impl GenCond {
+    /// The conditioning of a batch made of `times` copies of this one's batch, one after the
+    /// other (`[p₀ … p_{B−1}, p₀ … p_{B−1}, …]`, the order of `repeat_dim(0, times)`): every Burn
+    /// tensor is repeated along the batch, so on autodiff the gradients of all copies flow
+    /// back into one computation of the conditioning. Training uses it for its two z per
+    /// photo instead of conditioning the repeated prior twice. Host conditionings (flex
+    /// inference, which broadcasts batch 1 itself) come back unchanged.
+    pub fn repeat_batch(&self, times: usize) -> GenCond {
+        let times = times.max(1);
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| match &b.0 {
+                CondRepr::Tensors(t) if times > 1 => {
+                    let r = |x: &Tensor<4>| x.clone().repeat_dim(0, times);
+                    BlockCond(CondRepr::Tensors(Box::new(TensorCond {
+                        pr: r(&t.pr),
+                        mr: r(&t.mr),
+                        hard: r(&t.hard),
+                        fp: r(&t.fp),
+                        g0: r(&t.g0),
+                        b0: r(&t.b0),
+                        g1: r(&t.g1),
+                        b1: r(&t.b1),
+                        gs: r(&t.gs),
+                        bs: r(&t.bs),
+                    })))
+                }
+                _ => b.clone(),
+            })
+            .collect();
+        GenCond {
+            blocks,
+            host_img: self.host_img.clone(),
+        }
+    }
+}
+
 /// One generator unit: residual block, then a learned 2× upsampling.
 #[derive(Module, Debug)]
 pub struct GenUnit {
@@ -953,6 +991,72 @@ mod tests {
             let es = max_rel(f.soft, s.soft);
             assert!(eh == 0.0 && es < 1e-4, "unit {k}: hard {eh}, soft {es}");
         }
+    }
+
+    /// Training conditions each photo once and repeats it for the two z: outputs and the
+    /// gradients of a conditioning weight and a main-path weight match conditioning the
+    /// repeated prior.
+    #[test]
+    fn repeated_conditioning_matches_the_repeated_prior_with_gradients() {
+        let dev = Device::flex().autodiff();
+        let mut cfg = Preset::Tiny.config();
+        cfg.generator.latent = 2;
+        let model = PdGan::random(&cfg, 11, &dev).unwrap();
+        let g = &model.generator;
+        let r = cfg.resolution();
+        dev.seed(3);
+        let prior: Tensor<4> = Tensor::random(
+            [2, 3, r, r],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &dev,
+        );
+        let mut known = vec![1.0f32; 2 * r * r];
+        for (i, v) in known.iter_mut().enumerate() {
+            let (b, y, x) = (i / (r * r), (i / r) % r, i % r);
+            if y > r / 4 + 3 * b && y < r / 2 + 2 * b && x > r / 3 && x < 3 * r / 4 {
+                *v = 0.0;
+            }
+        }
+        let known = Tensor::<4>::from_data(TensorData::new(known, [2, 1, r, r]), &dev);
+        let z: Tensor<2> = Tensor::random(
+            [4, cfg.generator.z_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let up: Tensor<4> = Tensor::random(
+            [4, 3, r, r],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let decay = cfg.hard_map.decay();
+        let run = |once: bool| {
+            let out = if once {
+                let cond = g
+                    .condition(prior.clone(), known.clone(), decay)
+                    .repeat_batch(2);
+                assert!(!cond.blocks.iter().any(BlockCond::is_host));
+                g.forward_cond(z.clone(), &cond, false).0
+            } else {
+                let (p2, k2) = (
+                    prior.clone().repeat_dim(0, 2),
+                    known.clone().repeat_dim(0, 2),
+                );
+                g.forward(z.clone(), p2, k2, decay, false).0
+            };
+            let grads = (out.clone() * up.clone()).sum().backward();
+            let block = &g.generated[1].block;
+            let wg = block.norm_0.mlp_gamma.weight.val().grad(&grads).unwrap();
+            let wa = block.attention.weight.val().grad(&grads).unwrap();
+            (out, wg, wa)
+        };
+        let (o1, g1, a1) = run(true);
+        let (o2, g2, a2) = run(false);
+        let e = max_rel(o1, o2);
+        assert!(e < 1e-5, "output rel err {e}");
+        let e = max_rel(g1, g2);
+        assert!(e < 1e-4, "conditioning weight gradient rel err {e}");
+        let e = max_rel(a1, a2);
+        assert!(e < 1e-4, "attention weight gradient rel err {e}");
     }
 
     #[test]

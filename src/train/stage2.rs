@@ -252,13 +252,12 @@ impl Stage2Trainer {
             .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
             .collect();
         let z = tensor_from_vec(z, [2 * b, zd], dev);
-        let (fake, _) = g.forward(
-            z,
-            prior.clone().repeat_dim(0, 2),
-            known.clone().repeat_dim(0, 2),
-            self.decay,
-            false,
-        );
+        // The conditioning depends on the prior and mask only: computed once per photo and
+        // repeated for the two z (the same values as conditioning the repeated prior).
+        let cond = g
+            .condition(prior.clone(), known.clone(), self.decay)
+            .repeat_batch(2);
+        let (fake, _) = g.forward_cond(z, &cond, false);
         let fake_a = fake.clone().narrow(0, 0, b);
         let fake_b = fake.narrow(0, b, b);
         let hole3 = hole.clone().repeat_dim(1, 3);
