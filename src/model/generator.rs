@@ -136,9 +136,9 @@ impl SpdNorm {
     /// # Shapes
     /// As [`Self::apply`].
     pub fn modulate(xn: Tensor<4>, gamma: Tensor<4>, beta: Tensor<4>, d: Tensor<4>) -> Tensor<4> {
-        match normgrad::modulate(xn, gamma, beta, d) {
-            Ok(y) => y,
-            Err((xn, gamma, beta, d)) => xn.clone() + xn * (d.clone() * gamma) + d * beta,
+        match normgrad::modulate(&xn, &gamma, &beta, &d) {
+            Some(y) => y,
+            None => xn.clone() + xn * (d.clone() * gamma) + d * beta,
         }
     }
 

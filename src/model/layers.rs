@@ -276,10 +276,9 @@ fn sigma_of(wm: Tensor<2>, u: Tensor<1>, v: Tensor<1>) -> Tensor<1> {
 /// `[B, C, H, W] → [B, C, H, W]` (C ≥ 2).
 pub fn positional_norm(x: Tensor<4>) -> Tensor<4> {
     // Training on flex: one fused operation with its own gradient (normgrad).
-    let x = match normgrad::norm(x, normgrad::NormAxis::Pixel) {
-        Ok(y) => return y,
-        Err(x) => x,
-    };
+    if let Some(y) = normgrad::norm(&x, normgrad::NormAxis::Pixel) {
+        return y;
+    }
     let c = x.dims()[1];
     let mean = x.clone().mean_dim(1);
     let centred = x - mean;
@@ -293,10 +292,9 @@ pub fn positional_norm(x: Tensor<4>) -> Tensor<4> {
 /// # Shapes
 /// `[B, C, H, W] → [B, C, H, W]`.
 pub fn instance_norm(x: Tensor<4>) -> Tensor<4> {
-    let x = match normgrad::norm(x, normgrad::NormAxis::Plane) {
-        Ok(y) => return y,
-        Err(x) => x,
-    };
+    if let Some(y) = normgrad::norm(&x, normgrad::NormAxis::Plane) {
+        return y;
+    }
     let [b, c, h, w] = x.dims();
     let flat: Tensor<3> = x.reshape([b, c, h * w]);
     let mean = flat.clone().mean_dim(2);

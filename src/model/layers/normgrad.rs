@@ -685,47 +685,45 @@ impl<C: CheckpointStrategy> HostNormBackend for Autodiff<Flex, C> {
 ///
 /// # Shapes
 /// `x [n, c, h, w] → [n, c, h, w]`.
-pub fn norm(x: Tensor<4>, axis: NormAxis) -> Result<Tensor<4>, Tensor<4>> {
-    if !on_autodiff_flex(&x) || x.dims().iter().any(|&d| d == 0) {
-        return Err(x);
+pub fn norm(x: &Tensor<4>, axis: NormAxis) -> Option<Tensor<4>> {
+    if !on_autodiff_flex(x) || x.dims().contains(&0) {
+        return None;
     }
     let per_pixel = axis == NormAxis::Pixel;
-    Ok(Tensor::from_dispatch(
-        <Dispatch as HostNormBackend>::host_norm(x.into_dispatch(), per_pixel),
+    Some(Tensor::from_dispatch(
+        <Dispatch as HostNormBackend>::host_norm(x.clone().into_dispatch(), per_pixel),
     ))
 }
 
 /// `xn + xn ⊙ (d ⊙ gamma) + d ⊙ beta` through the custom operation, on autodiff flex tensors of
-/// matching shapes (`gamma`, `beta` as `xn`; `d` with one channel or as many as `xn`). Anything
-/// else gives the operands back for Burn's ops.
+/// matching shapes (`gamma`, `beta` as `xn`; `d` with one channel or as many as `xn`); `None`
+/// for anything else (the caller then uses Burn's ops).
 ///
 /// # Shapes
 /// `xn, gamma, beta [n, c, h, w]`, `d [n, 1 or c, h, w]` → `[n, c, h, w]`.
-#[allow(clippy::type_complexity)]
 pub fn modulate(
-    xn: Tensor<4>,
-    gamma: Tensor<4>,
-    beta: Tensor<4>,
-    d: Tensor<4>,
-) -> Result<Tensor<4>, (Tensor<4>, Tensor<4>, Tensor<4>, Tensor<4>)> {
+    xn: &Tensor<4>,
+    gamma: &Tensor<4>,
+    beta: &Tensor<4>,
+    d: &Tensor<4>,
+) -> Option<Tensor<4>> {
     let [n, c, h, w] = xn.dims();
     let [dn, dc, dh, dw] = d.dims();
-    let fits = on_autodiff_flex(&xn)
-        && [&gamma, &beta, &d].iter().all(|t| on_autodiff_flex(t))
+    let fits = [xn, gamma, beta, d].into_iter().all(on_autodiff_flex)
         && gamma.dims() == [n, c, h, w]
         && beta.dims() == [n, c, h, w]
         && [dn, dh, dw] == [n, h, w]
         && (dc == 1 || dc == c)
         && n * c * h * w > 0;
     if !fits {
-        return Err((xn, gamma, beta, d));
+        return None;
     }
-    Ok(Tensor::from_dispatch(
+    Some(Tensor::from_dispatch(
         <Dispatch as HostNormBackend>::host_modulate(
-            xn.into_dispatch(),
-            gamma.into_dispatch(),
-            beta.into_dispatch(),
-            d.into_dispatch(),
+            xn.clone().into_dispatch(),
+            gamma.clone().into_dispatch(),
+            beta.clone().into_dispatch(),
+            d.clone().into_dispatch(),
         ),
     ))
 }
@@ -800,9 +798,9 @@ mod tests {
                 let run = |host: bool| {
                     let x = (rand(shape, 1, &dev) * 3.0 + 0.5).require_grad();
                     let y = if host {
-                        match norm(x.clone(), axis) {
-                            Ok(y) => y,
-                            Err(_) => panic!("{case}: not routed"),
+                        match norm(&x, axis) {
+                            Some(y) => y,
+                            None => panic!("{case}: not routed"),
                         }
                     } else {
                         burn_norm(x.clone(), axis)
@@ -845,9 +843,9 @@ mod tests {
                 let d = rand([n, dc, h, w], 4, &dev);
                 let d = if d_grad { d.require_grad() } else { d };
                 let y = if host {
-                    match modulate(x.clone(), g.clone(), b.clone(), d.clone()) {
-                        Ok(y) => y,
-                        Err(_) => panic!("{case}: not routed"),
+                    match modulate(&x, &g, &b, &d) {
+                        Some(y) => y,
+                        None => panic!("{case}: not routed"),
                     }
                 } else {
                     x.clone() + x.clone() * (d.clone() * g.clone()) + d.clone() * b.clone()
@@ -880,14 +878,14 @@ mod tests {
     #[test]
     fn other_devices_and_shapes_are_not_routed() {
         let plain = Device::flex();
-        assert!(norm(rand([1, 2, 3, 3], 1, &plain), NormAxis::Pixel).is_err());
+        assert!(norm(&rand([1, 2, 3, 3], 1, &plain), NormAxis::Pixel).is_none());
         let dev = Device::flex().autodiff();
         let x = rand([2, 3, 4, 4], 1, &dev);
         let g1 = rand([1, 3, 4, 4], 2, &dev);
         let d = rand([2, 1, 4, 4], 3, &dev);
-        assert!(modulate(x.clone(), g1.clone(), g1, d.clone()).is_err());
+        assert!(modulate(&x, &g1, &g1, &d).is_none());
         let d2 = rand([2, 2, 4, 4], 3, &dev);
-        assert!(modulate(x.clone(), x.clone(), x, d2).is_err());
+        assert!(modulate(&x, &x, &x, &d2).is_none());
     }
 
     /// The kernels reject inconsistent lengths instead of indexing out of bounds.
