@@ -35,3 +35,14 @@ pub(crate) fn scalar(t: Tensor<1>) -> crate::error::Result<f32> {
         .copied()
         .unwrap_or(f32::NAN))
 }
+
+/// Runs `f` on a worker thread of rayon's global pool while the calling thread sleeps.
+///
+/// A training step alternates serial work (graph bookkeeping, small ops) with parallel
+/// kernels. Run from a thread outside the pool, the serial parts share the CPU with the pool's
+/// idle workers, which spin (`sched_yield`) for a while before they sleep: with as many workers
+/// as cores, that is one thread more than there are cores. On a worker, the serial parts run
+/// on one of the pool's own threads and only the other workers wait.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::join(f, || ()).0
+}

@@ -197,6 +197,11 @@ impl Stage1Trainer {
     /// loss is not finite is skipped (the model is left unchanged) and reported as an
     /// [`Error::NonFinite`].
     pub fn step(&mut self, batch: &Batch, lr_factor: f64) -> Result<Stage1Losses> {
+        crate::train::on_pool(|| self.step_here(batch, lr_factor))
+    }
+
+    /// [`Self::step`] on the calling thread.
+    fn step_here(&mut self, batch: &Batch, lr_factor: f64) -> Result<Stage1Losses> {
         let prior = self
             .prior
             .take()

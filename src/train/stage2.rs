@@ -213,6 +213,11 @@ impl Stage2Trainer {
     /// `lr_g · lr_factor` and `lr_d · lr_factor`. Non-finite losses skip the step (the networks
     /// keep their weights) with [`Error::NonFinite`].
     pub fn step(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<Stage2Losses> {
+        crate::train::on_pool(|| self.step_here(batch, seeds, lr_factor))
+    }
+
+    /// [`Self::step`] on the calling thread.
+    fn step_here(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<Stage2Losses> {
         let (b, r) = (batch.size, batch.res);
         if seeds.len() != 2 * b {
             return Err(Error::Input(format!(
