@@ -768,11 +768,11 @@ fn route(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random values in [-1, 1) (the Burn RNG is shared between tests).
-    fn rand(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
+    pub(in crate::model::layers) fn rand(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
         let len: usize = shape.iter().product();
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let data: Vec<f32> = (0..len)
@@ -786,7 +786,7 @@ mod tests {
         Tensor::from_data(TensorData::new(data, shape), dev)
     }
 
-    fn max_rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    pub(in crate::model::layers) fn max_rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         let (a, b) = (
             a.into_data().try_to_vec::<f32>(),
             b.into_data().try_to_vec::<f32>(),

@@ -429,11 +429,13 @@ fn modulate_backward(m: &ModIn<'_>, g: &[f32], want: Want4) -> [Option<Vec<f32>>
     [dxn, dgamma, dbeta, dd]
 }
 
-/// Burn's ops for the normalisation on flex (the fallback).
-fn norm_burn(x: FlexTensor, axis: NormAxis) -> FlexTensor {
-    let Some([n, c, h, w]) = dims4(&x) else {
-        return x;
-    };
+/// Burn's ops on flex for the normalisation's statistics: `x` laid out for `axis` (`[n, c, h·w]`
+/// for planes), its `x̂` and `σ = √(var + ε)`, and the reduced dimension.
+fn stats_burn(
+    x: FlexTensor,
+    axis: NormAxis,
+    [n, c, h, w]: [usize; 4],
+) -> (FlexTensor, FlexTensor, usize) {
     let (x, dim) = match axis {
         NormAxis::Pixel => (x, 1),
         NormAxis::Plane => (Flex::float_reshape(x, [n, c, h * w].into()), 2),
@@ -447,7 +449,16 @@ fn norm_burn(x: FlexTensor, axis: NormAxis) -> FlexTensor {
         Scalar::Float(f64::from(denom)),
     );
     let sd = Flex::float_sqrt(Flex::float_add_scalar(var, Scalar::Float(NORM_EPS)));
-    Flex::float_reshape(Flex::float_div(centred, sd), [n, c, h, w].into())
+    (Flex::float_div(centred, sd.clone()), sd, dim)
+}
+
+/// Burn's ops for the normalisation on flex (the fallback).
+fn norm_burn(x: FlexTensor, axis: NormAxis) -> FlexTensor {
+    let Some(shape) = dims4(&x) else {
+        return x;
+    };
+    let (xhat, _, _) = stats_burn(x, axis, shape);
+    Flex::float_reshape(xhat, shape.into())
 }
 
 /// Burn's ops for the modulation on flex (the fallback).
@@ -534,23 +545,11 @@ fn norm_grad_burn(state: NormState, g: FlexTensor) -> FlexTensor {
         return g;
     };
     let (count, denom) = counts(axis, c, h * w);
-    let (x, g, dim) = match axis {
-        NormAxis::Pixel => (x, g, 1),
-        NormAxis::Plane => (
-            Flex::float_reshape(x, [n, c, h * w].into()),
-            Flex::float_reshape(g, [n, c, h * w].into()),
-            2,
-        ),
+    let (g, dim) = match axis {
+        NormAxis::Pixel => (g, 1),
+        NormAxis::Plane => (Flex::float_reshape(g, [n, c, h * w].into()), 2),
     };
-    let mean = Flex::float_mean_dim(x.clone(), dim);
-    let centred = Flex::float_sub(x, mean);
-    let sq = Flex::float_mul(centred.clone(), centred.clone());
-    let var = Flex::float_div_scalar(
-        Flex::float_sum_dim(sq, dim),
-        Scalar::Float(f64::from(denom)),
-    );
-    let sd = Flex::float_sqrt(Flex::float_add_scalar(var, Scalar::Float(NORM_EPS)));
-    let xhat = Flex::float_div(centred, sd.clone());
+    let (xhat, sd, _) = stats_burn(x, axis, [n, c, h, w]);
     let a = Flex::float_div_scalar(
         Flex::float_sum_dim(g.clone(), dim),
         Scalar::Float(f64::from(count)),
@@ -762,38 +761,7 @@ pub fn modulate(
 mod tests {
     use super::*;
     use crate::model::layers::grad::fallbacks;
-
-    /// Deterministic pseudo-random values in [-1, 1).
-    fn rand(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
-        let len: usize = shape.iter().product();
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let data: Vec<f32> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect();
-        Tensor::from_data(TensorData::new(data, shape), dev)
-    }
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        match t.into_data().try_to_vec::<f32>() {
-            Ok(v) => v,
-            Err(e) => panic!("read back: {e:?}"),
-        }
-    }
-
-    fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let (a, b) = (values(a), values(b));
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-        a.iter()
-            .zip(&b)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-            / scale
-    }
+    use crate::model::layers::grad::tests::{max_rel, rand};
 
     /// Burn's ops for the normalisation (the expressions of `layers::positional_norm` and
     /// `layers::instance_norm`).
