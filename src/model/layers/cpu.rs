@@ -245,19 +245,19 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A buffer of `len` values with unspecified contents (a recycled one when there is one).
-fn take_scratch(len: usize) -> Vec<f32> {
+/// A buffer of **at least** `len` values with unspecified contents (a recycled one when there
+/// is one; only growth is zero-filled, so a recycled buffer keeps its longest length). Callers
+/// use `&v[..len]`.
+pub(super) fn take_scratch(len: usize) -> Vec<f32> {
     let mut v = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
-    if v.len() >= len {
-        v.truncate(len);
-    } else {
+    if v.len() < len {
         v.resize(len, 0.0);
     }
     v
 }
 
 /// Returns a buffer to the pool (at most two are kept).
-fn give_scratch(v: Vec<f32>) {
+pub(super) fn give_scratch(v: Vec<f32>) {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < 2 {
@@ -419,7 +419,7 @@ impl HostConv {
         if x.n == 1 && tile_rows >= rows {
             // One tile holding the whole image: the GEMM result is the output.
             let mut cols = take_scratch(kk * rows * wo);
-            self.im2col(&mut cols, x, 0, rows, ho, wo);
+            self.im2col(&mut cols[..kk * rows * wo], x, 0, rows, ho, wo);
             let mut res = vec![0.0f32; self.cout * rows * wo];
             gemm_by(
                 &self.w,
@@ -443,7 +443,7 @@ impl HostConv {
             let g1 = (g0 + tile_rows).min(rows);
             let ncols = (g1 - g0) * wo;
             let mut cols = take_scratch(kk * ncols);
-            self.im2col(&mut cols, x, g0, g1, ho, wo);
+            self.im2col(&mut cols[..kk * ncols], x, g0, g1, ho, wo);
             let mut res = take_scratch(self.cout * ncols);
             gemm_by(&self.w, &mut res, ncols, mat_at(&cols, 0, kk, ncols)?)?;
             give_scratch(cols);

@@ -25,7 +25,8 @@
 //! per-channel sums. Only gradients that some parent needs are computed (a frozen network's
 //! weights get none). The GEMMs ([`super::gemm`]) write straight into the result (forward: on
 //! top of the bias; weight gradient: accumulating tile by tile), results are vectors handed to
-//! flex without a copy, and the im2col buffer is reused from tile to tile.
+//! flex without a copy, and the im2col buffer is recycled from tile to tile and call to call
+//! (a thread's scratch pool; a pointwise convolution reads its input in place instead).
 //!
 //! [`conv2d`] and [`conv_transpose2d`] are the entry points the networks call: on an autodiff
 //! flex tensor they take this path, anywhere else Burn's own ops. Any failure inside the host
@@ -45,7 +46,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::cpu::{Window, col2im_add, im2col};
+use super::cpu::{Window, col2im_add, give_scratch, im2col, take_scratch};
 use super::gemm::{Mat, gemm};
 
 /// How often the host path fell back to Burn's op (forward or backward) in this process.
@@ -231,20 +232,35 @@ impl Geometry {
         Some(())
     }
 
-    /// im2col of output rows `r0..r1` of batch element `b` into `buf` (`[kk, cols]`, row-major).
+    /// A 1×1 convolution with stride 1 and no padding: its im2col matrix is the input itself.
+    fn pointwise(&self) -> bool {
+        self.win == Window { k: 1, s: 1, p: 0 }
+    }
+
+    /// The im2col matrix (`[kk, (r1 − r0)·wo]`) of output rows `r0..r1` of batch element `b`:
+    /// written into `buf` (grown when too short, never shrunk), or for a pointwise convolution
+    /// a view of `xs` itself.
     fn cols<'b>(
         &self,
         buf: &'b mut Vec<f32>,
-        xs: &[f32],
+        xs: &'b [f32],
         b: usize,
         r0: usize,
         r1: usize,
     ) -> Option<Mat<'b>> {
         let ncols = (r1 - r0) * self.wo;
-        buf.resize(self.kk() * ncols, 0.0);
+        if self.pointwise() {
+            let hw = self.h * self.w;
+            let from = (b * self.cin * hw + r0 * self.w).min(xs.len());
+            return Mat::new(&xs[from..], self.cin, ncols, hw, 1);
+        }
+        let len = self.kk() * ncols;
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
         let span = (b * self.ho + r0, b * self.ho + r1);
         im2col(
-            buf,
+            &mut buf[..len],
             xs,
             (self.cin, self.h, self.w),
             self.win,
@@ -273,13 +289,14 @@ fn conv_forward(xs: &[f32], w: Mat<'_>, bias: Option<&[f32]>, g: &Geometry) -> O
             .enumerate()
             .for_each(|(i, plane)| plane.fill(bv[i % g.cout]));
     }
-    let mut buf = Vec::new();
-    g.tiles(|b, r0, r1| {
+    let mut buf = take_scratch(0);
+    let done = g.tiles(|b, r0, r1| {
         let cols = g.cols(&mut buf, xs, b, r0, r1)?;
         let at = b * g.cout * hwo + r0 * g.wo;
         gemm(out.get_mut(at..)?, hwo, w, cols, bias.is_some())
-    })?;
-    Some(out)
+    });
+    give_scratch(buf);
+    done.map(|()| out)
 }
 
 /// The weight of [`Geometry::flipped`]: `W'[ci, (co, ky, kx)] = W[co, ci, k−1−ky, k−1−kx]`
@@ -308,32 +325,45 @@ fn flipped(ws: &[f32], g: &Geometry) -> Option<Vec<f32>> {
 fn conv_input_grad(wt: Mat<'_>, dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let plane = g.cin * g.h * g.w;
     let mut dx = vec![0.0f32; g.n * plane];
-    let mut dcols = Vec::new();
-    g.tiles(|b, r0, r1| {
+    if g.pointwise() {
+        // col2im of a 1×1 window is the identity: the product is the input gradient.
+        for b in 0..g.n {
+            let dst = dx.get_mut(b * plane..)?;
+            gemm(dst, g.h * g.w, wt, g.out_rows(dys, b, 0, g.ho)?, false)?;
+        }
+        return Some(dx);
+    }
+    let mut dcols = take_scratch(0);
+    let done = g.tiles(|b, r0, r1| {
         let ncols = (r1 - r0) * g.wo;
-        dcols.resize(g.kk() * ncols, 0.0);
+        let len = g.kk() * ncols;
+        if dcols.len() < len {
+            dcols.resize(len, 0.0);
+        }
         gemm(&mut dcols, ncols, wt, g.out_rows(dys, b, r0, r1)?, false)?;
         let dst = &mut dx[b * plane..][..plane];
-        col2im_add(dst, &dcols, (g.h, g.w), g.win, (r0, r1), g.wo);
+        col2im_add(dst, &dcols[..len], (g.h, g.w), g.win, (r0, r1), g.wo);
         Some(())
-    })?;
-    Some(dx)
+    });
+    give_scratch(dcols);
+    done.map(|()| dx)
 }
 
 /// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as `[cout, kk]` values, accumulated in place
 /// tile by tile.
 fn conv_weight_grad(xs: &[f32], dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let mut dw = vec![0.0f32; g.cout * g.kk()];
-    let mut buf = Vec::new();
+    let mut buf = take_scratch(0);
     let mut first = true;
-    g.tiles(|b, r0, r1| {
+    let done = g.tiles(|b, r0, r1| {
         let dy = g.out_rows(dys, b, r0, r1)?;
         let cols = g.cols(&mut buf, xs, b, r0, r1)?;
         gemm(&mut dw, g.kk(), dy, cols.t(), !first)?;
         first = false;
         Some(())
-    })?;
-    Some(dw)
+    });
+    give_scratch(buf);
+    done.map(|()| dw)
 }
 
 /// Per-channel sums of `[n, c, plane]` values (in f64), as a flex `[c]` tensor.
@@ -843,15 +873,19 @@ pub(super) mod tests {
     /// Output and all three gradients against Burn's own conv2d on autodiff flex.
     #[test]
     fn gradients_match_burns_conv2d() {
+        // The large cases come first: the smaller ones after them then run on recycled
+        // scratch buffers longer than they need (holding the large cases' values).
         for (cin, cout, k, s, p, h, w, n) in [
+            // im2col of 576 rows × 128 columns: three tiles of output rows.
+            (64, 4, 3, 1, 1, 128, 128, 1),
+            // Pointwise (the input read in place as the im2col matrix), over two tiles.
+            (256, 3, 1, 1, 0, 128, 130, 2),
             (3, 5, 3, 1, 1, 9, 7, 2),
             (4, 6, 4, 2, 1, 8, 10, 1),
             (8, 3, 1, 1, 0, 5, 6, 2),
             (2, 4, 3, 1, 0, 6, 6, 1),
             (6, 4, 3, 2, 1, 9, 9, 3),
             (5, 7, 7, 1, 3, 8, 8, 1),
-            // im2col of 576 rows × 128 columns: three tiles of output rows.
-            (64, 4, 3, 1, 1, 128, 128, 1),
         ] {
             let case = format!("cin {cin} cout {cout} k {k} s {s} p {p} {h}x{w} n {n}");
             compare(
