@@ -12,7 +12,8 @@
 //!   [`im2col`]) per batch element and tile of output rows, one GEMM per tile;
 //! * **input gradient** `col2im(Wᵀ · dy)`: one GEMM per tile, scattered back onto the input
 //!   (parallel over input channels, so no two threads write the same plane);
-//! * **weight gradient** `Σ dy · im2col(x)ᵀ`: one GEMM per tile, the transpose read in place.
+//! * **weight gradient** `Σ dy · im2col(x)ᵀ`: one GEMM per tile, computed as its transpose
+//!   `im2col(x) · dyᵀ` with each tile of `dy` transposed first (the layout gemm is fast on).
 //!
 //! A convolution uses them as forward / input gradient / weight gradient; with stride 1 its
 //! input gradient is instead the forward kernel run on the output gradient with the kernel
@@ -349,21 +350,64 @@ fn conv_input_grad(wt: Mat<'_>, dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     done.map(|()| dx)
 }
 
-/// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as `[cout, kk]` values, accumulated in place
-/// tile by tile.
+/// Weight-gradient kernel: `Σ dy · im2col(x)ᵀ` as `[cout, kk]` values.
+///
+/// Computed transposed, `dWᵀ [kk, cout] = Σ im2col(x) · dyᵀ` accumulated tile by tile, with
+/// each tile of `dy` copied into a row-major `dyᵀ` first: both GEMM operands then have the
+/// layout gemm's kernels are fastest on (the straight form, two operands contiguous along the
+/// summed dimension, ran 1.5–3.2× slower with the AVX2 kernels and 2.5–10× slower with the
+/// AVX-512 ones on this project's training shapes). The transposes move `cout·ncols` and `cout·kk` values, small against the
+/// product's `cout·kk·ncols`.
 fn conv_weight_grad(xs: &[f32], dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
-    let mut dw = vec![0.0f32; g.cout * g.kk()];
+    let (cout, kk, hwo) = (g.cout, g.kk(), g.hwo());
+    let mut dwt = vec![0.0f32; kk * cout];
     let mut buf = take_scratch(0);
+    let mut dyt = take_scratch(0);
     let mut first = true;
     let done = g.tiles(|b, r0, r1| {
-        let dy = g.out_rows(dys, b, r0, r1)?;
+        let ncols = (r1 - r0) * g.wo;
+        if dyt.len() < ncols * cout {
+            dyt.resize(ncols * cout, 0.0);
+        }
+        let from = b * cout * hwo + r0 * g.wo;
+        transpose_into(&mut dyt[..ncols * cout], dys.get(from..)?, cout, ncols, hwo)?;
         let cols = g.cols(&mut buf, xs, b, r0, r1)?;
-        gemm(&mut dw, g.kk(), dy, cols.t(), !first)?;
+        gemm(&mut dwt, cout, cols, Mat::rows(&dyt, ncols, cout)?, !first)?;
         first = false;
         Some(())
     });
     give_scratch(buf);
-    done.map(|()| dw)
+    give_scratch(dyt);
+    done?;
+    let mut dw = vec![0.0f32; cout * kk];
+    transpose_into(&mut dw, &dwt, kk, cout, cout)?;
+    Some(dw)
+}
+
+/// Writes into `dst` (`cols × rows`, row-major) the transpose of the `rows × cols` matrix
+/// whose row `i` is `src[i·rs..][..cols]`; `None` when the shapes do not fit the slices.
+/// Parallel over blocks of 64 columns (one block of `dst` stays in cache while it fills).
+fn transpose_into(dst: &mut [f32], src: &[f32], rows: usize, cols: usize, rs: usize) -> Option<()> {
+    const BLOCK: usize = 64;
+    if rows == 0 || cols == 0 {
+        return Some(());
+    }
+    let need = (rows - 1).checked_mul(rs)?.checked_add(cols)?;
+    if dst.len() != rows.checked_mul(cols)? || src.len() < need || rs < cols {
+        return None;
+    }
+    dst.par_chunks_mut(BLOCK * rows)
+        .enumerate()
+        .for_each(|(jb, out)| {
+            let (j0, w) = (jb * BLOCK, out.len() / rows);
+            for i in 0..rows {
+                let row = &src[i * rs + j0..][..w];
+                for (j, &v) in row.iter().enumerate() {
+                    out[j * rows + i] = v;
+                }
+            }
+        });
+    Some(())
 }
 
 /// Per-channel sums of `[n, c, plane]` values (in f64), as a flex `[c]` tensor.
@@ -934,6 +978,43 @@ pub(super) mod tests {
             assert_eq!(dims, [n, cout, ho, wo], "{case}");
         }
         assert_eq!(fallbacks(), 0, "the host path fell back to Burn's op");
+    }
+
+    /// The transpose of a strided matrix, across and inside column blocks; shapes that do not
+    /// fit the slices are refused.
+    #[test]
+    fn transposes_strided_rows() {
+        for (rows, cols, rs) in [(3, 5, 5), (7, 130, 141), (1, 64, 64), (65, 1, 3)] {
+            let src: Vec<f32> = (0..(rows - 1) * rs + cols).map(|v| v as f32).collect();
+            let mut dst = vec![f32::NAN; rows * cols];
+            assert_eq!(transpose_into(&mut dst, &src, rows, cols, rs), Some(()));
+            for i in 0..rows {
+                for j in 0..cols {
+                    assert_eq!(
+                        dst[j * rows + i],
+                        src[i * rs + j],
+                        "{rows}x{cols} ({i}, {j})"
+                    );
+                }
+            }
+        }
+        let src = vec![0.0f32; 10];
+        assert_eq!(
+            transpose_into(&mut [0.0; 6], &src, 2, 3, 8),
+            None,
+            "past the end"
+        );
+        assert_eq!(
+            transpose_into(&mut [0.0; 5], &src, 2, 3, 3),
+            None,
+            "wrong output size"
+        );
+        assert_eq!(
+            transpose_into(&mut [0.0; 6], &src, 2, 3, 2),
+            None,
+            "overlapping rows"
+        );
+        assert_eq!(transpose_into(&mut [], &src, 0, 3, 3), Some(()));
     }
 
     /// A frozen weight (no gradient wanted) still passes the input's gradient through.
