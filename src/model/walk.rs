@@ -98,6 +98,24 @@ where
     })
 }
 
+/// `m` with every float parameter taken off the autodiff device (its inner tensor; values
+/// shared, not copied): a frozen network that the trainers run without recording a graph, on
+/// the inference kernels. Parameters already plain are kept.
+pub fn to_plain<M: Module>(m: M) -> M {
+    struct Plain;
+    impl ModuleMapper for Plain {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            let out = match tensor.is_autodiff() {
+                true => tensor.inner(),
+                false => tensor,
+            };
+            Param::from_mapped_value(id, out, mapper)
+        }
+    }
+    m.map(&mut Plain)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -141,5 +159,47 @@ mod tests {
             tensor_to_vec(kept[0].values.clone()).unwrap(),
             tensor_to_vec(after[0].values.clone()).unwrap()
         );
+    }
+
+    /// A network taken off the autodiff device has plain parameters with the same values, and
+    /// on plain inputs (the inference kernels) computes what it computes on autodiff.
+    #[test]
+    fn a_plain_copy_computes_the_same_prior() {
+        use crate::model::prior::PriorNet;
+        let dev = Device::flex().autodiff();
+        let cfg = Preset::Tiny.config();
+        let prior =
+            PriorNet::from_sources_single(&mut ParamSource::random(3, &dev), &cfg.prior).unwrap();
+        let plain = to_plain(prior.clone());
+        for (a, b) in flat_params(&prior).iter().zip(flat_params(&plain)) {
+            assert!(
+                a.values.is_autodiff() && !b.values.is_autodiff(),
+                "{}",
+                a.path
+            );
+            assert_eq!(
+                tensor_to_vec(a.values.clone()).unwrap(),
+                tensor_to_vec(b.values).unwrap()
+            );
+        }
+        let r = cfg.resolution();
+        let img: Vec<f32> = (0..3 * r * r)
+            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let known: Vec<f32> = (0..3 * r * r)
+            .map(|i| if (i % (r * r)) / r < r / 2 { 1.0 } else { 0.0 })
+            .collect();
+        let run = |net: &PriorNet, d: &Device| {
+            let x = Tensor::<1>::from_floats(img.as_slice(), d).reshape([1, 3, r, r]);
+            let m = Tensor::<1>::from_floats(known.as_slice(), d).reshape([1, 3, r, r]);
+            tensor_to_vec(net.forward(x * m.clone(), m)).unwrap()
+        };
+        let (want, got) = (run(&prior, &dev), run(&plain, &Device::flex()));
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "plain prior differs by {worst}");
     }
 }

@@ -36,6 +36,23 @@ pub(crate) fn scalar(t: Tensor<1>) -> crate::error::Result<f32> {
         .unwrap_or(f32::NAN))
 }
 
+/// `t` off the autodiff device (its inner tensor, values shared), for a frozen network's input.
+pub(crate) fn plain<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    match t.is_autodiff() {
+        true => t.inner(),
+        false => t,
+    }
+}
+
+/// Results of a frozen network run on [`plain`] inputs, back on the autodiff device when
+/// `autodiff` (as constants: no gradient flows into them).
+pub(crate) fn lifted<const D: usize>(ts: Vec<Tensor<D>>, autodiff: bool) -> Vec<Tensor<D>> {
+    match autodiff {
+        true => ts.into_iter().map(Tensor::from_inner).collect(),
+        false => ts,
+    }
+}
+
 /// Runs `f` on a worker thread of rayon's global pool while the calling thread sleeps.
 ///
 /// A training step alternates serial work (graph bookkeeping, small ops) with parallel

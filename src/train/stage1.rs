@@ -14,10 +14,12 @@ use crate::error::{Error, Result};
 use crate::model::prior::PriorNet;
 use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
+use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     Stage1Terms, Stage1Weights, TvRows, composite, masked_l1, perceptual, style, tv,
 };
+use crate::train::{lifted, plain};
 
 /// Stage-1 optimisation settings; the defaults are the authors'.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -114,6 +116,9 @@ pub struct Stage1Trainer {
     prior: Option<PriorNet>,
     optim: Adam,
     vgg: Vgg,
+    /// `vgg` off the autodiff device, for the targets' features (no gradient; the inference
+    /// kernels).
+    vgg_plain: Vgg,
     cfg: Stage1Config,
     device: Device,
 }
@@ -137,6 +142,7 @@ impl Stage1Trainer {
         Self {
             prior: Some(prior),
             optim,
+            vgg_plain: to_plain(vgg.clone()),
             vgg,
             cfg,
             device: device.clone(),
@@ -174,12 +180,8 @@ impl Stage1Trainer {
         let (hole_l1, valid_l1) = masked_l1(out.clone(), gt.clone(), hole.clone());
         let comp = composite(out.clone(), gt.clone(), hole.clone());
         let taps: Vec<VggLayer> = PERC.iter().chain(STYLE.iter()).copied().collect();
-        let f_gt: Vec<Tensor<4>> = self
-            .vgg
-            .features(gt, &taps)
-            .into_iter()
-            .map(|t| t.detach())
-            .collect();
+        let ad = gt.is_autodiff();
+        let f_gt = lifted(self.vgg_plain.features(plain(gt), &taps), ad);
         let f_out = self.vgg.features(out, &taps);
         let f_comp = self.vgg.features(comp.clone(), &PERC);
         let n = PERC.len();

@@ -19,10 +19,12 @@ use crate::model::generator::Generator;
 use crate::model::prior::PriorNet;
 use crate::model::tensor_from_vec;
 use crate::model::vgg::{Vgg, VggLayer};
+use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     Stage2Weights, TvRows, composite, diversity, feature_matching, hinge_d, hinge_g, perceptual, tv,
 };
+use crate::train::{lifted, plain};
 
 /// Stage-2 optimisation settings; the defaults are the authors'.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -130,11 +132,15 @@ pub fn power_iterate_discriminator(mut d: Discriminator) -> Discriminator {
 /// Trains the generator and the discriminator against the frozen prior.
 pub struct Stage2Trainer {
     prior: PriorNet,
+    /// `prior` off the autodiff device: it is frozen, so it runs on the inference kernels.
+    prior_plain: PriorNet,
     g: Option<Generator>,
     d: Option<Discriminator>,
     opt_g: Adam,
     opt_d: Adam,
     vgg: Vgg,
+    /// `vgg` off the autodiff device, for the targets' features.
+    vgg_plain: Vgg,
     cfg: Stage2Config,
     decay: Decay,
     device: Device,
@@ -168,11 +174,13 @@ impl Stage2Trainer {
             })
         };
         Self {
+            prior_plain: to_plain(prior.clone()),
             prior,
             g: Some(g),
             d: Some(d),
             opt_g: adam(),
             opt_d: adam(),
+            vgg_plain: to_plain(vgg.clone()),
             vgg,
             cfg,
             decay,
@@ -247,10 +255,13 @@ impl Stage2Trainer {
         let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
         let known = hole.clone().neg() + 1.0;
         let known3 = known.clone().repeat_dim(1, 3);
+        let ad = gt.is_autodiff();
         let prior = self
-            .prior
-            .forward(gt.clone() * known3.clone(), known3)
-            .detach();
+            .prior_plain
+            .forward(plain(gt.clone() * known3.clone()), plain(known3));
+        let prior = lifted(vec![prior], ad)
+            .pop()
+            .ok_or_else(|| Error::Input("the prior returned nothing".into()))?;
         // z_A for every image, then z_B (the authors' cat order).
         let zd = g.z_dim;
         let z: Vec<f32> = (0..2)
@@ -313,12 +324,7 @@ impl Stage2Trainer {
             .into_iter()
             .map(|s| s.into_iter().map(|t| t.detach()).collect())
             .collect();
-        let f_gt: Vec<Tensor<4>> = self
-            .vgg
-            .features(gt.clone(), &PERC)
-            .into_iter()
-            .map(|t| t.detach())
-            .collect();
+        let f_gt = lifted(self.vgg_plain.features(plain(gt.clone()), &PERC), ad);
         let mut adv = Vec::new();
         let mut feat = Vec::new();
         let mut perc = Vec::new();
