@@ -30,6 +30,11 @@ use crate::error::{Error, Result};
 /// Floats of im2col per GEMM tile (16 MiB): bounds the extra memory of a convolution.
 const TILE_FLOATS: usize = 1 << 22;
 
+/// Output planes of at least this many pixels are tiled per batch element, the GEMM writing
+/// into the output in place; smaller ones share tiles across the batch (a GEMM of a few
+/// hundred columns wastes more than the copy out of a shared result costs).
+const DIRECT_FROM: usize = 1024;
+
 /// Whether `t` is a plain (no autodiff) tensor on the flex CPU backend, where the host kernels
 /// apply.
 pub fn on_host(t: &Tensor<4>) -> bool {
@@ -438,6 +443,31 @@ impl HostConv {
             });
         }
         let mut out = Planes::zeros(x.n, self.cout, ho, wo);
+        if ho * wo >= DIRECT_FROM {
+            // Tiles of one batch element each: the GEMM writes its rows straight into the
+            // output planes (rows `ho·wo` apart), and bias and epilogue run there in place.
+            let (hwo, tile) = (ho * wo, tile_rows.min(ho));
+            let mut cols = take_scratch(kk * tile * wo);
+            for b in 0..x.n {
+                let mut r0 = 0;
+                while r0 < ho {
+                    let r1 = (r0 + tile).min(ho);
+                    let ncols = (r1 - r0) * wo;
+                    self.im2col(&mut cols[..kk * ncols], x, b * ho + r0, b * ho + r1, ho, wo);
+                    let dst = &mut out.data[b * self.cout * hwo..][..self.cout * hwo];
+                    gemm_by(
+                        &self.w,
+                        &mut dst[r0 * wo..],
+                        hwo,
+                        mat_at(&cols, 0, kk, ncols)?,
+                    )?;
+                    self.finish_rows(dst, b, (r0 * wo, r1 * wo), &epi);
+                    r0 = r1;
+                }
+            }
+            give_scratch(cols);
+            return Ok(out);
+        }
         let mut g0 = 0;
         while g0 < rows {
             let g1 = (g0 + tile_rows).min(rows);
@@ -486,6 +516,30 @@ impl HostConv {
                     seg.iter_mut().for_each(|d| *d += bc);
                 }
                 epi(b, co, 0, seg);
+            });
+    }
+
+    /// Adds the bias to positions `from..to` of each output plane of batch element `b`
+    /// (`planes`: that element's `[cout, plane]` values) and runs `epi` on them.
+    fn finish_rows(
+        &self,
+        planes: &mut [f32],
+        b: usize,
+        (from, to): (usize, usize),
+        epi: &(impl Fn(usize, usize, usize, &mut [f32]) + Sync),
+    ) {
+        let plane = planes.len() / self.cout.max(1);
+        let bias = self.bias.as_deref();
+        planes
+            .par_chunks_mut(plane.max(1))
+            .enumerate()
+            .for_each(|(co, p)| {
+                let seg = &mut p[from..to];
+                if let Some(bv) = bias {
+                    let bc = bv[co];
+                    seg.iter_mut().for_each(|d| *d += bc);
+                }
+                epi(b, co, from, seg);
             });
     }
 
@@ -940,6 +994,9 @@ mod tests {
             (8, 3, 1, 1, 0, 5, 6, 2),
             (2, 4, 3, 1, 0, 6, 6, 1),
             (16, 8, 3, 1, 1, 4, 4, 3),
+            // Planes of ≥ DIRECT_FROM pixels: per-element tiles written in place.
+            (3, 5, 3, 1, 1, 40, 36, 3),
+            (4, 6, 3, 2, 1, 70, 66, 2),
         ] {
             let x = rand([n, cin, h, w], 1);
             let wt = rand([cout, cin, k, k], 2);
@@ -966,23 +1023,37 @@ mod tests {
 
     #[test]
     fn host_conv_tiles_agree_with_one_tile() {
-        // A large enough im2col forces several tiles; the epilogue sees every position once.
+        // A large enough im2col forces several tiles; the epilogue sees every position once,
+        // with its batch element, channel and offset (one image and a batch of two).
         let (cin, h, w) = (64, 130, 70);
-        let x = rand([1, cin, h, w], 4);
-        let wt = rand([2, cin, 3, 3], 5);
-        let conv = HostConv::new(wt.clone(), None, 1, 1).unwrap();
-        let xs = Planes::from_tensor(x.clone()).unwrap();
-        assert!(cin * 9 * h * w > TILE_FLOATS, "test must span tiles");
-        let count = std::sync::atomic::AtomicUsize::new(0);
-        let got = conv
-            .forward(&xs, |_, _, _, seg: &mut [f32]| {
-                count.fetch_add(seg.len(), std::sync::atomic::Ordering::Relaxed);
-            })
-            .unwrap();
-        assert_eq!(count.into_inner(), 2 * h * w);
-        let want = conv2d(x, wt, None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
-        let e = max_rel(&got.data, &Planes::from_tensor(want).unwrap().data);
-        assert!(e < 1e-5, "rel err {e}");
+        for n in [1, 2] {
+            let x = rand([n, cin, h, w], 4);
+            let wt = rand([2, cin, 3, 3], 5);
+            let conv = HostConv::new(wt.clone(), None, 1, 1).unwrap();
+            let xs = Planes::from_tensor(x.clone()).unwrap();
+            assert!(cin * 9 * h * w > TILE_FLOATS, "test must span tiles");
+            let count = std::sync::atomic::AtomicUsize::new(0);
+            let tag = |b: usize, co: usize, at: usize| (b * 2 + co) as f32 * 10.0 + at as f32;
+            let got = conv
+                .forward(&xs, |b, co, off, seg: &mut [f32]| {
+                    count.fetch_add(seg.len(), std::sync::atomic::Ordering::Relaxed);
+                    for (i, v) in seg.iter_mut().enumerate() {
+                        *v += tag(b, co, off + i);
+                    }
+                })
+                .unwrap();
+            assert_eq!(count.into_inner(), n * 2 * h * w);
+            let want = conv2d(x, wt, None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+            // Each value less the tag it should have been given: a wrong (b, co, offset) in
+            // the epilogue leaves an error of at least 1.
+            let mut got = got.data;
+            for (i, v) in got.iter_mut().enumerate() {
+                let (b, co, at) = (i / (2 * h * w), (i / (h * w)) % 2, i % (h * w));
+                *v -= tag(b, co, at);
+            }
+            let e = max_rel(&got, &Planes::from_tensor(want).unwrap().data);
+            assert!(e < 1e-5, "n {n}: rel err {e}");
+        }
     }
 
     #[test]
