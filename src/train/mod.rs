@@ -44,12 +44,12 @@ pub(crate) fn plain<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// Results of a frozen network run on [`plain`] inputs, back on the autodiff device when
-/// `autodiff` (as constants: no gradient flows into them).
-pub(crate) fn lifted<const D: usize>(ts: Vec<Tensor<D>>, autodiff: bool) -> Vec<Tensor<D>> {
+/// A frozen network's result on [`plain`] inputs, back on the autodiff device when
+/// `autodiff` (as a constant: no gradient flows into it).
+pub(crate) fn lifted<const D: usize>(t: Tensor<D>, autodiff: bool) -> Tensor<D> {
     match autodiff {
-        true => ts.into_iter().map(Tensor::from_inner).collect(),
-        false => ts,
+        true => Tensor::from_inner(t),
+        false => t,
     }
 }
 

@@ -181,7 +181,9 @@ impl Stage1Trainer {
         let comp = composite(out.clone(), gt.clone(), hole.clone());
         let taps: Vec<VggLayer> = PERC.iter().chain(STYLE.iter()).copied().collect();
         let ad = gt.is_autodiff();
-        let f_gt = lifted(self.vgg_plain.features(plain(gt), &taps), ad);
+        let f_gt: Vec<Tensor<4>> = (self.vgg_plain.features(plain(gt), &taps).into_iter())
+            .map(|t| lifted(t, ad))
+            .collect();
         let f_out = self.vgg.features(out, &taps);
         let f_comp = self.vgg.features(comp.clone(), &PERC);
         let n = PERC.len();

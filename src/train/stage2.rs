@@ -259,9 +259,7 @@ impl Stage2Trainer {
         let prior = self
             .prior_plain
             .forward(plain(gt.clone() * known3.clone()), plain(known3));
-        let prior = lifted(vec![prior], ad)
-            .pop()
-            .ok_or_else(|| Error::Input("the prior returned nothing".into()))?;
+        let prior = lifted(prior, ad);
         // z_A for every image, then z_B (the authors' cat order).
         let zd = g.z_dim;
         let z: Vec<f32> = (0..2)
@@ -324,7 +322,12 @@ impl Stage2Trainer {
             .into_iter()
             .map(|s| s.into_iter().map(|t| t.detach()).collect())
             .collect();
-        let f_gt = lifted(self.vgg_plain.features(plain(gt.clone()), &PERC), ad);
+        let f_gt: Vec<Tensor<4>> = (self
+            .vgg_plain
+            .features(plain(gt.clone()), &PERC)
+            .into_iter())
+        .map(|t| lifted(t, ad))
+        .collect();
         let mut adv = Vec::new();
         let mut feat = Vec::new();
         let mut perc = Vec::new();

@@ -255,10 +255,17 @@ thread_local! {
 /// use `&v[..len]`.
 pub(super) fn take_scratch(len: usize) -> Vec<f32> {
     let mut v = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+    at_least(&mut v, len);
+    v
+}
+
+/// The first `len` values of `v`, grown (zero-filled) first when it is shorter; never shrunk,
+/// so a scratch buffer keeps its longest length.
+pub(super) fn at_least(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if v.len() < len {
         v.resize(len, 0.0);
     }
-    v
+    &mut v[..len]
 }
 
 /// Returns a buffer to the pool (at most two are kept).

@@ -47,7 +47,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::cpu::{Window, col2im_add, give_scratch, im2col, take_scratch};
+use super::cpu::{Window, at_least, col2im_add, give_scratch, im2col, take_scratch};
 use super::gemm::{Mat, gemm};
 
 /// How often the host path fell back to Burn's op (forward or backward) in this process.
@@ -256,12 +256,9 @@ impl Geometry {
             return Mat::new(&xs[from..], self.cin, ncols, hw, 1);
         }
         let len = self.kk() * ncols;
-        if buf.len() < len {
-            buf.resize(len, 0.0);
-        }
         let span = (b * self.ho + r0, b * self.ho + r1);
         im2col(
-            &mut buf[..len],
+            at_least(buf, len),
             xs,
             (self.cin, self.h, self.w),
             self.win,
@@ -326,24 +323,13 @@ fn flipped(ws: &[f32], g: &Geometry) -> Option<Vec<f32>> {
 fn conv_input_grad(wt: Mat<'_>, dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let plane = g.cin * g.h * g.w;
     let mut dx = vec![0.0f32; g.n * plane];
-    if g.pointwise() {
-        // col2im of a 1×1 window is the identity: the product is the input gradient.
-        for b in 0..g.n {
-            let dst = dx.get_mut(b * plane..)?;
-            gemm(dst, g.h * g.w, wt, g.out_rows(dys, b, 0, g.ho)?, false)?;
-        }
-        return Some(dx);
-    }
     let mut dcols = take_scratch(0);
     let done = g.tiles(|b, r0, r1| {
         let ncols = (r1 - r0) * g.wo;
-        let len = g.kk() * ncols;
-        if dcols.len() < len {
-            dcols.resize(len, 0.0);
-        }
-        gemm(&mut dcols, ncols, wt, g.out_rows(dys, b, r0, r1)?, false)?;
+        let cols = at_least(&mut dcols, g.kk() * ncols);
+        gemm(cols, ncols, wt, g.out_rows(dys, b, r0, r1)?, false)?;
         let dst = &mut dx[b * plane..][..plane];
-        col2im_add(dst, &dcols[..len], (g.h, g.w), g.win, (r0, r1), g.wo);
+        col2im_add(dst, cols, (g.h, g.w), g.win, (r0, r1), g.wo);
         Some(())
     });
     give_scratch(dcols);
@@ -366,13 +352,17 @@ fn conv_weight_grad(xs: &[f32], dys: &[f32], g: &Geometry) -> Option<Vec<f32>> {
     let mut first = true;
     let done = g.tiles(|b, r0, r1| {
         let ncols = (r1 - r0) * g.wo;
-        if dyt.len() < ncols * cout {
-            dyt.resize(ncols * cout, 0.0);
-        }
         let from = b * cout * hwo + r0 * g.wo;
-        transpose_into(&mut dyt[..ncols * cout], dys.get(from..)?, cout, ncols, hwo)?;
+        let dyt_tile = at_least(&mut dyt, ncols * cout);
+        transpose_into(dyt_tile, dys.get(from..)?, cout, ncols, hwo)?;
         let cols = g.cols(&mut buf, xs, b, r0, r1)?;
-        gemm(&mut dwt, cout, cols, Mat::rows(&dyt, ncols, cout)?, !first)?;
+        gemm(
+            &mut dwt,
+            cout,
+            cols,
+            Mat::rows(dyt_tile, ncols, cout)?,
+            !first,
+        )?;
         first = false;
         Some(())
     });
