@@ -753,6 +753,45 @@ fn stage_2_loss_weights_are_applied_logged_and_recorded() {
 }
 
 #[test]
+fn lr_scale_shrinks_the_first_update_and_is_logged_and_recorded() {
+    let (t, data, a) = photos_and_model_a();
+    let (start, _) = fingerprint(&a.join("model"));
+    // One prior step from A at the authors' rate and at a quarter of it. Adam's first step
+    // moves each weight by about lr·sign(g), so the change shrinks by the scale.
+    let one_step = |name: &str, scale: f64| {
+        let out = t.path().join(name);
+        let mut cfg = one_stage(&data, &out, Stage::Prior, 1);
+        cfg.init_from = Some(a.join("model"));
+        cfg.lr_scale = scale;
+        let events = run_until(&cfg, None);
+        let said = events.iter().any(
+            |e| matches!(e, Event::Log(l) if l.contains("learning rates ×0.25 of the authors'")),
+        );
+        let (file, _) =
+            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
+                .unwrap();
+        let (prior, _) = fingerprint(&out.join("model"));
+        let moved: f64 = prior
+            .iter()
+            .zip(&start)
+            .map(|(p, s)| f64::from((p - s).abs()))
+            .sum();
+        (moved, said, file.source)
+    };
+    let (full, full_said, full_source) = one_step("lr1", 1.0);
+    let (quarter, quarter_said, quarter_source) = one_step("lr025", 0.25);
+    assert!(full > 0.0, "the step must move the prior");
+    let ratio = quarter / full;
+    assert!((0.2..0.3).contains(&ratio), "moved {quarter} vs {full}");
+    assert!(!full_said && quarter_said);
+    assert!(!full_source.contains("learning rates"), "{full_source}");
+    assert!(
+        quarter_source.contains("learning rates ×0.25 of the authors' (prior 2.50e-4"),
+        "{quarter_source}"
+    );
+}
+
+#[test]
 fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
     let (t, data, a) = photos_and_model_a();
     let fc = |path: &Path| {

@@ -123,6 +123,11 @@ pub struct Args {
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
     #[arg(long, default_value_t = 10.0)]
     pub perceptual_weight: f64,
+    /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
+    /// model (`--init-from`) use a smaller one, e.g. 0.1: restarted Adam moves every weight by
+    /// about the learning rate per step, which at the from-scratch rate undoes the model.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub lr_scale: f64,
     /// Keep an exponential moving average of the generator's weights with this decay (e.g.
     /// 0.998) and make it the result's generator; 0 = none (the authors' code). Not in the
     /// authors' code: it smooths the step-to-step oscillation of GAN training. A resumed run
@@ -198,6 +203,7 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
     cfg.ema_decay = a.ema;
+    cfg.lr_scale = a.lr_scale;
     cfg.stage2.critic_only = a.critic_only;
     cfg.validate()?;
     Ok(cfg)

@@ -188,6 +188,16 @@ pub struct TrainConfig {
     /// [`crate::train::ema`]).
     #[serde(default)]
     pub ema_decay: f64,
+    /// Factor on both stages' base learning rates (1 = the authors'). Fine-tuning a trained
+    /// model wants a smaller one: Adam's first steps after its moments restart at zero move
+    /// every weight by about the learning rate, which at the from-scratch rate undoes much of
+    /// what the model had learned.
+    #[serde(default = "one")]
+    pub lr_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl TrainConfig {
@@ -218,6 +228,7 @@ impl TrainConfig {
             prior_from: None,
             init_from: None,
             ema_decay: 0.0,
+            lr_scale: 1.0,
         }
     }
 
@@ -258,6 +269,12 @@ impl TrainConfig {
         (!changed.is_empty()).then(|| changed.join(", "))
     }
 
+    /// The learning-rate factor of `stage` at `step` of `total`: the schedule's, times
+    /// [`TrainConfig::lr_scale`], times `backoff` (the restores' cut).
+    pub fn lr_factor(&self, step: u64, total: u64, backoff: f64) -> f64 {
+        self.schedule.factor(step, total) * self.lr_scale * backoff
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
@@ -286,6 +303,12 @@ impl TrainConfig {
             return Err(Error::Config(format!(
                 "the EMA decay must be in [0, 1) (0 = no average), got {}",
                 self.ema_decay
+            )));
+        }
+        if !(self.lr_scale.is_finite() && self.lr_scale > 0.0 && self.lr_scale <= 10.0) {
+            return Err(Error::Config(format!(
+                "the learning-rate scale must be in (0, 10], got {}",
+                self.lr_scale
             )));
         }
         for (name, v) in self.stage2.weights.named() {
@@ -370,6 +393,33 @@ mod tests {
         let back: VggChoice =
             serde_json::from_str(&serde_json::to_string(&present).expect("json")).expect("read");
         assert_eq!(back, present);
+    }
+
+    #[test]
+    fn lr_scale_multiplies_the_schedule_and_bad_scales_are_refused() {
+        let mut c = TrainConfig::new("d".into(), "o".into(), crate::model::Preset::Small.config());
+        assert_eq!(c.lr_factor(0, 600, 1.0), 1.0);
+        c.lr_scale = 0.1;
+        assert!((c.lr_factor(0, 600, 1.0) - 0.1).abs() < 1e-12);
+        assert!((c.lr_factor(0, 600, 0.5) - 0.05).abs() < 1e-12);
+        let decayed = c.schedule.factor(599, 600);
+        assert!((c.lr_factor(599, 600, 1.0) - 0.1 * decayed).abs() < 1e-12);
+        assert!(c.validate().is_ok());
+        for bad in [0.0, -1.0, 11.0, f64::NAN, f64::INFINITY] {
+            c.lr_scale = bad;
+            let e = c.validate().expect_err("refused").to_string();
+            assert!(e.contains("learning-rate scale"), "{e}");
+        }
+        // A run.json from before the field existed reads as the authors' rates.
+        let mut v = serde_json::to_value(TrainConfig::new(
+            "d".into(),
+            "o".into(),
+            crate::model::Preset::Small.config(),
+        ))
+        .expect("encodes");
+        v.as_object_mut().expect("object").remove("lr_scale");
+        let back: TrainConfig = serde_json::from_value(v).expect("decodes");
+        assert_eq!(back.lr_scale, 1.0);
     }
 
     #[test]

@@ -642,6 +642,19 @@ pub fn run(
             "stage-2 loss weights differ from the authors' code: {c}"
         )));
     }
+    let lr_note = (cfg.lr_scale != 1.0).then(|| {
+        format!(
+            "learning rates ×{} of the authors' (prior {:.2e}, generator {:.2e}, discriminator \
+             {:.2e})",
+            cfg.lr_scale,
+            cfg.stage1.lr * cfg.lr_scale,
+            cfg.stage2.lr_g * cfg.lr_scale,
+            cfg.stage2.lr_d * cfg.lr_scale
+        )
+    });
+    if let Some(n) = &lr_note {
+        sink.event(Event::Log(n.clone()));
+    }
     let seconds_before = state.train_seconds;
     let mut ctx = Ctx {
         cfg,
@@ -739,7 +752,7 @@ pub fn run(
         crate::train::ema::source_note(Some(e.decay()), ctx.state.ema_since)
     });
     let source = format!(
-        "trained by pdpaint {} ({} step {}, {:.0} s){}{}{ema_note}; loss network {}",
+        "trained by pdpaint {} ({} step {}, {:.0} s){}{}{}{ema_note}; loss network {}",
         env!("CARGO_PKG_VERSION"),
         ctx.state.stage,
         ctx.state.step,
@@ -748,6 +761,9 @@ pub fn run(
         weight_changes
             .as_ref()
             .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}")),
+        lr_note
+            .as_ref()
+            .map_or_else(String::new, |n| format!(", {n}")),
         ctx.vgg.describe()
     );
     // With an average, the result's generator is the average.
@@ -898,7 +914,9 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             break;
         }
         let batch = batcher.next_batch(&ctx.folder);
-        let lr = ctx.cfg.schedule.factor(ctx.state.step, total) * ctx.state.lr_backoff;
+        let lr = ctx
+            .cfg
+            .lr_factor(ctx.state.step, total, ctx.state.lr_backoff);
         match trainer.step(&batch, lr) {
             Ok(losses) => {
                 bad = 0;
@@ -1034,7 +1052,9 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
             break;
         }
         let batch = batcher.next_batch(&ctx.folder);
-        let lr = ctx.cfg.schedule.factor(ctx.state.step, total) * ctx.state.lr_backoff;
+        let lr = ctx
+            .cfg
+            .lr_factor(ctx.state.step, total, ctx.state.lr_backoff);
         let seeds = z_seeds(ctx.cfg.seed, ctx.state.step, batch.size);
         match trainer.step(&batch, &seeds, lr) {
             Ok(losses) => {
