@@ -753,6 +753,47 @@ fn stage_2_loss_weights_are_applied_logged_and_recorded() {
 }
 
 #[test]
+fn stage_1_style_weight_is_applied_logged_and_recorded() {
+    let (t, data, a) = photos_and_model_a();
+    // Two one-step prior runs from A, alike but for the style weight: the same first forward
+    // pass, totals apart by exactly 120 × the (unweighted) style term.
+    let first_step = |name: &str, w: f64| {
+        let out = t.path().join(name);
+        let mut cfg = one_stage(&data, &out, Stage::Prior, 1);
+        cfg.init_from = Some(a.join("model"));
+        cfg.stage1.weights.style = w;
+        let events = run_until(&cfg, None);
+        let said = events.iter().any(|e| {
+            matches!(e, Event::Log(l) if l.contains("stage-1 loss weights differ") && l.contains("style 0 (code 120)"))
+        });
+        let losses: std::collections::HashMap<String, f32> =
+            steps(&events)[0].2.iter().cloned().collect();
+        let (file, _) =
+            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
+                .unwrap();
+        (losses, said, file.source)
+    };
+    let (code, code_said, code_source) = first_step("s120", 120.0);
+    let (off, off_said, off_source) = first_step("s0", 0.0);
+    assert!(!code_said && off_said);
+    assert!(!code_source.contains("loss weights"), "{code_source}");
+    assert!(
+        off_source.contains("stage-1 loss weights style 0 (code 120)"),
+        "{off_source}"
+    );
+    assert_eq!(code["style"], off["style"]);
+    assert!(code["style"] > 0.0);
+    let gap = code["total"] - off["total"];
+    assert!(
+        (gap - 120.0 * code["style"]).abs() <= 1e-4 * code["total"].abs().max(1.0),
+        "total {} vs {}: gap {gap}, style {}",
+        code["total"],
+        off["total"],
+        code["style"]
+    );
+}
+
+#[test]
 fn lr_scale_shrinks_the_first_update_and_is_logged_and_recorded() {
     let (t, data, a) = photos_and_model_a();
     let (start, _) = fingerprint(&a.join("model"));

@@ -120,6 +120,10 @@ pub struct Args {
     /// random VGG does not share with ImageNet's: see docs/training.md.
     #[arg(long, default_value_t = 1.0)]
     pub diversity_weight: f64,
+    /// Weight of stage 1's style (Gram) loss (the authors' code: 120). With the ImageNet VGG
+    /// it is most of the prior's loss; see docs/training.md.
+    #[arg(long, default_value_t = 120.0)]
+    pub style_weight: f64,
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
     #[arg(long, default_value_t = 10.0)]
     pub perceptual_weight: f64,
@@ -202,6 +206,7 @@ pub fn config(a: &Args) -> Result<TrainConfig> {
     cfg.init_from = a.init_from.clone();
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
+    cfg.stage1.weights.style = a.style_weight;
     cfg.ema_decay = a.ema;
     cfg.lr_scale = a.lr_scale;
     cfg.stage2.critic_only = a.critic_only;

@@ -200,6 +200,20 @@ fn one() -> f64 {
     1.0
 }
 
+/// `"name value (code c)"` for each weight that differs from the code's, comma-separated.
+fn changes<const N: usize>(
+    run: [(&'static str, f64); N],
+    code: [(&'static str, f64); N],
+) -> Option<String> {
+    let changed: Vec<String> = run
+        .into_iter()
+        .zip(code)
+        .filter(|((_, v), (_, c))| v != c)
+        .map(|((n, v), (_, c))| format!("{n} {v} (code {c})"))
+        .collect();
+    (!changed.is_empty()).then(|| changed.join(", "))
+}
+
 impl TrainConfig {
     /// A run of `model` on `data` writing to `out`, with the authors' settings.
     pub fn new(data: PathBuf, out: PathBuf, model: ModelConfig) -> Self {
@@ -255,18 +269,19 @@ impl TrainConfig {
     /// The stage-2 loss weights that differ from the authors' code, e.g.
     /// `"diversity 0.1 (code 1)"`; `None` when all are the code's.
     pub fn stage2_weight_changes(&self) -> Option<String> {
-        let code = crate::train::losses::Stage2Weights::default().named();
-        let changed: Vec<String> = self
-            .stage2
-            .weights
-            .named()
-            .into_iter()
-            .zip(code)
-            .map(|((n, v), (_, c))| (n, v, c))
-            .filter(|(_, v, c)| v != c)
-            .map(|(n, v, c)| format!("{n} {v} (code {c})"))
-            .collect();
-        (!changed.is_empty()).then(|| changed.join(", "))
+        changes(
+            self.stage2.weights.named(),
+            crate::train::losses::Stage2Weights::default().named(),
+        )
+    }
+
+    /// The stage-1 loss weights that differ from the authors' code, e.g.
+    /// `"style 12 (code 120)"`; `None` when all are the code's.
+    pub fn stage1_weight_changes(&self) -> Option<String> {
+        changes(
+            self.stage1.weights.named(),
+            crate::train::losses::Stage1Weights::default().named(),
+        )
     }
 
     /// The learning-rate factor of `stage` at `step` of `total`: the schedule's, times
@@ -311,10 +326,13 @@ impl TrainConfig {
                 self.lr_scale
             )));
         }
-        for (name, v) in self.stage2.weights.named() {
+        for (stage, name, v) in (self.stage1.weights.named().map(|(n, v)| (1, n, v)))
+            .into_iter()
+            .chain(self.stage2.weights.named().map(|(n, v)| (2, n, v)))
+        {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::Config(format!(
-                    "the stage-2 {name} loss weight must be a finite number ≥ 0, got {v}"
+                    "the stage-{stage} {name} loss weight must be a finite number ≥ 0, got {v}"
                 )));
             }
         }
@@ -444,5 +462,16 @@ mod tests {
             let e = c.validate().expect_err("refused").to_string();
             assert!(e.contains("diversity loss weight"), "{e}");
         }
+        c.stage2.weights.diversity = 1.0;
+        assert_eq!(c.stage1_weight_changes(), None);
+        c.stage1.weights.style = 12.0;
+        assert_eq!(
+            c.stage1_weight_changes().as_deref(),
+            Some("style 12 (code 120)")
+        );
+        assert!(c.validate().is_ok());
+        c.stage1.weights.style = -1.0;
+        let e = c.validate().expect_err("refused").to_string();
+        assert!(e.contains("stage-1 style loss weight"), "{e}");
     }
 }

@@ -34,6 +34,19 @@ pub struct Stage1Weights {
     pub tv: f64,
 }
 
+impl Stage1Weights {
+    /// The weights with their names, in a fixed order (for logs and checks).
+    pub fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("hole", self.hole),
+            ("valid", self.valid),
+            ("perceptual", self.perceptual),
+            ("style", self.style),
+            ("TV", self.tv),
+        ]
+    }
+}
+
 impl Default for Stage1Weights {
     fn default() -> Self {
         Self {

@@ -630,18 +630,24 @@ pub fn run(
         vgg: vgg.describe(),
         resumed: resume_from.as_ref().map(|_| (state.stage, state.step)),
     });
-    // Departures from the authors' stage-2 loss weights, said at the start and kept in the
-    // model's source (only when stage 2 runs).
-    let weight_changes = cfg
-        .stages
-        .contains(&Stage::Pdgan)
-        .then(|| cfg.stage2_weight_changes())
-        .flatten();
-    if let Some(c) = &weight_changes {
-        sink.event(Event::Log(format!(
-            "stage-2 loss weights differ from the authors' code: {c}"
-        )));
-    }
+    // Departures from the authors' loss weights of the stages this run trains, said at the
+    // start and kept in the model's source.
+    let weight_changes: Vec<String> = [
+        (Stage::Prior, cfg.stage1_weight_changes()),
+        (Stage::Pdgan, cfg.stage2_weight_changes()),
+    ]
+    .into_iter()
+    .filter(|(stage, _)| cfg.stages.contains(stage))
+    .filter_map(|(stage, c)| {
+        let n = if stage == Stage::Prior { 1 } else { 2 };
+        c.map(|c| {
+            sink.event(Event::Log(format!(
+                "stage-{n} loss weights differ from the authors' code: {c}"
+            )));
+            format!(", stage-{n} loss weights {c}")
+        })
+    })
+    .collect();
     let lr_note = (cfg.lr_scale != 1.0).then(|| {
         format!(
             "learning rates ×{} of the authors' (prior {:.2e}, generator {:.2e}, discriminator \
@@ -758,9 +764,7 @@ pub fn run(
         ctx.state.step,
         ctx.seconds(),
         if stopped { ", stopped early" } else { "" },
-        weight_changes
-            .as_ref()
-            .map_or_else(String::new, |c| format!(", stage-2 loss weights {c}")),
+        weight_changes.concat(),
         lr_note
             .as_ref()
             .map_or_else(String::new, |n| format!(", {n}")),
