@@ -284,8 +284,8 @@ impl TrainConfig {
         )
     }
 
-    /// The learning-rate factor of `stage` at `step` of `total`: the schedule's, times
-    /// [`TrainConfig::lr_scale`], times `backoff` (the restores' cut).
+    /// The learning-rate factor at `step` (0-based) of a stage's `total` steps: the
+    /// schedule's, times [`TrainConfig::lr_scale`], times `backoff` (the restores' cut).
     pub fn lr_factor(&self, step: u64, total: u64, backoff: f64) -> f64 {
         self.schedule.factor(step, total) * self.lr_scale * backoff
     }
