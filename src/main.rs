@@ -2,12 +2,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    // A resumed run keeps every option not given on the command line: record which were.
+    if let (Some(cli::Command::Train(t)), Some(m)) =
+        (args.command.as_mut(), matches.subcommand_matches("train"))
+    {
+        t.given = cli::train::given_ids(m);
+    }
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -526,6 +526,80 @@ fn a_resumed_run_keeps_its_loss_network_unless_asked() {
 }
 
 #[test]
+fn a_resume_needs_only_the_out_folder_and_changes_only_what_is_given() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("photos");
+    photos(&data);
+    let home = t.path().join("data-home");
+    let out = t.path().join("run");
+    // Started with options that are not the defaults …
+    train_prior(
+        &data,
+        &out,
+        &home,
+        1,
+        &["--lr-scale", "0.5", "--style-weight", "60", "--ema", "0.9"],
+    );
+    // … and resumed with nothing but the folder and a longer stage 1.
+    let o = bin()
+        .env("XDG_DATA_HOME", &home)
+        .args([
+            "train",
+            "--resume",
+            "--backend",
+            "cpu",
+            "--prior-steps",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "resuming with the options the run was last started with, except --prior-steps \
+             (given)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("resumed from the prior checkpoint at step 1"),
+        "{err}"
+    );
+    assert!(err.contains("training tiny at 64²"), "{err}");
+    assert!(err.contains("learning rates ×0.5 of the authors'"), "{err}");
+    let run = read_json(&out.join("run.json"));
+    assert_eq!(run["lr_scale"], 0.5);
+    assert_eq!(run["stage1"]["weights"]["style"], 60.0);
+    assert_eq!(run["ema_decay"], 0.9);
+    assert_eq!(run["batch"], 1);
+    assert_eq!(run["seed"], 3);
+    assert_eq!(run["stages"], serde_json::json!(["prior"]));
+    assert_eq!(run["prior_steps"], 2);
+    assert_eq!(run["resume"], true);
+    assert_eq!(
+        std::path::PathBuf::from(run["data"].as_str().unwrap()),
+        data
+    );
+    let (stage, step, _) = checkpoint::list(&out).unwrap().pop().unwrap();
+    assert_eq!((stage, step), (Stage::Prior, 2));
+    // A given option that contradicts the checkpoint is refused, not silently applied.
+    let o = bin()
+        .env("XDG_DATA_HOME", &home)
+        .args(["train", "--resume", "--backend", "cpu", "--preset", "small"])
+        .args(["--prior-steps", "3"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("network sizes differ"), "{err}");
+}
+
+#[test]
 fn ctrl_c_saves_a_checkpoint_and_the_model_before_exiting() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("photos");

@@ -18,7 +18,7 @@ pub mod hints;
 mod import;
 mod inpaint;
 mod maps;
-mod train;
+pub mod train;
 mod window;
 
 /// pdpaint: diverse image inpainting with PD-GAN.

@@ -146,6 +146,19 @@ pub struct Args {
     /// Backend.
     #[command(flatten)]
     pub backend: BackendArgs,
+    /// Ids of the options given on the command line (filled in after parsing; see
+    /// [`given_ids`]). A resumed run takes these from the command line and every other option
+    /// from its newest checkpoint.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The ids of the arguments in `m` that were given on the command line (not defaults).
+pub fn given_ids(m: &clap::ArgMatches) -> Vec<String> {
+    m.ids()
+        .filter(|id| m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
 }
 
 /// Where `scripts/fetch-photos.sh` puts the training photos.
@@ -155,10 +168,105 @@ pub fn default_data_dir() -> Option<PathBuf> {
         .map(|h| h.join(".local/share/pdpaint/photos/train"))
 }
 
-/// The run configuration these arguments describe.
-pub fn config(a: &Args) -> Result<TrainConfig> {
-    let data = match &a.data {
-        Some(d) => d.clone(),
+/// The run configuration these arguments describe. With `--resume` and a checkpoint in OUT,
+/// that is the configuration the run was last started with (read from its newest readable
+/// checkpoint), with the options given on the command line changed: a resume needs only
+/// `--resume --out OUT`. Returns the configuration and, for such a resume, the options the
+/// command line changed.
+pub fn config(a: &Args) -> Result<(TrainConfig, Option<Vec<String>>)> {
+    if a.resume
+        && let Some(saved) = saved_config(&a.out)?
+    {
+        let (cfg, changed) = resumed_config(a, saved)?;
+        return Ok((cfg, Some(changed)));
+    }
+    Ok((fresh_config(a, None)?, None))
+}
+
+/// The configuration of the newest checkpoint in `out` whose state can be read (`None`: no
+/// checkpoint, or none readable; the run then reports that itself).
+fn saved_config(out: &std::path::Path) -> Result<Option<TrainConfig>> {
+    let list = pdpaint::train::checkpoint::list(out)?;
+    Ok(list
+        .iter()
+        .rev()
+        .find_map(|(_, _, dir)| pdpaint::train::checkpoint::read_state(dir).ok())
+        .map(|s| s.config))
+}
+
+/// `saved` with the options given on the command line applied, and their names.
+fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<String>)> {
+    let given = |id: &str| a.given.iter().any(|g| g == id);
+    let data = if given("data") {
+        a.data.clone()
+    } else {
+        Some(saved.data.clone())
+    };
+    let fresh = fresh_config(a, data)?;
+    let mut cfg = saved;
+    let mut changed = Vec::new();
+    let mut take = |ids: &[&str], apply: &mut dyn FnMut(&mut TrainConfig)| {
+        if ids.iter().any(|id| given(id)) {
+            apply(&mut cfg);
+            changed.extend(
+                ids.iter()
+                    .filter(|id| given(id))
+                    .map(|id| id.replace('_', "-")),
+            );
+        }
+    };
+    take(&["data"], &mut |c| c.data = fresh.data.clone());
+    take(&["preset", "res"], &mut |c| c.model = fresh.model.clone());
+    take(&["stage"], &mut |c| c.stages = fresh.stages.clone());
+    take(&["steps", "prior_steps"], &mut |c| {
+        c.prior_steps = fresh.prior_steps
+    });
+    take(&["steps", "pdgan_steps"], &mut |c| {
+        c.pdgan_steps = fresh.pdgan_steps
+    });
+    take(&["batch"], &mut |c| c.batch = fresh.batch);
+    take(&["seed"], &mut |c| c.seed = fresh.seed);
+    take(&["masks"], &mut |c| c.masks = fresh.masks);
+    take(&["checkpoint_every"], &mut |c| {
+        c.checkpoint_every = fresh.checkpoint_every;
+    });
+    take(&["preview_every"], &mut |c| {
+        c.preview_every = fresh.preview_every
+    });
+    take(&["prior_mask_conv"], &mut |c| {
+        c.stage1.mask_conv = fresh.stage1.mask_conv;
+    });
+    take(&["diversity_weight"], &mut |c| {
+        c.stage2.weights.diversity = fresh.stage2.weights.diversity;
+    });
+    take(&["perceptual_weight"], &mut |c| {
+        c.stage2.weights.perceptual = fresh.stage2.weights.perceptual;
+    });
+    take(&["style_weight"], &mut |c| {
+        c.stage1.weights.style = fresh.stage1.weights.style;
+    });
+    take(&["ema"], &mut |c| c.ema_decay = fresh.ema_decay);
+    take(&["lr_scale"], &mut |c| c.lr_scale = fresh.lr_scale);
+    take(&["critic_only"], &mut |c| {
+        c.stage2.critic_only = fresh.stage2.critic_only;
+    });
+    // The loss network follows its own rule (the run keeps the one it was started with
+    // unless one is named; the run itself says which), so it always comes from the
+    // arguments. A prior folder only when named: a resumed stage 2 swaps its prior for a
+    // named folder's and otherwise keeps the checkpoint's.
+    cfg.vgg = fresh.vgg;
+    cfg.prior_from = fresh.prior_from;
+    cfg.out = fresh.out;
+    cfg.resume = true;
+    cfg.validate()?;
+    Ok((cfg, changed))
+}
+
+/// The configuration of a new run (or of a resume with no readable checkpoint), on `data`
+/// if given, else `--data` or the default photo set.
+fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
+    let data = match data.or_else(|| a.data.clone()) {
+        Some(d) => d,
         None => match default_data_dir().filter(|d| d.is_dir()) {
             Some(d) => d,
             None => bail!(
@@ -224,7 +332,17 @@ fn fmt_losses(losses: &[(String, f32)]) -> String {
 
 /// Runs `pdpaint train`.
 pub fn run(a: Args) -> Result<()> {
-    let cfg = config(&a)?;
+    let (cfg, changed) = config(&a)?;
+    if let Some(changed) = changed {
+        eprintln!(
+            "resuming with the options the run was last started with{}",
+            if changed.is_empty() {
+                String::new()
+            } else {
+                format!(", except --{} (given)", changed.join(", --"))
+            }
+        );
+    }
     let sel = super::select_backend(&a.backend)?;
     let stop = StopFlag::new();
     {
@@ -350,7 +468,7 @@ pub fn run(a: Args) -> Result<()> {
     match finished {
         Some((model, true)) => {
             eprintln!(
-                "continue with: pdpaint train --resume --out {} (same options)",
+                "continue with: pdpaint train --resume --out {}",
                 cfg.out.display()
             );
             println!("{}", model.display());
