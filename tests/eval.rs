@@ -104,6 +104,8 @@ fn eval_writes_a_report_with_every_bin_and_method() {
             "50",
             "--vgg",
             s(&vgg),
+            "--grid",
+            "40-50%",
             "--backend",
             "cpu",
         ],
@@ -116,6 +118,31 @@ fn eval_writes_a_report_with_every_bin_and_method() {
     let text = std::fs::read_to_string(&out).expect("report json");
     let md = std::fs::read_to_string(t.path().join("reports/tiny-eval.md")).expect("report md");
     let r: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+    // The grid of the 40-50 % bin: its 2 items (all there are) × input, prior, 2 samples,
+    // Telea, truth, at the model's 256².
+    let grid_file = t.path().join("reports/tiny-eval-grid-40-50.png");
+    let grid = image::open(&grid_file).expect("grid figure").to_rgb8();
+    assert_eq!(
+        grid.dimensions(),
+        pdpaint::imageops::contact_sheet_size(12, 6, 256)
+    );
+    assert_eq!(
+        r["grids"],
+        serde_json::json!([{"bin": "40-50%", "file": "tiny-eval-grid-40-50.png"}])
+    );
+    assert!(md.contains("(tiny-eval-grid-40-50.png)"), "{md}");
+    // The input tile shows the hole in grey (40-50 % of it), the truth tile does not.
+    let grey_in = |k: u32| {
+        let x0 = pdpaint::imageops::SHEET_PAD + k * (256 + pdpaint::imageops::SHEET_PAD);
+        let y0 = pdpaint::imageops::SHEET_PAD;
+        (0..256)
+            .flat_map(|y| (0..256).map(move |x| (x0 + x, y0 + y)))
+            .filter(|&(x, y)| grid.get_pixel(x, y).0 == [128, 128, 128])
+            .count() as f64
+            / 65536.0
+    };
+    assert!((0.39..=0.51).contains(&grey_in(0)), "{}", grey_in(0));
+    assert!(grey_in(5) < 0.05, "{}", grey_in(5));
     let bins = r["bins"].as_array().expect("bins");
     let labels: Vec<&str> = bins
         .iter()
@@ -536,7 +563,11 @@ fn eval_bad_inputs_are_clear_errors() {
     assert_fails_with(&o, "/nonexistent/photos");
     // Zero samples and an absurd number of bootstrap resamples are refused by the parser
     // (exit code 2), naming the option.
-    for (flag, value) in [("--samples", "0"), ("--bootstrap", "100001")] {
+    for (flag, value) in [
+        ("--samples", "0"),
+        ("--bootstrap", "100001"),
+        ("--grid", "45-50"),
+    ] {
         let o = eval(s(&m), s(&data), &out, &[flag, value]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(stderr(&o).contains(flag), "{}", stderr(&o));

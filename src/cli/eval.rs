@@ -31,10 +31,12 @@ use pdpaint::detail::DetailParams;
 use pdpaint::eval::fullres::{
     self, FigureRecord, FullResOptions, evaluate_full_res, figure_path, load_photos,
 };
+use pdpaint::eval::report::{GridRecord, grid_path};
 use pdpaint::eval::vggdist::VggDistance;
 use pdpaint::eval::{EvalOptions, evaluate, report_paths};
 use pdpaint::imageops::save_png_atomic;
 use pdpaint::inference::{InpaintOptions, Inpainter};
+use pdpaint::masks::{NVIDIA_BINS, RatioBin};
 use pdpaint::model::embedded;
 use pdpaint::model::vgg::standard_weights_path;
 
@@ -83,6 +85,11 @@ pub struct Args {
     /// photo-major: item = photo × holes + hole); default: each photo's first hole.
     #[arg(long, value_delimiter = ',', requires = "full_res")]
     pub figures: Option<Vec<usize>>,
+    /// Grid figures of these hole-ratio bins (comma-separated, e.g. `40-50` or `30-40,50-60`):
+    /// each shows the bin's first 4 items, one row each: input, prior, 4 samples, Telea, truth;
+    /// written beside the report as REPORT-grid-<bin>.png.
+    #[arg(long, value_delimiter = ',', value_parser = parse_grid_bin, conflicts_with = "full_res")]
+    pub grid: Vec<usize>,
     /// With --full-res: weight of the sample (the guide) in the detail synthesis's patch
     /// distance (see `inpaint --guide-weight`).
     #[arg(long, default_value_t = DetailParams::default().guide_weight, requires = "full_res")]
@@ -98,6 +105,21 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub backend: BackendArgs,
+}
+
+/// Parses a `--grid` bin label (`40-50` or `40-50%`) to its index in [`NVIDIA_BINS`].
+fn parse_grid_bin(s: &str) -> std::result::Result<usize, String> {
+    let want = s.trim().trim_end_matches('%');
+    NVIDIA_BINS
+        .iter()
+        .position(|b| b.label().trim_end_matches('%') == want)
+        .ok_or_else(|| {
+            let all: Vec<String> = NVIDIA_BINS
+                .iter()
+                .map(|b| b.label().trim_end_matches('%').to_string())
+                .collect();
+            format!("not a hole-ratio bin (one of {})", all.join(", "))
+        })
 }
 
 /// Loads `--model` (a folder) or the embedded default model; returns it and the path the
@@ -233,6 +255,7 @@ pub fn run(a: Args) -> Result<()> {
         seed: a.seed,
         telea_radius: a.telea_radius,
         bootstrap: a.bootstrap as usize,
+        grids: a.grid.clone(),
         ..EvalOptions::default()
     };
     let bar = indicatif::ProgressBar::new(6 * u64::from(a.per_bin));
@@ -255,9 +278,25 @@ pub fn run(a: Args) -> Result<()> {
         },
     );
     bar.finish_and_clear();
-    let mut report = report?;
+    let run = report?;
+    let mut report = run.report;
     if vgg.is_none() {
         report.notes.push(vgg_note(vgg_missing.as_deref()));
+    }
+    for (b, img) in &run.grids {
+        let label = NVIDIA_BINS
+            .get(*b)
+            .map_or_else(String::new, RatioBin::label);
+        let path = grid_path(&a.out, &label);
+        save_png_atomic(img, &path)
+            .with_context(|| format!("could not write the grid figure {}", path.display()))?;
+        eprintln!("grid: {}", path.display());
+        report.grids.push(GridRecord {
+            bin: label,
+            file: path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        });
     }
     report.write(&json, &md)?;
     println!(

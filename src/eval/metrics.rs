@@ -67,6 +67,31 @@ impl Planes {
         Self { c: 3, h, w, data }
     }
 
+    /// Back to an 8-bit RGB image (each value clamped to [0, 1], ×255, rounded).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless there are exactly three planes.
+    pub fn to_rgb(&self) -> Result<RgbImage> {
+        if self.c != 3 {
+            return Err(Error::Shape(format!(
+                "an RGB image needs 3 planes, got {}",
+                self.c
+            )));
+        }
+        let n = self.plane_len();
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let w = u32::try_from(self.w).map_err(|_| Error::Shape("image too wide".into()))?;
+        let h = u32::try_from(self.h).map_err(|_| Error::Shape("image too tall".into()))?;
+        Ok(RgbImage::from_fn(w, h, |x, y| {
+            let i = y as usize * self.w + x as usize;
+            image::Rgb([
+                byte(self.data[i]),
+                byte(self.data[n + i]),
+                byte(self.data[2 * n + i]),
+            ])
+        }))
+    }
+
     /// One constant plane-set, e.g. for tests.
     pub fn constant(c: usize, h: usize, w: usize, v: f32) -> Self {
         Self {
@@ -439,6 +464,19 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn rgb_round_trips_through_planes() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 50, y as u8 * 90, 7]));
+        assert_eq!(Planes::from_rgb(&img).to_rgb().unwrap(), img);
+        let mut p = Planes::constant(3, 1, 2, 0.5);
+        p.data[0] = -0.2;
+        p.data[1] = 1.7;
+        let back = p.to_rgb().unwrap();
+        assert_eq!(back.get_pixel(0, 0).0, [0, 128, 128]);
+        assert_eq!(back.get_pixel(1, 0).0, [255, 128, 128]);
+        assert!(Planes::constant(1, 2, 2, 0.0).to_rgb().is_err());
+    }
 
     fn noise(seed: u64, h: usize, w: usize) -> Planes {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -104,6 +104,36 @@ pub struct EvalOptions {
     /// Resamples of the paired bootstrap of PD-GAN's SWD against each baseline per bin
     /// ([`swd::SwdSets::bootstrap`]); 0 leaves it out.
     pub bootstrap: usize,
+    /// Indices into [`NVIDIA_BINS`] of the bins that get a grid figure ([`EvalRun::grids`]).
+    pub grids: Vec<usize>,
+}
+
+/// Items (rows) of a grid figure: a bin's first crops, from different photos.
+pub const GRID_ITEMS: usize = 4;
+/// PD-GAN samples shown per row of a grid figure (fewer when fewer were made).
+pub const GRID_SAMPLES: usize = 4;
+
+/// The result of [`evaluate`]: the report and the grid figures asked for.
+#[derive(Debug, Clone)]
+pub struct EvalRun {
+    /// The report.
+    pub report: EvalReport,
+    /// `(bin index, figure)`: per bin of [`EvalOptions::grids`], its first [`GRID_ITEMS`]
+    /// measured items, one row each: the input (hole grey), the prior, the first
+    /// [`GRID_SAMPLES`] PD-GAN samples, Telea, the truth. Exactly the 8-bit composites that
+    /// were scored.
+    pub grids: Vec<(usize, RgbImage)>,
+}
+
+/// The input of a grid row: the crop with its hole painted mid-grey.
+fn grid_input(crop: &RgbImage, hole: &[bool]) -> RgbImage {
+    let mut img = crop.clone();
+    for (p, &h) in img.pixels_mut().zip(hole) {
+        if h {
+            *p = image::Rgb([128, 128, 128]);
+        }
+    }
+    img
 }
 
 impl Default for EvalOptions {
@@ -116,6 +146,7 @@ impl Default for EvalOptions {
             batch: 4,
             mask_tries: 2000,
             bootstrap: 200,
+            grids: Vec::new(),
         }
     }
 }
@@ -280,8 +311,14 @@ pub fn evaluate(
     opts: &EvalOptions,
     vgg_distance: Option<&VggDistance>,
     progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<EvalReport> {
+) -> Result<EvalRun> {
     let start = Instant::now();
+    if let Some(b) = opts.grids.iter().find(|&&b| b >= NVIDIA_BINS.len()) {
+        return Err(Error::Input(format!(
+            "grid bin {b}: there are only {} bins",
+            NVIDIA_BINS.len()
+        )));
+    }
     if opts.samples == 0 || opts.per_bin == 0 {
         return Err(Error::Input(format!(
             "--samples and --per-bin must be at least 1 (got {} and {})",
@@ -335,8 +372,10 @@ pub fn evaluate(
     let mut bins = Vec::with_capacity(NVIDIA_BINS.len());
     let mut items = Vec::with_capacity(total);
     let mut all_bands = BandStats::default();
+    let mut grids = Vec::new();
     for (b, bin) in NVIDIA_BINS.iter().enumerate() {
         let label = bin.label();
+        let mut grid_tiles: Vec<(RgbImage, String)> = Vec::new();
         let mut sets = SwdSets::new(3, levels, 3);
         let mut bands = BandStats::default();
         let mut scores: [Vec<ItemScores>; 3] = Default::default();
@@ -382,6 +421,18 @@ pub fn evaluate(
                 }
             }
             let telea_fill = Planes::from_rgb(&telea::inpaint(crop, &mask, opts.telea_radius)?);
+            if opts.grids.contains(&b) && i < GRID_ITEMS {
+                grid_tiles.push((
+                    grid_input(crop, &hole),
+                    format!("input {:.0}%", 100.0 * mask.hole_ratio()),
+                ));
+                grid_tiles.push((prior_fill.to_rgb()?, "prior".into()));
+                for (k, s) in samples.iter().take(GRID_SAMPLES).enumerate() {
+                    grid_tiles.push((s.to_rgb()?, format!("sample {}", k + 1)));
+                }
+                grid_tiles.push((telea_fill.to_rgb()?, "telea".into()));
+                grid_tiles.push((crop.clone(), "truth".into()));
+            }
 
             // Quality.
             let s_gan = score(&samples, &real, &hole, bbox)?;
@@ -486,6 +537,13 @@ pub fn evaluate(
             });
             done += 1;
             progress(done, total, &label);
+        }
+        if !grid_tiles.is_empty() {
+            let cols = 4 + opts.samples.min(GRID_SAMPLES);
+            grids.push((
+                b,
+                crate::imageops::contact_sheet(&grid_tiles, cols as u32, res as u32),
+            ));
         }
         let contrasts = sets.bootstrap(
             opts.bootstrap,
@@ -626,7 +684,7 @@ pub fn evaluate(
             vd.vgg().describe()
         ));
     }
-    Ok(EvalReport {
+    let report = EvalReport {
         pdpaint_version: env!("CARGO_PKG_VERSION").into(),
         model: ModelInfo {
             path: model_dir.to_path_buf(),
@@ -682,8 +740,10 @@ pub fn evaluate(
         per_photo,
         items,
         notes,
+        grids: Vec::new(),
         elapsed_s: start.elapsed().as_secs_f64(),
-    })
+    };
+    Ok(EvalRun { report, grids })
 }
 
 #[cfg(test)]

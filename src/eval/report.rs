@@ -44,8 +44,29 @@ pub struct EvalReport {
     pub items: Vec<ItemRecord>,
     /// Caveats a reader must know (random VGG, no FID, untrained model, …).
     pub notes: Vec<String>,
+    /// Grid figures written beside the report (filled in by the writer).
+    #[serde(default)]
+    pub grids: Vec<GridRecord>,
     /// Wall-clock seconds of the whole evaluation.
     pub elapsed_s: f64,
+}
+
+/// A grid figure written beside the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridRecord {
+    /// Its bin's label, e.g. `40-50%`.
+    pub bin: String,
+    /// The file name (beside the report).
+    pub file: String,
+}
+
+/// Where the grid figure of the bin labelled `label` goes for a report at `out` (as for
+/// [`report_paths`]): `REPORT-grid-<lo>-<hi>.png` beside `REPORT.json`.
+pub fn grid_path(out: &Path, label: &str) -> PathBuf {
+    let (json, _) = report_paths(out);
+    let mut s = json.with_extension("").into_os_string();
+    s.push(format!("-grid-{}.png", label.trim_end_matches('%')));
+    PathBuf::from(s)
 }
 
 /// The model measured.
@@ -542,6 +563,17 @@ impl EvalReport {
         for n in &self.notes {
             let _ = writeln!(s, "- {n}");
         }
+        if !self.grids.is_empty() {
+            let _ = writeln!(s, "\n## Grids\n");
+            let _ = writeln!(
+                s,
+                "Per bin, its first items, one row each: input (hole grey), prior, the first \
+                 PD-GAN samples, Telea, truth; the composites that were scored.\n"
+            );
+            for g in &self.grids {
+                let _ = writeln!(s, "- {}: [`{}`]({})", g.bin, g.file, g.file);
+            }
+        }
         s
     }
 
@@ -807,6 +839,10 @@ mod tests {
             }],
             items: vec![],
             notes: vec!["n".into()],
+            grids: vec![GridRecord {
+                bin: "40-50%".into(),
+                file: "r-grid-40-50.png".into(),
+            }],
             elapsed_s: 1.0,
         };
         let md = r.to_markdown();
@@ -826,6 +862,15 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("over 200 resamples"), "{md}");
+        assert!(
+            md.contains("## Grids")
+                && md.contains("- 40-50%: [`r-grid-40-50.png`](r-grid-40-50.png)"),
+            "{md}"
+        );
+        assert_eq!(
+            grid_path(Path::new("out/r.json"), "40-50%"),
+            Path::new("out/r-grid-40-50.png")
+        );
         assert!(
             md.contains("| 0-10% | 0.2500 | 0.1250 | 0.2500 | 0.2500 |"),
             "{md}"
