@@ -424,7 +424,7 @@ pub fn evaluate(
             if opts.grids.contains(&b) && i < GRID_ITEMS {
                 grid_tiles.push((
                     grid_input(crop, &hole),
-                    format!("input {:.0}%", 100.0 * mask.hole_ratio()),
+                    format!("input (hole {:.2})", mask.hole_ratio()),
                 ));
                 grid_tiles.push((prior_fill.to_rgb()?, "prior".into()));
                 for (k, s) in samples.iter().take(GRID_SAMPLES).enumerate() {
