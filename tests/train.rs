@@ -13,6 +13,7 @@ use pdpaint::inference::Inpainter;
 use pdpaint::model::{Preset, tensor_to_vec};
 use pdpaint::train::checkpoint;
 use pdpaint::train::events::{Event, Stage, StopFlag, VecSink};
+use pdpaint::train::losses::DiversityLayers;
 use pdpaint::train::{TrainConfig, run};
 
 fn photos(dir: &Path) {
@@ -865,6 +866,48 @@ fn stage_1_style_weight_is_applied_logged_and_recorded() {
         off["total"],
         code["style"]
     );
+}
+
+#[test]
+fn the_papers_diversity_layers_change_only_the_diversity_term_and_are_recorded() {
+    let (t, data, a) = photos_and_model_a();
+    // Two one-step stage-2 runs from A, alike but for the diversity loss's features: the same
+    // samples, so every other term is equal; the diversity term is not.
+    let first_step = |name: &str, layers: DiversityLayers| {
+        let out = t.path().join(name);
+        let mut cfg = one_stage(&data, &out, Stage::Pdgan, 1);
+        cfg.init_from = Some(a.join("model"));
+        cfg.stage2.diversity_layers = layers;
+        let events = run_until(&cfg, None);
+        let said = events.iter().any(|e| {
+            matches!(e, Event::Log(l) if l.contains("stage-2 loss weights differ") && l.contains("diversity on relu1_1-relu5_1"))
+        });
+        let losses: std::collections::HashMap<String, f32> =
+            steps(&events)[0].2.iter().cloned().collect();
+        let (file, _) =
+            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
+                .unwrap();
+        (losses, said, file.source)
+    };
+    let (code, code_said, code_source) = first_step("code", DiversityLayers::Code);
+    let (paper, paper_said, paper_source) = first_step("paper", DiversityLayers::Paper);
+    assert!(!code_said && paper_said);
+    assert!(!code_source.contains("relu1_1"), "{code_source}");
+    assert!(
+        paper_source.contains("diversity on relu1_1-relu5_1 with the hole on the features"),
+        "{paper_source}"
+    );
+    for k in ["adv", "feat", "perceptual", "tv", "d"] {
+        assert!(
+            (code[k] - paper[k]).abs() <= 1e-5 * code[k].abs().max(1.0),
+            "{k}: {} vs {}",
+            code[k],
+            paper[k]
+        );
+    }
+    let (dc, dp) = (code["diversity"], paper["diversity"]);
+    assert!(dc.is_finite() && dp.is_finite() && dc > 0.0 && dp > 0.0);
+    assert!((dc - dp).abs() > 1e-3 * dc.max(dp), "{dc} vs {dp}");
 }
 
 #[test]

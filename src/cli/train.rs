@@ -12,6 +12,7 @@ use pdpaint::model::Preset;
 use pdpaint::model::vgg::standard_weights_path;
 use pdpaint::train::config::{TrainConfig, VggChoice};
 use pdpaint::train::events::{Event, Stage, StopFlag};
+use pdpaint::train::losses::DiversityLayers;
 use pdpaint::train::stage1::MaskConvInit;
 
 use super::BackendArgs;
@@ -120,6 +121,11 @@ pub struct Args {
     /// random VGG does not share with ImageNet's: see docs/training.md.
     #[arg(long, default_value_t = 1.0)]
     pub diversity_weight: f64,
+    /// Features of stage 2's diversity loss: `code` = the authors' code (relu4_1 of the
+    /// hole-masked samples), `paper` = the paper's (relu1_1, relu2_1, relu3_1, relu4_1 and
+    /// relu5_1, the hole applied to each feature map). See docs/training.md.
+    #[arg(long, value_enum, default_value_t = DiversityLayers::Code)]
+    pub diversity_layers: DiversityLayers,
     /// Weight of stage 1's style (Gram) loss (the authors' code: 120). With the ImageNet VGG
     /// it is most of the prior's loss; see docs/training.md.
     #[arg(long, default_value_t = 120.0)]
@@ -239,6 +245,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["diversity_weight"], &mut |c| {
         c.stage2.weights.diversity = fresh.stage2.weights.diversity;
     });
+    take(&["diversity_layers"], &mut |c| {
+        c.stage2.diversity_layers = fresh.stage2.diversity_layers;
+    });
     take(&["perceptual_weight"], &mut |c| {
         c.stage2.weights.perceptual = fresh.stage2.weights.perceptual;
     });
@@ -314,6 +323,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.init_from = a.init_from.clone();
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
+    cfg.stage2.diversity_layers = a.diversity_layers;
     cfg.stage1.weights.style = a.style_weight;
     cfg.ema_decay = a.ema;
     cfg.lr_scale = a.lr_scale;

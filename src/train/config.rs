@@ -269,10 +269,20 @@ impl TrainConfig {
     /// The stage-2 loss weights that differ from the authors' code, e.g.
     /// `"diversity 0.1 (code 1)"`; `None` when all are the code's.
     pub fn stage2_weight_changes(&self) -> Option<String> {
-        changes(
+        let weights = changes(
             self.stage2.weights.named(),
             crate::train::losses::Stage2Weights::default().named(),
-        )
+        );
+        let layers = (self.stage2.diversity_layers == crate::train::losses::DiversityLayers::Paper)
+            .then(|| {
+                "diversity on relu1_1-relu5_1 with the hole on the features (the paper; code \
+                 relu4_1 of the hole-masked samples)"
+                    .to_string()
+            });
+        match (weights, layers) {
+            (Some(w), Some(l)) => Some(format!("{w}, {l}")),
+            (w, l) => w.or(l),
+        }
     }
 
     /// The stage-1 loss weights that differ from the authors' code, e.g.
@@ -454,6 +464,16 @@ mod tests {
             c.stage2_weight_changes().as_deref(),
             Some("perceptual 20 (code 10), diversity 0.1 (code 1)")
         );
+        c.stage2.diversity_layers = crate::train::losses::DiversityLayers::Paper;
+        assert!(
+            c.stage2_weight_changes().is_some_and(|s| s.starts_with(
+                "perceptual 20 (code 10), diversity 0.1 (code 1), \
+                                                diversity on relu1_1-relu5_1"
+            )),
+            "{:?}",
+            c.stage2_weight_changes()
+        );
+        c.stage2.diversity_layers = crate::train::losses::DiversityLayers::Code;
         assert!(c.validate().is_ok());
         c.stage2.weights.diversity = 0.0;
         assert!(c.validate().is_ok(), "0 switches a term off");

@@ -13,6 +13,7 @@
 //! discriminator uses the hinge loss with the real term once per fake sample, as the authors'
 //! code counts it.
 
+use crate::model::vgg::VggLayer;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
@@ -112,6 +113,35 @@ pub enum TvRows {
     /// The authors' code: the first row minus the last, broadcast (docs/network.md §4.2); for
     /// training parity only.
     Code,
+}
+
+/// Which features the stage-2 diversity loss compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DiversityLayers {
+    /// The authors' code: relu4_1 of the hole-masked samples ([`diversity`]).
+    #[default]
+    Code,
+    /// The paper's: relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1, the hole mask applied to
+    /// each feature map ([`diversity_paper`]). The shallow layers make colour and texture
+    /// differences count, not only the deep features a few bright blobs can move.
+    Paper,
+}
+
+impl DiversityLayers {
+    /// The feature layers compared.
+    pub fn layers(self) -> &'static [VggLayer] {
+        match self {
+            Self::Code => &[VggLayer::Relu4_1],
+            Self::Paper => &[
+                VggLayer::Relu1_1,
+                VggLayer::Relu2_1,
+                VggLayer::Relu3_1,
+                VggLayer::Relu4_1,
+                VggLayer::Relu5_1,
+            ],
+        }
+    }
 }
 
 /// `mean |a − b|` over all elements.

@@ -22,7 +22,8 @@ use crate::model::vgg::{Vgg, VggLayer};
 use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
-    Stage2Weights, TvRows, composite, diversity, feature_matching, hinge_d, hinge_g, perceptual, tv,
+    DiversityLayers, Stage2Weights, TvRows, composite, diversity, diversity_paper,
+    feature_matching, hinge_d, hinge_g, perceptual, tv,
 };
 use crate::train::{lifted, plain};
 
@@ -48,6 +49,10 @@ pub struct Stage2Config {
     /// spectral-norm vectors, do not change.
     #[serde(default)]
     pub critic_only: bool,
+    /// The features the diversity loss compares: the authors' code's (relu4_1) or the
+    /// paper's (relu1_1 … relu5_1).
+    #[serde(default)]
+    pub diversity_layers: DiversityLayers,
 }
 
 impl Default for Stage2Config {
@@ -61,6 +66,7 @@ impl Default for Stage2Config {
             weights: Stage2Weights::default(),
             tv_rows: TvRows::Fixed,
             critic_only: false,
+            diversity_layers: DiversityLayers::Code,
         }
     }
 }
@@ -348,13 +354,28 @@ impl Stage2Trainer {
             (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
             _ => return Err(Error::Input("no fake samples".into())),
         };
-        let fa = self
-            .vgg
-            .features(fake_a * hole3.clone(), &[VggLayer::Relu4_1]);
-        let fb = self.vgg.features(fake_b * hole3, &[VggLayer::Relu4_1]);
-        let div = match (fa.into_iter().next(), fb.into_iter().next()) {
-            (Some(a), Some(b)) => diversity(a, b, w.diversity_eps),
-            _ => return Err(Error::Input("feature network returned no relu4_1".into())),
+        let div = match self.cfg.diversity_layers {
+            DiversityLayers::Code => {
+                let fa = self
+                    .vgg
+                    .features(fake_a * hole3.clone(), &[VggLayer::Relu4_1]);
+                let fb = self.vgg.features(fake_b * hole3, &[VggLayer::Relu4_1]);
+                match (fa.into_iter().next(), fb.into_iter().next()) {
+                    (Some(a), Some(b)) => diversity(a, b, w.diversity_eps),
+                    _ => return Err(Error::Input("feature network returned no relu4_1".into())),
+                }
+            }
+            DiversityLayers::Paper => {
+                let layers = DiversityLayers::Paper.layers();
+                let fa = self.vgg.features(fake_a, layers);
+                let fb = self.vgg.features(fake_b, layers);
+                if fa.len() != layers.len() || fb.len() != layers.len() {
+                    return Err(Error::Input(
+                        "feature network returned too few diversity layers".into(),
+                    ));
+                }
+                diversity_paper(&fa, &fb, hole.clone(), w.diversity_eps)
+            }
         };
         let total = adv.clone() * w.adversarial
             + feat.clone()
