@@ -775,6 +775,32 @@ fn init_from_starts_from_a_model_and_prior_from_retargets_a_resumed_stage_2() {
     assert!(err.to_string().contains("differ"), "{err}");
 }
 
+/// One `stage` step from model A (`a`) into `out`, with `tweak` applied to the configuration:
+/// the step's losses by name, the run's log lines and the saved model's source.
+fn one_step_from(
+    a: &Path,
+    data: &Path,
+    out: &Path,
+    stage: Stage,
+    tweak: impl FnOnce(&mut TrainConfig),
+) -> (std::collections::HashMap<String, f32>, Vec<String>, String) {
+    let mut cfg = one_stage(data, out, stage, 1);
+    cfg.init_from = Some(a.join("model"));
+    tweak(&mut cfg);
+    let events = run_until(&cfg, None);
+    let logs = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Log(l) => Some(l.clone()),
+            _ => None,
+        })
+        .collect();
+    let losses = steps(&events)[0].2.iter().cloned().collect();
+    let (file, _) =
+        pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex()).unwrap();
+    (losses, logs, file.source)
+}
+
 #[test]
 fn stage_2_loss_weights_are_applied_logged_and_recorded() {
     let (t, data, a) = photos_and_model_a();
@@ -783,19 +809,13 @@ fn stage_2_loss_weights_are_applied_logged_and_recorded() {
     // says so in its log and its model's source.
     let first_step = |name: &str, w: f64| {
         let out = t.path().join(name);
-        let mut cfg = one_stage(&data, &out, Stage::Pdgan, 1);
-        cfg.init_from = Some(a.join("model"));
-        cfg.stage2.weights.diversity = w;
-        let events = run_until(&cfg, None);
-        let said = events.iter().any(
-            |e| matches!(e, Event::Log(l) if l.contains("loss weights differ") && l.contains("diversity 0 (code 1)")),
-        );
-        let losses: std::collections::HashMap<String, f32> =
-            steps(&events)[0].2.iter().cloned().collect();
-        let (file, _) =
-            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
-                .unwrap();
-        (losses, said, file.source, fingerprint(&out.join("model")).1)
+        let (losses, logs, source) = one_step_from(&a, &data, &out, Stage::Pdgan, |c| {
+            c.stage2.weights.diversity = w;
+        });
+        let said = logs
+            .iter()
+            .any(|l| l.contains("loss weights differ") && l.contains("diversity 0 (code 1)"));
+        (losses, said, source, fingerprint(&out.join("model")).1)
     };
     let (code, code_said, code_source, code_gen) = first_step("w1", 1.0);
     let (off, off_said, off_source, off_gen) = first_step("w0", 0.0);
@@ -833,20 +853,14 @@ fn stage_1_style_weight_is_applied_logged_and_recorded() {
     // Two one-step prior runs from A, alike but for the style weight: the same first forward
     // pass, totals apart by exactly 120 × the (unweighted) style term.
     let first_step = |name: &str, w: f64| {
-        let out = t.path().join(name);
-        let mut cfg = one_stage(&data, &out, Stage::Prior, 1);
-        cfg.init_from = Some(a.join("model"));
-        cfg.stage1.weights.style = w;
-        let events = run_until(&cfg, None);
-        let said = events.iter().any(|e| {
-            matches!(e, Event::Log(l) if l.contains("stage-1 loss weights differ") && l.contains("style 0 (code 120)"))
-        });
-        let losses: std::collections::HashMap<String, f32> =
-            steps(&events)[0].2.iter().cloned().collect();
-        let (file, _) =
-            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
-                .unwrap();
-        (losses, said, file.source)
+        let (losses, logs, source) =
+            one_step_from(&a, &data, &t.path().join(name), Stage::Prior, |c| {
+                c.stage1.weights.style = w;
+            });
+        let said = logs
+            .iter()
+            .any(|l| l.contains("stage-1 loss weights differ") && l.contains("style 0 (code 120)"));
+        (losses, said, source)
     };
     let (code, code_said, code_source) = first_step("s120", 120.0);
     let (off, off_said, off_source) = first_step("s0", 0.0);
@@ -874,20 +888,14 @@ fn the_papers_diversity_layers_change_only_the_diversity_term_and_are_recorded()
     // Two one-step stage-2 runs from A, alike but for the diversity loss's features: the same
     // samples, so every other term is equal; the diversity term is not.
     let first_step = |name: &str, layers: DiversityLayers| {
-        let out = t.path().join(name);
-        let mut cfg = one_stage(&data, &out, Stage::Pdgan, 1);
-        cfg.init_from = Some(a.join("model"));
-        cfg.stage2.diversity_layers = layers;
-        let events = run_until(&cfg, None);
-        let said = events.iter().any(|e| {
-            matches!(e, Event::Log(l) if l.contains("stage-2 loss weights differ") && l.contains("diversity on relu1_1-relu5_1"))
+        let (losses, logs, source) =
+            one_step_from(&a, &data, &t.path().join(name), Stage::Pdgan, |c| {
+                c.stage2.diversity_layers = layers;
+            });
+        let said = logs.iter().any(|l| {
+            l.contains("stage-2 loss weights differ") && l.contains("diversity on relu1_1-relu5_1")
         });
-        let losses: std::collections::HashMap<String, f32> =
-            steps(&events)[0].2.iter().cloned().collect();
-        let (file, _) =
-            pdpaint::model::weights::load_model_folder(&out.join("model"), &Device::flex())
-                .unwrap();
-        (losses, said, file.source)
+        (losses, said, source)
     };
     let (code, code_said, code_source) = first_step("code", DiversityLayers::Code);
     let (paper, paper_said, paper_source) = first_step("paper", DiversityLayers::Paper);

@@ -214,11 +214,12 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     let mut take = |ids: &[&str], apply: &mut dyn FnMut(&mut TrainConfig)| {
         if ids.iter().any(|id| given(id)) {
             apply(&mut cfg);
-            changed.extend(
-                ids.iter()
-                    .filter(|id| given(id))
-                    .map(|id| id.replace('_', "-")),
-            );
+            for id in ids.iter().filter(|id| given(id)) {
+                let flag = id.replace('_', "-");
+                if !changed.contains(&flag) {
+                    changed.push(flag);
+                }
+            }
         }
     };
     take(&["data"], &mut |c| c.data = fresh.data.clone());
