@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use pdpaint::inference::Inpainter;
-use pdpaint::model::{Preset, tensor_to_vec};
+use pdpaint::model::{Preset, PriorSource, tensor_to_vec};
 use pdpaint::train::checkpoint;
 use pdpaint::train::events::{Event, Stage, StopFlag, VecSink};
 use pdpaint::train::losses::DiversityLayers;
@@ -916,6 +916,90 @@ fn the_papers_diversity_layers_change_only_the_diversity_term_and_are_recorded()
     let (dc, dp) = (code["diversity"], paper["diversity"]);
     assert!(dc.is_finite() && dp.is_finite() && dc > 0.0 && dp > 0.0);
     assert!((dc - dp).abs() > 1e-3 * dc.max(dp), "{dc} vs {dp}");
+}
+
+#[test]
+fn a_telea_prior_conditions_stage_2_is_recorded_and_inpainting_uses_it() {
+    let (t, data, a) = photos_and_model_a();
+    // Two one-step stage-2 runs from A, alike but for the prior source: the generator sees
+    // another prior, so its losses differ; the Telea run says so and its model records it.
+    let first_step = |name: &str, source: PriorSource| {
+        let out = t.path().join(name);
+        let (losses, logs, _) = one_step_from(&a, &data, &out, Stage::Pdgan, |c| {
+            c.model.prior_source = source;
+        });
+        let said = logs
+            .iter()
+            .any(|l| l.contains("prior is Telea's fill") && l.contains("not used"));
+        (losses, said, out.join("model"))
+    };
+    let (net, net_said, net_dir) = first_step("network", PriorSource::Network);
+    let (tel, tel_said, tel_dir) = first_step("telea", PriorSource::Telea);
+    assert!(!net_said && tel_said);
+    // (A's generator barely listens to its prior yet: the losses differ, but only a little.)
+    assert_ne!(net["perceptual"], tel["perceptual"]);
+    let dev = Device::flex();
+    let (net_file, _) = pdpaint::model::weights::load_model_folder(&net_dir, &dev).unwrap();
+    let (tel_file, _) = pdpaint::model::weights::load_model_folder(&tel_dir, &dev).unwrap();
+    assert_eq!(net_file.config.prior_source, PriorSource::Network);
+    assert_eq!(tel_file.config.prior_source, PriorSource::Telea);
+
+    // Inference on the Telea model conditions on Telea's fill: the prior is the known pixels
+    // unchanged and, in the hole, exactly the 8-bit Telea fill of the crop.
+    let inp = Inpainter::load(&tel_dir, &dev).unwrap();
+    let r = inp.resolution();
+    let photo = image::RgbImage::from_fn(r as u32, r as u32, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 2) as u8, ((x + y) % 256) as u8])
+    });
+    let mask = pdpaint::mask::Mask::from_hole_fn(r as u32, r as u32, |x, y| {
+        (r as u32 / 4..r as u32 / 2).contains(&x) && (r as u32 / 3..r as u32 / 2).contains(&y)
+    });
+    let p = inp
+        .prepare(
+            &photo,
+            &mask,
+            &pdpaint::inference::InpaintOptions::default(),
+        )
+        .unwrap();
+    let prior = tensor_to_vec(inp.prior(&p).unwrap()).unwrap();
+    let want = pdpaint::eval::telea::fill_chw(
+        &p.image,
+        &p.hole,
+        r,
+        r,
+        pdpaint::eval::telea::DEFAULT_RADIUS,
+    )
+    .unwrap();
+    assert_eq!(prior.len(), want.len());
+    assert!(prior.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+    let plane = r * r;
+    let hole_px: Vec<usize> = (0..plane).filter(|&i| p.hole[i] > 0.5).collect();
+    assert!(!hole_px.is_empty());
+    // The network's prior differs from it in the hole.
+    let net_inp = Inpainter::load(&net_dir, &dev).unwrap();
+    let net_prior = tensor_to_vec(net_inp.prior(&p).unwrap()).unwrap();
+    let diff: f32 = hole_px
+        .iter()
+        .map(|&i| (net_prior[i] - prior[i]).abs())
+        .sum::<f32>()
+        / hole_px.len() as f32;
+    assert!(diff > 1e-3, "{diff}");
+}
+
+#[test]
+fn a_telea_prior_model_has_no_prior_stage_to_train() {
+    let t = tempfile::tempdir().unwrap();
+    let mut cfg = TrainConfig::new(
+        t.path().join("photos"),
+        t.path().join("out"),
+        Preset::Tiny.config(),
+    );
+    cfg.model.prior_source = PriorSource::Telea;
+    cfg.stages = vec![Stage::Prior, Stage::Pdgan];
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(err.contains("--stage pdgan"), "{err}");
+    cfg.stages = vec![Stage::Pdgan];
+    cfg.validate().unwrap();
 }
 
 #[test]

@@ -77,7 +77,8 @@ pub fn run(a: Args) -> Result<()> {
     let image_t = tensor_from_vec(image.data, [b, 3, r, r], dev);
     let known_t = tensor_from_vec(known, [b, 1, r, r], dev);
     let z_t = tensor_from_vec(z.data, [b, zd], dev);
-    let prior = model.run_prior(image_t, known_t.clone());
+    let prior =
+        pdpaint::model::source_prior(cfg.prior_source, &model.prior, image_t, known_t.clone())?;
     let want_maps = a.maps_out.is_some();
     let (out, maps) =
         model

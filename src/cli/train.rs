@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use pdpaint::masks::MaskKind;
 use pdpaint::model::Preset;
+use pdpaint::model::PriorSource;
 use pdpaint::model::vgg::standard_weights_path;
 use pdpaint::train::config::{TrainConfig, VggChoice};
 use pdpaint::train::events::{Event, Stage, StopFlag};
@@ -126,6 +127,11 @@ pub struct Args {
     /// relu5_1, the hole applied to each feature map). See docs/training.md.
     #[arg(long, value_enum, default_value_t = DiversityLayers::Code)]
     pub diversity_layers: DiversityLayers,
+    /// Where stage 2's prior comes from: `network` = the stage-1 network (the authors'
+    /// pipeline), `telea` = Telea's fill of the hole (no prior network; stage 2 only). Default:
+    /// the --init-from folder's, else the network. See docs/training.md.
+    #[arg(long, value_enum)]
+    pub prior_source: Option<PriorSource>,
     /// Weight of stage 1's style (Gram) loss (the authors' code: 120). With the ImageNet VGG
     /// it is most of the prior's loss; see docs/training.md.
     #[arg(long, default_value_t = 120.0)]
@@ -223,7 +229,14 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
         }
     };
     take(&["data"], &mut |c| c.data = fresh.data.clone());
-    take(&["preset", "res"], &mut |c| c.model = fresh.model.clone());
+    take(&["preset", "res"], &mut |c| {
+        let source = c.model.prior_source;
+        c.model = fresh.model.clone();
+        c.model.prior_source = source;
+    });
+    take(&["prior_source"], &mut |c| {
+        c.model.prior_source = fresh.model.prior_source;
+    });
     take(&["stage"], &mut |c| c.stages = fresh.stages.clone());
     take(&["steps", "prior_steps"], &mut |c| {
         c.prior_steps = fresh.prior_steps
@@ -325,6 +338,17 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
     cfg.stage2.diversity_layers = a.diversity_layers;
+    match (a.prior_source, &a.init_from) {
+        (Some(source), _) => cfg.model.prior_source = source,
+        // A fine-tuning run keeps its model's prior (an unreadable folder is reported when
+        // the run loads it).
+        (None, Some(dir)) => {
+            if let Ok(file) = pdpaint::model::weights::read_model_file(dir) {
+                cfg.model.prior_source = file.config.prior_source;
+            }
+        }
+        (None, None) => {}
+    }
     cfg.stage1.weights.style = a.style_weight;
     cfg.ema_decay = a.ema;
     cfg.lr_scale = a.lr_scale;

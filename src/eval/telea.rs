@@ -251,6 +251,37 @@ impl State {
     }
 }
 
+/// Telea's fill of a CHW image in `[-1, 1]` (`3·w·h` values) whose hole is `hole` (`w·h`
+/// values, above 0.5 = hole): the 8-bit fill ([`inpaint`] at `radius`) inside the hole, the
+/// input unchanged outside it. This is the prior of a model whose prior source is Telea.
+///
+/// # Errors
+/// [`Error::Shape`] when the lengths do not match `w·h`; the errors of [`inpaint`].
+pub fn fill_chw(image: &[f32], hole: &[f32], w: usize, h: usize, radius: f32) -> Result<Vec<f32>> {
+    let plane = w * h;
+    if hole.len() != plane || image.len() != 3 * plane {
+        return Err(Error::Shape(format!(
+            "Telea prior: a {w}×{h} image needs {} values and {plane} mask values, got {} and {}",
+            3 * plane,
+            image.len(),
+            hole.len()
+        )));
+    }
+    let holes: Vec<u8> = hole.iter().map(|&v| u8::from(v > 0.5)).collect();
+    let mask = Mask::from_holes(w as u32, h as u32, holes)?;
+    let rgb = crate::imageops::chw_to_rgb(image, w as u32, h as u32)?;
+    let filled = crate::imageops::rgb_to_chw(&inpaint(&rgb, &mask, radius)?);
+    let mut out = image.to_vec();
+    for (i, &v) in hole.iter().enumerate() {
+        if v > 0.5 {
+            for c in 0..3 {
+                out[c * plane + i] = filled[c * plane + i];
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Fills the hole of `img` (mask: 1 = hole, same size) by Telea's method with neighbourhood
 /// radius `radius` (ε, in pixels; [`DEFAULT_RADIUS`] is a good default). Known pixels are
 /// returned unchanged.
@@ -372,6 +403,43 @@ mod tests {
 
     fn box_mask(w: u32, h: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> Mask {
         Mask::from_hole_fn(w, h, |x, y| (x0..x1).contains(&x) && (y0..y1).contains(&y))
+    }
+
+    #[test]
+    fn the_chw_fill_is_the_8_bit_fill_in_the_hole_and_the_input_elsewhere() {
+        let (w, h) = (24usize, 20usize);
+        let plane = w * h;
+        // Off-grid values: known pixels must come back exactly, not quantised.
+        let image: Vec<f32> = (0..3 * plane)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.999)
+            .collect();
+        let mask = box_mask(w as u32, h as u32, 6, 5, 15, 12);
+        let hole = mask.hole_f32();
+        let out = fill_chw(&image, &hole, w, h, DEFAULT_RADIUS).unwrap();
+        let rgb = crate::imageops::chw_to_rgb(&image, w as u32, h as u32).unwrap();
+        let want = crate::imageops::rgb_to_chw(&inpaint(&rgb, &mask, DEFAULT_RADIUS).unwrap());
+        for i in 0..plane {
+            for c in 0..3 {
+                let k = c * plane + i;
+                if hole[i] > 0.5 {
+                    assert_eq!(out[k], want[k]);
+                } else {
+                    assert_eq!(out[k], image[k]);
+                }
+            }
+        }
+        assert!(matches!(
+            fill_chw(&image[1..], &hole, w, h, DEFAULT_RADIUS),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            fill_chw(&image, &hole[1..], w, h, DEFAULT_RADIUS),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            fill_chw(&image, &vec![1.0; plane], w, h, DEFAULT_RADIUS),
+            Err(Error::Input(_))
+        ));
     }
 
     #[test]

@@ -495,10 +495,16 @@ impl Inpainter {
         tensor_from_vec(known, [b, 1, p.res, p.res], &self.device)
     }
 
-    /// Runs the prior on a prepared request: `[3, R, R]` in [-1, 1] (raw, not composited).
+    /// Runs the prior on a prepared request (the network or Telea, as the model's configuration
+    /// says): `[1, 3, R, R]` in [-1, 1] (raw, not composited).
     pub fn prior(&self, p: &Prepared) -> Result<Tensor<4>> {
         let image = tensor_from_vec(p.image.clone(), [1, 3, p.res, p.res], &self.device);
-        Ok(self.model.run_prior(image, self.known_tensor(p, 1)))
+        crate::model::source_prior(
+            self.file.config.prior_source,
+            &self.model.prior,
+            image,
+            self.known_tensor(p, 1),
+        )
     }
 
     /// The generator's z-independent conditioning for a prepared request and its prior

@@ -163,6 +163,30 @@ impl HardMapDecay {
     }
 }
 
+/// Where the coarse prior that stage 2 is conditioned on comes from.
+///
+/// The paper takes the prior from any pre-trained inpainting model; ours is either the stage-1
+/// network or Telea's fast-marching fill of the hole (no learned weights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorSource {
+    /// The stage-1 partial-convolution network (the authors' pipeline; the default).
+    #[default]
+    Network,
+    /// Telea's fill of the hole at the model's resolution; the stage-1 weights are unused.
+    Telea,
+}
+
+impl PriorSource {
+    /// The name used on the command line and in `config.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PriorSource::Network => "network",
+            PriorSource::Telea => "telea",
+        }
+    }
+}
+
 /// Everything needed to build the networks of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -177,6 +201,9 @@ pub struct ModelConfig {
     /// Hard-map decay rule.
     #[serde(default)]
     pub hard_map: HardMapDecay,
+    /// Where stage 2's prior comes from (absent in older folders: the network).
+    #[serde(default)]
+    pub prior_source: PriorSource,
 }
 
 /// The most parameters (weights and biases, f32) one network of a model may have: 2^31, i.e.
@@ -351,11 +378,20 @@ impl Preset {
                 input_nc: 6,
             },
             hard_map: HardMapDecay::Code,
+            prior_source: PriorSource::Network,
         }
     }
 }
 
 impl ModelConfig {
+    /// Whether `other` builds the same networks: everything equal but where the prior comes
+    /// from (a run may start from or resume a model whose prior source differs).
+    pub fn same_networks(&self, other: &ModelConfig) -> bool {
+        let mut a = self.clone();
+        a.prior_source = other.prior_source;
+        a == *other
+    }
+
     /// Square input/output resolution of the model.
     pub fn resolution(&self) -> usize {
         self.generator.resolution()
@@ -475,6 +511,28 @@ mod tests {
         assert_eq!(u[2].fin, 1024);
         assert_eq!(u[2].fout, 512);
         assert_eq!(u[4].map.ks, 5);
+    }
+
+    #[test]
+    fn the_prior_source_defaults_to_the_network_and_does_not_change_the_networks() {
+        let c = Preset::Small.config();
+        assert_eq!(c.prior_source, PriorSource::Network);
+        // A config.json written before the field existed reads as the network.
+        let mut v = serde_json::to_value(&c).expect("serialise");
+        v.as_object_mut().expect("object").remove("prior_source");
+        let old: ModelConfig = serde_json::from_value(v).expect("parse");
+        assert_eq!(old, c);
+        let mut t = c.clone();
+        t.prior_source = PriorSource::Telea;
+        let s = serde_json::to_string(&t).expect("serialise");
+        assert!(s.contains(r#""prior_source":"telea""#), "{s}");
+        let back: ModelConfig = serde_json::from_str(&s).expect("parse");
+        assert_eq!(back, t);
+        assert!(t.same_networks(&c) && c.same_networks(&t) && t != c);
+        assert!(!Preset::Tiny.config().same_networks(&c));
+        let mut k = c.clone();
+        k.hard_map = HardMapDecay::Paper { k: 4.0 };
+        assert!(!k.same_networks(&c));
     }
 
     #[test]

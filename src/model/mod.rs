@@ -26,7 +26,7 @@ pub mod weights;
 
 use burn::prelude::*;
 
-pub use config::{ModelConfig, Preset};
+pub use config::{ModelConfig, Preset, PriorSource};
 pub use discriminator::Discriminator;
 pub use generator::{Generator, UnitMaps};
 pub use prior::PriorNet;
@@ -64,6 +64,47 @@ impl PdGan {
     pub fn run_prior(&self, image: Tensor<4>, known: Tensor<4>) -> Tensor<4> {
         let k3 = known.clone().repeat_dim(1, 3);
         self.prior.forward(image * k3.clone(), k3)
+    }
+}
+
+/// The prior stage 2 is conditioned on, from `source`: the network `net` on `image ⊙ known`, or
+/// Telea's fill of the hole (computed on the host, one image at a time).
+///
+/// # Shapes
+/// `image: [B, 3, R, R]` in [-1, 1], `known: [B, 1, R, R]` (1 = known) → `[B, 3, R, R]`.
+///
+/// # Errors
+/// For Telea: [`crate::error::Error::Backend`] when a tensor cannot be read back,
+/// [`crate::error::Error::Input`] when an image has no known pixel.
+pub fn source_prior(
+    source: PriorSource,
+    net: &PriorNet,
+    image: Tensor<4>,
+    known: Tensor<4>,
+) -> Result<Tensor<4>> {
+    match source {
+        PriorSource::Network => {
+            let k3 = known.repeat_dim(1, 3);
+            Ok(net.forward(image * k3.clone(), k3))
+        }
+        PriorSource::Telea => {
+            let [b, _, h, w] = image.dims();
+            let device = image.device();
+            let img = tensor_to_vec(image)?;
+            let hole: Vec<f32> = tensor_to_vec(known)?.iter().map(|k| 1.0 - k).collect();
+            let plane = h * w;
+            let mut out = Vec::with_capacity(img.len());
+            for i in 0..b {
+                out.extend(crate::eval::telea::fill_chw(
+                    &img[3 * plane * i..3 * plane * (i + 1)],
+                    &hole[plane * i..plane * (i + 1)],
+                    w,
+                    h,
+                    crate::eval::telea::DEFAULT_RADIUS,
+                )?);
+            }
+            Ok(tensor_from_vec(out, [b, 3, h, w], &device))
+        }
     }
 }
 

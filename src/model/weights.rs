@@ -445,6 +445,7 @@ pub fn import_authors(
         prior: pcfg,
         discriminator: dcfg,
         hard_map: HardMapDecay::Code,
+        prior_source: crate::model::config::PriorSource::Network,
     };
     cfg.validate()?;
     let cfg = ModelConfig {

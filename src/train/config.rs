@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::masks::MaskKind;
-use crate::model::ModelConfig;
 use crate::model::vgg::{VggConfig, VggKind, VggWeights};
+use crate::model::{ModelConfig, PriorSource};
 use crate::train::events::Stage;
 use crate::train::stage1::Stage1Config;
 use crate::train::stage2::Stage2Config;
@@ -306,6 +306,13 @@ impl TrainConfig {
         self.vgg.config.validate()?;
         if self.stages.is_empty() {
             return Err(Error::Config("no stage to train".into()));
+        }
+        if self.model.prior_source == PriorSource::Telea && self.stages.contains(&Stage::Prior) {
+            return Err(Error::Config(
+                "a model whose prior is Telea's fill has no prior network to train: train \
+                 stage 2 only (--stage pdgan)"
+                    .into(),
+            ));
         }
         if self.batch == 0 {
             return Err(Error::Config("batch size must be at least 1".into()));

@@ -358,8 +358,7 @@ fn preview_grid(ctx: &Ctx<'_>, stage: Stage) -> Result<RgbImage> {
     let gt = tensor_from_vec(b.images.clone(), [n, 3, r, r], dev);
     let hole = tensor_from_vec(b.holes.clone(), [n, 1, r, r], dev);
     let known = hole.neg() + 1.0;
-    let known3 = known.clone().repeat_dim(1, 3);
-    let p = prior.forward(gt * known3.clone(), known3);
+    let p = crate::model::source_prior(ctx.cfg.model.prior_source, &prior, gt, known.clone())?;
     let p_vec = tensor_to_vec(p.clone())?;
     let k = ctx.cfg.preview_samples.max(1);
     let samples: Option<Vec<f32>> = if stage == Stage::Pdgan {
@@ -549,7 +548,7 @@ pub fn run(
     let cfg = &run_cfg;
     let (model, disc, state) = match resumed.take() {
         Some(r) => {
-            if r.config != cfg.model {
+            if !r.config.same_networks(&cfg.model) {
                 return Err(Error::weights(
                     "the checkpoint's network sizes differ from this run's (preset or \
                      resolution changed?)",
@@ -570,7 +569,7 @@ pub fn run(
             let (model, disc) = match &cfg.init_from {
                 Some(dir) => {
                     let (file, model) = load_model_folder(dir, &ad)?;
-                    if file.config != cfg.model {
+                    if !file.config.same_networks(&cfg.model) {
                         return Err(Error::weights(
                             "this model folder's network sizes differ from the run's (preset \
                              or resolution?), so the run cannot start from it",
@@ -726,7 +725,15 @@ pub fn run(
             !cfg.stages.contains(&Stage::Prior)
                 && (cfg.prior_from.is_some() || cfg.init_from.is_none())
         };
-        if stage == Stage::Pdgan && swap_prior {
+        let telea = cfg.model.prior_source == crate::model::PriorSource::Telea;
+        if stage == Stage::Pdgan && telea {
+            ctx.sink.event(Event::Log(
+                "stage 2's prior is Telea's fill of the hole (prior source telea); the prior \
+                 network is not used"
+                    .into(),
+            ));
+        }
+        if stage == Stage::Pdgan && swap_prior && !telea {
             let from = cfg
                 .prior_from
                 .clone()
@@ -1016,7 +1023,8 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         ctx.cfg.stage2,
         ctx.cfg.model.hard_map.decay(),
         &ctx.ad,
-    );
+    )
+    .with_prior_source(ctx.cfg.model.prior_source);
     if let Some(dir) = resume {
         trainer.restore_all(
             ctx.model.generator.clone(),

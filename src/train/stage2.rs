@@ -14,6 +14,7 @@ use crate::data::Batch;
 use crate::error::{Error, Result};
 use crate::inference::z_for_seed;
 use crate::maps::Decay;
+use crate::model::PriorSource;
 use crate::model::discriminator::Discriminator;
 use crate::model::generator::Generator;
 use crate::model::prior::PriorNet;
@@ -149,6 +150,7 @@ pub struct Stage2Trainer {
     vgg_plain: Vgg,
     cfg: Stage2Config,
     decay: Decay,
+    prior_source: PriorSource,
     device: Device,
 }
 
@@ -190,8 +192,35 @@ impl Stage2Trainer {
             vgg,
             cfg,
             decay,
+            prior_source: PriorSource::Network,
             device: device.clone(),
         }
+    }
+
+    /// The same trainer conditioning the generator on the prior of `source` (the network
+    /// unless told otherwise).
+    pub fn with_prior_source(mut self, source: PriorSource) -> Self {
+        self.prior_source = source;
+        self
+    }
+
+    /// The (frozen) prior the generator is conditioned on for `batch`, off the autodiff
+    /// device: `[B, 3, R, R]` from the network or Telea, as [`Self::with_prior_source`] set.
+    ///
+    /// # Errors
+    /// The errors of [`crate::model::source_prior`].
+    pub fn batch_prior(&self, batch: &Batch) -> Result<Tensor<4>> {
+        let (b, r) = (batch.size, batch.res);
+        let dev = &self.device;
+        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
+        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
+        let known = hole.neg() + 1.0;
+        crate::model::source_prior(
+            self.prior_source,
+            &self.prior_plain,
+            plain(gt),
+            plain(known),
+        )
     }
 
     /// The generator being trained.
@@ -240,6 +269,13 @@ impl Stage2Trainer {
                 seeds.len()
             )));
         }
+        let dev = &self.device;
+        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
+        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
+        let known = hole.clone().neg() + 1.0;
+        let ad = gt.is_autodiff();
+        // Before the networks are taken out: a prior that fails leaves the trainer whole.
+        let prior = lifted(self.batch_prior(batch)?, ad);
         let g = self
             .g
             .take()
@@ -256,16 +292,6 @@ impl Stage2Trainer {
             power_iterate_generator(g)
         };
         let d = power_iterate_discriminator(d);
-        let dev = &self.device;
-        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
-        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
-        let known = hole.clone().neg() + 1.0;
-        let known3 = known.clone().repeat_dim(1, 3);
-        let ad = gt.is_autodiff();
-        let prior = self
-            .prior_plain
-            .forward(plain(gt.clone() * known3.clone()), plain(known3));
-        let prior = lifted(prior, ad);
         // z_A for every image, then z_B (the authors' cat order).
         let zd = g.z_dim;
         let z: Vec<f32> = (0..2)
@@ -451,6 +477,32 @@ mod tests {
         .unwrap();
         let tr = Stage2Trainer::new(prior, g, d, vgg, s2, Decay::Exp, &dev);
         (tr, batch)
+    }
+
+    #[test]
+    fn a_telea_trainer_conditions_on_telea_fills_and_a_network_one_on_the_network() {
+        let (tr, batch) = trainer(Stage2Config::default());
+        let r = batch.res;
+        let plane = r * r;
+        let net = tensor_to_vec(tr.batch_prior(&batch).unwrap()).unwrap();
+        let tr = tr.with_prior_source(PriorSource::Telea);
+        let tel = tensor_to_vec(tr.batch_prior(&batch).unwrap()).unwrap();
+        assert_eq!(net.len(), tel.len());
+        let mut hole_diff = 0.0f32;
+        for i in 0..batch.size {
+            let img = &batch.images[3 * plane * i..3 * plane * (i + 1)];
+            let hole = &batch.holes[plane * i..plane * (i + 1)];
+            let want =
+                crate::eval::telea::fill_chw(img, hole, r, r, crate::eval::telea::DEFAULT_RADIUS)
+                    .unwrap();
+            assert_eq!(&tel[3 * plane * i..3 * plane * (i + 1)], &want[..]);
+            for (k, &h) in hole.iter().enumerate() {
+                if h > 0.5 {
+                    hole_diff += (net[3 * plane * i + k] - want[k]).abs();
+                }
+            }
+        }
+        assert!(hole_diff > 1.0, "{hole_diff}");
     }
 
     #[test]
