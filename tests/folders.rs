@@ -273,6 +273,7 @@ mod studio {
                 resolution: 64,
                 note: "synthetic test model".into(),
                 decay: Decay::Exp,
+                prior_source: pdpaint::model::PriorSource::Network,
                 params: 1,
             }),
         );

@@ -94,6 +94,7 @@ fn model_info() -> ModelInfo {
         resolution: 64,
         note: "synthetic test model".into(),
         decay: Decay::Exp,
+        prior_source: pdpaint::model::PriorSource::Network,
         params: 1,
     }
 }

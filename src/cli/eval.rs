@@ -240,10 +240,11 @@ pub fn run(a: Args) -> Result<()> {
     let (vgg, vgg_missing) = load_vgg(a.vgg.as_deref(), &sel.device)?;
     say_vgg(vgg.as_ref(), vgg_missing.as_deref());
     eprintln!(
-        "model: {} ({}, {}²); {} photos; {} samples × {} per bin × 6 bins",
+        "model: {} ({}, {}², prior {}); {} photos; {} samples × {} per bin × 6 bins",
         model_path.display(),
         model.model_file().config.preset,
         model.resolution(),
+        model.model_file().config.prior_source.name(),
         data.len(),
         a.samples,
         a.per_bin
@@ -331,11 +332,12 @@ fn run_full_res(a: Args) -> Result<()> {
         .filter(|p| p.image.dimensions() != p.original)
         .count();
     eprintln!(
-        "model: {} ({}, {}²); {} photos ({downscaled} downscaled to at most {} px); {} holes \
-         each; {} samples per item; full resolution",
+        "model: {} ({}, {}², prior {}); {} photos ({downscaled} downscaled to at most {} px); \
+         {} holes each; {} samples per item; full resolution",
         model_path.display(),
         model.model_file().config.preset,
         model.resolution(),
+        model.model_file().config.prior_source.name(),
         photos.photos.len(),
         a.max_side,
         a.holes,

@@ -1370,6 +1370,7 @@ pub fn evaluate_full_res(
         model: ModelInfo {
             path: model_path.to_path_buf(),
             preset: file.config.preset.clone(),
+            prior_source: file.config.prior_source,
             resolution: res,
             source: file.source.clone(),
         },

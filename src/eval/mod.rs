@@ -689,6 +689,7 @@ pub fn evaluate(
         model: ModelInfo {
             path: model_dir.to_path_buf(),
             preset: file.config.preset.clone(),
+            prior_source: file.config.prior_source,
             resolution: res,
             source: file.source.clone(),
         },

@@ -78,6 +78,9 @@ pub struct ModelInfo {
     pub preset: String,
     /// Its resolution R (crops are R×R).
     pub resolution: usize,
+    /// Where its prior comes from (the "prior" rows; absent in older reports: the network).
+    #[serde(default)]
+    pub prior_source: crate::model::PriorSource,
     /// Where its weights came from (`config.json` `source`).
     pub source: String,
 }
@@ -357,11 +360,12 @@ impl EvalReport {
         let _ = writeln!(s, "# pdpaint evaluation\n");
         let _ = writeln!(
             s,
-            "Model `{}` (preset {}, {}², {}); data `{}` ({} photos{}); backend {}; seed {}; \
-             {} samples per image; {} images × masks per bin; {:.1} s.\n",
+            "Model `{}` (preset {}, {}², prior {}, {}); data `{}` ({} photos{}); backend {}; \
+             seed {}; {} samples per image; {} images × masks per bin; {:.1} s.\n",
             m.path.display(),
             m.preset,
             m.resolution,
+            m.prior_source.name(),
             if m.source.is_empty() {
                 "source unknown"
             } else {
@@ -751,6 +755,7 @@ mod tests {
             model: ModelInfo {
                 path: "m".into(),
                 preset: "tiny".into(),
+                prior_source: crate::model::PriorSource::Network,
                 resolution: 256,
                 source: String::new(),
             },

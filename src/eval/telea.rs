@@ -418,10 +418,10 @@ mod tests {
         let out = fill_chw(&image, &hole, w, h, DEFAULT_RADIUS).unwrap();
         let rgb = crate::imageops::chw_to_rgb(&image, w as u32, h as u32).unwrap();
         let want = crate::imageops::rgb_to_chw(&inpaint(&rgb, &mask, DEFAULT_RADIUS).unwrap());
-        for i in 0..plane {
+        for (i, &hv) in hole.iter().enumerate() {
             for c in 0..3 {
                 let k = c * plane + i;
-                if hole[i] > 0.5 {
+                if hv > 0.5 {
                     assert_eq!(out[k], want[k]);
                 } else {
                     assert_eq!(out[k], image[k]);

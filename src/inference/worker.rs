@@ -184,6 +184,8 @@ pub struct ModelInfo {
     pub note: String,
     /// Its hard-map rule.
     pub decay: Decay,
+    /// Where its prior comes from.
+    pub prior_source: crate::model::PriorSource,
     /// Generator parameters.
     pub params: usize,
 }
@@ -647,6 +649,7 @@ fn load(source: &ModelSource, device: &burn::tensor::Device) -> Result<(Inpainte
         resolution: inp.resolution(),
         note: file.source.clone(),
         decay: file.config.hard_map.decay(),
+        prior_source: file.config.prior_source,
         params: file.config.generator.num_params(),
     };
     Ok((inp, info))

@@ -4,6 +4,7 @@
 
 use crate::detail::DetailMode;
 use crate::inference::worker::{BackendInfo, ModelInfo, ModelSource, default_model};
+use crate::model::PriorSource;
 use crate::ui::command::Command;
 use crate::ui::gallery::MAX_SAMPLES;
 use crate::ui::prefs::Prefs;
@@ -101,8 +102,12 @@ fn model_ui(ui: &mut egui::Ui, model: &ModelState, out: &mut Vec<Command>) {
             });
         }
         (Some(m), None) => {
+            let prior = match m.prior_source {
+                PriorSource::Network => "",
+                PriorSource::Telea => ", Telea prior",
+            };
             ui.label(format!(
-                "Model: {} preset, {}×{}",
+                "Model: {} preset, {}×{}{prior}",
                 m.preset, m.resolution, m.resolution
             ))
             .on_hover_text(format!(
