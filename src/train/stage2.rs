@@ -382,10 +382,9 @@ impl Stage2Trainer {
         };
         let div = match self.cfg.diversity_layers {
             DiversityLayers::Code => {
-                let fa = self
-                    .vgg
-                    .features(fake_a * hole3.clone(), &[VggLayer::Relu4_1]);
-                let fb = self.vgg.features(fake_b * hole3, &[VggLayer::Relu4_1]);
+                let layers = DiversityLayers::Code.layers();
+                let fa = self.vgg.features(fake_a * hole3.clone(), layers);
+                let fb = self.vgg.features(fake_b * hole3, layers);
                 match (fa.into_iter().next(), fb.into_iter().next()) {
                     (Some(a), Some(b)) => diversity(a, b, w.diversity_eps),
                     _ => return Err(Error::Input("feature network returned no relu4_1".into())),
