@@ -867,6 +867,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("over 200 resamples"), "{md}");
+        assert!(md.contains("(preset tiny, 256², prior network, "), "{md}");
+        // A report written before the prior source was recorded reads as the network's.
+        let mut v = serde_json::to_value(&r).unwrap();
+        v["model"].as_object_mut().unwrap().remove("prior_source");
+        let old: EvalReport = serde_json::from_value(v).unwrap();
+        assert_eq!(old.model.prior_source, crate::model::PriorSource::Network);
         assert!(
             md.contains("## Grids")
                 && md.contains("- 40-50%: [`r-grid-40-50.png`](r-grid-40-50.png)"),
