@@ -360,6 +360,55 @@ fn eval_writes_a_report_with_every_bin_and_method() {
 }
 
 #[test]
+fn eval_can_condition_a_network_prior_model_on_telea() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let m = tiny_model(t.path());
+    let data = photos(t.path());
+    let out = t.path().join("telea.json");
+    let o = eval(
+        s(&m),
+        s(&data),
+        &out,
+        &[
+            "--per-bin",
+            "1",
+            "--samples",
+            "2",
+            "--bootstrap",
+            "20",
+            "--prior-source",
+            "telea",
+            "--backend",
+            "cpu",
+        ],
+    );
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    assert!(stderr(&o).contains("prior telea"), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
+    assert_eq!(r["model"]["prior_source"], "telea");
+    let bins = r["bins"].as_array().expect("bins");
+    assert_eq!(bins.len(), 6);
+    for b in bins {
+        let by = |name: &str| {
+            b["methods"]
+                .as_array()
+                .expect("methods")
+                .iter()
+                .find(|m| m["method"] == name)
+                .unwrap_or_else(|| panic!("no {name} row"))
+                .clone()
+        };
+        // The prior is Telea's fill, so its row is Telea's.
+        let (prior, telea) = (by("prior"), by("telea"));
+        assert_eq!(prior["psnr_best"], telea["psnr_best"], "{}", b["bin"]);
+        assert_eq!(prior["l1_best"], telea["l1_best"], "{}", b["bin"]);
+    }
+    let md = std::fs::read_to_string(t.path().join("telea.md")).expect("md");
+    assert!(md.contains("prior telea"), "{md}");
+}
+
+#[test]
 fn without_the_vgg_file_eval_runs_and_the_report_says_so() {
     let t = tempfile::tempdir().expect("tempdir");
     let m = tiny_model(t.path());

@@ -90,6 +90,11 @@ pub struct Args {
     /// written beside the report as REPORT-grid-<bin>.png.
     #[arg(long, value_delimiter = ',', value_parser = parse_grid_bin, conflicts_with = "full_res")]
     pub grid: Vec<usize>,
+    /// Condition stage 2 on this prior instead of the one the model's `config.json` names
+    /// (`network` or `telea`; e.g. a network-prior model given Telea's fill). The report says
+    /// which was used.
+    #[arg(long, value_enum)]
+    pub prior_source: Option<pdpaint::model::PriorSource>,
     /// With --full-res: weight of the sample (the guide) in the detail synthesis's patch
     /// distance (see `inpaint --guide-weight`).
     #[arg(long, default_value_t = DetailParams::default().guide_weight, requires = "full_res")]
@@ -122,9 +127,25 @@ fn parse_grid_bin(s: &str) -> std::result::Result<usize, String> {
         })
 }
 
-/// Loads `--model` (a folder) or the embedded default model; returns it and the path the
-/// report names.
-fn load_model(model: Option<&Path>, device: &burn::tensor::Device) -> Result<(Inpainter, PathBuf)> {
+/// Loads `--model` (a folder) or the embedded default model, conditioned on `prior_source`
+/// when one is given; returns it and the path the report names.
+fn load_model(
+    model: Option<&Path>,
+    prior_source: Option<pdpaint::model::PriorSource>,
+    device: &burn::tensor::Device,
+) -> Result<(Inpainter, PathBuf)> {
+    let (inp, path) = load_model_as_saved(model, device)?;
+    Ok(match prior_source {
+        Some(source) => (inp.with_prior_source(source), path),
+        None => (inp, path),
+    })
+}
+
+/// [`load_model`] with the prior its `config.json` names.
+fn load_model_as_saved(
+    model: Option<&Path>,
+    device: &burn::tensor::Device,
+) -> Result<(Inpainter, PathBuf)> {
     match model {
         Some(dir) => {
             let dir = &super::resolve_model_dir(dir);
@@ -236,7 +257,7 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!("warning: skipped {}: {why}", p.display());
     }
     let sel = select_backend(&a.backend)?;
-    let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
+    let (model, model_path) = load_model(a.model.as_deref(), a.prior_source, &sel.device)?;
     let (vgg, vgg_missing) = load_vgg(a.vgg.as_deref(), &sel.device)?;
     say_vgg(vgg.as_ref(), vgg_missing.as_deref());
     eprintln!(
@@ -323,7 +344,7 @@ fn run_full_res(a: Args) -> Result<()> {
         eprintln!("warning: skipped {}: {why}", p.display());
     }
     let sel = select_backend(&a.backend)?;
-    let (model, model_path) = load_model(a.model.as_deref(), &sel.device)?;
+    let (model, model_path) = load_model(a.model.as_deref(), a.prior_source, &sel.device)?;
     let (vgg, vgg_missing) = load_vgg(a.vgg.as_deref(), &sel.device)?;
     say_vgg(vgg.as_ref(), vgg_missing.as_deref());
     let downscaled = photos

@@ -427,6 +427,13 @@ impl Inpainter {
         &self.file
     }
 
+    /// The same model conditioned on the prior of `source`, whatever its `config.json` says
+    /// (the stage-1 weights stay loaded; [`Self::model_file`] reports the source in use).
+    pub fn with_prior_source(mut self, source: crate::model::PriorSource) -> Self {
+        self.file.config.prior_source = source;
+        self
+    }
+
     /// The networks.
     pub fn model(&self) -> &PdGan {
         &self.model
