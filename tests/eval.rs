@@ -42,6 +42,25 @@ fn eval(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// The tiny model (`dir/tiny`) evaluated on [`photos`] (`dir/photos`), one item per bin and
+/// two samples on the CPU, with `extra` arguments; the report goes to `dir/name` (`.json`,
+/// `.md`).
+fn quick_eval(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let m = tiny_model(dir);
+    let data = photos(dir);
+    let out = dir.join(name);
+    let mut args = vec!["--per-bin", "1", "--samples", "2", "--backend", "cpu"];
+    args.extend_from_slice(extra);
+    let o = eval(s(&m), s(&data), &out, &args);
+    (o, out)
+}
+
+/// A report's JSON.
+fn report_json(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
+        .expect("valid json")
+}
+
 fn assert_fails_with(o: &Output, needle: &str) {
     let err = stderr(o);
     assert_eq!(
@@ -362,30 +381,14 @@ fn eval_writes_a_report_with_every_bin_and_method() {
 #[test]
 fn eval_can_condition_a_network_prior_model_on_telea() {
     let t = tempfile::tempdir().expect("tempdir");
-    let m = tiny_model(t.path());
-    let data = photos(t.path());
-    let out = t.path().join("telea.json");
-    let o = eval(
-        s(&m),
-        s(&data),
-        &out,
-        &[
-            "--per-bin",
-            "1",
-            "--samples",
-            "2",
-            "--bootstrap",
-            "20",
-            "--prior-source",
-            "telea",
-            "--backend",
-            "cpu",
-        ],
+    let (o, out) = quick_eval(
+        t.path(),
+        "telea",
+        &["--bootstrap", "20", "--prior-source", "telea"],
     );
     assert!(o.status.success(), "eval failed: {}", stderr(&o));
     assert!(stderr(&o).contains("prior telea"), "{}", stderr(&o));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
+    let r = report_json(&out);
     assert_eq!(r["model"]["prior_source"], "telea");
     let bins = r["bins"].as_array().expect("bins");
     assert_eq!(bins.len(), 6);
@@ -411,15 +414,7 @@ fn eval_can_condition_a_network_prior_model_on_telea() {
 #[test]
 fn without_the_vgg_file_eval_runs_and_the_report_says_so() {
     let t = tempfile::tempdir().expect("tempdir");
-    let m = tiny_model(t.path());
-    let data = photos(t.path());
-    let out = t.path().join("r");
-    let o = eval(
-        s(&m),
-        s(&data),
-        &out,
-        &["--per-bin", "1", "--samples", "2", "--backend", "cpu"],
-    );
+    let (o, out) = quick_eval(t.path(), "r", &[]);
     assert!(o.status.success(), "eval failed: {}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -428,9 +423,7 @@ fn without_the_vgg_file_eval_runs_and_the_report_says_so() {
         "{}",
         stderr(&o)
     );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
-            .expect("valid json");
+    let r = report_json(&out);
     assert!(r["settings"]["vgg_distance"].is_null(), "{}", r["settings"]);
     for b in r["bins"].as_array().expect("bins") {
         assert!(b["methods"][0]["vgg"].is_null());
@@ -448,6 +441,7 @@ fn without_the_vgg_file_eval_runs_and_the_report_says_so() {
     let md = std::fs::read_to_string(out.with_extension("md")).expect("md");
     assert!(md.contains("## VGG distance\n\nNot measured"), "{md}");
     // A --vgg file that is not there is an error naming it.
+    let (m, data) = (t.path().join("tiny"), t.path().join("photos"));
     let o = eval(
         s(&m),
         s(&data),
@@ -558,28 +552,9 @@ fn vgg_distance_with_the_imagenet_weights() {
     assert!(shift < flat, "shift {shift} vs flat {flat}");
     // And through the command line, on the tiny model.
     let tdir = tempfile::tempdir().expect("tempdir");
-    let m = tiny_model(tdir.path());
-    let data = photos(tdir.path());
-    let out = tdir.path().join("r");
-    let o = eval(
-        s(&m),
-        s(&data),
-        &out,
-        &[
-            "--per-bin",
-            "1",
-            "--samples",
-            "2",
-            "--vgg",
-            s(&path),
-            "--backend",
-            "cpu",
-        ],
-    );
+    let (o, out) = quick_eval(tdir.path(), "r", &["--vgg", s(&path)]);
     assert!(o.status.success(), "eval failed: {}", stderr(&o));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
-            .expect("valid json");
+    let r = report_json(&out);
     assert_eq!(r["settings"]["vgg_distance"]["weights"]["kind"], "imagenet");
     for b in r["bins"].as_array().expect("bins") {
         for m in b["methods"].as_array().expect("methods") {
