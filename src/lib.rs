@@ -18,6 +18,7 @@
 //! * [`eval`]: evaluation on held-out photos: PSNR/SSIM/L1 per hole-ratio bin, multi-scale SWD,
 //!   diversity, and the Telea and prior baselines.
 //! * [`jpeg`]: our JPEG decoder, byte-identical to libjpeg-turbo's default decode.
+//! * [`telea`]: Telea's fast-marching inpainting (the eval baseline and the optional prior).
 //! * [`steer`]: interpolation, pin and re-roll, mix, rank scores and recipes.
 //! * [`fsutil`]: atomic file writes.
 //! * [`threads`]: background work runs at a lower priority than the window.
@@ -40,6 +41,7 @@ pub mod masks;
 pub mod model;
 pub mod npy;
 pub mod steer;
+pub mod telea;
 pub mod threads;
 pub mod train;
 pub mod ui;

@@ -1,7 +1,8 @@
 //! Classical inpainting by the fast marching method: A. Telea, "An Image Inpainting Technique
 //! Based on the Fast Marching Method", Journal of Graphics Tools 9(1), 2004.
 //!
-//! Written from the paper's description, in plain Rust (a baseline for `pdpaint eval`):
+//! Written from the paper's description, in plain Rust (the baseline of `pdpaint eval`, and the
+//! prior of a model whose prior source is Telea):
 //!
 //! * **Marching.** Every pixel has a flag: `Known` (fixed value, arrival time T = 0), `Band`
 //!   (in the narrow band, tentative T) or `Inside` (still to fill, T = ∞). The band starts as

@@ -962,14 +962,8 @@ fn a_telea_prior_conditions_stage_2_is_recorded_and_inpainting_uses_it() {
         )
         .unwrap();
     let prior = tensor_to_vec(inp.prior(&p).unwrap()).unwrap();
-    let want = pdpaint::eval::telea::fill_chw(
-        &p.image,
-        &p.hole,
-        r,
-        r,
-        pdpaint::eval::telea::DEFAULT_RADIUS,
-    )
-    .unwrap();
+    let want =
+        pdpaint::telea::fill_chw(&p.image, &p.hole, r, r, pdpaint::telea::DEFAULT_RADIUS).unwrap();
     assert_eq!(prior.len(), want.len());
     assert!(prior.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
     let plane = r * r;

@@ -40,7 +40,8 @@ pub mod fullres;
 pub mod metrics;
 pub mod report;
 pub mod swd;
-pub mod telea;
+/// Telea's method, the baseline (moved to the crate root; also a prior source).
+pub use crate::telea;
 pub mod vggdist;
 
 use std::path::Path;

@@ -95,12 +95,12 @@ pub fn source_prior(
             let plane = h * w;
             let mut out = Vec::with_capacity(img.len());
             for i in 0..b {
-                out.extend(crate::eval::telea::fill_chw(
+                out.extend(crate::telea::fill_chw(
                     &img[3 * plane * i..3 * plane * (i + 1)],
                     &hole[plane * i..plane * (i + 1)],
                     w,
                     h,
-                    crate::eval::telea::DEFAULT_RADIUS,
+                    crate::telea::DEFAULT_RADIUS,
                 )?);
             }
             Ok(tensor_from_vec(out, [b, 3, h, w], &device))

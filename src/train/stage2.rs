@@ -492,8 +492,7 @@ mod tests {
             let img = &batch.images[3 * plane * i..3 * plane * (i + 1)];
             let hole = &batch.holes[plane * i..plane * (i + 1)];
             let want =
-                crate::eval::telea::fill_chw(img, hole, r, r, crate::eval::telea::DEFAULT_RADIUS)
-                    .unwrap();
+                crate::telea::fill_chw(img, hole, r, r, crate::telea::DEFAULT_RADIUS).unwrap();
             assert_eq!(&tel[3 * plane * i..3 * plane * (i + 1)], &want[..]);
             for (k, &h) in hole.iter().enumerate() {
                 if h > 0.5 {
