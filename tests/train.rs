@@ -848,6 +848,40 @@ fn stage_2_loss_weights_are_applied_logged_and_recorded() {
 }
 
 #[test]
+fn the_unit_perceptual_term_is_weighted_logged_and_recorded() {
+    let (t, data, a) = photos_and_model_a();
+    // Same start, batch and seeds: the weighted run's total is the plain run's plus 5 × its
+    // unit term; the plain run does not compute the term (0) and says nothing of it.
+    let first_step = |name: &str, w: f64| {
+        let out = t.path().join(name);
+        let (losses, logs, source) = one_step_from(&a, &data, &out, Stage::Pdgan, |c| {
+            c.stage2.weights.unit_perceptual = w;
+        });
+        let said = logs
+            .iter()
+            .any(|l| l.contains("unit perceptual 5 (code 0)"));
+        (losses, said, source)
+    };
+    let (plain, plain_said, plain_source) = first_step("u0", 0.0);
+    let (unit, unit_said, unit_source) = first_step("u5", 5.0);
+    assert!(!plain_said && unit_said);
+    assert_eq!(plain["unit"], 0.0);
+    assert!(unit["unit"] > 0.0 && unit["unit"] < 4.0, "{unit:?}");
+    assert!(!plain_source.contains("unit perceptual"), "{plain_source}");
+    assert!(
+        unit_source.contains("unit perceptual 5 (code 0)"),
+        "{unit_source}"
+    );
+    assert_eq!(plain["perceptual"], unit["perceptual"]);
+    let gap = unit["total"] - plain["total"];
+    assert!(
+        (gap - 5.0 * unit["unit"]).abs() <= 1e-4 * unit["total"].abs().max(1.0),
+        "gap {gap}, unit {}",
+        unit["unit"]
+    );
+}
+
+#[test]
 fn stage_1_style_weight_is_applied_logged_and_recorded() {
     let (t, data, a) = photos_and_model_a();
     // Two one-step prior runs from A, alike but for the style weight: the same first forward

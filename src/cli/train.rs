@@ -139,6 +139,12 @@ pub struct Args {
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
     #[arg(long, default_value_t = 10.0)]
     pub perceptual_weight: f64,
+    /// Weight of stage 2's unit-normalised perceptual loss on the composites (not in the
+    /// authors' code; 0 = off): relu1_2…relu5_3 of the ImageNet VGG, each position's features
+    /// divided by their norm, so the deep layers count as much as the shallow ones. See
+    /// docs/training.md.
+    #[arg(long, default_value_t = 0.0)]
+    pub unit_perceptual_weight: f64,
     /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
     /// model (`--init-from`) use a smaller one, e.g. 0.1: restarted Adam moves every weight by
     /// about the learning rate per step, which at the from-scratch rate undoes the model.
@@ -265,6 +271,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["perceptual_weight"], &mut |c| {
         c.stage2.weights.perceptual = fresh.stage2.weights.perceptual;
     });
+    take(&["unit_perceptual_weight"], &mut |c| {
+        c.stage2.weights.unit_perceptual = fresh.stage2.weights.unit_perceptual;
+    });
     take(&["style_weight"], &mut |c| {
         c.stage1.weights.style = fresh.stage1.weights.style;
     });
@@ -337,6 +346,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.init_from = a.init_from.clone();
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
+    cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.diversity_layers = a.diversity_layers;
     match (a.prior_source, &a.init_from) {
         (Some(source), _) => cfg.model.prior_source = source,

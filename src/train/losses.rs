@@ -75,17 +75,22 @@ pub struct Stage2Weights {
     pub diversity: f64,
     /// ε of the diversity loss `1 / (distance + ε)`.
     pub diversity_eps: f64,
+    /// Unit-normalised perceptual loss on the composite ([`unit_perceptual`]); not in the
+    /// authors' code, 0 = off (the default; absent in runs made before it existed).
+    #[serde(default)]
+    pub unit_perceptual: f64,
 }
 
 impl Stage2Weights {
     /// The five term weights with their names (ε left out).
-    pub fn named(&self) -> [(&'static str, f64); 5] {
+    pub fn named(&self) -> [(&'static str, f64); 6] {
         [
             ("adversarial", self.adversarial),
             ("feature matching", self.feature_matching),
             ("perceptual", self.perceptual),
             ("TV", self.tv),
             ("diversity", self.diversity),
+            ("unit perceptual", self.unit_perceptual),
         ]
     }
 }
@@ -99,6 +104,7 @@ impl Default for Stage2Weights {
             tv: 0.1,
             diversity: 1.0,
             diversity_eps: 1e-5,
+            unit_perceptual: 0.0,
         }
     }
 }
@@ -183,6 +189,44 @@ pub fn gram(f: Tensor<4>) -> Tensor<3> {
 /// Perceptual loss `Σ_l mean|φ_l(a) − φ_l(b)|` over matching feature maps.
 pub fn perceptual(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
     sum_terms(fa.iter().zip(fb).map(|(a, b)| l1(a.clone(), b.clone())))
+}
+
+/// The layers of [`unit_perceptual`], shallowest first: the last ReLU of each VGG-16 block,
+/// the evaluation's VGG distance's.
+pub const UNIT_LAYERS: [VggLayer; 5] = [
+    VggLayer::Relu1_2,
+    VggLayer::Relu2_2,
+    VggLayer::Relu3_3,
+    VggLayer::Relu4_3,
+    VggLayer::Relu5_3,
+];
+
+/// Added to the squared channel norm before its square root in [`unit_perceptual`]: keeps the
+/// gradient finite where every channel is 0 (a dead ReLU position).
+pub const UNIT_EPS2: f64 = 1e-10;
+
+/// Unit-normalised perceptual loss: at every position of every layer the feature vector is
+/// divided by its Euclidean norm over the channels (`√(Σ_c f² + 1e-10)`), the squared
+/// difference is summed over the channels (`2 − 2·cos` for two non-zero vectors, 0…2) and
+/// averaged over positions and images; the result is the mean over the layers. It is
+/// independent of each position's activation scale, so deep layers weigh as much as shallow
+/// ones (the raw L1 of [`perceptual`] is dominated by whichever layer is largest). Not in the
+/// authors' code; the same form as the evaluation's VGG distance, without its hole weighting.
+///
+/// # Shapes
+/// Matching lists of `[B, C_l, H_l, W_l]` → `[1]` (0 for empty lists).
+pub fn unit_perceptual(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
+    let n = fa.len().min(fb.len()).max(1) as f64;
+    let unit = |f: Tensor<4>| {
+        let norm = (f.clone().powf_scalar(2.0).sum_dim(1) + UNIT_EPS2).sqrt();
+        f / norm
+    };
+    sum_terms(fa.iter().zip(fb).map(|(a, b)| {
+        (unit(a.clone()) - unit(b.clone()))
+            .powf_scalar(2.0)
+            .sum_dim(1)
+            .mean()
+    })) / n
 }
 
 /// Style loss `Σ_l mean|G(φ_l(a)) − G(φ_l(b))|` (the authors use relu2_2, relu3_3, relu4_3).
@@ -361,6 +405,49 @@ mod tests {
         let (h, k) = masked_l1(a, b, hole);
         // |diff| = 1, 2, 0, 4: hole part (1 + 4)/4, known part (2 + 0)/4.
         assert!((val(h) - 1.25).abs() < 1e-6 && (val(k) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn unit_perceptual_is_a_scale_free_cosine_distance() {
+        // Two positions, two channels: position 0 (1, 0) vs (0, 2) → orthogonal → 2;
+        // position 1 (3, 4) vs (6, 8) → same direction → 0. Mean over positions: 1.
+        let a = t4(vec![1.0, 3.0, 0.0, 4.0], [1, 2, 1, 2]);
+        let b = t4(vec![0.0, 6.0, 2.0, 8.0], [1, 2, 1, 2]);
+        let one = std::slice::from_ref;
+        assert!((val(unit_perceptual(one(&a), one(&b))) - 1.0).abs() < 1e-5);
+        // Scaling either side changes nothing; a list is the mean over its layers.
+        let b3 = b.clone() * 3.0;
+        assert!((val(unit_perceptual(one(&a), &[b3])) - 1.0).abs() < 1e-5);
+        let same = val(unit_perceptual(&[a.clone(), a.clone()], &[b, a.clone()]));
+        assert!((same - 0.5).abs() < 1e-5, "{same}");
+        // A dead position (all channels 0) against another dead one is 0, against a live one
+        // 1 (‖0 − unit‖²), and nothing is NaN.
+        let z = t4(vec![0.0; 4], [1, 2, 1, 2]);
+        assert_eq!(val(unit_perceptual(one(&z), one(&z))), 0.0);
+        assert!((val(unit_perceptual(&[z], &[a])) - 1.0).abs() < 1e-5);
+        assert_eq!(val(unit_perceptual(&[], &[])), 0.0);
+    }
+
+    #[test]
+    fn unit_perceptual_has_finite_gradients_at_dead_positions() {
+        // Position 0 of `x` is dead (both channels 0): its norm is √1e-10, and the gradient
+        // through it must stay finite.
+        let dev = Device::flex().autodiff();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 0.0, 2.0], [1, 2, 1, 2]),
+            &dev,
+        )
+        .require_grad();
+        let y = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 0.0, 1.0], [1, 2, 1, 2]),
+            &dev,
+        );
+        let loss = unit_perceptual(std::slice::from_ref(&x), &[y]);
+        let Some(g) = x.grad(&loss.backward()) else {
+            panic!("no gradient");
+        };
+        let g = tensor_to_vec(g).unwrap();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Stage2Losses {
             ("perceptual", self.g_perceptual),
             ("tv", self.g_tv),
             ("diversity", self.g_diversity),
+            ("unit", self.g_unit),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), *v))

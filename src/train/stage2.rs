@@ -23,8 +23,8 @@ use crate::model::vgg::{Vgg, VggLayer};
 use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
-    DiversityLayers, Stage2Weights, TvRows, composite, diversity, diversity_paper,
-    feature_matching, hinge_d, hinge_g, perceptual, tv,
+    DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite, diversity, diversity_paper,
+    feature_matching, hinge_d, hinge_g, perceptual, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -89,6 +89,10 @@ pub struct Stage2Losses {
     pub g_tv: f32,
     /// Diversity loss `1/(d + ε)`.
     pub g_diversity: f32,
+    /// Unit-normalised perceptual loss of the composites (unweighted; 0 when its weight is 0,
+    /// and then not computed).
+    #[serde(default)]
+    pub g_unit: f32,
 }
 
 impl Stage2Losses {
@@ -102,6 +106,7 @@ impl Stage2Losses {
             self.g_perceptual,
             self.g_tv,
             self.g_diversity,
+            self.g_unit,
         ]
         .iter()
         .all(|v| v.is_finite())
@@ -344,6 +349,7 @@ impl Stage2Trainer {
                 g_perceptual: 0.0,
                 g_tv: 0.0,
                 g_diversity: 0.0,
+                g_unit: 0.0,
             });
         }
 
@@ -380,6 +386,8 @@ impl Stage2Trainer {
             (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
             _ => return Err(Error::Input("no fake samples".into())),
         };
+        let comps = (w.unit_perceptual > 0.0)
+            .then(|| [&fake_a, &fake_b].map(|f| composite(f.clone(), gt.clone(), hole.clone())));
         let div = match self.cfg.diversity_layers {
             DiversityLayers::Code => {
                 let layers = DiversityLayers::Code.layers();
@@ -407,6 +415,20 @@ impl Stage2Trainer {
             + perc.clone() * w.perceptual
             + tvs.clone() * w.tv
             + div.clone() * w.diversity;
+        // The unit-normalised term on what the user sees (the composites), only when weighted.
+        let (total, unit) = if let Some(comps) = comps {
+            let f_gt: Vec<Tensor<4>> = self
+                .vgg_plain
+                .features(plain(gt.clone()), &UNIT_LAYERS)
+                .into_iter()
+                .map(|t| lifted(t, ad))
+                .collect();
+            let [a, b] = comps.map(|c| unit_perceptual(&self.vgg.features(c, &UNIT_LAYERS), &f_gt));
+            let unit = a + b;
+            (total + unit.clone() * w.unit_perceptual, Some(unit))
+        } else {
+            (total, None)
+        };
         let losses = Stage2Losses {
             d: d_val,
             g_total: crate::train::scalar(total.clone())?,
@@ -415,6 +437,10 @@ impl Stage2Trainer {
             g_perceptual: crate::train::scalar(perc)?,
             g_tv: crate::train::scalar(tvs)?,
             g_diversity: crate::train::scalar(div)?,
+            g_unit: match unit {
+                Some(u) => crate::train::scalar(u)?,
+                None => 0.0,
+            },
         };
         if !losses.is_finite() {
             self.restore(g, d);
@@ -561,5 +587,26 @@ mod tests {
         assert_eq!(l.g_total, 0.0);
         assert_eq!(g_params(&tr), g0, "the generator is untouched");
         assert_ne!(d_param(&tr), d0, "the discriminator learned");
+    }
+
+    #[test]
+    fn the_unit_perceptual_term_counts_only_when_weighted() {
+        let (mut off, batch) = trainer(Stage2Config::default());
+        let mut s2 = Stage2Config::default();
+        s2.weights.unit_perceptual = 3.0;
+        let (mut on, _) = trainer(s2);
+        let a = off.step(&batch, &[10, 11], 1.0).unwrap();
+        let b = on.step(&batch, &[10, 11], 1.0).unwrap();
+        assert_eq!(a.g_unit, 0.0, "not computed at weight 0");
+        // Two composites, each a mean over five layers of a 0…2 distance.
+        assert!(b.g_unit > 0.0 && b.g_unit < 4.0, "{b:?}");
+        // Same networks, batch and seeds: every other term is the same, and the total grows
+        // by exactly the weighted term.
+        assert_eq!(
+            (a.d, a.g_adv, a.g_perceptual),
+            (b.d, b.g_adv, b.g_perceptual)
+        );
+        let want = a.g_total + 3.0 * b.g_unit;
+        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
     }
 }
