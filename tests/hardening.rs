@@ -100,7 +100,7 @@ fn nan_in_half_precision_weights_is_refused_naming_the_file() {
     let cfg = Preset::Tiny.config();
     let model = PdGan::random(&cfg, 3, &dev).unwrap();
     let dir = t.path().join("m");
-    save_model_folder_half(&dir, &cfg, &model, "test").unwrap();
+    save_model_folder_half(&dir, &cfg, &model, None, "test").unwrap();
     load_model_folder(&dir, &dev).unwrap();
     let path = dir.join("generator.f16");
     let mut bytes = std::fs::read(&path).unwrap();

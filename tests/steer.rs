@@ -499,6 +499,57 @@ fn realism_is_scored_with_a_discriminator_and_typed_absent_without_one() {
         &["--model", s(&bare), "--sort-by", "realism"],
     );
     assert_fails_with(&o, "needs a model with a discriminator");
+    // `--critic` keeps it: in full precision the copy scores exactly as the original, in half
+    // precision (`discriminator.f16`, as shipped) within rounding.
+    let critic_score = |dir: &std::path::Path| {
+        let inp = Inpainter::load(dir, &dev).expect("load");
+        assert!(inp.discriminator().is_some(), "{}", dir.display());
+        let session = inp.session(&img, &h, &opts).expect("session");
+        match realism(&session, &a.photo).expect("realism") {
+            Realism::Score { value } => value,
+            other => panic!("{other:?}"),
+        }
+    };
+    let full = t.path().join("full");
+    ok(&run(&[
+        "export",
+        "--critic",
+        "--model",
+        s(&m),
+        "--out",
+        s(&full),
+    ]));
+    let Realism::Score { value: original } = ra else {
+        unreachable!()
+    };
+    assert_eq!(critic_score(&full), original);
+    let half = t.path().join("half");
+    ok(&run(&[
+        "export",
+        "--critic",
+        "--half",
+        "--model",
+        s(&m),
+        "--out",
+        s(&half),
+    ]));
+    assert!(half.join("discriminator.f16").is_file());
+    let v = critic_score(&half);
+    assert!(
+        (v - original).abs() <= 0.02 * original.abs().max(1.0),
+        "{v} vs {original}"
+    );
+    // A folder without one is refused, naming it.
+    let o = run(&[
+        "export",
+        "--critic",
+        "--model",
+        s(&bare),
+        "--out",
+        s(&t.path().join("x")),
+    ]);
+    assert_fails_with(&o, "--critic needs a folder with a discriminator");
+    assert!(!t.path().join("x").exists());
 }
 
 #[test]

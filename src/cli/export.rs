@@ -1,5 +1,6 @@
-//! `pdpaint export`: an inference-only copy of a model folder (prior and generator, no
-//! discriminator), optionally with half-precision weights, as shipped in `models/default/`.
+//! `pdpaint export`: a copy of a model folder for inference (prior and generator, and with
+//! `--critic` the discriminator as the realism critic), optionally with half-precision
+//! weights, as shipped in `models/default/`.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,8 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 
 use pdpaint::model::weights::{
-    load_generator_like, load_model_folder, save_model_folder, save_model_folder_half,
+    has_discriminator_file, load_discriminator, load_generator_like, load_model_folder,
+    save_model_folder, save_model_folder_half,
 };
 use pdpaint::train::checkpoint::{self, EMA_FILE};
 use pdpaint::train::ema::{refresh_spectral_norm, source_note};
@@ -33,6 +35,11 @@ pub struct Args {
     /// folder of such a run.
     #[arg(long)]
     pub average: bool,
+    /// Keep the folder's discriminator as the copy's realism critic (the studio's realism
+    /// badges and sorting, `inpaint --sort-by realism`); an error when the folder has none.
+    /// Without it the copy has no critic.
+    #[arg(long)]
+    pub critic: bool,
 }
 
 /// Runs `pdpaint export`.
@@ -62,11 +69,23 @@ pub fn run(a: Args) -> Result<()> {
             state.as_ref().and_then(|s| s.ema_since),
         ));
     }
+    let critic = if a.critic {
+        if !has_discriminator_file(&model_dir) {
+            bail!(
+                "--critic needs a folder with a discriminator (discriminator.bpk or .f16), and \
+                 this one has none: {}",
+                model_dir.display()
+            );
+        }
+        Some(load_discriminator(&model_dir, &file.config, &dev)?)
+    } else {
+        None
+    };
     super::write_out_folder(&a.out, a.force, &[&model_dir], |dir| {
         if a.half {
-            save_model_folder_half(dir, &file.config, &model, &source)
+            save_model_folder_half(dir, &file.config, &model, critic.as_ref(), &source)
         } else {
-            save_model_folder(dir, &file.config, &model, None, &source)
+            save_model_folder(dir, &file.config, &model, critic.as_ref(), &source)
         }
     })?;
     let bytes: u64 = std::fs::read_dir(&a.out)?
@@ -75,12 +94,17 @@ pub fn run(a: Args) -> Result<()> {
         .map(|m| m.len())
         .sum();
     eprintln!(
-        "wrote {} ({} preset, {}², {:.1} MB{})",
+        "wrote {} ({} preset, {}², {:.1} MB{}{})",
         a.out.display(),
         file.config.preset,
         file.config.resolution(),
         bytes as f64 / 1e6,
-        if a.half { ", half precision" } else { "" }
+        if a.half { ", half precision" } else { "" },
+        if critic.is_some() {
+            ", with its realism critic"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -272,32 +272,36 @@ pub fn load_model_folder(dir: &Path, device: &Device) -> Result<(ModelFile, PdGa
     Ok((file, model))
 }
 
-/// Writes an inference-only model folder (no discriminator) with half-precision weights
-/// (`prior.f16`, `generator.f16`), atomically like [`save_model_folder`].
+/// Writes a model folder with half-precision weights (`prior.f16`, `generator.f16`, and
+/// `discriminator.f16` when `disc` is given: the realism critic, as in `models/default`),
+/// into `dir` (callers stage and rename it, see `pdpaint export`).
 pub fn save_model_folder_half(
     dir: &Path,
     cfg: &ModelConfig,
     model: &PdGan,
+    disc: Option<&Discriminator>,
     source: &str,
 ) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io("could not create folder", dir, e))?;
     crate::model::half::save(&model.prior, &dir.join("prior.f16"))?;
     crate::model::half::save(&model.generator, &dir.join("generator.f16"))?;
+    if let Some(d) = disc {
+        crate::model::half::save(d, &dir.join("discriminator.f16"))?;
+    }
     let file = ModelFile {
         format: FORMAT_TAG.into(),
         version: FORMAT_VERSION,
         config: cfg.clone(),
         source: source.into(),
-        has_discriminator: false,
+        has_discriminator: disc.is_some(),
     };
     let json = serde_json::to_string_pretty(&file).map_err(|e| Error::Config(e.to_string()))?;
     crate::fsutil::write_atomic(&dir.join("config.json"), json.as_bytes())?;
-    for stale in [
-        "prior.bpk",
-        "generator.bpk",
-        "discriminator.bpk",
-        "discriminator.f16",
-    ] {
+    let stale_disc: &[&str] = match disc {
+        Some(_) => &["discriminator.bpk"],
+        None => &["discriminator.bpk", "discriminator.f16"],
+    };
+    for stale in ["prior.bpk", "generator.bpk"].iter().chain(stale_disc) {
         let p = dir.join(stale);
         if p.exists() {
             fs::remove_file(&p).map_err(|e| Error::io("could not remove", &p, e))?;
