@@ -50,13 +50,7 @@ use crate::model::vgg::{Vgg, VggKind, VggLayer, VggWeights};
 use crate::model::{tensor_from_vec, tensor_to_vec};
 
 /// The layers of the distance, shallowest first.
-pub const LAYERS: [VggLayer; 5] = [
-    VggLayer::Relu1_2,
-    VggLayer::Relu2_2,
-    VggLayer::Relu3_3,
-    VggLayer::Relu4_3,
-    VggLayer::Relu5_3,
-];
+pub const LAYERS: [VggLayer; 5] = VggLayer::VGG16_BLOCK_ENDS;
 
 /// Added to a feature vector's norm before dividing (LPIPS' value).
 pub const EPS: f32 = 1e-10;

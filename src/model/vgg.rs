@@ -184,6 +184,16 @@ pub enum VggLayer {
 }
 
 impl VggLayer {
+    /// The last ReLU of each VGG-16 block, shallowest first (strides 1, 2, 4, 8, 16): the
+    /// layers of the evaluation's VGG distance and of stage 2's unit-normalised perceptual term.
+    pub const VGG16_BLOCK_ENDS: [VggLayer; 5] = [
+        VggLayer::Relu1_2,
+        VggLayer::Relu2_2,
+        VggLayer::Relu3_3,
+        VggLayer::Relu4_3,
+        VggLayer::Relu5_3,
+    ];
+
     /// Every layer, shallowest first.
     pub const ALL: [VggLayer; 16] = [
         VggLayer::Relu1_1,

@@ -82,7 +82,7 @@ pub struct Stage2Weights {
 }
 
 impl Stage2Weights {
-    /// The five term weights with their names (ε left out).
+    /// The six term weights with their names (ε left out).
     pub fn named(&self) -> [(&'static str, f64); 6] {
         [
             ("adversarial", self.adversarial),
@@ -193,13 +193,7 @@ pub fn perceptual(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
 
 /// The layers of [`unit_perceptual`], shallowest first: the last ReLU of each VGG-16 block,
 /// the evaluation's VGG distance's.
-pub const UNIT_LAYERS: [VggLayer; 5] = [
-    VggLayer::Relu1_2,
-    VggLayer::Relu2_2,
-    VggLayer::Relu3_3,
-    VggLayer::Relu4_3,
-    VggLayer::Relu5_3,
-];
+pub const UNIT_LAYERS: [VggLayer; 5] = VggLayer::VGG16_BLOCK_ENDS;
 
 /// Added to the squared channel norm before its square root in [`unit_perceptual`]: keeps the
 /// gradient finite where every channel is 0 (a dead ReLU position).
