@@ -598,6 +598,18 @@ fn a_resume_needs_only_the_out_folder_and_changes_only_what_is_given() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("network sizes differ"), "{err}");
+    // Restarting the moving average only means something for a resume.
+    let o = bin()
+        .env("XDG_DATA_HOME", &home)
+        .args(["train", "--backend", "cpu", "--restart-average"])
+        .arg("--out")
+        .arg(t.path().join("fresh"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(!t.path().join("fresh").exists());
 }
 
 #[test]
@@ -1178,6 +1190,45 @@ fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
         )
     );
     assert_eq!(fc(&r.out.join("model")), result);
+
+    // Resumed after step 1 with a restart asked for: the checkpoint's average is dropped and a
+    // new one starts at the resumed weights g1, so the result is ½(½ g1 + ½ g2) + ½ g3.
+    let rr = ema_cfg("rr");
+    run_until(&rr, Some((Stage::Pdgan, 1)));
+    let mut again = rr.clone();
+    again.resume = true;
+    again.restart_ema = true;
+    let events = run_until(&again, None);
+    let said = |needle: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Log(l) if l.contains(needle)))
+    };
+    assert!(said("average (since stage-2 step 0) is dropped, as asked"));
+    assert!(said(
+        "moving average (decay 0.5) starts at the weights of stage-2 step 1"
+    ));
+    let mut restarted = raw[1].clone();
+    for g in &raw[2..] {
+        for (w, x) in restarted.iter_mut().zip(g) {
+            *w = 0.5 * *w + 0.5 * x;
+        }
+    }
+    let got = fc(&rr.out.join("model"));
+    let worst = got
+        .iter()
+        .zip(&restarted)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-6, "restarted average off by {worst}");
+    assert_ne!(got, result, "the restart must change the result");
+    let last = checkpoint::latest(&rr.out).unwrap().unwrap();
+    let state = checkpoint::read_state(&last).unwrap();
+    assert_eq!(state.ema_since, Some(1));
+    assert!(
+        !state.config.restart_ema,
+        "the request is not saved with the run"
+    );
 
     // A resume without a decay drops the average and says so; the result is the raw weights.
     let mut plain = r.clone();

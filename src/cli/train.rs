@@ -156,6 +156,10 @@ pub struct Args {
     /// continues the checkpoint's average, or starts one at the resumed weights.
     #[arg(long, default_value_t = 0.0, value_name = "DECAY")]
     pub ema: f64,
+    /// With --resume: drop the checkpoint's moving average and start a new one at the resumed
+    /// weights (when the average still holds a phase of the run you want out of the result).
+    #[arg(long, requires = "resume")]
+    pub restart_average: bool,
     /// Stage 2 trains only the discriminator, against the frozen generator (from
     /// `--init-from`): gives a model without a discriminator a realism critic for ranking
     /// samples. The generator's weights do not change. Not in the authors' code.
@@ -290,6 +294,7 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     cfg.prior_from = fresh.prior_from;
     cfg.out = fresh.out;
     cfg.resume = true;
+    cfg.restart_ema = a.restart_average;
     cfg.validate()?;
     Ok((cfg, changed))
 }

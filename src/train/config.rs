@@ -194,6 +194,11 @@ pub struct TrainConfig {
     /// what the model had learned.
     #[serde(default = "one")]
     pub lr_scale: f64,
+    /// With `resume`: drop the checkpoint's moving average of the generator and start a new
+    /// one at the resumed weights (e.g. after the run has left a bad phase the average still
+    /// holds). A one-off request of this invocation, never saved with the run.
+    #[serde(skip)]
+    pub restart_ema: bool,
 }
 
 fn one() -> f64 {
@@ -243,6 +248,7 @@ impl TrainConfig {
             init_from: None,
             ema_decay: 0.0,
             lr_scale: 1.0,
+            restart_ema: false,
         }
     }
 

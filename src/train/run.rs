@@ -973,7 +973,8 @@ fn run_stage1(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
 }
 
 /// Sets up the generator's moving average for stage 2: continued from the checkpoint being
-/// resumed when it holds one, else started at the current weights (and said so).
+/// resumed when it holds one (unless `restart_ema` asks for a new one), else started at the
+/// current weights (and said so).
 fn start_ema(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<()> {
     let decay = ctx.cfg.ema_decay;
     let saved = resume.map(|d| d.join(EMA_FILE)).filter(|p| p.exists());
@@ -989,7 +990,15 @@ fn start_ema(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<()> {
         ctx.state.ema_since = None;
         return Ok(());
     }
-    match (saved, ctx.state.ema_since) {
+    if ctx.cfg.restart_ema
+        && let (Some(_), Some(since)) = (&saved, ctx.state.ema_since)
+    {
+        ctx.sink.event(Event::Log(format!(
+            "the checkpoint's moving average (since stage-2 step {since}) is dropped, as \
+             asked; a new one restarts at the resumed weights"
+        )));
+    }
+    match (saved.filter(|_| !ctx.cfg.restart_ema), ctx.state.ema_since) {
         (Some(path), Some(since)) => {
             let avg = load_generator_like(&ctx.model.generator.valid(), &path)?;
             ctx.ema = Some(GeneratorEma::resume(decay, avg)?);
