@@ -1113,22 +1113,29 @@ fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
             .all(|(_, _, p)| p.join(checkpoint::EMA_FILE).is_file())
     );
     let raw: Vec<Vec<f32>> = ck.iter().map(|(_, _, p)| fc(p)).collect();
-    let mut want = raw[0].clone();
-    for g in &raw[1..] {
-        for (w, x) in want.iter_mut().zip(g) {
-            *w = 0.5 * *w + 0.5 * x;
+    // The average of decay ½ started at `raw[from]` and fed every later checkpoint's weights.
+    let average_from = |from: usize| {
+        let mut avg = raw[from].clone();
+        for g in &raw[from + 1..] {
+            for (w, x) in avg.iter_mut().zip(g) {
+                *w = 0.5 * *w + 0.5 * x;
+            }
         }
-    }
+        avg
+    };
+    let max_abs_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    let want = average_from(0);
     let result = fc(&u.out.join("model"));
     assert_ne!(
         result, raw[3],
         "the result must be the average, not the last weights"
     );
-    let worst = result
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = max_abs_diff(&result, &want);
     assert!(worst < 1e-6, "average off by {worst}");
     let (file, _) =
         pdpaint::model::weights::load_model_folder(&u.out.join("model"), &Device::flex()).unwrap();
@@ -1208,18 +1215,8 @@ fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
     assert!(said(
         "moving average (decay 0.5) starts at the weights of stage-2 step 1"
     ));
-    let mut restarted = raw[1].clone();
-    for g in &raw[2..] {
-        for (w, x) in restarted.iter_mut().zip(g) {
-            *w = 0.5 * *w + 0.5 * x;
-        }
-    }
     let got = fc(&rr.out.join("model"));
-    let worst = got
-        .iter()
-        .zip(&restarted)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = max_abs_diff(&got, &average_from(1));
     assert!(worst < 1e-6, "restarted average off by {worst}");
     assert_ne!(got, result, "the restart must change the result");
     let last = checkpoint::latest(&rr.out).unwrap().unwrap();
