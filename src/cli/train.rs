@@ -124,7 +124,9 @@ pub struct Args {
     pub diversity_weight: f64,
     /// Features of stage 2's diversity loss: `code` = the authors' code (relu4_1 of the
     /// hole-masked samples), `paper` = the paper's (relu1_1, relu2_1, relu3_1, relu4_1 and
-    /// relu5_1, the hole applied to each feature map). See docs/training.md.
+    /// relu5_1, the hole applied to each feature map), `blurred` = the paper's on the samples
+    /// blurred by a Gaussian of σ = 2 px, so specks of a few pixels barely count. See
+    /// docs/training.md.
     #[arg(long, value_enum, default_value_t = DiversityLayers::Code)]
     pub diversity_layers: DiversityLayers,
     /// Where stage 2's prior comes from: `network` = the stage-1 network (the authors'

@@ -279,12 +279,20 @@ impl TrainConfig {
             self.stage2.weights.named(),
             crate::train::losses::Stage2Weights::default().named(),
         );
-        let layers = (self.stage2.diversity_layers == crate::train::losses::DiversityLayers::Paper)
-            .then(|| {
+        use crate::train::losses::{DIVERSITY_BLUR_SIGMA, DiversityLayers};
+        let layers = match self.stage2.diversity_layers {
+            DiversityLayers::Code => None,
+            DiversityLayers::Paper => Some(
                 "diversity on relu1_1-relu5_1 with the hole on the features (the paper; code \
                  relu4_1 of the hole-masked samples)"
-                    .to_string()
-            });
+                    .to_string(),
+            ),
+            DiversityLayers::Blurred => Some(format!(
+                "diversity on relu1_1-relu5_1 of the samples blurred by a Gaussian of σ = \
+                 {DIVERSITY_BLUR_SIGMA} px, the hole on the features (code relu4_1 of the \
+                 hole-masked samples)"
+            )),
+        };
         match (weights, layers) {
             (Some(w), Some(l)) => Some(format!("{w}, {l}")),
             (w, l) => w.or(l),
@@ -482,6 +490,14 @@ mod tests {
             c.stage2_weight_changes().is_some_and(|s| s.starts_with(
                 "perceptual 20 (code 10), diversity 0.1 (code 1), \
                                                 diversity on relu1_1-relu5_1"
+            )),
+            "{:?}",
+            c.stage2_weight_changes()
+        );
+        c.stage2.diversity_layers = crate::train::losses::DiversityLayers::Blurred;
+        assert!(
+            c.stage2_weight_changes().is_some_and(|s| s.contains(
+                "diversity on relu1_1-relu5_1 of the samples blurred by a Gaussian of σ = 2 px"
             )),
             "{:?}",
             c.stage2_weight_changes()

@@ -16,8 +16,8 @@
 use crate::model::vgg::VggLayer;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::module::{conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use serde::{Deserialize, Serialize};
 
 /// Weights of the stage-1 (prior) loss; the defaults are the authors'.
@@ -132,6 +132,13 @@ pub enum DiversityLayers {
     /// each feature map ([`diversity_paper`]). The shallow layers make colour and texture
     /// differences count, not only the deep features a few bright blobs can move.
     Paper,
+    /// The paper's layers and feature-space mask, on the two samples blurred first by a
+    /// Gaussian of σ = [`DIVERSITY_BLUR_SIGMA`] pixels ([`gaussian_blur`]). A speck of a few
+    /// pixels keeps its colour mass but loses most of its contrast (a 2×2 speck's peak falls to
+    /// about a sixth), so the deep features it used to move barely notice it, while differences
+    /// over regions (colour, layout, shading) pass unchanged: the loss pays for fills that
+    /// differ, not for specks that differ.
+    Blurred,
 }
 
 impl DiversityLayers {
@@ -139,7 +146,7 @@ impl DiversityLayers {
     pub fn layers(self) -> &'static [VggLayer] {
         match self {
             Self::Code => &[VggLayer::Relu4_1],
-            Self::Paper => &[
+            Self::Paper | Self::Blurred => &[
                 VggLayer::Relu1_1,
                 VggLayer::Relu2_1,
                 VggLayer::Relu3_1,
@@ -148,6 +155,49 @@ impl DiversityLayers {
             ],
         }
     }
+}
+
+/// σ in pixels of the blur [`DiversityLayers::Blurred`] applies before the feature network
+/// (pixels of the training crop, 128² by default).
+pub const DIVERSITY_BLUR_SIGMA: f64 = 2.0;
+
+/// The normalised 1-D Gaussian of standard deviation `sigma`, truncated at ±⌈3σ⌉.
+///
+/// # Panics
+/// If `sigma` is not finite and positive.
+pub fn gaussian_kernel(sigma: f64) -> Vec<f32> {
+    assert!(
+        sigma.is_finite() && sigma > 0.0,
+        "gaussian_kernel: sigma must be finite and positive"
+    );
+    let r = (3.0 * sigma).ceil() as i64;
+    let w: Vec<f64> = (-r..=r)
+        .map(|i| (-((i * i) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f64 = w.iter().sum();
+    w.into_iter().map(|v| (v / sum) as f32).collect()
+}
+
+/// Each channel blurred by a separable Gaussian of standard deviation `sigma` pixels (zero
+/// padding, so the output keeps the input's size; pixels within ⌈3σ⌉ of the border darken).
+/// Differentiable: a depthwise convolution along rows, then along columns.
+///
+/// # Shapes
+/// `[B, C, H, W]` → `[B, C, H, W]`.
+///
+/// # Panics
+/// If `sigma` is not finite and positive.
+pub fn gaussian_blur(x: Tensor<4>, sigma: f64) -> Tensor<4> {
+    let k = gaussian_kernel(sigma);
+    let n = k.len();
+    let r = n / 2;
+    let [_, c, _, _] = x.dims();
+    let device = x.device();
+    let taps: Vec<f32> = (0..c).flat_map(|_| k.iter().copied()).collect();
+    let rows = Tensor::<4>::from_data(TensorData::new(taps.clone(), [c, 1, n, 1]), &device);
+    let cols = Tensor::<4>::from_data(TensorData::new(taps, [c, 1, 1, n]), &device);
+    let x = conv2d(x, rows, None, ConvOptions::new([1, 1], [r, 0], [1, 1], c));
+    conv2d(x, cols, None, ConvOptions::new([1, 1], [0, r], [1, 1], c))
 }
 
 /// `mean |a − b|` over all elements.
@@ -524,6 +574,55 @@ mod tests {
         );
         let half = t4(vec![1.0, 1.0, 0.0, 0.0], [1, 1, 2, 2]);
         assert!((val(diversity_paper(&[fa], &[fb], half, 0.0)) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gaussian_blur_keeps_regions_and_flattens_specks() {
+        let k = gaussian_kernel(DIVERSITY_BLUR_SIGMA);
+        assert_eq!(k.len(), 13, "±⌈3σ⌉ taps");
+        assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(
+            k.iter().zip(k.iter().rev()).all(|(a, b)| a == b),
+            "symmetric"
+        );
+        assert!(
+            k.windows(2).take(6).all(|w| w[0] < w[1]),
+            "rises to the centre"
+        );
+        let (h, w) = (48usize, 48usize);
+        // Channel 0: a 2×2 speck; channel 1: a 24×24 region; both of value 1 on 0.
+        let mut v = vec![0.0f32; 2 * h * w];
+        for y in 0..h {
+            for x in 0..w {
+                if (23..25).contains(&y) && (23..25).contains(&x) {
+                    v[y * w + x] = 1.0;
+                }
+                if (12..36).contains(&y) && (12..36).contains(&x) {
+                    v[h * w + y * w + x] = 1.0;
+                }
+            }
+        }
+        let out = gaussian_blur(t4(v.clone(), [1, 2, h, w]), DIVERSITY_BLUR_SIGMA);
+        assert_eq!(out.dims(), [1, 2, h, w]);
+        let o = tensor_to_vec(out).unwrap();
+        let (speck, region) = o.split_at(h * w);
+        // Mass is kept (the speck is far from the border) …
+        assert!((speck.iter().sum::<f32>() - 4.0).abs() < 1e-4);
+        assert!((region.iter().sum::<f32>() - 576.0).abs() < 1e-2);
+        // … but the speck's peak falls to under a sixth, while the region's centre stays 1.
+        let peak = speck.iter().copied().fold(0.0f32, f32::max);
+        assert!(peak < 1.0 / 6.0 && peak > 0.1, "{peak}");
+        assert!((region[24 * w + 24] - 1.0).abs() < 1e-4);
+        // A constant image keeps its value away from the border (zero padding darkens the rim).
+        let flat = tensor_to_vec(gaussian_blur(t4(vec![0.5; h * w], [1, 1, h, w]), 1.0)).unwrap();
+        assert!((flat[24 * w + 24] - 0.5).abs() < 1e-6);
+        assert!(flat[0] < 0.5 * 0.6);
+    }
+
+    #[test]
+    #[should_panic(expected = "sigma must be finite and positive")]
+    fn gaussian_kernel_refuses_a_zero_sigma() {
+        let _ = gaussian_kernel(0.0);
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::model::vgg::{Vgg, VggLayer};
 use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
-    DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite, diversity, diversity_paper,
-    feature_matching, hinge_d, hinge_g, perceptual, tv, unit_perceptual,
+    DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite,
+    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_g, perceptual, tv,
+    unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -398,8 +399,16 @@ impl Stage2Trainer {
                     _ => return Err(Error::Input("feature network returned no relu4_1".into())),
                 }
             }
-            DiversityLayers::Paper => {
-                let layers = DiversityLayers::Paper.layers();
+            kind @ (DiversityLayers::Paper | DiversityLayers::Blurred) => {
+                let layers = kind.layers();
+                let (fake_a, fake_b) = if kind == DiversityLayers::Blurred {
+                    (
+                        gaussian_blur(fake_a, DIVERSITY_BLUR_SIGMA),
+                        gaussian_blur(fake_b, DIVERSITY_BLUR_SIGMA),
+                    )
+                } else {
+                    (fake_a, fake_b)
+                };
                 let fa = self.vgg.features(fake_a, layers);
                 let fb = self.vgg.features(fake_b, layers);
                 if fa.len() != layers.len() || fb.len() != layers.len() {
@@ -527,6 +536,31 @@ mod tests {
             }
         }
         assert!(hole_diff > 1.0, "{hole_diff}");
+    }
+
+    #[test]
+    fn stage2_step_with_blurred_diversity_runs() {
+        let cfg = Stage2Config {
+            diversity_layers: DiversityLayers::Blurred,
+            ..Stage2Config::default()
+        };
+        let (mut tr, batch) = trainer(cfg);
+        let l = tr.step(&batch, &[10, 11], 1.0).unwrap();
+        assert!(l.is_finite(), "{l:?}");
+        assert!(l.g_diversity > 0.0, "{l:?}");
+        // Blurring makes the two samples closer, so the inverse distance is larger than the
+        // paper's on the same weights, batch and z.
+        let (mut tp, batch) = trainer(Stage2Config {
+            diversity_layers: DiversityLayers::Paper,
+            ..Stage2Config::default()
+        });
+        let p = tp.step(&batch, &[10, 11], 1.0).unwrap();
+        assert!(
+            l.g_diversity > p.g_diversity,
+            "{} vs {}",
+            l.g_diversity,
+            p.g_diversity
+        );
     }
 
     #[test]
