@@ -1227,6 +1227,53 @@ fn generator_moving_average_is_kept_checkpointed_resumed_and_shipped() {
         "the request is not saved with the run"
     );
 
+    // The same restart, but the steps after it blow up (absurd learning rates) before a new
+    // checkpoint is written: the restore goes back to the resumed checkpoint, whose saved
+    // average is the one the restart dropped, so a new average starts at its weights instead.
+    let rn = ema_cfg("rn");
+    run_until(&rn, Some((Stage::Pdgan, 1)));
+    let mut nan = rn.clone();
+    nan.resume = true;
+    nan.restart_ema = true;
+    nan.checkpoint_every = 100;
+    nan.stage2.lr_g = 1e30;
+    nan.stage2.lr_d = 1e30;
+    nan.max_bad_steps = 1;
+    let mut events = Vec::new();
+    let err = run(
+        &nan,
+        &Device::flex(),
+        &mut |e| events.push(e),
+        &StopFlag::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("diverged"), "{err}");
+    let restored_to: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Restored { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !restored_to.is_empty() && restored_to.iter().all(|&s| s == 1),
+        "{restored_to:?}"
+    );
+    let fresh = events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Log(l) if l.contains(
+                "the restored checkpoint (stage-2 step 1) does not hold this run's moving \
+                 average (since step 1); a new average starts at its weights"
+            ))
+        })
+        .count();
+    assert_eq!(
+        fresh,
+        restored_to.len(),
+        "every restore restarts the average"
+    );
+
     // A resume without a decay drops the average and says so; the result is the raw weights.
     let mut plain = r.clone();
     plain.resume = true;

@@ -27,6 +27,7 @@ use crate::data::{Batch, Batcher, CropSampler, ImageFolder};
 use crate::error::{Error, Refusal, Result};
 use crate::imageops;
 use crate::model::discriminator::Discriminator;
+use crate::model::generator::Generator;
 use crate::model::params::ParamSource;
 use crate::model::vgg::Vgg;
 use crate::model::weights::{
@@ -1020,6 +1021,34 @@ fn start_ema(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// After a restore of the stage-2 checkpoint `dir` (at `step`, generator `restored`): the
+/// moving average goes back to the checkpoint's when that is the average this run keeps (same
+/// start step); otherwise (the checkpoint predates a `--restart-average`, or holds none) a new
+/// average starts at the restored weights, as the run's own average did.
+fn restore_ema(ctx: &mut Ctx<'_>, dir: &Path, step: u64, restored: &Generator) -> Result<()> {
+    let Some(ema) = &ctx.ema else {
+        return Ok(());
+    };
+    let decay = ema.decay();
+    let saved_since = checkpoint::read_state(dir)?.ema_since;
+    let file = dir.join(EMA_FILE);
+    if saved_since.is_some() && saved_since == ctx.state.ema_since && file.exists() {
+        let avg = load_generator_like(ema.model(), &file)?;
+        ctx.ema = Some(GeneratorEma::resume(decay, avg)?);
+        return Ok(());
+    }
+    ctx.sink.event(Event::Log(format!(
+        "the restored checkpoint (stage-2 step {step}) does not hold this run's moving average \
+         (since step {}); a new average starts at its weights",
+        ctx.state
+            .ema_since
+            .map_or_else(|| "?".to_string(), |s| s.to_string())
+    )));
+    ctx.ema = Some(GeneratorEma::start(decay, restored)?);
+    ctx.state.ema_since = Some(step);
+    Ok(())
+}
+
 /// Stage 2. Returns whether the run was stopped.
 fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
     let stage = Stage::Pdgan;
@@ -1091,12 +1120,7 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
                     let (dir, step) = restore_point(ctx, stage)?;
                     let (_, m) = load_model_folder(&dir, &ctx.ad)?;
                     let d = load_discriminator(&dir, &ctx.cfg.model, &ctx.ad)?;
-                    if let Some(ema) = &ctx.ema
-                        && dir.join(EMA_FILE).exists()
-                    {
-                        let avg = load_generator_like(ema.model(), &dir.join(EMA_FILE))?;
-                        ctx.ema = Some(GeneratorEma::resume(ema.decay(), avg)?);
-                    }
+                    restore_ema(ctx, &dir, step, &m.generator)?;
                     trainer.restore_all(
                         m.generator,
                         d,
