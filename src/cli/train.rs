@@ -141,6 +141,12 @@ pub struct Args {
     /// Weight of stage 2's perceptual (reconstruction) loss (the authors' code: 10).
     #[arg(long, default_value_t = 10.0)]
     pub perceptual_weight: f64,
+    /// Weight of stage 2's total-variation loss on the composite's hole and its rim (the
+    /// authors' code: 0.1): it charges every step between neighbouring pixels, so a higher
+    /// weight makes specks and grid patterns of a pixel or two cost more. See
+    /// docs/training.md.
+    #[arg(long, default_value_t = 0.1)]
+    pub tv_weight: f64,
     /// Weight of stage 2's unit-normalised perceptual loss on the composites (not in the
     /// authors' code; 0 = off): relu1_2…relu5_3 of the ImageNet VGG, each position's features
     /// divided by their norm, so the deep layers count as much as the shallow ones. See
@@ -277,6 +283,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["perceptual_weight"], &mut |c| {
         c.stage2.weights.perceptual = fresh.stage2.weights.perceptual;
     });
+    take(&["tv_weight"], &mut |c| {
+        c.stage2.weights.tv = fresh.stage2.weights.tv;
+    });
     take(&["unit_perceptual_weight"], &mut |c| {
         c.stage2.weights.unit_perceptual = fresh.stage2.weights.unit_perceptual;
     });
@@ -353,6 +362,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.init_from = a.init_from.clone();
     cfg.stage2.weights.diversity = a.diversity_weight;
     cfg.stage2.weights.perceptual = a.perceptual_weight;
+    cfg.stage2.weights.tv = a.tv_weight;
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.diversity_layers = a.diversity_layers;
     match (a.prior_source, &a.init_from) {
@@ -529,4 +539,44 @@ pub fn run(a: Args) -> Result<()> {
         None => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args as _, FromArgMatches};
+
+    /// `pdpaint train ARGV…` parsed as main.rs does it, with the given ids recorded.
+    fn parse(argv: &[&str]) -> Args {
+        let cmd = Args::augment_args(clap::Command::new("train").no_binary_name(true));
+        let m = cmd.try_get_matches_from(argv).expect("arguments parse");
+        let mut a = Args::from_arg_matches(&m).expect("arguments");
+        a.given = given_ids(&m);
+        a
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_tv_weight_and_keeps_the_saved_one_otherwise() {
+        let fresh = parse(&["--data", "photos", "--out", "run"]);
+        let mut saved = fresh_config(&fresh, None).expect("fresh config");
+        assert_eq!(
+            saved.stage2.weights.tv, 0.1,
+            "the authors' weight by default"
+        );
+        saved.stage2.weights.tv = 0.3;
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert_eq!(kept.stage2.weights.tv, 0.3);
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--tv-weight", "1"]),
+            saved,
+        )
+        .expect("resume");
+        assert_eq!(cfg.stage2.weights.tv, 1.0);
+        assert_eq!(changed, vec!["tv-weight".to_string()]);
+        let bad = parse(&["--data", "photos", "--out", "run", "--tv-weight=-1"]);
+        let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
+        assert!(e.contains("TV loss weight"), "{e}");
+    }
 }

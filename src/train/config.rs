@@ -512,6 +512,16 @@ mod tests {
             assert!(e.contains("diversity loss weight"), "{e}");
         }
         c.stage2.weights.diversity = 1.0;
+        c.stage2.weights.perceptual = 10.0;
+        c.stage2.weights.tv = 0.5;
+        assert_eq!(
+            c.stage2_weight_changes().as_deref(),
+            Some("TV 0.5 (code 0.1)")
+        );
+        c.stage2.weights.tv = -1.0;
+        let e = c.validate().expect_err("refused").to_string();
+        assert!(e.contains("stage-2 TV loss weight"), "{e}");
+        c.stage2.weights.tv = 0.1;
         assert_eq!(c.stage1_weight_changes(), None);
         c.stage1.weights.style = 12.0;
         assert_eq!(
