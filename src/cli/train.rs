@@ -153,6 +153,12 @@ pub struct Args {
     /// docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub unit_perceptual_weight: f64,
+    /// Weight of stage 2's low-pass L1 on the composites (not in the authors' code; 0 = off):
+    /// the mean colour of every 4×4-pixel block against the truth's, so blotches of a few
+    /// pixels and more cost in full while finer texture stays free to vary between samples.
+    /// See docs/training.md.
+    #[arg(long, default_value_t = 0.0)]
+    pub lowpass_weight: f64,
     /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
     /// model (`--init-from`) use a smaller one, e.g. 0.1: restarted Adam moves every weight by
     /// about the learning rate per step, which at the from-scratch rate undoes the model.
@@ -289,6 +295,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["unit_perceptual_weight"], &mut |c| {
         c.stage2.weights.unit_perceptual = fresh.stage2.weights.unit_perceptual;
     });
+    take(&["lowpass_weight"], &mut |c| {
+        c.stage2.weights.lowpass = fresh.stage2.weights.lowpass;
+    });
     take(&["style_weight"], &mut |c| {
         c.stage1.weights.style = fresh.stage1.weights.style;
     });
@@ -364,6 +373,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.perceptual = a.perceptual_weight;
     cfg.stage2.weights.tv = a.tv_weight;
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
+    cfg.stage2.weights.lowpass = a.lowpass_weight;
     cfg.stage2.diversity_layers = a.diversity_layers;
     match (a.prior_source, &a.init_from) {
         (Some(source), _) => cfg.model.prior_source = source,
@@ -578,5 +588,27 @@ mod tests {
         let bad = parse(&["--data", "photos", "--out", "run", "--tv-weight=-1"]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
         assert!(e.contains("TV loss weight"), "{e}");
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_lowpass_weight_and_keeps_the_saved_one_otherwise() {
+        let fresh = parse(&["--data", "photos", "--out", "run"]);
+        let mut saved = fresh_config(&fresh, None).expect("fresh config");
+        assert_eq!(saved.stage2.weights.lowpass, 0.0, "off by default");
+        saved.stage2.weights.lowpass = 4.0;
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert_eq!(kept.stage2.weights.lowpass, 4.0);
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--lowpass-weight", "10"]),
+            saved,
+        )
+        .expect("resume");
+        assert_eq!(cfg.stage2.weights.lowpass, 10.0);
+        assert_eq!(changed, vec!["lowpass-weight".to_string()]);
+        let bad = parse(&["--data", "photos", "--out", "run", "--lowpass-weight=-1"]);
+        let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
+        assert!(e.contains("low-pass loss weight"), "{e}");
     }
 }

@@ -77,6 +77,7 @@ impl Stage2Losses {
             ("tv", self.g_tv),
             ("diversity", self.g_diversity),
             ("unit", self.g_unit),
+            ("lowpass", self.g_lowpass),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), *v))

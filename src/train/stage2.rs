@@ -24,8 +24,8 @@ use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite,
-    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_g, perceptual, tv,
-    unit_perceptual,
+    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_g, lowpass_l1,
+    perceptual, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -94,6 +94,10 @@ pub struct Stage2Losses {
     /// and then not computed).
     #[serde(default)]
     pub g_unit: f32,
+    /// Low-pass L1 of the composites against the truth (unweighted; 0 when its weight is 0,
+    /// and then not computed).
+    #[serde(default)]
+    pub g_lowpass: f32,
 }
 
 impl Stage2Losses {
@@ -108,6 +112,7 @@ impl Stage2Losses {
             self.g_tv,
             self.g_diversity,
             self.g_unit,
+            self.g_lowpass,
         ]
         .iter()
         .all(|v| v.is_finite())
@@ -351,6 +356,7 @@ impl Stage2Trainer {
                 g_tv: 0.0,
                 g_diversity: 0.0,
                 g_unit: 0.0,
+                g_lowpass: 0.0,
             });
         }
 
@@ -387,7 +393,7 @@ impl Stage2Trainer {
             (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
             _ => return Err(Error::Input("no fake samples".into())),
         };
-        let comps = (w.unit_perceptual > 0.0)
+        let comps = (w.unit_perceptual > 0.0 || w.lowpass > 0.0)
             .then(|| [&fake_a, &fake_b].map(|f| composite(f.clone(), gt.clone(), hole.clone())));
         let div = match self.cfg.diversity_layers {
             DiversityLayers::Code => {
@@ -424,20 +430,31 @@ impl Stage2Trainer {
             + perc.clone() * w.perceptual
             + tvs.clone() * w.tv
             + div.clone() * w.diversity;
-        // The unit-normalised term on what the user sees (the composites), only when weighted.
-        let (total, unit) = if let Some(comps) = comps {
-            let f_gt: Vec<Tensor<4>> = self
-                .vgg_plain
-                .features(plain(gt.clone()), &UNIT_LAYERS)
-                .into_iter()
-                .map(|t| lifted(t, ad))
-                .collect();
-            let [a, b] = comps.map(|c| unit_perceptual(&self.vgg.features(c, &UNIT_LAYERS), &f_gt));
-            let unit = a + b;
-            (total + unit.clone() * w.unit_perceptual, Some(unit))
-        } else {
-            (total, None)
-        };
+        // The unit-normalised and low-pass terms on what the user sees (the composites), each
+        // only when weighted.
+        let (mut total, mut unit, mut lowpass) = (total, None, None);
+        if let Some(comps) = comps {
+            if w.unit_perceptual > 0.0 {
+                let f_gt: Vec<Tensor<4>> = self
+                    .vgg_plain
+                    .features(plain(gt.clone()), &UNIT_LAYERS)
+                    .into_iter()
+                    .map(|t| lifted(t, ad))
+                    .collect();
+                let [a, b] = comps
+                    .clone()
+                    .map(|c| unit_perceptual(&self.vgg.features(c, &UNIT_LAYERS), &f_gt));
+                let u = a + b;
+                total = total + u.clone() * w.unit_perceptual;
+                unit = Some(u);
+            }
+            if w.lowpass > 0.0 {
+                let [a, b] = comps.map(|c| lowpass_l1(c, gt.clone()));
+                let l = a + b;
+                total = total + l.clone() * w.lowpass;
+                lowpass = Some(l);
+            }
+        }
         let losses = Stage2Losses {
             d: d_val,
             g_total: crate::train::scalar(total.clone())?,
@@ -448,6 +465,10 @@ impl Stage2Trainer {
             g_diversity: crate::train::scalar(div)?,
             g_unit: match unit {
                 Some(u) => crate::train::scalar(u)?,
+                None => 0.0,
+            },
+            g_lowpass: match lowpass {
+                Some(l) => crate::train::scalar(l)?,
                 None => 0.0,
             },
         };
@@ -641,6 +662,26 @@ mod tests {
             (b.d, b.g_adv, b.g_perceptual)
         );
         let want = a.g_total + 3.0 * b.g_unit;
+        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn the_lowpass_term_counts_only_when_weighted() {
+        let (mut off, batch) = trainer(Stage2Config::default());
+        let mut s2 = Stage2Config::default();
+        s2.weights.lowpass = 5.0;
+        let (mut on, _) = trainer(s2);
+        let a = off.step(&batch, &[10, 11], 1.0).unwrap();
+        let b = on.step(&batch, &[10, 11], 1.0).unwrap();
+        assert_eq!(a.g_lowpass, 0.0, "not computed at weight 0");
+        assert_eq!(b.g_unit, 0.0, "the unit term stays off");
+        // Two composites of [-1, 1] images: each block mean differs by at most 2.
+        assert!(b.g_lowpass > 0.0 && b.g_lowpass < 4.0, "{b:?}");
+        assert_eq!(
+            (a.d, a.g_adv, a.g_perceptual),
+            (b.d, b.g_adv, b.g_perceptual)
+        );
+        let want = a.g_total + 5.0 * b.g_lowpass;
         assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
     }
 }
