@@ -153,6 +153,10 @@ pub struct Args {
     /// docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub unit_perceptual_weight: f64,
+    /// Weight of stage 2's hinge adversarial loss for the generator (the authors' code: 1;
+    /// feature matching keeps its own weight). See docs/training.md.
+    #[arg(long, default_value_t = 1.0)]
+    pub adversarial_weight: f64,
     /// Weight of stage 2's low-pass L1 on the composites (not in the authors' code; 0 = off):
     /// the mean colour of every 4×4-pixel block against the truth's, so blotches of a few
     /// pixels and more cost in full while finer texture stays free to vary between samples.
@@ -295,6 +299,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["unit_perceptual_weight"], &mut |c| {
         c.stage2.weights.unit_perceptual = fresh.stage2.weights.unit_perceptual;
     });
+    take(&["adversarial_weight"], &mut |c| {
+        c.stage2.weights.adversarial = fresh.stage2.weights.adversarial;
+    });
     take(&["lowpass_weight"], &mut |c| {
         c.stage2.weights.lowpass = fresh.stage2.weights.lowpass;
     });
@@ -374,6 +381,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.tv = a.tv_weight;
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.weights.lowpass = a.lowpass_weight;
+    cfg.stage2.weights.adversarial = a.adversarial_weight;
     cfg.stage2.diversity_layers = a.diversity_layers;
     match (a.prior_source, &a.init_from) {
         (Some(source), _) => cfg.model.prior_source = source,
@@ -591,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn a_resume_takes_a_given_lowpass_weight_and_keeps_the_saved_one_otherwise() {
+    fn a_resume_takes_given_lowpass_and_adversarial_weights_and_keeps_the_saved_ones_otherwise() {
         let fresh = parse(&["--data", "photos", "--out", "run"]);
         let mut saved = fresh_config(&fresh, None).expect("fresh config");
         assert_eq!(saved.stage2.weights.lowpass, 0.0, "off by default");
@@ -607,6 +615,17 @@ mod tests {
         .expect("resume");
         assert_eq!(cfg.stage2.weights.lowpass, 10.0);
         assert_eq!(changed, vec!["lowpass-weight".to_string()]);
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--adversarial-weight", "5"]),
+            kept,
+        )
+        .expect("resume");
+        assert_eq!(cfg.stage2.weights.adversarial, 5.0);
+        assert_eq!(
+            cfg.stage2.weights.lowpass, 4.0,
+            "the saved low-pass weight is kept"
+        );
+        assert_eq!(changed, vec!["adversarial-weight".to_string()]);
         let bad = parse(&["--data", "photos", "--out", "run", "--lowpass-weight=-1"]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
         assert!(e.contains("low-pass loss weight"), "{e}");
