@@ -157,6 +157,12 @@ pub struct Args {
     /// feature matching keeps its own weight). See docs/training.md.
     #[arg(long, default_value_t = 1.0)]
     pub adversarial_weight: f64,
+    /// Score stage 2's critic only where the fill is: the hinge losses weight each prediction
+    /// cell by its share of the hole, so the photo around it (the same in real and fake, which
+    /// no critic can tell apart) does not dilute them. Not in the authors' code. See
+    /// docs/training.md.
+    #[arg(long)]
+    pub critic_hole: bool,
     /// Weight of stage 2's low-pass L1 on the composites (not in the authors' code; 0 = off):
     /// the mean colour of every 4×4-pixel block against the truth's, so blotches of a few
     /// pixels and more cost in full while finer texture stays free to vary between samples.
@@ -302,6 +308,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["adversarial_weight"], &mut |c| {
         c.stage2.weights.adversarial = fresh.stage2.weights.adversarial;
     });
+    take(&["critic_hole"], &mut |c| {
+        c.stage2.critic_hole = fresh.stage2.critic_hole;
+    });
     take(&["lowpass_weight"], &mut |c| {
         c.stage2.weights.lowpass = fresh.stage2.weights.lowpass;
     });
@@ -382,6 +391,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.weights.lowpass = a.lowpass_weight;
     cfg.stage2.weights.adversarial = a.adversarial_weight;
+    cfg.stage2.critic_hole = a.critic_hole;
     cfg.stage2.diversity_layers = a.diversity_layers;
     match (a.prior_source, &a.init_from) {
         (Some(source), _) => cfg.model.prior_source = source,

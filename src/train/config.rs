@@ -293,10 +293,12 @@ impl TrainConfig {
                  hole-masked samples)"
             )),
         };
-        match (weights, layers) {
-            (Some(w), Some(l)) => Some(format!("{w}, {l}")),
-            (w, l) => w.or(l),
-        }
+        let critic = self
+            .stage2
+            .critic_hole
+            .then(|| "the critic scored on the hole's cells only (code: every cell)".to_string());
+        let parts: Vec<String> = [weights, layers, critic].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 
     /// The stage-1 loss weights that differ from the authors' code, e.g.
@@ -522,6 +524,15 @@ mod tests {
         let e = c.validate().expect_err("refused").to_string();
         assert!(e.contains("stage-2 TV loss weight"), "{e}");
         c.stage2.weights.tv = 0.1;
+        c.stage2.critic_hole = true;
+        assert!(
+            c.stage2_weight_changes()
+                .is_some_and(|s| s
+                    .ends_with("the critic scored on the hole's cells only (code: every cell)")),
+            "{:?}",
+            c.stage2_weight_changes()
+        );
+        c.stage2.critic_hole = false;
         assert_eq!(c.stage1_weight_changes(), None);
         c.stage1.weights.style = 12.0;
         assert_eq!(

@@ -16,7 +16,7 @@
 use crate::model::vgg::VggLayer;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use serde::{Deserialize, Serialize};
 
@@ -372,6 +372,58 @@ pub fn hinge_d(fake: &[Tensor<4>], real: &[Tensor<4>]) -> Tensor<1> {
     (f + r) / s
 }
 
+/// The share of each prediction cell that lies in the hole: `hole` (`[B, 1, H, W]`, 1 = hole)
+/// averaged over the cells of every prediction map (`[B, 1, h_s, w_s]`), one weight map per map.
+/// The weights of [`hinge_d_hole`] and [`hinge_g_hole`].
+pub fn hole_weights(hole: &Tensor<4>, preds: &[Tensor<4>]) -> Vec<Tensor<4>> {
+    preds
+        .iter()
+        .map(|p| {
+            let [_, _, h, w] = p.dims();
+            adaptive_avg_pool2d(hole.clone(), [h, w])
+        })
+        .collect()
+}
+
+/// `Σ x·w / Σ w` (0 when the weights sum to 0).
+fn weighted_mean(x: Tensor<4>, w: &Tensor<4>) -> Tensor<1> {
+    let num = (x * w.clone()).sum();
+    let den = w.clone().sum();
+    num / den.clamp_min(1e-12)
+}
+
+/// [`hinge_d`] with every prediction cell weighted by its share of the hole
+/// ([`hole_weights`]): the critic is scored only where the fill is, so the cells outside the
+/// hole (the same photo in the real and the fake input, which no critic can tell apart) do not
+/// dilute its loss. Not in the authors' code. With weights of 1 everywhere it equals
+/// [`hinge_d`].
+pub fn hinge_d_hole(fake: &[Tensor<4>], real: &[Tensor<4>], weights: &[Tensor<4>]) -> Tensor<1> {
+    let s = fake.len().max(1) as f64;
+    let f = sum_terms(
+        fake.iter()
+            .zip(weights)
+            .map(|(p, w)| weighted_mean(relu(p.clone() + 1.0), w)),
+    );
+    let r = sum_terms(
+        real.iter()
+            .zip(weights)
+            .map(|(p, w)| weighted_mean(relu(p.clone().neg() + 1.0), w)),
+    );
+    (f + r) / s
+}
+
+/// [`hinge_g`] with the cells weighted as in [`hinge_d_hole`].
+pub fn hinge_g_hole(fake: &[Tensor<4>], weights: &[Tensor<4>]) -> Tensor<1> {
+    let s = fake.len().max(1) as f64;
+    sum_terms(
+        fake.iter()
+            .zip(weights)
+            .map(|(p, w)| weighted_mean(p.clone(), w)),
+    )
+    .neg()
+        / s
+}
+
 /// Hinge loss of the generator for one fake batch: `−(1/S)·Σ_s mean(D_s(fake))`.
 pub fn hinge_g(fake: &[Tensor<4>]) -> Tensor<1> {
     let s = fake.len().max(1) as f64;
@@ -599,6 +651,59 @@ mod tests {
         );
         let half = t4(vec![1.0, 1.0, 0.0, 0.0], [1, 1, 2, 2]);
         assert!((val(diversity_paper(&[fa], &[fb], half, 0.0)) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_hole_critic_scores_only_the_hole_cells() {
+        // One scale, 2×2 prediction cells; the hole covers the left column of a 4×4 image.
+        let hole = t4(
+            (0..16).map(|i| if i % 4 < 2 { 1.0 } else { 0.0 }).collect(),
+            [1, 1, 4, 4],
+        );
+        let fake = t4(vec![-1.0, 3.0, -1.0, 3.0], [1, 1, 2, 2]);
+        let real = t4(vec![1.0, -3.0, 1.0, -3.0], [1, 1, 2, 2]);
+        let w = hole_weights(&hole, std::slice::from_ref(&fake));
+        assert_eq!(
+            tensor_to_vec(w[0].clone()).unwrap(),
+            vec![1.0, 0.0, 1.0, 0.0]
+        );
+        // In the hole cells the critic is right by the margin: no loss, whatever it says
+        // outside (where the plain hinge charges it 4 + 4 on half the cells).
+        assert!(
+            val(hinge_d_hole(
+                std::slice::from_ref(&fake),
+                std::slice::from_ref(&real),
+                &w
+            ))
+            .abs()
+                < 1e-6
+        );
+        assert!(
+            (val(hinge_d(
+                std::slice::from_ref(&fake),
+                std::slice::from_ref(&real)
+            )) - 4.0)
+                .abs()
+                < 1e-5
+        );
+        assert!((val(hinge_g_hole(std::slice::from_ref(&fake), &w)) - 1.0).abs() < 1e-6);
+        // Weights of 1 everywhere: the plain losses.
+        let ones = vec![t4(vec![1.0; 4], [1, 1, 2, 2])];
+        let d = val(hinge_d(
+            std::slice::from_ref(&fake),
+            std::slice::from_ref(&real),
+        ));
+        assert!(
+            (val(hinge_d_hole(
+                std::slice::from_ref(&fake),
+                std::slice::from_ref(&real),
+                &ones
+            )) - d)
+                .abs()
+                < 1e-6
+        );
+        let g = val(hinge_g(std::slice::from_ref(&fake)));
+        assert!((val(hinge_g_hole(std::slice::from_ref(&fake), &ones)) - g).abs() < 1e-6);
     }
 
     #[test]

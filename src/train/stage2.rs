@@ -24,8 +24,8 @@ use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite,
-    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_g, lowpass_l1,
-    perceptual, tv, unit_perceptual,
+    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_d_hole, hinge_g,
+    hinge_g_hole, hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -55,6 +55,12 @@ pub struct Stage2Config {
     /// paper's (relu1_1 … relu5_1).
     #[serde(default)]
     pub diversity_layers: DiversityLayers,
+    /// Score the critic only where the fill is: its hinge losses (the discriminator's and the
+    /// generator's) weight each prediction cell by its share of the hole
+    /// ([`crate::train::losses::hinge_d_hole`]). Not in the authors' code; feature matching is
+    /// unchanged.
+    #[serde(default)]
+    pub critic_hole: bool,
 }
 
 impl Default for Stage2Config {
@@ -69,6 +75,7 @@ impl Default for Stage2Config {
             tv_rows: TvRows::Fixed,
             critic_only: false,
             diversity_layers: DiversityLayers::Code,
+            critic_hole: false,
         }
     }
 }
@@ -330,7 +337,12 @@ impl Stage2Trainer {
         let mut loss_d = None;
         for f in [&fake_a, &fake_b] {
             let fo = d.forward(d_in(f.clone().detach()));
-            let l = hinge_d(&preds(&fo), &preds(&real_out));
+            let (pf, pr) = (preds(&fo), preds(&real_out));
+            let l = if self.cfg.critic_hole {
+                hinge_d_hole(&pf, &pr, &hole_weights(&hole, &pf))
+            } else {
+                hinge_d(&pf, &pr)
+            };
             loss_d = Some(match loss_d {
                 Some(acc) => acc + l,
                 None => l,
@@ -379,7 +391,12 @@ impl Stage2Trainer {
         let mut tvs = Vec::new();
         for f in [&fake_a, &fake_b] {
             let fo = d.forward(d_in(f.clone()));
-            adv.push(hinge_g(&preds(&fo)));
+            let pf = preds(&fo);
+            adv.push(if self.cfg.critic_hole {
+                hinge_g_hole(&pf, &hole_weights(&hole, &pf))
+            } else {
+                hinge_g(&pf)
+            });
             feat.push(feature_matching(&fo, &real_out, w.feature_matching));
             perc.push(perceptual(&self.vgg.features(f.clone(), &PERC), &f_gt));
             tvs.push(tv(
