@@ -4,11 +4,10 @@
     scripts/mix_models.py A B ALPHA OUT
 
 Writes OUT/{prior,generator,discriminator}.f16 = (1 - ALPHA) * A + ALPHA * B, parameter by
-parameter, and A's config.json with its `source`
-naming the mix. Meant for two fine-tunes of one parent model (e.g. two
-forks of a training run, exported with `pdpaint export --half`): their weights lie close
-together, and a point between them can measure better than either (docs/evaluation.md, "A mix
-of two fine-tunes"). Mixing unrelated models gives nonsense.
+parameter, and A's config.json with its `source` naming the mix. Meant for two fine-tunes of
+one parent model (e.g. two forks of a training run, exported with `pdpaint export --half`):
+their weights lie close together, and a point between them can measure better than either
+(docs/evaluation.md, "A mix of two fine-tunes"). Mixing unrelated models gives nonsense.
 
 Both folders must hold the same files with the same tensors (names and shapes, in the same
 order); anything else is refused. The arithmetic is in double precision and rounded once to

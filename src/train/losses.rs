@@ -366,15 +366,12 @@ pub fn tv(img: Tensor<4>, hole: Tensor<4>, rows: TvRows) -> Tensor<1> {
 /// # Shapes
 /// One prediction map per scale, `[B, 1, h_s, w_s]` → `[1]`.
 pub fn hinge_d(fake: &[Tensor<4>], real: &[Tensor<4>]) -> Tensor<1> {
-    let s = fake.len().max(1) as f64;
-    let f = sum_terms(fake.iter().map(|p| relu(p.clone() + 1.0).mean()));
-    let r = sum_terms(real.iter().map(|p| relu(p.clone().neg() + 1.0).mean()));
-    (f + r) / s
+    hinge_d_cells(fake, real, None)
 }
 
 /// The share of each prediction cell that lies in the hole: `hole` (`[B, 1, H, W]`, 1 = hole)
 /// averaged over the cells of every prediction map (`[B, 1, h_s, w_s]`), one weight map per map.
-/// The weights of [`hinge_d_hole`] and [`hinge_g_hole`].
+/// The weights of [`hinge_d_cells`] and [`hinge_g_cells`] for `--critic-hole`.
 pub fn hole_weights(hole: &Tensor<4>, preds: &[Tensor<4>]) -> Vec<Tensor<4>> {
     preds
         .iter()
@@ -385,40 +382,48 @@ pub fn hole_weights(hole: &Tensor<4>, preds: &[Tensor<4>]) -> Vec<Tensor<4>> {
         .collect()
 }
 
-/// `Σ x·w / Σ w` (0 when the weights sum to 0).
-fn weighted_mean(x: Tensor<4>, w: &Tensor<4>) -> Tensor<1> {
-    let num = (x * w.clone()).sum();
-    let den = w.clone().sum();
-    num / den.clamp_min(1e-12)
+/// The mean of `x` over its cells, each weighted by `w` when given (`Σ x·w / Σ w`, 0 when
+/// the weights sum to 0).
+fn cell_mean(x: Tensor<4>, w: Option<&Tensor<4>>) -> Tensor<1> {
+    match w {
+        None => x.mean(),
+        Some(w) => (x * w.clone()).sum() / w.clone().sum().clamp_min(1e-12),
+    }
 }
 
-/// [`hinge_d`] with every prediction cell weighted by its share of the hole
-/// ([`hole_weights`]): the critic is scored only where the fill is, so the cells outside the
-/// hole (the same photo in the real and the fake input, which no critic can tell apart) do not
-/// dilute its loss. Not in the authors' code. With weights of 1 everywhere it equals
-/// [`hinge_d`].
-pub fn hinge_d_hole(fake: &[Tensor<4>], real: &[Tensor<4>], weights: &[Tensor<4>]) -> Tensor<1> {
+/// [`hinge_d`] with every prediction cell weighted by `weights` (one map per scale) when
+/// given, else the plain mean. With [`hole_weights`] the critic is scored only where the fill
+/// is, so the cells outside the hole (the same photo in the real and the fake input, which no
+/// critic can tell apart) do not dilute its loss; not in the authors' code. With weights of 1
+/// everywhere it equals [`hinge_d`].
+pub fn hinge_d_cells(
+    fake: &[Tensor<4>],
+    real: &[Tensor<4>],
+    weights: Option<&[Tensor<4>]>,
+) -> Tensor<1> {
     let s = fake.len().max(1) as f64;
+    let w = |i: usize| weights.and_then(|w| w.get(i));
     let f = sum_terms(
         fake.iter()
-            .zip(weights)
-            .map(|(p, w)| weighted_mean(relu(p.clone() + 1.0), w)),
+            .enumerate()
+            .map(|(i, p)| cell_mean(relu(p.clone() + 1.0), w(i))),
     );
     let r = sum_terms(
         real.iter()
-            .zip(weights)
-            .map(|(p, w)| weighted_mean(relu(p.clone().neg() + 1.0), w)),
+            .enumerate()
+            .map(|(i, p)| cell_mean(relu(p.clone().neg() + 1.0), w(i))),
     );
     (f + r) / s
 }
 
-/// [`hinge_g`] with the cells weighted as in [`hinge_d_hole`].
-pub fn hinge_g_hole(fake: &[Tensor<4>], weights: &[Tensor<4>]) -> Tensor<1> {
+/// [`hinge_g`] with the cells weighted as in [`hinge_d_cells`].
+pub fn hinge_g_cells(fake: &[Tensor<4>], weights: Option<&[Tensor<4>]>) -> Tensor<1> {
     let s = fake.len().max(1) as f64;
+    let w = |i: usize| weights.and_then(|w| w.get(i));
     sum_terms(
         fake.iter()
-            .zip(weights)
-            .map(|(p, w)| weighted_mean(p.clone(), w)),
+            .enumerate()
+            .map(|(i, p)| cell_mean(p.clone(), w(i))),
     )
     .neg()
         / s
@@ -426,8 +431,7 @@ pub fn hinge_g_hole(fake: &[Tensor<4>], weights: &[Tensor<4>]) -> Tensor<1> {
 
 /// Hinge loss of the generator for one fake batch: `−(1/S)·Σ_s mean(D_s(fake))`.
 pub fn hinge_g(fake: &[Tensor<4>]) -> Tensor<1> {
-    let s = fake.len().max(1) as f64;
-    sum_terms(fake.iter().map(|p| p.clone().mean())).neg() / s
+    hinge_g_cells(fake, None)
 }
 
 /// Feature matching for one fake batch:
@@ -670,10 +674,10 @@ mod tests {
         // In the hole cells the critic is right by the margin: no loss, whatever it says
         // outside (where the plain hinge charges it 4 + 4 on half the cells).
         assert!(
-            val(hinge_d_hole(
+            val(hinge_d_cells(
                 std::slice::from_ref(&fake),
                 std::slice::from_ref(&real),
-                &w
+                Some(&w)
             ))
             .abs()
                 < 1e-6
@@ -686,7 +690,7 @@ mod tests {
                 .abs()
                 < 1e-5
         );
-        assert!((val(hinge_g_hole(std::slice::from_ref(&fake), &w)) - 1.0).abs() < 1e-6);
+        assert!((val(hinge_g_cells(std::slice::from_ref(&fake), Some(&w))) - 1.0).abs() < 1e-6);
         // Weights of 1 everywhere: the plain losses.
         let ones = vec![t4(vec![1.0; 4], [1, 1, 2, 2])];
         let d = val(hinge_d(
@@ -694,16 +698,16 @@ mod tests {
             std::slice::from_ref(&real),
         ));
         assert!(
-            (val(hinge_d_hole(
+            (val(hinge_d_cells(
                 std::slice::from_ref(&fake),
                 std::slice::from_ref(&real),
-                &ones
+                Some(&ones)
             )) - d)
                 .abs()
                 < 1e-6
         );
         let g = val(hinge_g(std::slice::from_ref(&fake)));
-        assert!((val(hinge_g_hole(std::slice::from_ref(&fake), &ones)) - g).abs() < 1e-6);
+        assert!((val(hinge_g_cells(std::slice::from_ref(&fake), Some(&ones))) - g).abs() < 1e-6);
     }
 
     #[test]

@@ -24,8 +24,8 @@ use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite,
-    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d, hinge_d_hole, hinge_g,
-    hinge_g_hole, hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
+    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d_cells, hinge_g_cells,
+    hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -57,7 +57,7 @@ pub struct Stage2Config {
     pub diversity_layers: DiversityLayers,
     /// Score the critic only where the fill is: its hinge losses (the discriminator's and the
     /// generator's) weight each prediction cell by its share of the hole
-    /// ([`crate::train::losses::hinge_d_hole`]). Not in the authors' code; feature matching is
+    /// ([`crate::train::losses::hinge_d_cells`] with [`crate::train::losses::hole_weights`]). Not in the authors' code; feature matching is
     /// unchanged.
     #[serde(default)]
     pub critic_hole: bool,
@@ -334,15 +334,16 @@ impl Stage2Trainer {
 
         // Discriminator step.
         let real_out = d.forward(d_in(gt.clone()));
+        // With --critic-hole, each prediction cell's share of the hole (the same maps for
+        // every critic call of the step: the shapes depend only on the input size).
+        let cells = self
+            .cfg
+            .critic_hole
+            .then(|| hole_weights(&hole, &preds(&real_out)));
         let mut loss_d = None;
         for f in [&fake_a, &fake_b] {
             let fo = d.forward(d_in(f.clone().detach()));
-            let (pf, pr) = (preds(&fo), preds(&real_out));
-            let l = if self.cfg.critic_hole {
-                hinge_d_hole(&pf, &pr, &hole_weights(&hole, &pf))
-            } else {
-                hinge_d(&pf, &pr)
-            };
+            let l = hinge_d_cells(&preds(&fo), &preds(&real_out), cells.as_deref());
             loss_d = Some(match loss_d {
                 Some(acc) => acc + l,
                 None => l,
@@ -391,12 +392,7 @@ impl Stage2Trainer {
         let mut tvs = Vec::new();
         for f in [&fake_a, &fake_b] {
             let fo = d.forward(d_in(f.clone()));
-            let pf = preds(&fo);
-            adv.push(if self.cfg.critic_hole {
-                hinge_g_hole(&pf, &hole_weights(&hole, &pf))
-            } else {
-                hinge_g(&pf)
-            });
+            adv.push(hinge_g_cells(&preds(&fo), cells.as_deref()));
             feat.push(feature_matching(&fo, &real_out, w.feature_matching));
             perc.push(perceptual(&self.vgg.features(f.clone(), &PERC), &f_gt));
             tvs.push(tv(
@@ -661,14 +657,21 @@ mod tests {
         assert_ne!(d_param(&tr), d0, "the discriminator learned");
     }
 
-    #[test]
-    fn the_unit_perceptual_term_counts_only_when_weighted() {
+    /// One step of two trainers on the same batch and seeds: the default configuration and
+    /// one with `set` applied to its loss weights.
+    fn step_with_and_without(set: impl FnOnce(&mut Stage2Weights)) -> (Stage2Losses, Stage2Losses) {
         let (mut off, batch) = trainer(Stage2Config::default());
         let mut s2 = Stage2Config::default();
-        s2.weights.unit_perceptual = 3.0;
+        set(&mut s2.weights);
         let (mut on, _) = trainer(s2);
         let a = off.step(&batch, &[10, 11], 1.0).unwrap();
         let b = on.step(&batch, &[10, 11], 1.0).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn the_unit_perceptual_term_counts_only_when_weighted() {
+        let (a, b) = step_with_and_without(|w| w.unit_perceptual = 3.0);
         assert_eq!(a.g_unit, 0.0, "not computed at weight 0");
         // Two composites, each a mean over five layers of a 0…2 distance.
         assert!(b.g_unit > 0.0 && b.g_unit < 4.0, "{b:?}");
@@ -684,12 +687,7 @@ mod tests {
 
     #[test]
     fn the_lowpass_term_counts_only_when_weighted() {
-        let (mut off, batch) = trainer(Stage2Config::default());
-        let mut s2 = Stage2Config::default();
-        s2.weights.lowpass = 5.0;
-        let (mut on, _) = trainer(s2);
-        let a = off.step(&batch, &[10, 11], 1.0).unwrap();
-        let b = on.step(&batch, &[10, 11], 1.0).unwrap();
+        let (a, b) = step_with_and_without(|w| w.lowpass = 5.0);
         assert_eq!(a.g_lowpass, 0.0, "not computed at weight 0");
         assert_eq!(b.g_unit, 0.0, "the unit term stays off");
         // Two composites of [-1, 1] images: each block mean differs by at most 2.
