@@ -160,8 +160,9 @@ pub struct Args {
     /// Score stage 2's critic only where the fill is: the hinge losses weight each prediction
     /// cell by its share of the hole, so the photo around it (the same in real and fake, which
     /// no critic can tell apart) does not dilute them. Not in the authors' code. See
-    /// docs/training.md.
-    #[arg(long)]
+    /// docs/training.md. `--critic-hole=false` turns it off again on a resume.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub critic_hole: bool,
     /// Weight of stage 2's low-pass L1 on the composites (not in the authors' code; 0 = off):
     /// the mean colour of every 4×4-pixel block against the truth's, so blotches of a few
@@ -187,7 +188,10 @@ pub struct Args {
     /// Stage 2 trains only the discriminator, against the frozen generator (from
     /// `--init-from`): gives a model without a discriminator a realism critic for ranking
     /// samples. The generator's weights do not change. Not in the authors' code.
-    #[arg(long)]
+    /// `--critic-only=false` on a resume goes back to training both (e.g. after fitting the
+    /// critic alone first).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub critic_only: bool,
     /// Backend.
     #[command(flatten)]
@@ -639,5 +643,54 @@ mod tests {
         let bad = parse(&["--data", "photos", "--out", "run", "--lowpass-weight=-1"]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
         assert!(e.contains("low-pass loss weight"), "{e}");
+    }
+
+    #[test]
+    fn a_resume_can_switch_critic_only_and_critic_hole_off_again() {
+        let fresh = parse(&[
+            "--data",
+            "photos",
+            "--out",
+            "run",
+            "--critic-only",
+            "--critic-hole",
+        ]);
+        let saved = fresh_config(&fresh, None).expect("fresh config");
+        assert!(saved.stage2.critic_only && saved.stage2.critic_hole);
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert!(
+            kept.stage2.critic_only && kept.stage2.critic_hole,
+            "kept when not named"
+        );
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--critic-only=false"]),
+            saved.clone(),
+        )
+        .expect("resume");
+        assert!(!cfg.stage2.critic_only, "switched off");
+        assert!(cfg.stage2.critic_hole, "the other flag is kept");
+        assert_eq!(changed, vec!["critic-only".to_string()]);
+        let (cfg, _) = resumed_config(
+            &parse(&[
+                "--out",
+                "run",
+                "--resume",
+                "--critic-hole=false",
+                "--critic-only=true",
+            ]),
+            saved,
+        )
+        .expect("resume");
+        assert!(cfg.stage2.critic_only && !cfg.stage2.critic_hole);
+        let plain = parse(&["--data", "photos", "--out", "run"]);
+        assert!(!plain.critic_only && !plain.critic_hole, "off by default");
+        let cmd = Args::augment_args(clap::Command::new("train").no_binary_name(true));
+        assert!(
+            cmd.try_get_matches_from(["--out", "run", "--critic-only=maybe"])
+                .is_err(),
+            "only true or false"
+        );
     }
 }
