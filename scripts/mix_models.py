@@ -2,9 +2,13 @@
 """Mix two half-precision model folders weight by weight ("model soup").
 
     scripts/mix_models.py A B ALPHA OUT
+    scripts/mix_models.py --average OUT A B [C ...]
 
 Writes OUT/{prior,generator,discriminator}.f16 = (1 - ALPHA) * A + ALPHA * B, parameter by
-parameter, and A's config.json with its `source` naming the mix. Meant for two fine-tunes of
+parameter, and A's config.json with its `source` naming the mix. `--average` writes the
+uniform mean of two or more folders instead: with the checkpoints of one run taken at a fixed
+interval (each exported with `pdpaint export --half`) that is stochastic weight averaging,
+which evens out the back-and-forth of a GAN's late training. Meant for two fine-tunes of
 one parent model (e.g. two forks of a training run, exported with `pdpaint export --half`):
 their weights lie close together, and a point between them can measure better than either
 (docs/evaluation.md, "A mix of two fine-tunes"). Mixing unrelated models gives nonsense.
@@ -77,40 +81,66 @@ def _numel(shape):
     return n
 
 
-def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: scripts/mix_models.py A B ALPHA OUT")
-    a, b, alpha_s, out = sys.argv[1:]
+def parse_args(argv):
+    """(list of (folder, weight), OUT) from the command line; exits with usage on bad input."""
+    usage = "usage: scripts/mix_models.py A B ALPHA OUT  |  scripts/mix_models.py --average OUT A B [C ...]"
+    if len(argv) >= 4 and argv[0] == "--average":
+        out, folders = argv[1], argv[2:]
+        if len(set(folders)) != len(folders):
+            sys.exit("error: a folder is named twice; each checkpoint counts once")
+        return [(f, 1.0 / len(folders)) for f in folders], out
+    if len(argv) != 4 or argv[0] == "--average":
+        sys.exit(usage)
+    a, b, alpha_s, out = argv
     try:
         alpha = float(alpha_s)
     except ValueError:
         sys.exit(f"error: ALPHA must be a number between 0 and 1, got {alpha_s!r}")
     if not 0.0 <= alpha <= 1.0:
         sys.exit(f"error: ALPHA must be between 0 and 1, got {alpha}")
+    return [(a, 1.0 - alpha), (b, alpha)], out
+
+
+def main():
+    parts, out = parse_args(sys.argv[1:])
     if os.path.exists(out):
         fail("the output folder exists; choose a new one", out)
-    cfg_a, cfg_b = read_config(a), read_config(b)
-    if cfg_a.get("config") != cfg_b.get("config"):
-        fail("the two models' architectures or priors differ (config.json)", b)
-    cfg_a["source"] = (f"a weight-by-weight mix: {1 - alpha:g} x ({cfg_a.get('source', a)}) "
-                       f"+ {alpha:g} x ({cfg_b.get('source', b)})")
+    cfgs = [read_config(folder) for folder, _ in parts]
+    for (folder, _), cfg in zip(parts[1:], cfgs[1:]):
+        if cfg.get("config") != cfgs[0].get("config"):
+            fail("the models' architectures or priors differ (config.json)", folder)
+    cfg_out = cfgs[0]
+    if len(parts) == 2 and parts[0][1] != parts[1][1]:
+        (a, wa), (b, wb) = parts
+        cfg_out["source"] = (f"a weight-by-weight mix: {wa:g} x ({cfgs[0].get('source', a)}) "
+                             f"+ {wb:g} x ({cfgs[1].get('source', b)})")
+    else:
+        names = "; ".join(f"({c.get('source', f)})" for (f, _), c in zip(parts, cfgs))
+        cfg_out["source"] = f"the uniform weight average of {len(parts)} models: {names}"
     staged = {}
     for name in FILES:
-        pa, pb = os.path.join(a, name), os.path.join(b, name)
-        if not os.path.exists(pa) and not os.path.exists(pb):
+        paths = [os.path.join(folder, name) for folder, _ in parts]
+        present = [os.path.exists(p) for p in paths]
+        if not any(present):
             continue
-        ha, ea, va = read_f16(pa)
-        hb, eb, vb = read_f16(pb)
-        if ea != eb:
-            fail(f"the two models' {name} hold different tensors", pb)
-        mixed = [(1.0 - alpha) * x + alpha * y for x, y in zip(va, vb)]
+        if not all(present):
+            fail(f"{name} is missing from one of the models", paths[present.index(False)])
+        read = [read_f16(p) for p in paths]
+        header, entries, _ = read[0]
+        for p, (_, e, _) in zip(paths[1:], read[1:]):
+            if e != entries:
+                fail(f"the models' {name} hold different tensors", p)
+        weights = [w for _, w in parts]
+        # Start from -0.0, not 0, so that a weight that is -0.0 in every model stays -0.0.
+        mixed = [sum((w * v for w, v in zip(weights, vals)), -0.0)
+                 for vals in zip(*(r[2] for r in read))]
         try:
             body = struct.pack(f"<{len(mixed)}e", *mixed)
         except OverflowError:
-            fail("a mixed value is outside the half-precision range", pb)
-        staged[name] = MAGIC + struct.pack("<Q", len(ha)) + ha + body
+            fail("a mixed value is outside the half-precision range", paths[-1])
+        staged[name] = MAGIC + struct.pack("<Q", len(header)) + header + body
     if "generator.f16" not in staged:
-        fail("no generator.f16 in the first model", a)
+        fail("no generator.f16 in the models", parts[0][0])
     # Write into a sibling temporary folder and rename it into place, so OUT is whole or absent.
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -118,12 +148,12 @@ def main():
     for name, data in staged.items():
         with open(os.path.join(tmp, name), "wb") as f:
             f.write(data)
-    cfg_a["has_discriminator"] = "discriminator.f16" in staged
+    cfg_out["has_discriminator"] = "discriminator.f16" in staged
     with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(cfg_a, f, indent=2)
+        json.dump(cfg_out, f, indent=2)
         f.write("\n")
     os.rename(tmp, out)
-    print(f"wrote {out}: {1 - alpha:g} x {a} + {alpha:g} x {b}")
+    print(f"wrote {out}: " + " + ".join(f"{w:g} x {f}" for f, w in parts))
 
 
 if __name__ == "__main__":
