@@ -175,6 +175,12 @@ pub struct Args {
     /// about the learning rate per step, which at the from-scratch rate undoes the model.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     pub lr_scale: f64,
+    /// Stage 2's discriminator learning rate before `--lr-scale` and the schedule multiply it
+    /// (the authors' 2e-3, four times the generator's). Raise it when a fine-tuning run's
+    /// critic cannot keep up with the generator (its hinge loss back near 4). See
+    /// docs/training.md.
+    #[arg(long, default_value_t = 2e-3, value_name = "LR")]
+    pub critic_lr: f64,
     /// Keep an exponential moving average of the generator's weights with this decay (e.g.
     /// 0.998) and make it the result's generator; 0 = none (the authors' code). Not in the
     /// authors' code: it smooths the step-to-step oscillation of GAN training. A resumed run
@@ -323,6 +329,7 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     });
     take(&["ema"], &mut |c| c.ema_decay = fresh.ema_decay);
     take(&["lr_scale"], &mut |c| c.lr_scale = fresh.lr_scale);
+    take(&["critic_lr"], &mut |c| c.stage2.lr_d = fresh.stage2.lr_d);
     take(&["critic_only"], &mut |c| {
         c.stage2.critic_only = fresh.stage2.critic_only;
     });
@@ -411,6 +418,14 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage1.weights.style = a.style_weight;
     cfg.ema_decay = a.ema;
     cfg.lr_scale = a.lr_scale;
+    // Checked here rather than in `TrainConfig::validate`: tests set absurd rates on purpose.
+    if !(a.critic_lr.is_finite() && a.critic_lr > 0.0 && a.critic_lr <= 1.0) {
+        bail!(
+            "--critic-lr: the discriminator learning rate must be in (0, 1], got {}",
+            a.critic_lr
+        );
+    }
+    cfg.stage2.lr_d = a.critic_lr;
     cfg.stage2.critic_only = a.critic_only;
     cfg.validate()?;
     Ok(cfg)
@@ -692,5 +707,30 @@ mod tests {
                 .is_err(),
             "only true or false"
         );
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_critic_learning_rate_and_bad_ones_are_refused() {
+        let fresh = parse(&["--data", "photos", "--out", "run"]);
+        let saved = fresh_config(&fresh, None).expect("fresh config");
+        assert_eq!(saved.stage2.lr_d, 2e-3, "the authors' rate by default");
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert_eq!(kept.stage2.lr_d, 2e-3);
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--critic-lr", "0.02"]),
+            saved,
+        )
+        .expect("resume");
+        assert_eq!(cfg.stage2.lr_d, 0.02);
+        assert_eq!(cfg.stage2.lr_g, 5e-4, "the generator's rate is untouched");
+        assert_eq!(changed, vec!["critic-lr".to_string()]);
+        for bad in ["0", "-1", "2", "NaN"] {
+            let arg = format!("--critic-lr={bad}");
+            let a = parse(&["--data", "photos", "--out", "run", &arg]);
+            let e = format!("{:#}", fresh_config(&a, None).expect_err("refused"));
+            assert!(e.contains("discriminator learning rate"), "{bad}: {e}");
+        }
     }
 }
