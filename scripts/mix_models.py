@@ -5,15 +5,15 @@
     scripts/mix_models.py --average OUT A B [C ...]
 
 Writes OUT/{prior,generator,discriminator}.f16 = (1 - ALPHA) * A + ALPHA * B, parameter by
-parameter, and A's config.json with its `source` naming the mix. `--average` writes the
-uniform mean of two or more folders instead: with the checkpoints of one run taken at a fixed
-interval (each exported with `pdpaint export --half`) that is stochastic weight averaging,
-which evens out the back-and-forth of a GAN's late training. Meant for two fine-tunes of
-one parent model (e.g. two forks of a training run, exported with `pdpaint export --half`):
-their weights lie close together, and a point between them can measure better than either
+parameter, and A's config.json with its `source` naming the mix. Meant for fine-tunes of one
+parent model (e.g. two forks of a training run, exported with `pdpaint export --half`): their
+weights lie close together, and a point between them can measure better than either
 (docs/evaluation.md, "A mix of two fine-tunes"). Mixing unrelated models gives nonsense.
+`--average` writes the uniform mean of two or more folders instead: with the checkpoints of one
+run taken at a fixed interval that is stochastic weight averaging, which evens out the
+back-and-forth of a GAN's late training.
 
-Both folders must hold the same files with the same tensors (names and shapes, in the same
+All folders must hold the same files with the same tensors (names and shapes, in the same
 order); anything else is refused. The arithmetic is in double precision and rounded once to
 half precision. Only the Python standard library is used; nothing in the inputs is executed
 (the header is JSON, the rest raw binary16).
@@ -83,13 +83,14 @@ def _numel(shape):
 
 def parse_args(argv):
     """(list of (folder, weight), OUT) from the command line; exits with usage on bad input."""
-    usage = "usage: scripts/mix_models.py A B ALPHA OUT  |  scripts/mix_models.py --average OUT A B [C ...]"
+    usage = ("usage: scripts/mix_models.py A B ALPHA OUT  |  "
+             "scripts/mix_models.py --average OUT A B [C ...]")
     if len(argv) >= 4 and argv[0] == "--average":
         out, folders = argv[1], argv[2:]
         if len(set(folders)) != len(folders):
             sys.exit("error: a folder is named twice; each checkpoint counts once")
         return [(f, 1.0 / len(folders)) for f in folders], out
-    if len(argv) != 4 or argv[0] == "--average":
+    if len(argv) != 4:
         sys.exit(usage)
     a, b, alpha_s, out = argv
     try:
@@ -117,6 +118,7 @@ def main():
     else:
         names = "; ".join(f"({c.get('source', f)})" for (f, _), c in zip(parts, cfgs))
         cfg_out["source"] = f"the uniform weight average of {len(parts)} models: {names}"
+    weights = [w for _, w in parts]
     staged = {}
     for name in FILES:
         paths = [os.path.join(folder, name) for folder, _ in parts]
@@ -130,7 +132,6 @@ def main():
         for p, (_, e, _) in zip(paths[1:], read[1:]):
             if e != entries:
                 fail(f"the models' {name} hold different tensors", p)
-        weights = [w for _, w in parts]
         # Start from -0.0, not 0, so that a weight that is -0.0 in every model stays -0.0.
         mixed = [sum((w * v for w, v in zip(weights, vals)), -0.0)
                  for vals in zip(*(r[2] for r in read))]

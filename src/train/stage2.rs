@@ -57,8 +57,9 @@ pub struct Stage2Config {
     pub diversity_layers: DiversityLayers,
     /// Score the critic only where the fill is: its hinge losses (the discriminator's and the
     /// generator's) weight each prediction cell by its share of the hole
-    /// ([`crate::train::losses::hinge_d_cells`] with [`crate::train::losses::hole_weights`]). Not in the authors' code; feature matching is
-    /// unchanged.
+    /// ([`crate::train::losses::hinge_d_cells`] with
+    /// [`crate::train::losses::hole_weights`]). Not in the authors' code; feature matching
+    /// is unchanged.
     #[serde(default)]
     pub critic_hole: bool,
 }
