@@ -170,6 +170,12 @@ pub struct Args {
     /// See docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub lowpass_weight: f64,
+    /// Weight of stage 2's fine-chroma L1 on the composites (not in the authors' code; 0 =
+    /// off): colour that changes from pixel to pixel (opponent colours minus their 3×3 mean)
+    /// against the truth's, so colour speckle costs while brightness texture stays free. See
+    /// docs/training.md.
+    #[arg(long, default_value_t = 0.0)]
+    pub chroma_weight: f64,
     /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
     /// model (`--init-from`) use a smaller one, e.g. 0.1: restarted Adam moves every weight by
     /// about the learning rate per step, which at the from-scratch rate undoes the model.
@@ -324,6 +330,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["lowpass_weight"], &mut |c| {
         c.stage2.weights.lowpass = fresh.stage2.weights.lowpass;
     });
+    take(&["chroma_weight"], &mut |c| {
+        c.stage2.weights.chroma_hf = fresh.stage2.weights.chroma_hf;
+    });
     take(&["style_weight"], &mut |c| {
         c.stage1.weights.style = fresh.stage1.weights.style;
     });
@@ -401,6 +410,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.tv = a.tv_weight;
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.weights.lowpass = a.lowpass_weight;
+    cfg.stage2.weights.chroma_hf = a.chroma_weight;
     cfg.stage2.weights.adversarial = a.adversarial_weight;
     cfg.stage2.critic_hole = a.critic_hole;
     cfg.stage2.diversity_layers = a.diversity_layers;
@@ -658,6 +668,32 @@ mod tests {
         let bad = parse(&["--data", "photos", "--out", "run", "--lowpass-weight=-1"]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
         assert!(e.contains("low-pass loss weight"), "{e}");
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_chroma_weight_and_keeps_the_saved_one_otherwise() {
+        let fresh = parse(&["--data", "photos", "--out", "run", "--chroma-weight", "50"]);
+        let saved = fresh_config(&fresh, None).expect("fresh config");
+        assert_eq!(saved.stage2.weights.chroma_hf, 50.0);
+        let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None).unwrap();
+        assert_eq!(off.stage2.weights.chroma_hf, 0.0, "off by default");
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert_eq!(kept.stage2.weights.chroma_hf, 50.0);
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--chroma-weight", "0"]),
+            saved,
+        )
+        .expect("resume");
+        assert_eq!(
+            cfg.stage2.weights.chroma_hf, 0.0,
+            "switched off on a resume"
+        );
+        assert_eq!(changed, vec!["chroma-weight".to_string()]);
+        let bad = parse(&["--data", "photos", "--out", "run", "--chroma-weight=-1"]);
+        let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
+        assert!(e.contains("fine chroma loss weight"), "{e}");
     }
 
     #[test]

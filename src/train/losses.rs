@@ -83,11 +83,15 @@ pub struct Stage2Weights {
     /// code, 0 = off (the default; absent in runs made before it existed).
     #[serde(default)]
     pub lowpass: f64,
+    /// Fine-chroma L1 of the composite against the truth ([`chroma_hf_l1`]); not in the
+    /// authors' code, 0 = off (the default; absent in runs made before it existed).
+    #[serde(default)]
+    pub chroma_hf: f64,
 }
 
 impl Stage2Weights {
-    /// The seven term weights with their names (ε left out).
-    pub fn named(&self) -> [(&'static str, f64); 7] {
+    /// The eight term weights with their names (ε left out).
+    pub fn named(&self) -> [(&'static str, f64); 8] {
         [
             ("adversarial", self.adversarial),
             ("feature matching", self.feature_matching),
@@ -96,6 +100,7 @@ impl Stage2Weights {
             ("diversity", self.diversity),
             ("unit perceptual", self.unit_perceptual),
             ("low-pass", self.lowpass),
+            ("fine chroma", self.chroma_hf),
         ]
     }
 }
@@ -111,6 +116,7 @@ impl Default for Stage2Weights {
             diversity_eps: 1e-5,
             unit_perceptual: 0.0,
             lowpass: 0.0,
+            chroma_hf: 0.0,
         }
     }
 }
@@ -296,6 +302,43 @@ pub fn lowpass_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     let k = [LOWPASS_BLOCK.min(h).max(1), LOWPASS_BLOCK.min(w).max(1)];
     let pool = |x: Tensor<4>| avg_pool2d(x, AvgPoolOptions::new(k).with_stride(k));
     l1(pool(a), pool(b))
+}
+
+/// The two opponent colour channels of an RGB image, `R − G` and `B − (R + G)/2`: zero for
+/// any grey, whatever its brightness, so brightness texture leaves them flat.
+///
+/// # Shapes
+/// `[B, 3, H, W]` → `[B, 2, H, W]`.
+pub fn opponent_chroma(x: Tensor<4>) -> Tensor<4> {
+    let r = x.clone().narrow(1, 0, 1);
+    let g = x.clone().narrow(1, 1, 1);
+    let b = x.narrow(1, 2, 1);
+    let rg = r.clone() - g.clone();
+    let by = b - (r + g) * 0.5;
+    Tensor::cat(vec![rg, by], 1)
+}
+
+/// Fine-chroma L1: `mean|H(C(a)) − H(C(b))|`, where `C` is [`opponent_chroma`] and `H` takes
+/// away each pixel's 3×3 neighbourhood mean (borders averaged over the pixels inside). Given
+/// the composite and the truth it charges colour that changes from pixel to pixel in and
+/// around the hole: the blue-yellow-green speckle an undertrained generator paints into dark
+/// or busy regions. Brightness texture pays nothing (grey has no chroma), nor does a smooth
+/// colour change, so samples stay free to differ in texture and layout; the truth's own fine
+/// colour, which no fill can place, makes the cheapest fill one with little of it, as in
+/// most photographs. Not in the authors' code.
+///
+/// # Shapes
+/// `[B, 3, H, W]` twice → `[1]`.
+pub fn chroma_hf_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    let opts = AvgPoolOptions::new([3, 3])
+        .with_stride([1, 1])
+        .with_padding([1, 1])
+        .with_count_include_pad(false);
+    let fine = |x: Tensor<4>| {
+        let c = opponent_chroma(x);
+        c.clone() - avg_pool2d(c, opts.clone())
+    };
+    l1(fine(a), fine(b))
 }
 
 /// Style loss `Σ_l mean|G(φ_l(a)) − G(φ_l(b))|` (the authors use relu2_2, relu3_3, relu4_3).
@@ -735,6 +778,53 @@ mod tests {
             t4(vec![0.0, 0.0], [1, 1, 1, 2]),
         );
         assert!((val(tiny) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn chroma_hf_l1_charges_colour_speckle_and_not_brightness_texture() {
+        let (h, w) = (8, 8);
+        let n = h * w;
+        let rgb = |f: &dyn Fn(usize) -> [f32; 3]| {
+            let mut v = vec![0.0f32; 3 * n];
+            for i in 0..n {
+                let p = f(i);
+                for c in 0..3 {
+                    v[c * n + i] = p[c];
+                }
+            }
+            t4(v, [1, 3, h, w])
+        };
+        let check = |i: usize| (i / w + i % w) % 2 == 0;
+        let grey = rgb(&|_| [0.1, 0.1, 0.1]);
+        // A ±0.5 grey checkerboard: strong brightness texture, no chroma at all.
+        let grey_checker = rgb(&|i| {
+            let v = if check(i) { 0.6 } else { -0.4 };
+            [v, v, v]
+        });
+        assert!(val(chroma_hf_l1(grey_checker, grey.clone())) < 1e-6);
+        // A smooth colour ramp (linear in x): the 3×3 mean equals the pixel inside, so only
+        // the border columns pay, and little.
+        let ramp = rgb(&|i| [0.1 * (i % w) as f32 - 0.3, 0.0, 0.0]);
+        let ramp_cost = val(chroma_hf_l1(ramp, grey.clone()));
+        // Blue-yellow speckle of the same brightness swing: pays far more.
+        let speckle = rgb(&|i| {
+            if check(i) {
+                [0.3, 0.3, -0.3]
+            } else {
+                [-0.3, -0.3, 0.3]
+            }
+        });
+        let speckle_cost = val(chroma_hf_l1(speckle.clone(), grey.clone()));
+        assert!(speckle_cost > 0.2, "{speckle_cost}");
+        assert!(
+            speckle_cost > 10.0 * ramp_cost,
+            "{speckle_cost} vs {ramp_cost}"
+        );
+        assert_eq!(val(chroma_hf_l1(speckle.clone(), speckle)), 0.0);
+        // The chroma of a grey is zero and of pure red is (1, −0.5).
+        let c = opponent_chroma(rgb(&|_| [1.0, 0.0, 0.0]));
+        let v = tensor_to_vec(c).unwrap();
+        assert!((v[0] - 1.0).abs() < 1e-6 && (v[n] + 0.5).abs() < 1e-6);
     }
 
     #[test]

@@ -78,6 +78,7 @@ impl Stage2Losses {
             ("diversity", self.g_diversity),
             ("unit", self.g_unit),
             ("lowpass", self.g_lowpass),
+            ("chroma", self.g_chroma),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), *v))

@@ -23,9 +23,9 @@ use crate::model::vgg::{Vgg, VggLayer};
 use crate::model::walk::to_plain;
 use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
-    DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, composite,
-    diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d_cells, hinge_g_cells,
-    hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
+    DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, chroma_hf_l1,
+    composite, diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d_cells,
+    hinge_g_cells, hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -106,6 +106,10 @@ pub struct Stage2Losses {
     /// and then not computed).
     #[serde(default)]
     pub g_lowpass: f32,
+    /// Fine-chroma L1 of the composites against the truth (unweighted; 0 when its weight is
+    /// 0, and then not computed).
+    #[serde(default)]
+    pub g_chroma: f32,
 }
 
 impl Stage2Losses {
@@ -121,6 +125,7 @@ impl Stage2Losses {
             self.g_diversity,
             self.g_unit,
             self.g_lowpass,
+            self.g_chroma,
         ]
         .iter()
         .all(|v| v.is_finite())
@@ -371,6 +376,7 @@ impl Stage2Trainer {
                 g_diversity: 0.0,
                 g_unit: 0.0,
                 g_lowpass: 0.0,
+                g_chroma: 0.0,
             });
         }
 
@@ -407,7 +413,7 @@ impl Stage2Trainer {
             (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
             _ => return Err(Error::Input("no fake samples".into())),
         };
-        let comps = (w.unit_perceptual > 0.0 || w.lowpass > 0.0)
+        let comps = (w.unit_perceptual > 0.0 || w.lowpass > 0.0 || w.chroma_hf > 0.0)
             .then(|| [&fake_a, &fake_b].map(|f| composite(f.clone(), gt.clone(), hole.clone())));
         let div = match self.cfg.diversity_layers {
             DiversityLayers::Code => {
@@ -446,7 +452,7 @@ impl Stage2Trainer {
             + div.clone() * w.diversity;
         // The unit-normalised and low-pass terms on what the user sees (the composites), each
         // only when weighted.
-        let (mut total, mut unit, mut lowpass) = (total, None, None);
+        let (mut total, mut unit, mut lowpass, mut chroma) = (total, None, None, None);
         if let Some(comps) = comps {
             if w.unit_perceptual > 0.0 {
                 let f_gt: Vec<Tensor<4>> = self
@@ -463,10 +469,16 @@ impl Stage2Trainer {
                 unit = Some(u);
             }
             if w.lowpass > 0.0 {
-                let [a, b] = comps.map(|c| lowpass_l1(c, gt.clone()));
+                let [a, b] = comps.clone().map(|c| lowpass_l1(c, gt.clone()));
                 let l = a + b;
                 total = total + l.clone() * w.lowpass;
                 lowpass = Some(l);
+            }
+            if w.chroma_hf > 0.0 {
+                let [a, b] = comps.map(|c| chroma_hf_l1(c, gt.clone()));
+                let l = a + b;
+                total = total + l.clone() * w.chroma_hf;
+                chroma = Some(l);
             }
         }
         let losses = Stage2Losses {
@@ -482,6 +494,10 @@ impl Stage2Trainer {
                 None => 0.0,
             },
             g_lowpass: match lowpass {
+                Some(l) => crate::train::scalar(l)?,
+                None => 0.0,
+            },
+            g_chroma: match chroma {
                 Some(l) => crate::train::scalar(l)?,
                 None => 0.0,
             },
@@ -698,6 +714,25 @@ mod tests {
             (b.d, b.g_adv, b.g_perceptual)
         );
         let want = a.g_total + 5.0 * b.g_lowpass;
+        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn the_fine_chroma_term_counts_only_when_weighted() {
+        let (a, b) = step_with_and_without(|w| w.chroma_hf = 7.0);
+        assert_eq!(a.g_chroma, 0.0, "not computed at weight 0");
+        assert_eq!(
+            (b.g_unit, b.g_lowpass),
+            (0.0, 0.0),
+            "the other extra terms stay off"
+        );
+        // Two composites; each chroma channel of a [-1, 1] image lies in [-2, 2].
+        assert!(b.g_chroma > 0.0 && b.g_chroma < 8.0, "{b:?}");
+        assert_eq!(
+            (a.d, a.g_adv, a.g_perceptual),
+            (b.d, b.g_adv, b.g_perceptual)
+        );
+        let want = a.g_total + 7.0 * b.g_chroma;
         assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
     }
 }
