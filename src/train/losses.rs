@@ -794,7 +794,7 @@ mod tests {
             }
             t4(v, [1, 3, h, w])
         };
-        let check = |i: usize| (i / w + i % w) % 2 == 0;
+        let check = |i: usize| (i / w + i % w).is_multiple_of(2);
         let grey = rgb(&|_| [0.1, 0.1, 0.1]);
         // A ±0.5 grey checkerboard: strong brightness texture, no chroma at all.
         let grey_checker = rgb(&|i| {
