@@ -675,7 +675,8 @@ mod tests {
         let fresh = parse(&["--data", "photos", "--out", "run", "--chroma-weight", "50"]);
         let saved = fresh_config(&fresh, None).expect("fresh config");
         assert_eq!(saved.stage2.weights.chroma_hf, 50.0);
-        let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None).unwrap();
+        let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None)
+            .expect("fresh config");
         assert_eq!(off.stage2.weights.chroma_hf, 0.0, "off by default");
         let (kept, changed) =
             resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
