@@ -450,8 +450,8 @@ impl Stage2Trainer {
             + perc.clone() * w.perceptual
             + tvs.clone() * w.tv
             + div.clone() * w.diversity;
-        // The unit-normalised and low-pass terms on what the user sees (the composites), each
-        // only when weighted.
+        // The unit-normalised, low-pass and fine-chroma terms on what the user sees (the
+        // composites), each only when weighted.
         let (mut total, mut unit, mut lowpass, mut chroma) = (total, None, None, None);
         if let Some(comps) = comps {
             if w.unit_perceptual > 0.0 {
@@ -468,17 +468,19 @@ impl Stage2Trainer {
                 total = total + u.clone() * w.unit_perceptual;
                 unit = Some(u);
             }
-            if w.lowpass > 0.0 {
-                let [a, b] = comps.clone().map(|c| lowpass_l1(c, gt.clone()));
+            // A pixel term on both composites against the truth: their sum, weighted into the
+            // total.
+            let mut pixel_term = |f: fn(Tensor<4>, Tensor<4>) -> Tensor<1>, weight: f64| {
+                let [a, b] = comps.clone().map(|c| f(c, gt.clone()));
                 let l = a + b;
-                total = total + l.clone() * w.lowpass;
-                lowpass = Some(l);
+                total = total.clone() + l.clone() * weight;
+                l
+            };
+            if w.lowpass > 0.0 {
+                lowpass = Some(pixel_term(lowpass_l1, w.lowpass));
             }
             if w.chroma_hf > 0.0 {
-                let [a, b] = comps.map(|c| chroma_hf_l1(c, gt.clone()));
-                let l = a + b;
-                total = total + l.clone() * w.chroma_hf;
-                chroma = Some(l);
+                chroma = Some(pixel_term(chroma_hf_l1, w.chroma_hf));
             }
         }
         let losses = Stage2Losses {
@@ -489,18 +491,9 @@ impl Stage2Trainer {
             g_perceptual: crate::train::scalar(perc)?,
             g_tv: crate::train::scalar(tvs)?,
             g_diversity: crate::train::scalar(div)?,
-            g_unit: match unit {
-                Some(u) => crate::train::scalar(u)?,
-                None => 0.0,
-            },
-            g_lowpass: match lowpass {
-                Some(l) => crate::train::scalar(l)?,
-                None => 0.0,
-            },
-            g_chroma: match chroma {
-                Some(l) => crate::train::scalar(l)?,
-                None => 0.0,
-            },
+            g_unit: scalar_or_zero(unit)?,
+            g_lowpass: scalar_or_zero(lowpass)?,
+            g_chroma: scalar_or_zero(chroma)?,
         };
         if !losses.is_finite() {
             self.restore(g, d);
@@ -517,6 +510,11 @@ impl Stage2Trainer {
         self.g = Some(g);
         self.d = Some(d);
     }
+}
+
+/// The value of a term that was computed only when weighted; 0 when it was not.
+fn scalar_or_zero(term: Option<Tensor<1>>) -> Result<f32> {
+    term.map_or(Ok(0.0), crate::train::scalar)
 }
 
 #[cfg(test)]
@@ -686,20 +684,25 @@ mod tests {
         (a, b)
     }
 
+    /// Same networks, batch and seeds, one extra term weighted in `b`: every other term is
+    /// the same, and the total grows by exactly the weighted term.
+    #[track_caller]
+    fn assert_only_the_term_added(a: &Stage2Losses, b: &Stage2Losses, weight: f32, term: f32) {
+        assert_eq!(
+            (a.d, a.g_adv, a.g_perceptual),
+            (b.d, b.g_adv, b.g_perceptual)
+        );
+        let want = a.g_total + weight * term;
+        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+    }
+
     #[test]
     fn the_unit_perceptual_term_counts_only_when_weighted() {
         let (a, b) = step_with_and_without(|w| w.unit_perceptual = 3.0);
         assert_eq!(a.g_unit, 0.0, "not computed at weight 0");
         // Two composites, each a mean over five layers of a 0…2 distance.
         assert!(b.g_unit > 0.0 && b.g_unit < 4.0, "{b:?}");
-        // Same networks, batch and seeds: every other term is the same, and the total grows
-        // by exactly the weighted term.
-        assert_eq!(
-            (a.d, a.g_adv, a.g_perceptual),
-            (b.d, b.g_adv, b.g_perceptual)
-        );
-        let want = a.g_total + 3.0 * b.g_unit;
-        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+        assert_only_the_term_added(&a, &b, 3.0, b.g_unit);
     }
 
     #[test]
@@ -709,12 +712,7 @@ mod tests {
         assert_eq!(b.g_unit, 0.0, "the unit term stays off");
         // Two composites of [-1, 1] images: each block mean differs by at most 2.
         assert!(b.g_lowpass > 0.0 && b.g_lowpass < 4.0, "{b:?}");
-        assert_eq!(
-            (a.d, a.g_adv, a.g_perceptual),
-            (b.d, b.g_adv, b.g_perceptual)
-        );
-        let want = a.g_total + 5.0 * b.g_lowpass;
-        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+        assert_only_the_term_added(&a, &b, 5.0, b.g_lowpass);
     }
 
     #[test]
@@ -728,11 +726,6 @@ mod tests {
         );
         // Two composites; each chroma channel of a [-1, 1] image lies in [-2, 2].
         assert!(b.g_chroma > 0.0 && b.g_chroma < 8.0, "{b:?}");
-        assert_eq!(
-            (a.d, a.g_adv, a.g_perceptual),
-            (b.d, b.g_adv, b.g_perceptual)
-        );
-        let want = a.g_total + 7.0 * b.g_chroma;
-        assert!((b.g_total - want).abs() < 1e-3 * want.abs(), "{a:?} {b:?}");
+        assert_only_the_term_added(&a, &b, 7.0, b.g_chroma);
     }
 }
