@@ -176,6 +176,12 @@ pub struct Args {
     /// docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub chroma_weight: f64,
+    /// Weight of stage 2's spectrum L1 on the composites (not in the authors' code; 0 = off):
+    /// the log-amplitude spectrum of each colour channel against the truth's, so a lattice of
+    /// marks or speckle (energy at frequencies the photo does not have) costs, while where a
+    /// fill puts its content does not. See docs/training.md.
+    #[arg(long, default_value_t = 0.0)]
+    pub spectrum_weight: f64,
     /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
     /// model (`--init-from`) use a smaller one, e.g. 0.1: restarted Adam moves every weight by
     /// about the learning rate per step, which at the from-scratch rate undoes the model.
@@ -333,6 +339,9 @@ fn resumed_config(a: &Args, saved: TrainConfig) -> Result<(TrainConfig, Vec<Stri
     take(&["chroma_weight"], &mut |c| {
         c.stage2.weights.chroma_hf = fresh.stage2.weights.chroma_hf;
     });
+    take(&["spectrum_weight"], &mut |c| {
+        c.stage2.weights.spectrum = fresh.stage2.weights.spectrum;
+    });
     take(&["style_weight"], &mut |c| {
         c.stage1.weights.style = fresh.stage1.weights.style;
     });
@@ -411,6 +420,7 @@ fn fresh_config(a: &Args, data: Option<PathBuf>) -> Result<TrainConfig> {
     cfg.stage2.weights.unit_perceptual = a.unit_perceptual_weight;
     cfg.stage2.weights.lowpass = a.lowpass_weight;
     cfg.stage2.weights.chroma_hf = a.chroma_weight;
+    cfg.stage2.weights.spectrum = a.spectrum_weight;
     cfg.stage2.weights.adversarial = a.adversarial_weight;
     cfg.stage2.critic_hole = a.critic_hole;
     cfg.stage2.diversity_layers = a.diversity_layers;
@@ -695,6 +705,30 @@ mod tests {
         let bad = parse(&["--data", "photos", "--out", "run", "--chroma-weight=-1"]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
         assert!(e.contains("fine chroma loss weight"), "{e}");
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_spectrum_weight_and_keeps_the_saved_one_otherwise() {
+        let fresh = parse(&["--data", "photos", "--out", "run", "--spectrum-weight", "3"]);
+        let saved = fresh_config(&fresh, None).expect("fresh config");
+        assert_eq!(saved.stage2.weights.spectrum, 3.0);
+        let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None)
+            .expect("fresh config");
+        assert_eq!(off.stage2.weights.spectrum, 0.0, "off by default");
+        let (kept, changed) =
+            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
+        assert_eq!(kept.stage2.weights.spectrum, 3.0);
+        assert!(changed.is_empty(), "{changed:?}");
+        let (cfg, changed) = resumed_config(
+            &parse(&["--out", "run", "--resume", "--spectrum-weight", "8"]),
+            saved,
+        )
+        .expect("resume");
+        assert_eq!(cfg.stage2.weights.spectrum, 8.0);
+        assert_eq!(changed, vec!["spectrum-weight".to_string()]);
+        let bad = parse(&["--data", "photos", "--out", "run", "--spectrum-weight=-1"]);
+        let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
+        assert!(e.contains("spectrum loss weight"), "{e}");
     }
 
     #[test]

@@ -87,11 +87,15 @@ pub struct Stage2Weights {
     /// authors' code, 0 = off (the default; absent in runs made before it existed).
     #[serde(default)]
     pub chroma_hf: f64,
+    /// Spectrum L1 of the composite against the truth ([`spectrum_l1`]); not in the authors'
+    /// code, 0 = off (the default; absent in runs made before it existed).
+    #[serde(default)]
+    pub spectrum: f64,
 }
 
 impl Stage2Weights {
-    /// The eight term weights with their names (ε left out).
-    pub fn named(&self) -> [(&'static str, f64); 8] {
+    /// The nine term weights with their names (ε left out).
+    pub fn named(&self) -> [(&'static str, f64); 9] {
         [
             ("adversarial", self.adversarial),
             ("feature matching", self.feature_matching),
@@ -101,6 +105,7 @@ impl Stage2Weights {
             ("unit perceptual", self.unit_perceptual),
             ("low-pass", self.lowpass),
             ("fine chroma", self.chroma_hf),
+            ("spectrum", self.spectrum),
         ]
     }
 }
@@ -117,6 +122,7 @@ impl Default for Stage2Weights {
             unit_perceptual: 0.0,
             lowpass: 0.0,
             chroma_hf: 0.0,
+            spectrum: 0.0,
         }
     }
 }
@@ -340,6 +346,75 @@ pub fn chroma_hf_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     };
     l1(fine(a), fine(b))
 }
+
+/// The orthonormal DFT's cosine and sine matrices of side `n`: `cos(2πkm/n)/√n` and
+/// `sin(2πkm/n)/√n` (both symmetric), as `[n, n]` row-major vectors.
+fn dft_matrices(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let scale = 1.0 / (n as f64).sqrt();
+    let mut c = vec![0.0f32; n * n];
+    let mut s = vec![0.0f32; n * n];
+    for k in 0..n {
+        for m in 0..n {
+            // Reduce k·m modulo n first so the angle stays exact for large sides.
+            let a = 2.0 * std::f64::consts::PI * ((k * m) % n) as f64 / n as f64;
+            c[k * n + m] = (a.cos() * scale) as f32;
+            s[k * n + m] = (a.sin() * scale) as f32;
+        }
+    }
+    (c, s)
+}
+
+/// The amplitude of the orthonormal 2-D DFT of every channel, `|F(x)|` with
+/// `F(x) = (C_h − iS_h) x (C_w − iS_w)`: four matrix products per channel, differentiable.
+/// A circular shift of `x` changes only the phase, so it leaves the amplitude unchanged.
+///
+/// # Shapes
+/// `[B, C, H, W]` → `[B, C, H, W]` (frequency `(k_y, k_x)` at `[.., k_y, k_x]`).
+pub fn dft_amplitude(x: Tensor<4>) -> Tensor<4> {
+    let [b, ch, h, w] = x.dims();
+    let dev = x.device();
+    let mat = |n: usize, v: Vec<f32>| -> Tensor<4> {
+        Tensor::<2>::from_data(TensorData::new(v, [n, n]), &dev)
+            .unsqueeze::<4>()
+            .expand([b, ch, n, n])
+    };
+    let (ch_v, sh_v) = dft_matrices(h);
+    let (cw_v, sw_v) = dft_matrices(w);
+    let (c_h, s_h) = (mat(h, ch_v), mat(h, sh_v));
+    let (c_w, s_w) = (mat(w, cw_v), mat(w, sw_v));
+    let xc = x.clone().matmul(c_w);
+    let xs = x.matmul(s_w);
+    let re = c_h.clone().matmul(xc.clone()) - s_h.clone().matmul(xs.clone());
+    let im = s_h.matmul(xc) + c_h.matmul(xs);
+    (re.powi_scalar(2) + im.powi_scalar(2) + 1e-8).sqrt()
+}
+
+/// Spectrum L1: `mean|log(ε + P(|F(a)|)) − log(ε + P(|F(b)|))|`, where `|F|` is
+/// [`dft_amplitude`] of each colour channel, `P` averages each frequency with its 3×3
+/// neighbours (the spectrum's envelope, not one photo's exact values) and ε =
+/// [`SPECTRUM_EPS`]. Given the composite and the truth it compares how much energy the fill
+/// puts at each spatial frequency and direction, and nothing about *where*: the amplitude
+/// spectrum does not change when content moves, so two fills with different layouts pay the
+/// same. What pays is energy the truth does not have: a lattice of marks a fixed number of
+/// pixels apart is a sharp peak at its frequency and its harmonics, and speckle raises the
+/// whole high-frequency band, while a smooth or plainly textured fill matches the truth's
+/// falling spectrum. Not in the authors' code.
+///
+/// # Shapes
+/// `[B, C, H, W]` twice → `[1]`.
+pub fn spectrum_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    let opts = AvgPoolOptions::new([3, 3])
+        .with_stride([1, 1])
+        .with_padding([1, 1])
+        .with_count_include_pad(false);
+    let envelope = |x: Tensor<4>| (avg_pool2d(dft_amplitude(x), opts.clone()) + SPECTRUM_EPS).log();
+    l1(envelope(a), envelope(b))
+}
+
+/// ε inside [`spectrum_l1`]'s logarithm: amplitudes far below it (the orthonormal DFT of a
+/// [-1, 1] image has amplitudes of order 0.01–1 away from the lowest frequencies) all count as
+/// "nothing", so the loss does not chase noise in frequencies neither image uses.
+pub const SPECTRUM_EPS: f64 = 1e-2;
 
 /// Style loss `Σ_l mean|G(φ_l(a)) − G(φ_l(b))|` (the authors use relu2_2, relu3_3, relu4_3).
 pub fn style(fa: &[Tensor<4>], fb: &[Tensor<4>]) -> Tensor<1> {
@@ -778,6 +853,71 @@ mod tests {
             t4(vec![0.0, 0.0], [1, 1, 1, 2]),
         );
         assert!((val(tiny) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dft_amplitude_matches_a_direct_sum() {
+        let (h, w) = (4, 6);
+        let x: Vec<f32> = (0..h * w)
+            .map(|i| ((i * 7 + 3) % 11) as f32 / 11.0 - 0.4)
+            .collect();
+        let got = tensor_to_vec(dft_amplitude(t4(x.clone(), [1, 1, h, w]))).unwrap();
+        let norm = ((h * w) as f64).sqrt();
+        for ky in 0..h {
+            for kx in 0..w {
+                let (mut re, mut im) = (0.0f64, 0.0f64);
+                for y in 0..h {
+                    for xx in 0..w {
+                        let a = -2.0
+                            * std::f64::consts::PI
+                            * ((ky * y) as f64 / h as f64 + (kx * xx) as f64 / w as f64);
+                        re += x[y * w + xx] as f64 * a.cos();
+                        im += x[y * w + xx] as f64 * a.sin();
+                    }
+                }
+                let want = (re * re + im * im).sqrt() / norm;
+                let g = got[ky * w + kx] as f64;
+                assert!((g - want).abs() < 1e-4, "({ky}, {kx}): {g} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn spectrum_l1_charges_a_lattice_and_not_where_content_sits() {
+        let n = 32;
+        // A smooth-ish "photo": two slow waves and a soft bump.
+        let photo = |y: usize, x: usize| {
+            let (fy, fx) = (y as f32 / n as f32, x as f32 / n as f32);
+            0.3 * (std::f32::consts::TAU * fx).sin()
+                + 0.2 * (std::f32::consts::TAU * 2.0 * fy).cos()
+                - 0.4 * (-((fx - 0.3).powi(2) + (fy - 0.6).powi(2)) * 20.0).exp()
+        };
+        let img = |f: &dyn Fn(usize, usize) -> f32| {
+            let v: Vec<f32> = (0..3 * n * n).map(|i| f((i / n) % n, i % n)).collect();
+            t4(v, [1, 3, n, n])
+        };
+        let truth = img(&|y, x| photo(y, x));
+        assert!(val(spectrum_l1(truth.clone(), truth.clone())) < 1e-6);
+        // The same content moved (circularly) by 5 and 9 pixels: only the phase changes.
+        let moved = img(&|y, x| photo((y + 5) % n, (x + 9) % n));
+        let moved_cost = val(spectrum_l1(moved, truth.clone()));
+        assert!(moved_cost < 1e-3, "{moved_cost}");
+        // The truth with a lattice of dark 2×2 marks 8 px apart: a peak at 1/8 cycles per
+        // pixel and its harmonics.
+        let lattice = img(&|y, x| photo(y, x) - if y % 8 < 2 && x % 8 < 2 { 0.5 } else { 0.0 });
+        let lattice_cost = val(spectrum_l1(lattice, truth.clone()));
+        assert!(lattice_cost > 0.05, "{lattice_cost}");
+        assert!(
+            lattice_cost > 50.0 * moved_cost,
+            "{lattice_cost} vs {moved_cost}"
+        );
+        // The same marks scattered without a period cost too (speckle raises the whole
+        // high-frequency band).
+        let scattered = img(&|y, x| {
+            let hash = (y * 131 + x * 71 + (y * x) % 13) % 29;
+            photo(y, x) - if hash < 2 { 0.5 } else { 0.0 }
+        });
+        assert!(val(spectrum_l1(scattered, truth.clone())) > 0.05);
     }
 
     #[test]

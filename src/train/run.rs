@@ -79,6 +79,7 @@ impl Stage2Losses {
             ("unit", self.g_unit),
             ("lowpass", self.g_lowpass),
             ("chroma", self.g_chroma),
+            ("spectrum", self.g_spectrum),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), *v))

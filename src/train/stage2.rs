@@ -25,7 +25,7 @@ use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, chroma_hf_l1,
     composite, diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d_cells,
-    hinge_g_cells, hole_weights, lowpass_l1, perceptual, tv, unit_perceptual,
+    hinge_g_cells, hole_weights, lowpass_l1, perceptual, spectrum_l1, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -110,6 +110,10 @@ pub struct Stage2Losses {
     /// 0, and then not computed).
     #[serde(default)]
     pub g_chroma: f32,
+    /// Spectrum L1 of the composites against the truth (unweighted; 0 when its weight is 0,
+    /// and then not computed).
+    #[serde(default)]
+    pub g_spectrum: f32,
 }
 
 impl Stage2Losses {
@@ -126,6 +130,7 @@ impl Stage2Losses {
             self.g_unit,
             self.g_lowpass,
             self.g_chroma,
+            self.g_spectrum,
         ]
         .iter()
         .all(|v| v.is_finite())
@@ -377,6 +382,7 @@ impl Stage2Trainer {
                 g_unit: 0.0,
                 g_lowpass: 0.0,
                 g_chroma: 0.0,
+                g_spectrum: 0.0,
             });
         }
 
@@ -413,7 +419,10 @@ impl Stage2Trainer {
             (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
             _ => return Err(Error::Input("no fake samples".into())),
         };
-        let comps = (w.unit_perceptual > 0.0 || w.lowpass > 0.0 || w.chroma_hf > 0.0)
+        let comps = (w.unit_perceptual > 0.0
+            || w.lowpass > 0.0
+            || w.chroma_hf > 0.0
+            || w.spectrum > 0.0)
             .then(|| [&fake_a, &fake_b].map(|f| composite(f.clone(), gt.clone(), hole.clone())));
         let div = match self.cfg.diversity_layers {
             DiversityLayers::Code => {
@@ -450,9 +459,10 @@ impl Stage2Trainer {
             + perc.clone() * w.perceptual
             + tvs.clone() * w.tv
             + div.clone() * w.diversity;
-        // The unit-normalised, low-pass and fine-chroma terms on what the user sees (the
-        // composites), each only when weighted.
-        let (mut total, mut unit, mut lowpass, mut chroma) = (total, None, None, None);
+        // The unit-normalised, low-pass, fine-chroma and spectrum terms on what the user sees
+        // (the composites), each only when weighted.
+        let (mut total, mut unit, mut lowpass, mut chroma, mut spectrum) =
+            (total, None, None, None, None);
         if let Some(comps) = comps {
             if w.unit_perceptual > 0.0 {
                 let f_gt: Vec<Tensor<4>> = self
@@ -482,6 +492,9 @@ impl Stage2Trainer {
             if w.chroma_hf > 0.0 {
                 chroma = Some(pixel_term(chroma_hf_l1, w.chroma_hf));
             }
+            if w.spectrum > 0.0 {
+                spectrum = Some(pixel_term(spectrum_l1, w.spectrum));
+            }
         }
         let losses = Stage2Losses {
             d: d_val,
@@ -494,6 +507,7 @@ impl Stage2Trainer {
             g_unit: scalar_or_zero(unit)?,
             g_lowpass: scalar_or_zero(lowpass)?,
             g_chroma: scalar_or_zero(chroma)?,
+            g_spectrum: scalar_or_zero(spectrum)?,
         };
         if !losses.is_finite() {
             self.restore(g, d);
@@ -727,5 +741,20 @@ mod tests {
         // Two composites; each chroma channel of a [-1, 1] image lies in [-2, 2].
         assert!(b.g_chroma > 0.0 && b.g_chroma < 8.0, "{b:?}");
         assert_only_the_term_added(&a, &b, 7.0, b.g_chroma);
+    }
+
+    #[test]
+    fn the_spectrum_term_counts_only_when_weighted() {
+        let (a, b) = step_with_and_without(|w| w.spectrum = 2.0);
+        assert_eq!(a.g_spectrum, 0.0, "not computed at weight 0");
+        assert_eq!(
+            (b.g_unit, b.g_lowpass, b.g_chroma),
+            (0.0, 0.0, 0.0),
+            "the other extra terms stay off"
+        );
+        // Two composites; a log-amplitude difference is bounded by the logs' range, a few
+        // units at most for [-1, 1] images.
+        assert!(b.g_spectrum > 0.0 && b.g_spectrum < 20.0, "{b:?}");
+        assert_only_the_term_added(&a, &b, 2.0, b.g_spectrum);
     }
 }
