@@ -176,10 +176,11 @@ pub struct Args {
     /// docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub chroma_weight: f64,
-    /// Weight of stage 2's spectrum L1 on the composites (not in the authors' code; 0 = off):
-    /// the log-amplitude spectrum of each colour channel against the truth's, so a lattice of
-    /// marks or speckle (energy at frequencies the photo does not have) costs, while where a
-    /// fill puts its content does not. See docs/training.md.
+    /// Weight of stage 2's spectrum-excess term on the composites (not in the authors' code;
+    /// 0 = off): how far each colour channel's log-amplitude spectrum rises above the truth's,
+    /// so a lattice of marks or speckle (energy at frequencies the photo does not have) costs,
+    /// while where a fill puts its content, or a fill with less detail, does not. See
+    /// docs/training.md.
     #[arg(long, default_value_t = 0.0)]
     pub spectrum_weight: f64,
     /// Factor on both stages' learning rates (the authors': 1). For fine-tuning a trained
