@@ -29,6 +29,9 @@
 //!    fills batched); PD-GAN's mean of N and best of N, each baseline's one value; per bin the
 //!    means and a paired bootstrap of PD-GAN's minus each baseline's
 //!    ([`vggdist::paired_bootstrap`]).
+//! 6. **Spectral excess** ([`spectrum`]): per pair, how far each output's log spectral
+//!    envelope rises above the truth's (the grid and the speckle, not fidelity); per bin the
+//!    means and a paired bootstrap of PD-GAN's mean of N minus each baseline's.
 //!
 //! The model crop is already R×R, so the [`Prepared`] request is built directly (context box =
 //! the whole crop, hole = the mask), with no resampling.
@@ -39,6 +42,7 @@
 pub mod fullres;
 pub mod metrics;
 pub mod report;
+pub mod spectrum;
 pub mod swd;
 /// Telea's method, the baseline (moved to the crate root; also a prior source).
 pub use crate::telea;
@@ -62,9 +66,9 @@ use crate::model::{tensor_from_vec, tensor_to_vec};
 
 use metrics::{BandStats, EDGE_BANDS, Planes};
 use report::{
-    BandRow, BinReport, DataInfo, EvalReport, ItemRecord, ItemScores, ItemVgg, METHOD_PDGAN,
-    METHOD_PRIOR, METHOD_TELEA, MethodRow, ModelInfo, PhotoMethodRow, PhotoReport, Settings,
-    SwdContrastRow, VggContrastRow,
+    BandRow, BinReport, DataInfo, EvalReport, ExcessContrastRow, ItemExcess, ItemRecord,
+    ItemScores, ItemVgg, METHOD_PDGAN, METHOD_PRIOR, METHOD_TELEA, MethodRow, ModelInfo,
+    PhotoMethodRow, PhotoReport, Settings, SwdContrastRow, VggContrastRow,
 };
 use swd::SwdSets;
 use vggdist::{LayerMeans, SampleStat, VggDistance, VggScore, paired_bootstrap};
@@ -162,6 +166,7 @@ enum Purpose {
     SwdDirections = 5,
     Bootstrap = 6,
     VggBootstrap = 7,
+    ExcessBootstrap = 8,
 }
 
 /// One step of SplitMix64 (a strong 64-bit mixer).
@@ -384,6 +389,8 @@ pub fn evaluate(
         let mut div_feat = Vec::with_capacity(opts.per_bin);
         let mut vgg_scores: [Vec<VggScore>; 3] = Default::default();
         let mut vgg_layers: [LayerMeans; 3] = Default::default();
+        // Spectral excess per pair: PD-GAN's mean over its samples, the baselines' one value.
+        let mut excess: [Vec<f64>; 3] = Default::default();
         let mut ratio_sum = 0.0f64;
         for (i, (photo, crop_seed, crop)) in crops.iter().enumerate() {
             let mask_seed = derive(opts.seed, Purpose::Mask, b as u64, i as u64);
@@ -473,6 +480,26 @@ pub fn evaluate(
                 None => None,
             };
 
+            // Spectral excess of every output, one batch.
+            let ex = spectrum::spectral_excess(
+                &[
+                    &samples,
+                    std::slice::from_ref(&prior_fill),
+                    std::slice::from_ref(&telea_fill),
+                ],
+                &real,
+                &device,
+            )?;
+            let one = |v: &[f64]| v.first().copied().unwrap_or(f64::NAN);
+            let item_excess = ItemExcess {
+                pdgan: ex[0].clone(),
+                prior: one(&ex[1]),
+                telea: one(&ex[2]),
+            };
+            excess[0].push(ex[0].iter().sum::<f64>() / ex[0].len().max(1) as f64);
+            excess[1].push(item_excess.prior);
+            excess[2].push(item_excess.telea);
+
             // Diversity.
             let d_l1 = metrics::mean_pairwise_l1(&samples, &hole)?;
             let d_feat = feature_diversity(&vgg, &samples, &hole, &device)?;
@@ -535,6 +562,7 @@ pub fn evaluate(
                 diversity_l1: d_l1,
                 diversity_feature: d_feat,
                 vgg: item_vgg,
+                spectral_excess: Some(item_excess),
             });
             done += 1;
             progress(done, total, &label);
@@ -569,6 +597,17 @@ pub fn evaluate(
                 }
             }
         }
+        let excess_seed = derive(opts.seed, Purpose::ExcessBootstrap, b as u64, 0);
+        let excess_vs_baselines = (1..3)
+            .filter_map(|m| {
+                paired_bootstrap(&excess[0], &excess[m], opts.bootstrap, excess_seed).map(
+                    |contrast| ExcessContrastRow {
+                        baseline: names[m].to_string(),
+                        contrast,
+                    },
+                )
+            })
+            .collect();
         let swd_vs_baselines = contrasts
             .iter()
             .filter_map(|c| {
@@ -603,6 +642,8 @@ pub fn evaluate(
                     Some(0.0)
                 },
                 vgg: VggScore::average(&vgg_scores[m]),
+                spectral_excess: (!excess[m].is_empty())
+                    .then(|| excess[m].iter().sum::<f64>() / excess[m].len() as f64),
                 vgg_layers: if vgg_scores[m].is_empty() {
                     Vec::new()
                 } else {
@@ -620,6 +661,7 @@ pub fn evaluate(
             methods,
             swd_vs_baselines,
             vgg_vs_baselines,
+            excess_vs_baselines,
             edge_diversity: band_rows(&bands),
         });
     }

@@ -150,6 +150,11 @@ pub struct BinReport {
     /// was off or the bin has fewer than two pairs).
     #[serde(default)]
     pub vgg_vs_baselines: Vec<VggContrastRow>,
+    /// PD-GAN's spectral excess (mean of N) against each baseline's, with a paired bootstrap
+    /// over the bin's pairs (empty when the bootstrap was off, the bin has fewer than two
+    /// pairs, or the report predates the measure).
+    #[serde(default)]
+    pub excess_vs_baselines: Vec<ExcessContrastRow>,
     /// Diversity of the PD-GAN samples against distance from the hole edge.
     pub edge_diversity: Vec<BandRow>,
 }
@@ -187,6 +192,17 @@ pub struct VggContrastRow {
     pub contrast: PairedContrast,
 }
 
+/// PD-GAN's spectral excess (mean over its samples) against one baseline's in one bin, under
+/// a paired bootstrap over the bin's (image, mask) pairs ([`super::vggdist::paired_bootstrap`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExcessContrastRow {
+    /// [`METHOD_PRIOR`] or [`METHOD_TELEA`].
+    pub baseline: String,
+    /// PD-GAN minus the baseline (negative: PD-GAN's fills add less energy the photo does not
+    /// have), its interval and the share of resamples in which PD-GAN's is lower.
+    pub contrast: PairedContrast,
+}
+
 /// The numbers of one method in one bin (means over the bin's images).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodRow {
@@ -220,6 +236,10 @@ pub struct MethodRow {
     /// over the outputs (empty when not measured; `None` for a layer no pair's hole reached).
     #[serde(default)]
     pub vgg_layers: Vec<Option<f64>>,
+    /// Spectral excess over the truth ([`super::spectrum`]): mean over the bin's pairs of the
+    /// mean over the outputs (`None` in reports made before the measure existed).
+    #[serde(default)]
+    pub spectral_excess: Option<f64>,
 }
 
 /// One held-out photo over the large-hole bins.
@@ -306,6 +326,21 @@ pub struct ItemRecord {
     /// VGG distances of this pair (`None` when not measured).
     #[serde(default)]
     pub vgg: Option<ItemVgg>,
+    /// Spectral excess of this pair's outputs (`None` in reports made before the measure
+    /// existed).
+    #[serde(default)]
+    pub spectral_excess: Option<ItemExcess>,
+}
+
+/// The spectral excess of one (image, mask) pair's outputs ([`super::spectrum`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemExcess {
+    /// PD-GAN: every sample's, in z-seed order.
+    pub pdgan: Vec<f64>,
+    /// The prior's.
+    pub prior: f64,
+    /// Telea's.
+    pub telea: f64,
 }
 
 /// The VGG distances of one (image, mask) pair.
@@ -483,6 +518,7 @@ impl EvalReport {
             }
         }
         self.vgg_markdown(&mut s);
+        self.excess_markdown(&mut s);
         let _ = writeln!(
             s,
             "\n## Diversity against distance from the hole edge ({METHOD_PDGAN})\n\n\
@@ -686,6 +722,72 @@ impl EvalReport {
         }
     }
 
+    /// The spectral-excess table: per bin the three methods and PD-GAN against the baselines
+    /// (nothing for a report made before the measure existed).
+    fn excess_markdown(&self, s: &mut String) {
+        if self
+            .bins
+            .iter()
+            .all(|b| b.methods.iter().all(|r| r.spectral_excess.is_none()))
+        {
+            return;
+        }
+        let reps = self
+            .bins
+            .iter()
+            .find_map(|b| b.excess_vs_baselines.first())
+            .map_or(0, |c| c.contrast.reps);
+        let _ = writeln!(
+            s,
+            "\n## Spectral excess over the truth (lower: less energy the photo does not have)\n\n\
+             How far each output's log spectral envelope rises above the truth's, mean over \
+             channels and frequencies: a lattice of marks or speckle raises it, where content \
+             sits or how blurry it is does not (not a fidelity measure; a flat fill scores 0). \
+             {METHOD_PDGAN}: mean of N. Contrasts: {METHOD_PDGAN} minus the baseline [95 % \
+             interval over {reps} paired resamples], share of resamples in which \
+             {METHOD_PDGAN}'s is lower.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| bin | {METHOD_PDGAN} | {METHOD_PRIOR} | {METHOD_TELEA} | vs {METHOD_PRIOR} | \
+             vs {METHOD_TELEA} |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+        for b in &self.bins {
+            let get = |m: &str| {
+                b.methods
+                    .iter()
+                    .find(|r| r.method == m)
+                    .and_then(|r| r.spectral_excess)
+            };
+            let _ = write!(
+                s,
+                "| {} | {} | {} | {} |",
+                b.bin,
+                opt(get(METHOD_PDGAN), 4),
+                opt(get(METHOD_PRIOR), 4),
+                opt(get(METHOD_TELEA), 4)
+            );
+            for base in [METHOD_PRIOR, METHOD_TELEA] {
+                match b.excess_vs_baselines.iter().find(|c| c.baseline == base) {
+                    Some(c) => {
+                        let c = &c.contrast;
+                        let _ = write!(
+                            s,
+                            " {:+.4} [{:+.4}, {:+.4}], {:.0} % |",
+                            c.difference,
+                            c.low,
+                            c.high,
+                            100.0 * c.a_lower
+                        );
+                    }
+                    None => s.push_str(" – |"),
+                }
+            }
+            let _ = writeln!(s);
+        }
+    }
+
     /// Writes `json` and `md` (atomically).
     ///
     /// # Errors
@@ -743,6 +845,7 @@ mod tests {
                 best: if m == METHOD_PDGAN { 0.125 } else { 0.25 },
             }),
             vgg_layers: vec![Some(0.5), Some(0.25), None, Some(0.125), Some(0.375)],
+            spectral_excess: Some(if m == METHOD_PDGAN { 0.0625 } else { 0.03125 }),
         };
         let bands = vec![BandRow {
             band: "1-2 px".into(),
@@ -821,6 +924,16 @@ mod tests {
                         reps: 200,
                     },
                 }],
+                excess_vs_baselines: vec![ExcessContrastRow {
+                    baseline: METHOD_TELEA.into(),
+                    contrast: PairedContrast {
+                        difference: 0.03125,
+                        low: 0.01,
+                        high: 0.05,
+                        a_lower: 0.0,
+                        reps: 200,
+                    },
+                }],
                 edge_diversity: bands.clone(),
             }],
             edge_diversity_all: bands,
@@ -873,6 +986,25 @@ mod tests {
         v["model"].as_object_mut().unwrap().remove("prior_source");
         let old: EvalReport = serde_json::from_value(v).unwrap();
         assert_eq!(old.model.prior_source, crate::model::PriorSource::Network);
+        assert!(md.contains("## Spectral excess over the truth"), "{md}");
+        assert!(
+            md.contains(
+                "| 0-10% | 0.0625 | 0.0312 | 0.0312 | – | +0.0312 [+0.0100, +0.0500], 0 % |"
+            ),
+            "{md}"
+        );
+        // A report written before the spectral excess existed reads, and shows no table.
+        let mut v = serde_json::to_value(&r).unwrap();
+        for m in v["bins"][0]["methods"].as_array_mut().unwrap() {
+            m.as_object_mut().unwrap().remove("spectral_excess");
+        }
+        v["bins"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("excess_vs_baselines");
+        let old: EvalReport = serde_json::from_value(v).unwrap();
+        assert!(old.bins[0].excess_vs_baselines.is_empty());
+        assert!(!old.to_markdown().contains("Spectral excess"));
         assert!(
             md.contains("## Grids")
                 && md.contains("- 40-50%: [`r-grid-40-50.png`](r-grid-40-50.png)"),

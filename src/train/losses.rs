@@ -405,12 +405,23 @@ pub fn dft_amplitude(x: Tensor<4>) -> Tensor<4> {
 /// # Shapes
 /// `[B, C, H, W]` twice → `[1]`.
 pub fn spectrum_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (spectrum_envelope(a) - spectrum_envelope(b))
+        .clamp_min(0.0)
+        .mean()
+}
+
+/// The log spectral envelope [`spectrum_l1`] compares: `log(ε + P(|F(x)|))`, with `|F|` the
+/// [`dft_amplitude`] of each channel, `P` the mean over each frequency's 3×3 neighbours (fewer
+/// at the edges) and ε = [`SPECTRUM_EPS`].
+///
+/// # Shapes
+/// `[B, C, H, W]` → `[B, C, H, W]`.
+pub fn spectrum_envelope(x: Tensor<4>) -> Tensor<4> {
     let opts = AvgPoolOptions::new([3, 3])
         .with_stride([1, 1])
         .with_padding([1, 1])
         .with_count_include_pad(false);
-    let envelope = |x: Tensor<4>| (avg_pool2d(dft_amplitude(x), opts.clone()) + SPECTRUM_EPS).log();
-    (envelope(a) - envelope(b)).clamp_min(0.0).mean()
+    (avg_pool2d(dft_amplitude(x), opts) + SPECTRUM_EPS).log()
 }
 
 /// ε inside [`spectrum_l1`]'s logarithm: amplitudes far below it (the orthonormal DFT of a
