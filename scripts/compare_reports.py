@@ -10,7 +10,8 @@ the mean of B - A over the bin's items with a 95 % percentile interval from a pa
 (the items resampled with replacement, the same resample for both models).
 
 Measures (PD-GAN unless named): hole PSNR best and mean of N, VGG distance mean and best of N
-(only when both reports measured it), diversity L1, and the prior's hole PSNR and VGG distance.
+(only when both reports measured it), spectral excess mean of N (only when both reports have
+it), diversity L1, and the prior's hole PSNR and VGG distance.
 SWD is a statistic of a bin's whole set of neighbourhoods, not of an item, so it is listed
 without an interval. Markdown goes to stdout. Only the Python standard library is used.
 
@@ -51,12 +52,20 @@ def vgg_of(it, method, stat):
     return x
 
 
+def excess_of(it):
+    v = it.get("spectral_excess")
+    if not v or not v.get("pdgan"):
+        return None
+    return sum(v["pdgan"]) / len(v["pdgan"])
+
+
 # (label, extractor, higher is better)
 MEASURES = [
     ("PSNR best of N", lambda it: it["pdgan"]["psnr_best"], True),
     ("PSNR mean of N", lambda it: it["pdgan"]["psnr_mean"], True),
     ("VGG distance mean of N", lambda it: vgg_of(it, "pdgan", "mean"), False),
     ("VGG distance best of N", lambda it: vgg_of(it, "pdgan", "best"), False),
+    ("spectral excess mean of N", excess_of, False),
     ("diversity L1", lambda it: it.get("diversity_l1"), True),
     ("prior PSNR", lambda it: it["prior"]["psnr_best"], True),
     ("prior VGG distance", lambda it: vgg_of(it, "prior", "mean"), False),
@@ -129,7 +138,7 @@ def main():
             better = (lo > 0) if higher else (hi < 0)
             worse = (hi < 0) if higher else (lo > 0)
             mark = " ✓" if better else (" ✗" if worse else "")
-            prec = 2 if "PSNR" in label else 3
+            prec = 2 if "PSNR" in label else (4 if "excess" in label else 3)
             cells.append(f"{mean:+.{prec}f} [{lo:+.{prec}f}, {hi:+.{prec}f}]{mark}")
         if all(c == "–" for c in cells):
             continue

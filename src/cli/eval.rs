@@ -12,6 +12,11 @@
 //!
 //! `--model` defaults to the embedded default model in both modes.
 //!
+//! The model-resolution mode also measures each output's spectral excess over the truth
+//! ([`pdpaint::eval::spectrum`]: energy at spatial frequencies the photo does not have, which
+//! is what a lattice of marks or speckle adds), per bin with a paired bootstrap against the
+//! baselines; the full-resolution mode does not.
+//!
 //! Both modes measure the VGG distance ([`pdpaint::eval::vggdist`]) with the ImageNet VGG-16 at
 //! `--vgg FILE`, by default the file `scripts/fetch-vgg.sh` writes
 //! ([`pdpaint::model::vgg::standard_weights_path`]). When that default file is absent the
