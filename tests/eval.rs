@@ -269,6 +269,25 @@ fn eval_writes_a_report_with_every_bin_and_method() {
             assert!((0.0..=1.0).contains(&f("pdgan_better")), "{c}");
             assert_eq!(c["reps"], 50);
         }
+        // The spectral excess: every method, ≥ 0, and the contrasts are PD-GAN's mean minus
+        // the baseline's.
+        for m in b["methods"].as_array().expect("methods") {
+            let e = m["spectral_excess"].as_f64().expect("excess");
+            assert!(e.is_finite() && e >= 0.0, "{m}");
+        }
+        let ve = b["excess_vs_baselines"]
+            .as_array()
+            .expect("excess contrasts");
+        assert_eq!(ve.len(), 2, "{b}");
+        for (c, m) in ve.iter().zip(1..) {
+            assert_eq!(c["baseline"], b["methods"][m]["method"], "{c}");
+            let want = gan["spectral_excess"].as_f64().expect("excess")
+                - b["methods"][m]["spectral_excess"].as_f64().expect("excess");
+            let k = &c["contrast"];
+            let got = k["difference"].as_f64().unwrap_or(f64::NAN);
+            assert!((got - want).abs() < 1e-9, "{c}");
+            assert_eq!(k["reps"], 50);
+        }
     }
     assert_eq!(r["items"].as_array().expect("items").len(), 12);
     // Each pair keeps its distances; a bin's mean is the mean of its pairs'.
@@ -283,6 +302,13 @@ fn eval_writes_a_report_with_every_bin_and_method() {
     assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     assert_eq!(
         items[0]["vgg"]["pdgan"]
+            .as_array()
+            .expect("per sample")
+            .len(),
+        2
+    );
+    assert_eq!(
+        items[0]["spectral_excess"]["pdgan"]
             .as_array()
             .expect("per sample")
             .len(),
@@ -373,6 +399,8 @@ fn eval_writes_a_report_with_every_bin_and_method() {
         "| bin | pd-gan (mean of N) vs prior | pd-gan (mean of N) vs telea | pd-gan (best of N) vs \
          prior | pd-gan (best of N) vs telea |",
         "- VGG distance: VGG-16 ImageNet weights from",
+        "## Spectral excess over the truth (lower: less energy the photo does not have)",
+        "| bin | pd-gan | prior | telea | vs prior | vs telea |",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }
