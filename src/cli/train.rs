@@ -681,55 +681,58 @@ mod tests {
         assert!(e.contains("low-pass loss weight"), "{e}");
     }
 
-    #[test]
-    fn a_resume_takes_a_given_chroma_weight_and_keeps_the_saved_one_otherwise() {
-        let fresh = parse(&["--data", "photos", "--out", "run", "--chroma-weight", "50"]);
+    /// A stage-2 weight flag that is off by default: given to a fresh run it is saved, a plain
+    /// resume keeps it, a resume that gives it again changes it (and names it), and a
+    /// negative value is refused with an error naming `error_name`.
+    #[track_caller]
+    fn check_resumable_weight_flag(
+        flag: &str,
+        (first, on_resume): (&str, &str),
+        get: fn(&TrainConfig) -> f64,
+        error_name: &str,
+    ) {
+        let value = |v: &str| v.parse::<f64>().expect("a number");
+        let fresh = parse(&["--data", "photos", "--out", "run", flag, first]);
         let saved = fresh_config(&fresh, None).expect("fresh config");
-        assert_eq!(saved.stage2.weights.chroma_hf, 50.0);
+        assert_eq!(get(&saved), value(first));
         let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None)
             .expect("fresh config");
-        assert_eq!(off.stage2.weights.chroma_hf, 0.0, "off by default");
+        assert_eq!(get(&off), 0.0, "off by default");
         let (kept, changed) =
             resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
-        assert_eq!(kept.stage2.weights.chroma_hf, 50.0);
+        assert_eq!(get(&kept), value(first));
         assert!(changed.is_empty(), "{changed:?}");
         let (cfg, changed) = resumed_config(
-            &parse(&["--out", "run", "--resume", "--chroma-weight", "0"]),
+            &parse(&["--out", "run", "--resume", flag, on_resume]),
             saved,
         )
         .expect("resume");
-        assert_eq!(
-            cfg.stage2.weights.chroma_hf, 0.0,
-            "switched off on a resume"
-        );
-        assert_eq!(changed, vec!["chroma-weight".to_string()]);
-        let bad = parse(&["--data", "photos", "--out", "run", "--chroma-weight=-1"]);
+        assert_eq!(get(&cfg), value(on_resume), "changed on a resume");
+        assert_eq!(changed, vec![flag.trim_start_matches('-').to_string()]);
+        let bad = parse(&["--data", "photos", "--out", "run", &format!("{flag}=-1")]);
         let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
-        assert!(e.contains("fine chroma loss weight"), "{e}");
+        assert!(e.contains(error_name), "{e}");
+    }
+
+    #[test]
+    fn a_resume_takes_a_given_chroma_weight_and_keeps_the_saved_one_otherwise() {
+        // Switched off on a resume.
+        check_resumable_weight_flag(
+            "--chroma-weight",
+            ("50", "0"),
+            |c| c.stage2.weights.chroma_hf,
+            "fine chroma loss weight",
+        );
     }
 
     #[test]
     fn a_resume_takes_a_given_spectrum_weight_and_keeps_the_saved_one_otherwise() {
-        let fresh = parse(&["--data", "photos", "--out", "run", "--spectrum-weight", "3"]);
-        let saved = fresh_config(&fresh, None).expect("fresh config");
-        assert_eq!(saved.stage2.weights.spectrum, 3.0);
-        let off = fresh_config(&parse(&["--data", "photos", "--out", "run"]), None)
-            .expect("fresh config");
-        assert_eq!(off.stage2.weights.spectrum, 0.0, "off by default");
-        let (kept, changed) =
-            resumed_config(&parse(&["--out", "run", "--resume"]), saved.clone()).expect("resume");
-        assert_eq!(kept.stage2.weights.spectrum, 3.0);
-        assert!(changed.is_empty(), "{changed:?}");
-        let (cfg, changed) = resumed_config(
-            &parse(&["--out", "run", "--resume", "--spectrum-weight", "8"]),
-            saved,
-        )
-        .expect("resume");
-        assert_eq!(cfg.stage2.weights.spectrum, 8.0);
-        assert_eq!(changed, vec!["spectrum-weight".to_string()]);
-        let bad = parse(&["--data", "photos", "--out", "run", "--spectrum-weight=-1"]);
-        let e = format!("{:#}", fresh_config(&bad, None).expect_err("refused"));
-        assert!(e.contains("spectrum loss weight"), "{e}");
+        check_resumable_weight_flag(
+            "--spectrum-weight",
+            ("3", "8"),
+            |c| c.stage2.weights.spectrum,
+            "spectrum loss weight",
+        );
     }
 
     #[test]

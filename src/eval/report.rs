@@ -382,6 +382,23 @@ fn num(v: f64, prec: usize) -> String {
     }
 }
 
+/// One Markdown table cell of a paired contrast: `difference [low, high], share %`, or `–`.
+fn contrast_cell(s: &mut String, c: Option<&PairedContrast>) {
+    match c {
+        Some(c) => {
+            let _ = write!(
+                s,
+                " {:+.4} [{:+.4}, {:+.4}], {:.0} % |",
+                c.difference,
+                c.low,
+                c.high,
+                100.0 * c.a_lower
+            );
+        }
+        None => s.push_str(" – |"),
+    }
+}
+
 fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or_else(|| "–".into(), |v| num(v, prec))
 }
@@ -699,24 +716,11 @@ impl EvalReport {
         for bin in &self.bins {
             let _ = write!(s, "| {} |", bin.bin);
             for (b, stat) in &cols {
-                match bin
+                let c = bin
                     .vgg_vs_baselines
                     .iter()
-                    .find(|c| &c.baseline == b && c.pdgan == *stat)
-                {
-                    Some(c) => {
-                        let c = &c.contrast;
-                        let _ = write!(
-                            s,
-                            " {:+.4} [{:+.4}, {:+.4}], {:.0} % |",
-                            c.difference,
-                            c.low,
-                            c.high,
-                            100.0 * c.a_lower
-                        );
-                    }
-                    None => s.push_str(" – |"),
-                }
+                    .find(|c| &c.baseline == b && c.pdgan == *stat);
+                contrast_cell(s, c.map(|c| &c.contrast));
             }
             let _ = writeln!(s);
         }
@@ -769,20 +773,8 @@ impl EvalReport {
                 opt(get(METHOD_TELEA), 4)
             );
             for base in [METHOD_PRIOR, METHOD_TELEA] {
-                match b.excess_vs_baselines.iter().find(|c| c.baseline == base) {
-                    Some(c) => {
-                        let c = &c.contrast;
-                        let _ = write!(
-                            s,
-                            " {:+.4} [{:+.4}, {:+.4}], {:.0} % |",
-                            c.difference,
-                            c.low,
-                            c.high,
-                            100.0 * c.a_lower
-                        );
-                    }
-                    None => s.push_str(" – |"),
-                }
+                let c = b.excess_vs_baselines.iter().find(|c| c.baseline == base);
+                contrast_cell(s, c.map(|c| &c.contrast));
             }
             let _ = writeln!(s);
         }

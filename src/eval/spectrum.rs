@@ -2,10 +2,10 @@
 //! has there. It is the number behind the question "are the grid and the speckle gone?".
 //!
 //! For an output `o` and the truth `t` (both the whole composited crop, [-1, 1]), the measure
-//! is the mean over colour channels and frequencies of
-//! `max(0, E(o) − E(t))`, where `E` is the log spectral envelope of the training term
-//! ([`crate::train::losses::spectrum_envelope`]: the orthonormal 2-D DFT's amplitude, averaged
-//! over each frequency's 3×3 neighbours, `log(0.01 + ·)`). The known pixels are the truth's,
+//! is the mean over colour channels and frequencies of `max(0, E(o) − E(t))`, the training
+//! term's measure ([`crate::train::losses::spectrum_excess_each`]; `E` is the log spectral
+//! envelope: the orthonormal 2-D DFT's amplitude, averaged over each frequency's 3×3
+//! neighbours, `log(0.01 + ·)`). The known pixels are the truth's,
 //! so only the fill (and its seam) can add anything. A lattice of marks a fixed number of
 //! pixels apart is a peak at its period and harmonics, speckle raises the whole high-frequency
 //! band; both count. A smooth or blurry fill, or one whose content sits elsewhere than the
@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use crate::eval::metrics::Planes;
 use crate::model::{tensor_from_vec, tensor_to_vec};
-use crate::train::losses::spectrum_envelope;
+use crate::train::losses::spectrum_excess_each;
 
 /// The spectral excess of every output of every method over the truth, in the order given:
 /// `methods[m][k]` → `result[m][k]`. All outputs of one call go through the transform as one
@@ -46,13 +46,10 @@ pub fn spectral_excess(
     if n == 0 {
         return Ok(methods.iter().map(|_| Vec::new()).collect());
     }
-    let outs = spectrum_envelope(tensor_from_vec(x, [n, c, h, w], device));
-    let truth = spectrum_envelope(tensor_from_vec(real.to_unit_range(), [1, c, h, w], device));
-    let excess = (outs - truth.expand([n, c, h, w]))
-        .clamp_min(0.0)
-        .reshape([n, c * h * w])
-        .mean_dim(1)
-        .reshape([n]);
+    let excess = spectrum_excess_each(
+        tensor_from_vec(x, [n, c, h, w], device),
+        tensor_from_vec(real.to_unit_range(), [1, c, h, w], device),
+    );
     let v = tensor_to_vec(excess)?;
     let mut it = v.into_iter().map(f64::from);
     Ok(methods

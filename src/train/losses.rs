@@ -87,8 +87,8 @@ pub struct Stage2Weights {
     /// authors' code, 0 = off (the default; absent in runs made before it existed).
     #[serde(default)]
     pub chroma_hf: f64,
-    /// Spectrum L1 of the composite against the truth ([`spectrum_l1`]); not in the authors'
-    /// code, 0 = off (the default; absent in runs made before it existed).
+    /// Spectrum excess of the composite over the truth ([`spectrum_excess`]); not in the
+    /// authors' code, 0 = off (the default; absent in runs made before it existed).
     #[serde(default)]
     pub spectrum: f64,
 }
@@ -336,13 +336,9 @@ pub fn opponent_chroma(x: Tensor<4>) -> Tensor<4> {
 /// # Shapes
 /// `[B, 3, H, W]` twice → `[1]`.
 pub fn chroma_hf_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
-    let opts = AvgPoolOptions::new([3, 3])
-        .with_stride([1, 1])
-        .with_padding([1, 1])
-        .with_count_include_pad(false);
     let fine = |x: Tensor<4>| {
         let c = opponent_chroma(x);
-        c.clone() - avg_pool2d(c, opts.clone())
+        c.clone() - neighbour_mean_3x3(c)
     };
     l1(fine(a), fine(b))
 }
@@ -404,27 +400,46 @@ pub fn dft_amplitude(x: Tensor<4>) -> Tensor<4> {
 ///
 /// # Shapes
 /// `[B, C, H, W]` twice → `[1]`.
-pub fn spectrum_l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
-    (spectrum_envelope(a) - spectrum_envelope(b))
-        .clamp_min(0.0)
-        .mean()
+pub fn spectrum_excess(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    spectrum_excess_each(a, b).mean()
 }
 
-/// The log spectral envelope [`spectrum_l1`] compares: `log(ε + P(|F(x)|))`, with `|F|` the
+/// [`spectrum_excess`] of each image of `a` against the truth `b` (one truth per image, or
+/// one for all): the mean over its channels and frequencies.
+///
+/// # Shapes
+/// `a: [B, C, H, W]`, `b: [B or 1, C, H, W]` → `[B]`.
+pub fn spectrum_excess_each(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    let [n, c, h, w] = a.dims();
+    let truth = spectrum_envelope(b).expand([n, c, h, w]);
+    (spectrum_envelope(a) - truth)
+        .clamp_min(0.0)
+        .reshape([n, c * h * w])
+        .mean_dim(1)
+        .reshape([n])
+}
+
+/// The log spectral envelope [`spectrum_excess`] compares: `log(ε + P(|F(x)|))`, with `|F|` the
 /// [`dft_amplitude`] of each channel, `P` the mean over each frequency's 3×3 neighbours (fewer
 /// at the edges) and ε = [`SPECTRUM_EPS`].
 ///
 /// # Shapes
 /// `[B, C, H, W]` → `[B, C, H, W]`.
 pub fn spectrum_envelope(x: Tensor<4>) -> Tensor<4> {
+    (neighbour_mean_3x3(dft_amplitude(x)) + SPECTRUM_EPS).log()
+}
+
+/// Each element's mean over its 3×3 neighbourhood in the last two dimensions (over the
+/// elements inside at the borders).
+fn neighbour_mean_3x3(x: Tensor<4>) -> Tensor<4> {
     let opts = AvgPoolOptions::new([3, 3])
         .with_stride([1, 1])
         .with_padding([1, 1])
         .with_count_include_pad(false);
-    (avg_pool2d(dft_amplitude(x), opts) + SPECTRUM_EPS).log()
+    avg_pool2d(x, opts)
 }
 
-/// ε inside [`spectrum_l1`]'s logarithm: amplitudes far below it (the orthonormal DFT of a
+/// ε inside [`spectrum_excess`]'s logarithm: amplitudes far below it (the orthonormal DFT of a
 /// [-1, 1] image has amplitudes of order 0.01–1 away from the lowest frequencies) all count as
 /// "nothing", so the loss does not chase noise in frequencies neither image uses.
 pub const SPECTRUM_EPS: f64 = 1e-2;
@@ -896,7 +911,7 @@ mod tests {
     }
 
     #[test]
-    fn spectrum_l1_charges_a_lattice_and_not_where_content_sits() {
+    fn spectrum_excess_charges_a_lattice_and_not_where_content_sits() {
         let n = 32;
         // A smooth-ish "photo": two slow waves and a soft bump.
         let photo = |y: usize, x: usize| {
@@ -910,15 +925,15 @@ mod tests {
             t4(v, [1, 3, n, n])
         };
         let truth = img(&|y, x| photo(y, x));
-        assert!(val(spectrum_l1(truth.clone(), truth.clone())) < 1e-6);
+        assert!(val(spectrum_excess(truth.clone(), truth.clone())) < 1e-6);
         // The same content moved (circularly) by 5 and 9 pixels: only the phase changes.
         let moved = img(&|y, x| photo((y + 5) % n, (x + 9) % n));
-        let moved_cost = val(spectrum_l1(moved, truth.clone()));
+        let moved_cost = val(spectrum_excess(moved, truth.clone()));
         assert!(moved_cost < 1e-3, "{moved_cost}");
         // The truth with a lattice of dark 2×2 marks 8 px apart: a peak at 1/8 cycles per
         // pixel and its harmonics.
         let lattice = img(&|y, x| photo(y, x) - if y % 8 < 2 && x % 8 < 2 { 0.5 } else { 0.0 });
-        let lattice_cost = val(spectrum_l1(lattice, truth.clone()));
+        let lattice_cost = val(spectrum_excess(lattice, truth.clone()));
         assert!(lattice_cost > 0.05, "{lattice_cost}");
         assert!(
             lattice_cost > 50.0 * moved_cost,
@@ -930,7 +945,7 @@ mod tests {
             let hash = (y * 131 + x * 71 + (y * x) % 13) % 29;
             photo(y, x) - if hash < 2 { 0.5 } else { 0.0 }
         });
-        assert!(val(spectrum_l1(scattered, truth.clone())) > 0.05);
+        assert!(val(spectrum_excess(scattered, truth.clone())) > 0.05);
         // Less detail than the truth (the truth under a circular 3×3 box blur, which scales
         // every amplitude by at most 1) pays nothing: only excess energy does.
         let blurred = img(&|y, x| {
@@ -942,10 +957,10 @@ mod tests {
             }
             sum / 9.0
         });
-        let blurred_cost = val(spectrum_l1(blurred.clone(), truth.clone()));
+        let blurred_cost = val(spectrum_excess(blurred.clone(), truth.clone()));
         assert!(blurred_cost < 1e-3, "{blurred_cost}");
         // ... while the truth measured against its blur pays for the detail it adds.
-        assert!(val(spectrum_l1(truth, blurred)) > 0.01);
+        assert!(val(spectrum_excess(truth, blurred)) > 0.01);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::train::adam::{Adam, AdamSettings};
 use crate::train::losses::{
     DIVERSITY_BLUR_SIGMA, DiversityLayers, Stage2Weights, TvRows, UNIT_LAYERS, chroma_hf_l1,
     composite, diversity, diversity_paper, feature_matching, gaussian_blur, hinge_d_cells,
-    hinge_g_cells, hole_weights, lowpass_l1, perceptual, spectrum_l1, tv, unit_perceptual,
+    hinge_g_cells, hole_weights, lowpass_l1, perceptual, spectrum_excess, tv, unit_perceptual,
 };
 use crate::train::{lifted, plain};
 
@@ -110,7 +110,7 @@ pub struct Stage2Losses {
     /// 0, and then not computed).
     #[serde(default)]
     pub g_chroma: f32,
-    /// Spectrum L1 of the composites against the truth (unweighted; 0 when its weight is 0,
+    /// Spectrum excess of the composites against the truth (unweighted; 0 when its weight is 0,
     /// and then not computed).
     #[serde(default)]
     pub g_spectrum: f32,
@@ -493,7 +493,7 @@ impl Stage2Trainer {
                 chroma = Some(pixel_term(chroma_hf_l1, w.chroma_hf));
             }
             if w.spectrum > 0.0 {
-                spectrum = Some(pixel_term(spectrum_l1, w.spectrum));
+                spectrum = Some(pixel_term(spectrum_excess, w.spectrum));
             }
         }
         let losses = Stage2Losses {
