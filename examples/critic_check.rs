@@ -7,6 +7,10 @@
 //!   the same photo and mask where the real one scores higher (a paired AUC; 0.5 = chance);
 //! * the mean, over photo–mask cases, of the Spearman correlation between a fill's realism and
 //!   its PSNR to the truth inside the hole (0 = unrelated);
+//! * the same between a fill's realism and its spectral excess over the truth on the model's
+//!   crop ([`pdpaint::eval::spectrum`], the number `pdpaint eval` gives the lattice of marks and
+//!   the speckle): negative when the critic scores marked fills as less real, which it must do
+//!   for the adversarial loss to train the marks away;
 //!
 //! each with a 95 % bootstrap interval over the cases (2000 resamples).
 //!
@@ -20,6 +24,8 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 use pdpaint::data::ImageFolder;
+use pdpaint::eval::metrics::Planes;
+use pdpaint::eval::spectrum::spectral_excess;
 use pdpaint::inference::{InpaintOptions, Inpainter};
 use pdpaint::masks::{MaskKind, generate};
 use pdpaint::steer::score::realism;
@@ -85,6 +91,17 @@ fn main() -> Result<()> {
     let (mut real_sum, mut fake_sum, mut n_real, mut n_fake) = (0.0f64, 0.0f64, 0usize, 0usize);
     let (mut wins, mut pairs) = (0.0f64, 0usize);
     let mut rhos = Vec::new();
+    let mut rhos_excess = Vec::new();
+    let (mut excess_sum, mut n_excess) = (0.0f64, 0usize);
+    let res = inp.resolution();
+    let unit = |v: &[f32]| -> Result<Planes> {
+        Ok(Planes::new(
+            3,
+            res,
+            res,
+            v.iter().map(|x| 0.5 * (x + 1.0)).collect(),
+        )?)
+    };
     // Per case: (wins, pairs) for the bootstrap.
     let mut per_case: Vec<(f64, usize)> = Vec::new();
     for (path, img) in &folder.images {
@@ -111,11 +128,13 @@ fn main() -> Result<()> {
             let seeds: Vec<u64> = (0..samples as u64).map(|i| 1000 * k as u64 + i).collect();
             let mut fr = Vec::new();
             let mut ps = Vec::new();
+            let mut fills = Vec::new();
             let (mut case_wins, mut case_pairs) = (0.0f64, 0usize);
             for smp in session.samples(&seeds)? {
                 let v = f64::from(realism(&session, &smp.photo)?.value().unwrap_or(f32::NAN));
                 fr.push(v);
                 ps.push(psnr_in_hole(&smp.photo, &img, &mask));
+                fills.push(unit(&smp.fill)?);
                 let w = if real > v {
                     1.0
                 } else if real == v {
@@ -136,13 +155,23 @@ fn main() -> Result<()> {
             if let Some(r) = spearman(&fr, &ps) {
                 rhos.push(r);
             }
+            let truth = unit(&session.prepared().image)?;
+            let ex = spectral_excess(&[&fills], &truth, &device)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            excess_sum += ex.iter().sum::<f64>();
+            n_excess += ex.len();
+            if let Some(r) = spearman(&fr, &ex) {
+                rhos_excess.push(r);
+            }
         }
         eprintln!("{}: done", path.display());
     }
     let rho = rhos.iter().sum::<f64>() / rhos.len().max(1) as f64;
     // 95 % bootstrap intervals over the cases.
     let mut boot = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let (mut auc_b, mut rho_b) = (Vec::new(), Vec::new());
+    let (mut auc_b, mut rho_b, mut rho_xb) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..2000 {
         use rand::Rng;
         let (mut w, mut p) = (0.0, 0usize);
@@ -159,6 +188,13 @@ fn main() -> Result<()> {
                 / rhos.len() as f64;
             rho_b.push(m);
         }
+        if !rhos_excess.is_empty() {
+            let m: f64 = (0..rhos_excess.len())
+                .map(|_| rhos_excess[boot.random_range(0..rhos_excess.len())])
+                .sum::<f64>()
+                / rhos_excess.len() as f64;
+            rho_xb.push(m);
+        }
     }
     let ci = |v: &mut Vec<f64>| -> (f64, f64) {
         v.sort_by(f64::total_cmp);
@@ -172,14 +208,20 @@ fn main() -> Result<()> {
     };
     let (auc_lo, auc_hi) = ci(&mut auc_b);
     let (rho_lo, rho_hi) = ci(&mut rho_b);
+    let (rx_lo, rx_hi) = ci(&mut rho_xb);
+    let rho_x = rhos_excess.iter().sum::<f64>() / rhos_excess.len().max(1) as f64;
     println!(
         "cases {n_real}, fills {n_fake}: realism real {:.3}, fills {:.3}; real > fill in {:.1} % \
          of {pairs} pairs [95 % CI {auc_lo:.1}–{auc_hi:.1}]; mean Spearman(realism, PSNR in hole) \
-         {rho:.3} [{rho_lo:.3}–{rho_hi:.3}] over {} cases",
+         {rho:.3} [{rho_lo:.3}–{rho_hi:.3}] over {} cases; mean spectral excess of the fills \
+         {:.4}, mean Spearman(realism, spectral excess) {rho_x:.3} [{rx_lo:.3}–{rx_hi:.3}] over \
+         {} cases",
         real_sum / n_real.max(1) as f64,
         fake_sum / n_fake.max(1) as f64,
         100.0 * wins / pairs.max(1) as f64,
-        rhos.len()
+        rhos.len(),
+        excess_sum / n_excess.max(1) as f64,
+        rhos_excess.len()
     );
     Ok(())
 }

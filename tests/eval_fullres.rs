@@ -213,6 +213,52 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
         );
         assert_eq!(k["reps"], 30);
     }
+    // The spectral excess: every output of every method, its mean per method, and detail's
+    // paired contrasts with the others (detail − other, the means' difference).
+    let items = r["items"].as_array().expect("items");
+    for (k, m) in r["methods"].as_array().expect("methods").iter().enumerate() {
+        let per_item: Vec<f64> = items
+            .iter()
+            .map(|it| {
+                let v: Vec<f64> = it["methods"][k]["spectral_excess"]
+                    .as_array()
+                    .expect("per-output excess")
+                    .iter()
+                    .map(|x| x.as_f64().expect("excess"))
+                    .collect();
+                assert_eq!(v.len(), if k < 2 { 1 } else { 2 }, "{it}");
+                assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0), "{v:?}");
+                v.iter().sum::<f64>() / v.len() as f64
+            })
+            .collect();
+        let want = per_item.iter().sum::<f64>() / per_item.len() as f64;
+        let got = m["spectral_excess"].as_f64().expect("method excess");
+        assert!((got - want).abs() < 1e-9, "{m}: {got} vs {want}");
+    }
+    let ev = r["excess_vs_detail"].as_array().expect("excess contrasts");
+    let others: Vec<&str> = ev
+        .iter()
+        .map(|c| c["other"].as_str().expect("other"))
+        .collect();
+    assert_eq!(others, ["pd-gan", "telea", "patch-only"]);
+    for c in ev {
+        let other = ["telea", "patch-only", "pd-gan"]
+            .iter()
+            .position(|n| c["other"] == *n)
+            .expect("known method");
+        let want = r["methods"][3]["spectral_excess"].as_f64().expect("excess")
+            - r["methods"][other]["spectral_excess"]
+                .as_f64()
+                .expect("excess");
+        let k = &c["contrast"];
+        assert!(
+            (k["difference"].as_f64().expect("d") - want).abs() < 1e-9,
+            "{c}"
+        );
+        assert!(k["low"].as_f64() <= k["high"].as_f64(), "{c}");
+        assert_eq!(k["reps"], 30);
+    }
+    assert!(md.contains("spectral excess") && md.contains("## PD-GAN + detail's spectral excess"));
     let vd = &r["settings"]["vgg_distance"];
     assert_eq!(vd["weights"]["kind"], "imagenet");
     assert_eq!(vd["weights"]["activation_divisor"], 127.5, "{vd}");
@@ -309,6 +355,10 @@ fn full_res_eval_writes_a_report_with_the_four_methods_and_figures() {
         }
         assert_eq!(r["methods"][m]["swd"], r2["methods"][m]["swd"]);
         assert_eq!(r["methods"][m]["vgg"], r2["methods"][m]["vgg"]);
+        assert_eq!(
+            r["methods"][m]["spectral_excess"],
+            r2["methods"][m]["spectral_excess"]
+        );
     }
     assert_eq!(r2["figures"].as_array().expect("figures").len(), 1);
     assert!(t.path().join("again-fig-1.png").is_file());

@@ -41,10 +41,15 @@
 //!      CPU); the truth's features once per item, the outputs batched; mean and best of N per
 //!      item.
 //!
+//!    * spectral excess ([`super::spectrum`]): how far each output's log spectral envelope
+//!      rises above the truth's, on the same hole box as the VGG distance (the hole's
+//!      bounding box with [`VGG_MARGIN`] pixels of context); a lattice of marks or speckle
+//!      raises it, blur does not. Per item the mean over its outputs.
+//!
 //!    How sure the SWD comparison is: a paired bootstrap over items of PD-GAN + detail's SWD
 //!    minus each other method's ([`super::swd::SwdSets::bootstrap`]); the same for the VGG
 //!    distance ([`super::vggdist::paired_bootstrap`], mean of N against mean of N, and best of N
-//!    against best of N).
+//!    against best of N); the same for the spectral excess (mean of N against mean of N).
 //! 5. **Figures**: for chosen items, the crop around the hole ([`FIGURE_CROP`] × the box)
 //!    from the truth, the hole, every method and three detailed seeds, as a contact sheet.
 //!
@@ -62,6 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, Planes};
 use super::report::ModelInfo;
+use super::spectrum;
 use super::swd::{self, SwdResult, SwdSets};
 use super::telea;
 use super::vggdist::{
@@ -130,6 +136,7 @@ enum Purpose {
     SwdDirections = 14,
     Bootstrap = 15,
     VggBootstrap = 16,
+    ExcessBootstrap = 17,
 }
 
 /// One SplitMix64 step.
@@ -709,6 +716,9 @@ pub struct FullResSettings {
     /// How the VGG distance was measured; `None`: it was not (no ImageNet VGG-16 file).
     #[serde(default)]
     pub vgg_distance: Option<VggDistanceSettings>,
+    /// How the spectral excess is measured (empty in reports written before it was).
+    #[serde(default)]
+    pub spectral_excess: String,
 }
 
 /// One method's numbers over all items.
@@ -744,6 +754,10 @@ pub struct FullResMethod {
     /// over the outputs (empty when not measured).
     #[serde(default)]
     pub vgg_layers: Vec<Option<f64>>,
+    /// Spectral excess over the truth on the hole box: mean over items of the mean over the
+    /// outputs (`None` in reports written before it was measured).
+    #[serde(default)]
+    pub spectral_excess: Option<f64>,
 }
 
 /// PD-GAN + detail's VGG distance against another method's under a paired bootstrap over items.
@@ -756,6 +770,17 @@ pub struct FullResVggContrast {
     pub stat: SampleStat,
     /// PD-GAN + detail minus the other (negative: detail closer to the truth's features), its
     /// interval, and the share of resamples in which detail's is lower.
+    pub contrast: PairedContrast,
+}
+
+/// PD-GAN + detail's spectral excess against another method's under a paired bootstrap over
+/// items (each item's mean over its outputs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FullResExcessContrast {
+    /// The other method.
+    pub other: String,
+    /// PD-GAN + detail minus the other (negative: detail's fills add less energy the photo
+    /// does not have), its interval, and the share of resamples in which detail's is lower.
     pub contrast: PairedContrast,
 }
 
@@ -795,6 +820,10 @@ pub struct ItemMethod {
     /// VGG distance of the outputs: mean and lowest (`None` when not measured).
     #[serde(default)]
     pub vgg: Option<VggScore>,
+    /// Spectral excess of each output over the truth on the hole box, in output order
+    /// (empty in reports written before it was measured).
+    #[serde(default)]
+    pub spectral_excess: Vec<f64>,
 }
 
 /// One (photo, hole) item.
@@ -867,6 +896,10 @@ pub struct FullResReport {
     /// when the distance was not measured or the bootstrap was off).
     #[serde(default)]
     pub vgg_vs_detail: Vec<FullResVggContrast>,
+    /// The paired spectral-excess bootstrap of PD-GAN + detail against each other method
+    /// (empty when the bootstrap was off, or in reports written before it was measured).
+    #[serde(default)]
+    pub excess_vs_detail: Vec<FullResExcessContrast>,
     /// Every item.
     pub items: Vec<FullResItem>,
     /// Figures written beside the report (filled in by the writer).
@@ -907,6 +940,7 @@ struct Acc {
     ms: Vec<f64>,
     vgg: Vec<VggScore>,
     vgg_layers: LayerMeans,
+    excess: Vec<f64>,
 }
 
 /// Best and mean hole PSNR of `outs`.
@@ -945,41 +979,58 @@ fn sub_planes(p: &Planes, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> Res
     Planes::new(p.c, y1 - y0, x1 - x0, data)
 }
 
-/// The VGG distances of every output in `outs` on the hole's bounding box in the measured crop
-/// plus [`VGG_MARGIN`] pixels (clamped to the crop), and that box in photo pixels.
-fn vgg_on_hole_box(
-    vd: &VggDistance,
-    truth: &Planes,
-    hole: &[bool],
-    outs: &[&[Planes]],
-    crop: &Rect,
-) -> Result<(Vec<Vec<FillDistance>>, Rect)> {
-    let (x0, y0, x1, y1) = metrics::bool_bbox(hole, truth.w)
-        .ok_or_else(|| Error::Input("the hole is empty: nothing to measure".into()))?;
-    let r = (
-        x0.saturating_sub(VGG_MARGIN),
-        y0.saturating_sub(VGG_MARGIN),
-        (x1 + VGG_MARGIN).min(truth.w),
-        (y1 + VGG_MARGIN).min(truth.h),
-    );
-    let t = sub_planes(truth, r)?;
-    let h: Vec<bool> = (r.1..r.3)
-        .flat_map(|y| (r.0..r.2).map(move |x| (x, y)))
-        .map(|(x, y)| hole[y * truth.w + x])
-        .collect();
-    let cut: Vec<Vec<Planes>> = outs
-        .iter()
-        .map(|o| o.iter().map(|p| sub_planes(p, r)).collect::<Result<_>>())
-        .collect::<Result<_>>()?;
-    let groups: Vec<&[Planes]> = cut.iter().map(Vec::as_slice).collect();
-    let d = vd.measure_layers(&t, &h, &groups)?;
-    let rect = Rect {
-        x0: crop.x0 + r.0 as u32,
-        y0: crop.y0 + r.1 as u32,
-        w: (r.2 - r.0) as u32,
-        h: (r.3 - r.1) as u32,
-    };
-    Ok((d, rect))
+/// The hole's bounding box in the measured crop plus [`VGG_MARGIN`] pixels (clamped to the
+/// crop), cut out of the truth, the hole and every output: what the VGG distance and the
+/// spectral excess are measured on.
+struct HoleBoxCut {
+    /// `(x0, y0, x1, y1)` in crop pixels (exclusive ends).
+    r: (usize, usize, usize, usize),
+    truth: Planes,
+    hole: Vec<bool>,
+    outs: Vec<Vec<Planes>>,
+}
+
+impl HoleBoxCut {
+    fn new(truth: &Planes, hole: &[bool], outs: &[&[Planes]]) -> Result<Self> {
+        let (x0, y0, x1, y1) = metrics::bool_bbox(hole, truth.w)
+            .ok_or_else(|| Error::Input("the hole is empty: nothing to measure".into()))?;
+        let r = (
+            x0.saturating_sub(VGG_MARGIN),
+            y0.saturating_sub(VGG_MARGIN),
+            (x1 + VGG_MARGIN).min(truth.w),
+            (y1 + VGG_MARGIN).min(truth.h),
+        );
+        let hole = (r.1..r.3)
+            .flat_map(|y| (r.0..r.2).map(move |x| (x, y)))
+            .map(|(x, y)| hole[y * truth.w + x])
+            .collect();
+        let outs = outs
+            .iter()
+            .map(|o| o.iter().map(|p| sub_planes(p, r)).collect::<Result<_>>())
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            r,
+            truth: sub_planes(truth, r)?,
+            hole,
+            outs,
+        })
+    }
+
+    /// The outputs, grouped by method.
+    fn groups(&self) -> Vec<&[Planes]> {
+        self.outs.iter().map(Vec::as_slice).collect()
+    }
+
+    /// The box in photo pixels, for a measured crop at `crop`.
+    fn rect(&self, crop: &Rect) -> Rect {
+        let r = self.r;
+        Rect {
+            x0: crop.x0 + r.0 as u32,
+            y0: crop.y0 + r.1 as u32,
+            w: (r.2 - r.0) as u32,
+            h: (r.3 - r.1) as u32,
+        }
+    }
 }
 
 /// The [`SwdSets`] method of each [`METHODS`] entry: PD-GAN + detail is method 0, the one the
@@ -1140,11 +1191,13 @@ pub fn evaluate_full_res(
             // Measures, in METHODS order.
             let outs: [&[Planes]; 4] = [&telea_p, &patch_p, &raw, &det];
             let times = [telea_ms, patch_ms, raw_ms, det_ms];
-            let vgg_d: Option<(Vec<Vec<FillDistance>>, Rect)> = vgg_distance
-                .map(|vd| vgg_on_hole_box(vd, &truth, &hole_c, &outs, &crop))
+            let cut = HoleBoxCut::new(&truth, &hole_c, &outs)?;
+            let vgg_d: Option<Vec<Vec<FillDistance>>> = vgg_distance
+                .map(|vd| vd.measure_layers(&cut.truth, &cut.hole, &cut.groups()))
                 .transpose()?;
-            let vgg_crop = vgg_d.as_ref().map(|(_, r)| *r);
-            let vgg_d = vgg_d.map(|(d, _)| d);
+            let vgg_crop = vgg_d.as_ref().map(|_| cut.rect(&crop));
+            let excess = spectrum::spectral_excess(&cut.groups(), &cut.truth, model.device())?;
+            drop(cut);
             let mut per = Vec::with_capacity(4);
             for (m, o) in outs.iter().enumerate() {
                 let fills = vgg_d.as_ref().and_then(|d| d.get(m));
@@ -1153,7 +1206,9 @@ pub fn evaluate_full_res(
                 let (best, avg) = psnr_of(o, &truth, &hole_c)?;
                 let sh = sharp_of(o, &truth, &hole_c)?;
                 let div = metrics::mean_pairwise_l1(o, &hole_c)?;
+                let ex = excess.get(m).cloned().unwrap_or_default();
                 let a = &mut acc[m];
+                a.excess.extend(mean(&ex));
                 a.psnr_best.push(best);
                 a.psnr_mean.push(avg);
                 a.sharp.extend(sh);
@@ -1171,6 +1226,7 @@ pub fn evaluate_full_res(
                     diversity_l1: div,
                     ms_per_output: times[m],
                     vgg,
+                    spectral_excess: ex,
                 });
             }
 
@@ -1271,6 +1327,7 @@ pub fn evaluate_full_res(
             } else {
                 Vec::new()
             },
+            spectral_excess: mean(&a.excess).filter(|_| a.excess.len() == total),
         });
     }
     let diversity_kept_pct = match (methods[2].diversity_l1, methods[3].diversity_l1) {
@@ -1310,6 +1367,22 @@ pub fn evaluate_full_res(
                         contrast,
                     });
                 }
+            }
+        }
+    }
+
+    // The spectral excess's: the same, mean of N against mean of N.
+    let mut excess_vs_detail = Vec::new();
+    if acc.iter().all(|a| a.excess.len() == total) {
+        let seed = derive(opts.seed, Purpose::ExcessBootstrap, 0, 0);
+        for m in [2usize, 0, 1] {
+            if let Some(contrast) =
+                paired_bootstrap(&acc[3].excess, &acc[m].excess, opts.bootstrap, seed)
+            {
+                excess_vs_detail.push(FullResExcessContrast {
+                    other: METHODS[m].to_string(),
+                    contrast,
+                });
             }
         }
     }
@@ -1450,11 +1523,23 @@ pub fn evaluate_full_res(
                      distance is not included (its total is in vgg_distance.seconds)."
                 .into(),
             vgg_distance: vgg_distance.map(VggDistance::settings),
+            spectral_excess: format!(
+                "on the VGG distance's box (the hole's bounding box with {VGG_MARGIN} px of \
+                 context on each side, inside the SWD crop, at the photo's resolution): each \
+                 colour channel of the output and of the truth through an orthonormal 2-D DFT, \
+                 amplitudes averaged over each frequency's 3×3 neighbours, log(0.01 + ·); the \
+                 mean over channels and frequencies of the output's excess over the truth's \
+                 (0 where it is below). Marks on a lattice and speckle raise it; blur and where \
+                 content sits do not, so it is not a fidelity measure (a flat fill scores \
+                 about 0): read it next to SWD and the VGG distance. Per item the mean over its \
+                 outputs; method values are means over items."
+            ),
         },
         methods,
         diversity_kept_pct,
         swd_vs_detail,
         vgg_vs_detail,
+        excess_vs_detail,
         items,
         figures: Vec::new(),
         notes,
@@ -1511,13 +1596,17 @@ impl FullResReport {
         let _ = writeln!(
             s,
             "| method | outputs/item | PSNR best | PSNR mean | SWD ×10³ | VGG dist. mean / best | \
-             sharpness mean | sharpness geo-mean | sharpness median | diversity L1 | ms/output |"
+             spectral excess | sharpness mean | sharpness geo-mean | sharpness median | \
+             diversity L1 | ms/output |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for r in &self.methods {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.method,
                 r.outputs_per_item,
                 num(r.psnr_best, 2),
@@ -1527,6 +1616,7 @@ impl FullResReport {
                     || "–".to_string(),
                     |v| format!("{} / {}", num(v.mean, 4), num(v.best, 4))
                 ),
+                opt(r.spectral_excess, 4),
                 opt(r.sharpness_mean, 3),
                 opt(r.sharpness_geomean, 3),
                 opt(r.sharpness_median, 3),
@@ -1621,6 +1711,32 @@ impl FullResReport {
             }
             Some(_) => {}
         }
+        if !self.excess_vs_detail.is_empty() {
+            let _ = writeln!(
+                s,
+                "## PD-GAN + detail's spectral excess against the others (paired bootstrap over \
+                 items, {} resamples)\n",
+                self.excess_vs_detail.first().map_or(0, |c| c.contrast.reps)
+            );
+            let _ = writeln!(
+                s,
+                "| other | excess difference (detail − other) | 95 % interval | detail lower in |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|");
+            for c in &self.excess_vs_detail {
+                let k = &c.contrast;
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | [{}, {}] | {:.0} % |",
+                    c.other,
+                    num(k.difference, 4),
+                    num(k.low, 4),
+                    num(k.high, 4),
+                    k.a_lower * 100.0
+                );
+            }
+            s.push('\n');
+        }
         if let Some(v) = &st.vgg_distance {
             let names: Vec<String> = v.layers.iter().map(|l| l.name()).collect();
             let _ = writeln!(
@@ -1696,8 +1812,11 @@ impl FullResReport {
             ("sharpness", &st.sharpness),
             ("diversity", &st.diversity),
             ("time", &st.timing),
+            ("spectral excess", &st.spectral_excess),
         ] {
-            let _ = writeln!(s, "- **{k}**: {v}");
+            if !v.is_empty() {
+                let _ = writeln!(s, "- **{k}**: {v}");
+            }
         }
         if let Some(v) = &st.vgg_distance {
             let _ = writeln!(

@@ -359,6 +359,13 @@ impl TrainConfig {
                 self.lr_scale
             )));
         }
+        let k = self.stage2.critic_steps;
+        if !(1..=crate::train::stage2::MAX_CRITIC_STEPS).contains(&k) {
+            return Err(Error::Config(format!(
+                "stage 2's critic steps per step must be in 1–{}, got {k}",
+                crate::train::stage2::MAX_CRITIC_STEPS
+            )));
+        }
         for (stage, name, v) in (self.stage1.weights.named().map(|(n, v)| (1, n, v)))
             .into_iter()
             .chain(self.stage2.weights.named().map(|(n, v)| (2, n, v)))

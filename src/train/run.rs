@@ -94,6 +94,18 @@ pub fn z_seeds(run_seed: u64, step: u64, batch: usize) -> Vec<u64> {
         .collect()
 }
 
+/// The z seeds of the extra critic update `k` (1 ≤ k < K, [`Stage2Config::critic_steps`])
+/// of stage-2 step `step`: a fixed function like [`z_seeds`], different from the joint step's.
+///
+/// [`Stage2Config::critic_steps`]: crate::train::stage2::Stage2Config::critic_steps
+pub fn critic_z_seeds(run_seed: u64, step: u64, k: u32, batch: usize) -> Vec<u64> {
+    z_seeds(
+        splitmix(run_seed ^ splitmix(0xC0FF_EE00 ^ u64::from(k))),
+        step,
+        batch,
+    )
+}
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -1105,12 +1117,34 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         if ctx.wait_or_stop() {
             break;
         }
-        let batch = batcher.next_batch(&ctx.folder);
         let lr = ctx
             .cfg
             .lr_factor(ctx.state.step, total, ctx.state.lr_backoff);
+        // The extra critic updates first (each on a batch of its own), then the joint step;
+        // the logged critic loss is the mean over all of the step's critic updates.
+        let mut critic = Vec::new();
+        let mut extra = Ok(());
+        for k in 1..ctx.cfg.stage2.critic_steps.max(1) {
+            let batch = batcher.next_batch(&ctx.folder);
+            let seeds = critic_z_seeds(ctx.cfg.seed, ctx.state.step, k, batch.size);
+            match trainer.critic_step(&batch, &seeds, lr) {
+                Ok(v) => critic.push(v),
+                Err(e) => {
+                    extra = Err(e);
+                    break;
+                }
+            }
+        }
+        let batch = batcher.next_batch(&ctx.folder);
         let seeds = z_seeds(ctx.cfg.seed, ctx.state.step, batch.size);
-        match trainer.step(&batch, &seeds, lr) {
+        let result = extra.and_then(|()| trainer.step(&batch, &seeds, lr));
+        match result.map(|mut l| {
+            if !critic.is_empty() {
+                critic.push(l.d);
+                l.d = critic.iter().sum::<f32>() / critic.len() as f32;
+            }
+            l
+        }) {
             Ok(losses) => {
                 bad = 0;
                 if let (Some(ema), Some(g)) = (ctx.ema.as_mut(), trainer.generator()) {

@@ -62,6 +62,20 @@ pub struct Stage2Config {
     /// is unchanged.
     #[serde(default)]
     pub critic_hole: bool,
+    /// Discriminator updates per step (the authors': 1). With K > 1 each step first makes
+    /// K − 1 updates of the discriminator alone, each on a batch of its own against the current
+    /// generator's fills, then the usual joint step: a critic kept ahead of the generator
+    /// (Gulrajani et al.'s n_critic). Not in the authors' code.
+    #[serde(default = "one")]
+    pub critic_steps: u32,
+}
+
+/// The most discriminator updates per step [`Stage2Config::critic_steps`] may ask for.
+pub const MAX_CRITIC_STEPS: u32 = 20;
+
+/// The default of [`Stage2Config::critic_steps`] in run files written before it existed.
+fn one() -> u32 {
+    1
 }
 
 impl Default for Stage2Config {
@@ -77,6 +91,7 @@ impl Default for Stage2Config {
             critic_only: false,
             diversity_layers: DiversityLayers::Code,
             critic_hole: false,
+            critic_steps: 1,
         }
     }
 }
@@ -337,30 +352,9 @@ impl Stage2Trainer {
         let fake_b = fake.narrow(0, b, b);
         let hole3 = hole.clone().repeat_dim(1, 3);
         let d_in = |img: Tensor<4>| Tensor::cat(vec![hole3.clone(), img], 1);
-        let preds = |outs: &Vec<Vec<Tensor<4>>>| {
-            outs.iter()
-                .filter_map(|s| s.last().cloned())
-                .collect::<Vec<_>>()
-        };
 
         // Discriminator step.
-        let real_out = d.forward(d_in(gt.clone()));
-        // With --critic-hole, each prediction cell's share of the hole (the same maps for
-        // every critic call of the step: the shapes depend only on the input size).
-        let cells = self
-            .cfg
-            .critic_hole
-            .then(|| hole_weights(&hole, &preds(&real_out)));
-        let mut loss_d = None;
-        for f in [&fake_a, &fake_b] {
-            let fo = d.forward(d_in(f.clone().detach()));
-            let l = hinge_d_cells(&preds(&fo), &preds(&real_out), cells.as_deref());
-            loss_d = Some(match loss_d {
-                Some(acc) => acc + l,
-                None => l,
-            });
-        }
-        let loss_d = loss_d.ok_or_else(|| Error::Input("no fake samples".into()))?;
+        let (loss_d, cells) = critic_loss(&d, &gt, &hole, [&fake_a, &fake_b], self.cfg.critic_hole);
         let d_val = crate::train::scalar(loss_d.clone())?;
         if !d_val.is_finite() {
             self.restore(g, d);
@@ -519,11 +513,97 @@ impl Stage2Trainer {
         Ok(losses)
     }
 
+    /// One discriminator update alone on `batch` (z from `seeds` as in [`Self::step`]) against
+    /// the current generator, whose fills are made off the autodiff device (no graph, weights
+    /// and spectral-norm vectors untouched): the extra critic updates of
+    /// [`Stage2Config::critic_steps`]. Returns the critic's hinge loss before the update; a
+    /// non-finite loss skips the update with [`Error::NonFinite`].
+    pub fn critic_step(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<f32> {
+        crate::train::on_pool(|| self.critic_step_here(batch, seeds, lr_factor))
+    }
+
+    /// [`Self::critic_step`] on the calling thread.
+    fn critic_step_here(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<f32> {
+        let (b, r) = (batch.size, batch.res);
+        if seeds.len() != 2 * b {
+            return Err(Error::Input(format!(
+                "need {} seeds for a batch of {b}, got {}",
+                2 * b,
+                seeds.len()
+            )));
+        }
+        let dev = &self.device;
+        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
+        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
+        let known = hole.clone().neg() + 1.0;
+        let ad = gt.is_autodiff();
+        let prior = self.batch_prior(batch)?;
+        let frozen = to_plain(
+            self.g
+                .clone()
+                .ok_or_else(|| Error::Input("the trainer lost its generator".into()))?,
+        );
+        let zd = frozen.z_dim;
+        let z: Vec<f32> = (0..2)
+            .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
+            .collect();
+        let z = plain(tensor_from_vec(z, [2 * b, zd], dev));
+        let cond = frozen
+            .condition(prior, plain(known), self.decay)
+            .repeat_batch(2);
+        let (fake, _) = frozen.forward_cond(z, &cond, false);
+        let fake = lifted(fake, ad);
+        let fake_a = fake.clone().narrow(0, 0, b);
+        let fake_b = fake.narrow(0, b, b);
+        let d = self
+            .d
+            .take()
+            .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
+        let d = power_iterate_discriminator(d);
+        let (loss_d, _) = critic_loss(&d, &gt, &hole, [&fake_a, &fake_b], self.cfg.critic_hole);
+        let d_val = crate::train::scalar(loss_d.clone())?;
+        if !d_val.is_finite() {
+            self.d = Some(d);
+            return Err(Error::NonFinite(format!("discriminator loss {d_val}")));
+        }
+        let grads_d = GradientsParams::from_grads(loss_d.backward(), &d);
+        self.d = Some(self.opt_d.step(self.cfg.lr_d * lr_factor, d, grads_d));
+        Ok(d_val)
+    }
+
     /// Puts the networks back after a step (taken out so the optimisers can consume them).
     fn restore(&mut self, g: Generator, d: Discriminator) {
         self.g = Some(g);
         self.d = Some(d);
     }
+}
+
+/// The critic's last-scale predictions of every scale's output.
+fn preds(outs: &[Vec<Tensor<4>>]) -> Vec<Tensor<4>> {
+    outs.iter().filter_map(|s| s.last().cloned()).collect()
+}
+
+/// The discriminator's hinge loss on the truth `gt` and two fills (detached: no gradient
+/// reaches the generator), the input being the hole map and the image; with `critic_hole`,
+/// each prediction cell weighted by its share of the hole. Also returns those weights (the
+/// same for every critic call of a step: the shapes depend only on the input size) for the
+/// generator's hinge term.
+fn critic_loss(
+    d: &Discriminator,
+    gt: &Tensor<4>,
+    hole: &Tensor<4>,
+    fakes: [&Tensor<4>; 2],
+    critic_hole: bool,
+) -> (Tensor<1>, Option<Vec<Tensor<4>>>) {
+    let hole3 = hole.clone().repeat_dim(1, 3);
+    let d_in = |img: Tensor<4>| Tensor::cat(vec![hole3.clone(), img], 1);
+    let real_out = d.forward(d_in(gt.clone()));
+    let cells = critic_hole.then(|| hole_weights(hole, &preds(&real_out)));
+    let [a, b] = fakes.map(|f| {
+        let fo = d.forward(d_in(f.clone().detach()));
+        hinge_d_cells(&preds(&fo), &preds(&real_out), cells.as_deref())
+    });
+    (a + b, cells)
 }
 
 /// The value of a term that was computed only when weighted; 0 when it was not.
@@ -684,6 +764,50 @@ mod tests {
         assert_eq!(l.g_total, 0.0);
         assert_eq!(g_params(&tr), g0, "the generator is untouched");
         assert_ne!(d_param(&tr), d0, "the discriminator learned");
+    }
+
+    #[test]
+    fn a_critic_step_trains_the_discriminator_on_the_fills_a_joint_step_would_see() {
+        let g_params = |tr: &Stage2Trainer| {
+            let g = tr.generator().unwrap();
+            (
+                tensor_to_vec(g.generated[0].block.conv_0.weight_u.val()).unwrap(),
+                tensor_to_vec(g.generated[0].block.conv_0.weight_orig.val()).unwrap(),
+            )
+        };
+        let d_param =
+            |tr: &Stage2Trainer| crate::model::half::to_bytes(tr.discriminator().unwrap()).unwrap();
+        // Two identical trainers (seeded weights): one makes a critic step, the other a
+        // critic-only step (the frozen generator on the autodiff device) on the same batch
+        // and z. Same fills, same loss before the update.
+        let (mut tr, batch) = trainer(Stage2Config::default());
+        let (mut only, _) = trainer(Stage2Config {
+            critic_only: true,
+            ..Stage2Config::default()
+        });
+        let (g0, d0) = (g_params(&tr), d_param(&tr));
+        let v = tr.critic_step(&batch, &[10, 11], 1.0).unwrap();
+        let w = only.step(&batch, &[10, 11], 1.0).unwrap().d;
+        assert!(v.is_finite() && v > 0.0, "{v}");
+        assert!((v - w).abs() < 1e-4 * w.abs().max(1.0), "{v} vs {w}");
+        assert_eq!(g_params(&tr), g0, "the generator is untouched");
+        assert_ne!(d_param(&tr), d0, "the discriminator learned");
+        // A joint step still runs after it, and bad seeds are refused.
+        let l = tr.step(&batch, &[12, 13], 1.0).unwrap();
+        assert!(l.is_finite() && l.g_total != 0.0, "{l:?}");
+        assert!(matches!(
+            tr.critic_step(&batch, &[1], 1.0),
+            Err(Error::Input(_))
+        ));
+    }
+
+    #[test]
+    fn run_files_without_critic_steps_read_as_one() {
+        let mut v = serde_json::to_value(Stage2Config::default()).unwrap();
+        assert_eq!(v["critic_steps"], 1);
+        v.as_object_mut().unwrap().remove("critic_steps");
+        let c: Stage2Config = serde_json::from_value(v).unwrap();
+        assert_eq!(c.critic_steps, 1);
     }
 
     /// One step of two trainers on the same batch and seeds: the default configuration and
