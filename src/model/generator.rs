@@ -602,7 +602,7 @@ struct TensorCond {
 
 /// The conditioning of one block on the host path (maps batch 1 or B), with the unit's
 /// convolutions ready for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct HostBlockCond {
     /// Prior at the block's size `[B, 3, h, w]`.
     pr: Planes,
@@ -677,8 +677,9 @@ impl GenCond {
     /// other (`[p₀ … p_{B−1}, p₀ … p_{B−1}, …]`, the order of `repeat_dim(0, times)`): every Burn
     /// tensor is repeated along the batch, so on autodiff the gradients of all copies flow
     /// back into one computation of the conditioning. Training uses it for its two z per
-    /// photo instead of conditioning the repeated prior twice. Host conditionings (flex
-    /// inference, which broadcasts batch 1 itself) come back unchanged.
+    /// photo instead of conditioning the repeated prior twice. On the host path (flex
+    /// inference) the maps are repeated the same way, except a batch-1 conditioning's, which
+    /// already serves every image of a batch.
     pub fn repeat_batch(&self, times: usize) -> GenCond {
         let times = times.max(1);
         let blocks = self
@@ -699,6 +700,24 @@ impl GenCond {
                         gs: r(&t.gs),
                         bs: r(&t.bs),
                     })))
+                }
+                CondRepr::Host(h) if times > 1 && h.pr.n > 1 => {
+                    let mut c = HostBlockCond::clone(h);
+                    for p in [
+                        &mut c.pr,
+                        &mut c.mr,
+                        &mut c.hard,
+                        &mut c.afp,
+                        &mut c.gs,
+                        &mut c.bs,
+                        &mut c.t0,
+                        &mut c.w0,
+                        &mut c.t1,
+                        &mut c.w1,
+                    ] {
+                        *p = p.repeat_batch(times);
+                    }
+                    BlockCond(CondRepr::Host(Arc::new(c)))
                 }
                 _ => b.clone(),
             })
@@ -1057,6 +1076,52 @@ mod tests {
         assert!(e < 1e-4, "conditioning weight gradient rel err {e}");
         let e = max_rel(a1, a2);
         assert!(e < 1e-4, "attention weight gradient rel err {e}");
+    }
+
+    /// The same on the host path (flex inference, batch 2 conditioned, 4 z): repeating the
+    /// conditioning gives the fills of conditioning the repeated prior.
+    #[test]
+    fn a_repeated_host_conditioning_matches_the_repeated_prior() {
+        let dev = Device::flex();
+        let mut cfg = Preset::Tiny.config();
+        cfg.generator.latent = 2;
+        let model = PdGan::random(&cfg, 5, &dev).unwrap();
+        let g = &model.generator;
+        let r = cfg.resolution();
+        dev.seed(4);
+        let prior: Tensor<4> = Tensor::random(
+            [2, 3, r, r],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &dev,
+        );
+        let mut known = vec![1.0f32; 2 * r * r];
+        for (i, v) in known.iter_mut().enumerate() {
+            let (b, y, x) = (i / (r * r), (i / r) % r, i % r);
+            if y > r / 4 + 3 * b && y < r / 2 + 2 * b && x > r / 3 && x < 3 * r / 4 {
+                *v = 0.0;
+            }
+        }
+        let known = Tensor::<4>::from_data(TensorData::new(known, [2, 1, r, r]), &dev);
+        let z: Tensor<2> = Tensor::random(
+            [4, cfg.generator.z_dim],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let decay = cfg.hard_map.decay();
+        let cond = g.condition(prior.clone(), known.clone(), decay);
+        assert!(cond.blocks.iter().all(BlockCond::is_host), "the host path");
+        let once = g.forward_cond(z.clone(), &cond.repeat_batch(2), false).0;
+        let twice = g
+            .forward(
+                z,
+                prior.repeat_dim(0, 2),
+                known.repeat_dim(0, 2),
+                decay,
+                false,
+            )
+            .0;
+        let e = max_rel(once, twice);
+        assert!(e < 1e-5, "output rel err {e}");
     }
 
     #[test]

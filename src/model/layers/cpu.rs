@@ -167,6 +167,19 @@ impl Planes {
         self.h * self.w
     }
 
+    /// `times` copies of the batch one after the other (the order of `repeat_dim(0, times)`);
+    /// a batch-1 map, which serves every `b`, stays as it is.
+    pub fn repeat_batch(&self, times: usize) -> Planes {
+        if self.n == 1 || times <= 1 {
+            return self.clone();
+        }
+        Planes {
+            data: self.data.repeat(times),
+            n: self.n * times,
+            ..*self
+        }
+    }
+
     /// Plane `(b, c)`; a batch-1 map serves every `b`.
     pub fn plane(&self, b: usize, c: usize) -> &[f32] {
         let b = if self.n == 1 { 0 } else { b };
