@@ -15,7 +15,7 @@
 //! each with a 95 % bootstrap interval over the cases (2000 resamples).
 //!
 //! ```text
-//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES]
+//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED]
 //! ```
 
 use std::path::PathBuf;
@@ -74,11 +74,14 @@ fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (model, photos, masks_per, samples) = match args.as_slice() {
-        [m, p] => (m, p, 4usize, 4usize),
-        [m, p, k] => (m, p, k.parse()?, 4),
-        [m, p, k, s] => (m, p, k.parse()?, s.parse()?),
-        _ => bail!("usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES]"),
+    let (model, photos, masks_per, samples, mask_seed) = match args.as_slice() {
+        [m, p] => (m, p, 4usize, 4usize, 2026u64),
+        [m, p, k] => (m, p, k.parse()?, 4, 2026),
+        [m, p, k, s] => (m, p, k.parse()?, s.parse()?, 2026),
+        [m, p, k, s, r] => (m, p, k.parse()?, s.parse()?, r.parse()?),
+        _ => bail!(
+            "usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED]"
+        ),
     };
     let device = Device::flex();
     let inp = Inpainter::load(&PathBuf::from(model), &device)
@@ -87,7 +90,7 @@ fn main() -> Result<()> {
         bail!("{model} has no discriminator");
     }
     let folder = ImageFolder::load(&PathBuf::from(photos))?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(mask_seed);
     let (mut real_sum, mut fake_sum, mut n_real, mut n_fake) = (0.0f64, 0.0f64, 0usize, 0usize);
     let (mut wins, mut pairs) = (0.0f64, 0usize);
     let mut rhos = Vec::new();
