@@ -937,7 +937,7 @@ impl Generator {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{PdGan, Preset, tensor_to_vec};
+    use crate::model::{ModelConfig, PdGan, Preset, tensor_to_vec};
 
     /// The generator on the Burn ops only: every block conditioned with Burn tensors.
     fn burn_path(
@@ -1012,22 +1012,23 @@ mod tests {
         }
     }
 
-    /// Training conditions each photo once and repeats it for the two z: outputs and the
-    /// gradients of a conditioning weight and a main-path weight match conditioning the
-    /// repeated prior.
-    #[test]
-    fn repeated_conditioning_matches_the_repeated_prior_with_gradients() {
-        let dev = Device::flex().autodiff();
+    /// A tiny model (latent 2, weights from `model_seed`) on `dev`, and from `data_seed` a
+    /// random prior for two photos, their known maps (a box each, in different places) and
+    /// four z: what the repeated-conditioning tests feed it.
+    fn two_photos_four_z(
+        model_seed: u64,
+        data_seed: u64,
+        dev: &Device,
+    ) -> (ModelConfig, PdGan, Tensor<4>, Tensor<4>, Tensor<2>) {
         let mut cfg = Preset::Tiny.config();
         cfg.generator.latent = 2;
-        let model = PdGan::random(&cfg, 11, &dev).unwrap();
-        let g = &model.generator;
+        let model = PdGan::random(&cfg, model_seed, dev).unwrap();
         let r = cfg.resolution();
-        dev.seed(3);
+        dev.seed(data_seed);
         let prior: Tensor<4> = Tensor::random(
             [2, 3, r, r],
             burn::tensor::Distribution::Uniform(-1.0, 1.0),
-            &dev,
+            dev,
         );
         let mut known = vec![1.0f32; 2 * r * r];
         for (i, v) in known.iter_mut().enumerate() {
@@ -1036,12 +1037,24 @@ mod tests {
                 *v = 0.0;
             }
         }
-        let known = Tensor::<4>::from_data(TensorData::new(known, [2, 1, r, r]), &dev);
+        let known = Tensor::<4>::from_data(TensorData::new(known, [2, 1, r, r]), dev);
         let z: Tensor<2> = Tensor::random(
             [4, cfg.generator.z_dim],
             burn::tensor::Distribution::Normal(0.0, 1.0),
-            &dev,
+            dev,
         );
+        (cfg, model, prior, known, z)
+    }
+
+    /// Training conditions each photo once and repeats it for the two z: outputs and the
+    /// gradients of a conditioning weight and a main-path weight match conditioning the
+    /// repeated prior.
+    #[test]
+    fn repeated_conditioning_matches_the_repeated_prior_with_gradients() {
+        let dev = Device::flex().autodiff();
+        let (cfg, model, prior, known, z) = two_photos_four_z(11, 3, &dev);
+        let g = &model.generator;
+        let r = cfg.resolution();
         let up: Tensor<4> = Tensor::random(
             [4, 3, r, r],
             burn::tensor::Distribution::Normal(0.0, 1.0),
@@ -1083,30 +1096,8 @@ mod tests {
     #[test]
     fn a_repeated_host_conditioning_matches_the_repeated_prior() {
         let dev = Device::flex();
-        let mut cfg = Preset::Tiny.config();
-        cfg.generator.latent = 2;
-        let model = PdGan::random(&cfg, 5, &dev).unwrap();
+        let (cfg, model, prior, known, z) = two_photos_four_z(5, 4, &dev);
         let g = &model.generator;
-        let r = cfg.resolution();
-        dev.seed(4);
-        let prior: Tensor<4> = Tensor::random(
-            [2, 3, r, r],
-            burn::tensor::Distribution::Uniform(-1.0, 1.0),
-            &dev,
-        );
-        let mut known = vec![1.0f32; 2 * r * r];
-        for (i, v) in known.iter_mut().enumerate() {
-            let (b, y, x) = (i / (r * r), (i / r) % r, i % r);
-            if y > r / 4 + 3 * b && y < r / 2 + 2 * b && x > r / 3 && x < 3 * r / 4 {
-                *v = 0.0;
-            }
-        }
-        let known = Tensor::<4>::from_data(TensorData::new(known, [2, 1, r, r]), &dev);
-        let z: Tensor<2> = Tensor::random(
-            [4, cfg.generator.z_dim],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &dev,
-        );
         let decay = cfg.hard_map.decay();
         let cond = g.condition(prior.clone(), known.clone(), decay);
         assert!(cond.blocks.iter().all(BlockCond::is_host), "the host path");

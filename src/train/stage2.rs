@@ -305,18 +305,8 @@ impl Stage2Trainer {
 
     /// [`Self::step`] on the calling thread.
     fn step_here(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<Stage2Losses> {
-        let (b, r) = (batch.size, batch.res);
-        if seeds.len() != 2 * b {
-            return Err(Error::Input(format!(
-                "need {} seeds for a batch of {b}, got {}",
-                2 * b,
-                seeds.len()
-            )));
-        }
-        let dev = &self.device;
-        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
-        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
-        let known = hole.clone().neg() + 1.0;
+        let b = batch.size;
+        let Inputs { gt, hole, known } = self.inputs(batch, seeds)?;
         let ad = gt.is_autodiff();
         // Before the networks are taken out: a prior that fails leaves the trainer whole.
         let prior = lifted(self.batch_prior(batch)?, ad);
@@ -336,12 +326,7 @@ impl Stage2Trainer {
             power_iterate_generator(g)
         };
         let d = power_iterate_discriminator(d);
-        // z_A for every image, then z_B (the authors' cat order).
-        let zd = g.z_dim;
-        let z: Vec<f32> = (0..2)
-            .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
-            .collect();
-        let z = tensor_from_vec(z, [2 * b, zd], dev);
+        let z = z_batch(seeds, b, g.z_dim, &self.device);
         // The conditioning depends on the prior and mask only: computed once per photo and
         // repeated for the two z (the same values as conditioning the repeated prior).
         let cond = g
@@ -524,18 +509,8 @@ impl Stage2Trainer {
 
     /// [`Self::critic_step`] on the calling thread.
     fn critic_step_here(&mut self, batch: &Batch, seeds: &[u64], lr_factor: f64) -> Result<f32> {
-        let (b, r) = (batch.size, batch.res);
-        if seeds.len() != 2 * b {
-            return Err(Error::Input(format!(
-                "need {} seeds for a batch of {b}, got {}",
-                2 * b,
-                seeds.len()
-            )));
-        }
-        let dev = &self.device;
-        let gt = tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev);
-        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
-        let known = hole.clone().neg() + 1.0;
+        let b = batch.size;
+        let Inputs { gt, hole, known } = self.inputs(batch, seeds)?;
         let ad = gt.is_autodiff();
         let prior = self.batch_prior(batch)?;
         let frozen = to_plain(
@@ -543,11 +518,7 @@ impl Stage2Trainer {
                 .clone()
                 .ok_or_else(|| Error::Input("the trainer lost its generator".into()))?,
         );
-        let zd = frozen.z_dim;
-        let z: Vec<f32> = (0..2)
-            .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
-            .collect();
-        let z = plain(tensor_from_vec(z, [2 * b, zd], dev));
+        let z = plain(z_batch(seeds, b, frozen.z_dim, &self.device));
         let cond = frozen
             .condition(prior, plain(known), self.decay)
             .repeat_batch(2);
@@ -571,11 +542,47 @@ impl Stage2Trainer {
         Ok(d_val)
     }
 
+    /// A step's truth, hole and known maps on the trainer's device, once `seeds` is checked to
+    /// hold two seeds per image.
+    fn inputs(&self, batch: &Batch, seeds: &[u64]) -> Result<Inputs> {
+        let (b, r) = (batch.size, batch.res);
+        if seeds.len() != 2 * b {
+            return Err(Error::Input(format!(
+                "need {} seeds for a batch of {b}, got {}",
+                2 * b,
+                seeds.len()
+            )));
+        }
+        let dev = &self.device;
+        let hole = tensor_from_vec(batch.holes.clone(), [b, 1, r, r], dev);
+        Ok(Inputs {
+            gt: tensor_from_vec(batch.images.clone(), [b, 3, r, r], dev),
+            known: hole.clone().neg() + 1.0,
+            hole,
+        })
+    }
+
     /// Puts the networks back after a step (taken out so the optimisers can consume them).
     fn restore(&mut self, g: Generator, d: Discriminator) {
         self.g = Some(g);
         self.d = Some(d);
     }
+}
+
+/// A step's truth `[B, 3, R, R]`, hole map and known map (`[B, 1, R, R]`, 1 = hole / known).
+struct Inputs {
+    gt: Tensor<4>,
+    hole: Tensor<4>,
+    known: Tensor<4>,
+}
+
+/// The z of a step on `device`: z_A for every image, then z_B (the authors' cat order), from
+/// `seeds[2i]` and `seeds[2i + 1]`.
+fn z_batch(seeds: &[u64], b: usize, zd: usize, device: &Device) -> Tensor<2> {
+    let z: Vec<f32> = (0..2)
+        .flat_map(|k| (0..b).flat_map(move |i| z_for_seed(seeds[2 * i + k], zd)))
+        .collect();
+    tensor_from_vec(z, [2 * b, zd], device)
 }
 
 /// The critic's last-scale predictions of every scale's output.
