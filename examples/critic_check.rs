@@ -15,8 +15,12 @@
 //! each with a 95 % bootstrap interval over the cases (2000 resamples).
 //!
 //! ```text
-//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED]
+//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail]
 //! ```
+//!
+//! `detail` scores each fill after the full-resolution detail stage (what the studio ranks
+//! when detail is on): realism and PSNR of the detailed photo, the spectral excess of its
+//! context box resized to the model's resolution.
 
 use std::path::PathBuf;
 
@@ -74,14 +78,19 @@ fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (model, photos, masks_per, samples, mask_seed) = match args.as_slice() {
-        [m, p] => (m, p, 4usize, 4usize, 2026u64),
-        [m, p, k] => (m, p, k.parse()?, 4, 2026),
-        [m, p, k, s] => (m, p, k.parse()?, s.parse()?, 2026),
-        [m, p, k, s, r] => (m, p, k.parse()?, s.parse()?, r.parse()?),
-        _ => bail!(
-            "usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED]"
-        ),
+    let usage = "usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail]";
+    let (model, photos, masks_per, samples, mask_seed, mode) = match args.as_slice() {
+        [m, p] => (m, p, 4usize, 4usize, 2026u64, "raw"),
+        [m, p, k] => (m, p, k.parse()?, 4, 2026, "raw"),
+        [m, p, k, s] => (m, p, k.parse()?, s.parse()?, 2026, "raw"),
+        [m, p, k, s, r] => (m, p, k.parse()?, s.parse()?, r.parse()?, "raw"),
+        [m, p, k, s, r, d] => (m, p, k.parse()?, s.parse()?, r.parse()?, d.as_str()),
+        _ => bail!(usage),
+    };
+    let detailed = match mode {
+        "raw" => false,
+        "detail" => true,
+        _ => bail!(usage),
     };
     let device = Device::flex();
     let inp = Inpainter::load(&PathBuf::from(model), &device)
@@ -134,10 +143,18 @@ fn main() -> Result<()> {
             let mut fills = Vec::new();
             let (mut case_wins, mut case_pairs) = (0.0f64, 0usize);
             for smp in session.samples(&seeds)? {
-                let v = f64::from(realism(&session, &smp.photo)?.value().unwrap_or(f32::NAN));
+                let (photo, fill) = if detailed {
+                    let d = session.detail(&smp, &mut |_| true)?;
+                    let f =
+                        pdpaint::imageops::crop_resize_rgb(&d, &session.prepared().bx, res as u32);
+                    (d, f)
+                } else {
+                    (smp.photo, smp.fill)
+                };
+                let v = f64::from(realism(&session, &photo)?.value().unwrap_or(f32::NAN));
                 fr.push(v);
-                ps.push(psnr_in_hole(&smp.photo, &img, &mask));
-                fills.push(unit(&smp.fill)?);
+                ps.push(psnr_in_hole(&photo, &img, &mask));
+                fills.push(unit(&fill)?);
                 let w = if real > v {
                     1.0
                 } else if real == v {
