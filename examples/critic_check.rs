@@ -15,12 +15,14 @@
 //! each with a 95 % bootstrap interval over the cases (2000 resamples).
 //!
 //! ```text
-//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail]
+//! cargo run --release --example critic_check -- MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail|guide]
 //! ```
 //!
 //! `detail` scores each fill after the full-resolution detail stage (what the studio ranks
 //! when detail is on): realism and PSNR of the detailed photo, the spectral excess of its
-//! context box resized to the model's resolution.
+//! context box resized to the model's resolution. `guide` scores the raw fill's realism
+//! against the detailed fill's PSNR and excess: whether the critic's view of a sample's guide
+//! predicts how good its detailed fill is.
 
 use std::path::PathBuf;
 
@@ -78,7 +80,7 @@ fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail]";
+    let usage = "usage: critic_check MODEL_DIR PHOTOS_DIR [MASKS_PER_PHOTO] [SAMPLES] [MASK_SEED] [raw|detail|guide]";
     let (model, photos, masks_per, samples, mask_seed, mode) = match args.as_slice() {
         [m, p] => (m, p, 4usize, 4usize, 2026u64, "raw"),
         [m, p, k] => (m, p, k.parse()?, 4, 2026, "raw"),
@@ -87,9 +89,11 @@ fn main() -> Result<()> {
         [m, p, k, s, r, d] => (m, p, k.parse()?, s.parse()?, r.parse()?, d.as_str()),
         _ => bail!(usage),
     };
-    let detailed = match mode {
-        "raw" => false,
-        "detail" => true,
+    // (score the detailed fill's realism, measure the detailed fill)
+    let (score_detailed, detailed) = match mode {
+        "raw" => (false, false),
+        "detail" => (true, true),
+        "guide" => (false, true),
         _ => bail!(usage),
     };
     let device = Device::flex();
@@ -143,6 +147,7 @@ fn main() -> Result<()> {
             let mut fills = Vec::new();
             let (mut case_wins, mut case_pairs) = (0.0f64, 0usize);
             for smp in session.samples(&seeds)? {
+                let raw_realism = realism(&session, &smp.photo)?;
                 let (photo, fill) = if detailed {
                     let d = session.detail(&smp, &mut |_| true)?;
                     let f =
@@ -151,7 +156,12 @@ fn main() -> Result<()> {
                 } else {
                     (smp.photo, smp.fill)
                 };
-                let v = f64::from(realism(&session, &photo)?.value().unwrap_or(f32::NAN));
+                let r = if score_detailed {
+                    realism(&session, &photo)?
+                } else {
+                    raw_realism
+                };
+                let v = f64::from(r.value().unwrap_or(f32::NAN));
                 fr.push(v);
                 ps.push(psnr_in_hole(&photo, &img, &mask));
                 fills.push(unit(&fill)?);
