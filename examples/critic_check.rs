@@ -147,7 +147,13 @@ fn main() -> Result<()> {
             let mut fills = Vec::new();
             let (mut case_wins, mut case_pairs) = (0.0f64, 0usize);
             for smp in session.samples(&seeds)? {
-                let raw_realism = realism(&session, &smp.photo)?;
+                // The raw fill's realism only where it is the score (the detail stage below
+                // consumes the sample).
+                let raw_realism = if score_detailed {
+                    None
+                } else {
+                    Some(realism(&session, &smp.photo)?)
+                };
                 let (photo, fill) = if detailed {
                     let d = session.detail(&smp, &mut |_| true)?;
                     let f =
@@ -156,10 +162,9 @@ fn main() -> Result<()> {
                 } else {
                     (smp.photo, smp.fill)
                 };
-                let r = if score_detailed {
-                    realism(&session, &photo)?
-                } else {
-                    raw_realism
+                let r = match raw_realism {
+                    Some(r) => r,
+                    None => realism(&session, &photo)?,
                 };
                 let v = f64::from(r.value().unwrap_or(f32::NAN));
                 fr.push(v);
@@ -198,7 +203,8 @@ fn main() -> Result<()> {
         }
         eprintln!("{}: done", path.display());
     }
-    let rho = rhos.iter().sum::<f64>() / rhos.len().max(1) as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let rho = mean(&rhos);
     // 95 % bootstrap intervals over the cases.
     let mut boot = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let (mut auc_b, mut rho_b, mut rho_xb) = (Vec::new(), Vec::new(), Vec::new());
@@ -211,20 +217,17 @@ fn main() -> Result<()> {
             p += cp;
         }
         auc_b.push(100.0 * w / p.max(1) as f64);
-        if !rhos.is_empty() {
-            let m: f64 = (0..rhos.len())
-                .map(|_| rhos[boot.random_range(0..rhos.len())])
-                .sum::<f64>()
-                / rhos.len() as f64;
-            rho_b.push(m);
-        }
-        if !rhos_excess.is_empty() {
-            let m: f64 = (0..rhos_excess.len())
-                .map(|_| rhos_excess[boot.random_range(0..rhos_excess.len())])
-                .sum::<f64>()
-                / rhos_excess.len() as f64;
-            rho_xb.push(m);
-        }
+        // One resample's mean of a list of per-case correlations (none when it is empty).
+        let mut resampled = |v: &[f64]| {
+            (!v.is_empty()).then(|| {
+                (0..v.len())
+                    .map(|_| v[boot.random_range(0..v.len())])
+                    .sum::<f64>()
+                    / v.len() as f64
+            })
+        };
+        rho_b.extend(resampled(&rhos));
+        rho_xb.extend(resampled(&rhos_excess));
     }
     let ci = |v: &mut Vec<f64>| -> (f64, f64) {
         v.sort_by(f64::total_cmp);
@@ -239,7 +242,7 @@ fn main() -> Result<()> {
     let (auc_lo, auc_hi) = ci(&mut auc_b);
     let (rho_lo, rho_hi) = ci(&mut rho_b);
     let (rx_lo, rx_hi) = ci(&mut rho_xb);
-    let rho_x = rhos_excess.iter().sum::<f64>() / rhos_excess.len().max(1) as f64;
+    let rho_x = mean(&rhos_excess);
     println!(
         "cases {n_real}, fills {n_fake}: realism real {:.3}, fills {:.3}; real > fill in {:.1} % \
          of {pairs} pairs [95 % CI {auc_lo:.1}–{auc_hi:.1}]; mean Spearman(realism, PSNR in hole) \

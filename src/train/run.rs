@@ -1137,14 +1137,14 @@ fn run_stage2(ctx: &mut Ctx<'_>, resume: Option<&Path>) -> Result<bool> {
         }
         let batch = batcher.next_batch(&ctx.folder);
         let seeds = z_seeds(ctx.cfg.seed, ctx.state.step, batch.size);
-        let result = extra.and_then(|()| trainer.step(&batch, &seeds, lr));
-        match result.map(|mut l| {
-            if !critic.is_empty() {
+        let result = extra
+            .and_then(|()| trainer.step(&batch, &seeds, lr))
+            .map(|mut l| {
                 critic.push(l.d);
                 l.d = critic.iter().sum::<f32>() / critic.len() as f32;
-            }
-            l
-        }) {
+                l
+            });
+        match result {
             Ok(losses) => {
                 bad = 0;
                 if let (Some(ema), Some(g)) = (ctx.ema.as_mut(), trainer.generator()) {
