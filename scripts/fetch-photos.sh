@@ -128,63 +128,9 @@ trap cleanup EXIT
 UPDATED=0
 declare -A DEB=() VERSION=() ROOT=()
 
-# newest cached .deb of package $1 (by dpkg version order), or nothing
-cached_deb() {
-    local pkg=$1 best="" bestv="" f v
-    for f in "$CACHE/${pkg}"_*.deb; do
-        [[ -f $f ]] || continue
-        v=$(dpkg-deb -f "$f" Version 2>/dev/null) || { warn "ignoring unreadable cached file $f"; continue; }
-        [[ $(dpkg-deb -f "$f" Package 2>/dev/null) == "$pkg" ]] || continue
-        if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$bestv"; then
-            best=$f; bestv=$v
-        fi
-    done
-    [[ -n $best ]] && printf '%s\n' "$best"
-    return 0
-}
-
-download() {
-    local pkg=$1 dl="$WORK/dl-$1" log="$WORK/dl-$1.log" f
-    mkdir -p "$dl"
-    if ! (cd "$dl" && apt-get download "$pkg") >"$log" 2>&1; then
-        if [[ $UPDATED -eq 0 ]] && grep -qE "Unable to locate package|Can't select|has no installation candidate|No packages found" "$log"; then
-            info "package lists look missing; running apt-get update once"
-            UPDATED=1
-            apt-get update >"$WORK/apt-update.log" 2>&1 \
-                || { cat "$WORK/apt-update.log" >&2; die "apt-get update failed (needed to download $pkg; run as root or run 'sudo apt-get update' first)"; }
-            (cd "$dl" && apt-get download "$pkg") >"$log" 2>&1 \
-                || { cat "$log" >&2; die "apt-get download $pkg failed"; }
-        else
-            cat "$log" >&2
-            die "apt-get download $pkg failed"
-        fi
-    fi
-    for f in "$dl"/*.deb; do
-        [[ -f $f ]] || die "apt-get download $pkg produced no .deb"
-        dpkg-deb --info "$f" >/dev/null 2>&1 || die "downloaded $pkg is not a valid .deb: $f"
-        mv -f -- "$f" "$CACHE/"
-    done
-}
-
-# ensure package $1 is downloaded and extracted; sets DEB, VERSION, ROOT
-fetch_pkg() {
-    local pkg=$1 deb
-    [[ -n ${ROOT[$pkg]:-} ]] && return 0
-    deb=$(cached_deb "$pkg")
-    if [[ -z $deb ]]; then
-        info "downloading $pkg into $CACHE"
-        download "$pkg"
-        deb=$(cached_deb "$pkg")
-        [[ -n $deb ]] || die "no usable .deb for $pkg in $CACHE after download"
-    else
-        info "using cached ${deb##*/}"
-    fi
-    mkdir -p "$WORK/x/$pkg"
-    dpkg-deb -x "$deb" "$WORK/x/$pkg" || die "dpkg-deb -x failed for $pkg ($deb)"
-    DEB[$pkg]=$deb
-    VERSION[$pkg]=$(dpkg-deb -f "$deb" Version) || die "cannot read version of $pkg"
-    ROOT[$pkg]="$WORK/x/$pkg"
-}
+# cached_deb, download and fetch_pkg (shared with fetch-test-photos.sh)
+# shellcheck source=debs.sh
+source "${BASH_SOURCE[0]%/*}/debs.sh"
 
 # ---------------------------------------------------------------- selection
 # Each selected photo: "package<TAB>original path (relative to /)<TAB>output name"
