@@ -1,11 +1,39 @@
 # debs.sh — download and unpack Debian packages without installing them; sourced by
 # fetch-photos.sh and fetch-test-photos.sh (not run on its own).
 #
-# The caller sets: CACHE (where .deb files are kept and reused), WORK (a scratch directory
-# it deletes at exit), UPDATED=0, `declare -A DEB=() VERSION=() ROOT=()`, and defines
-# die / warn / info. `fetch_pkg PKG` then downloads PKG into the cache if no cached .deb
-# of it exists (running `apt-get update` once if the package lists look missing),
-# extracts it with `dpkg-deb -x` under WORK and sets DEB[PKG], VERSION[PKG], ROOT[PKG].
+# After `source debs.sh` the caller has: die / warn / info (messages prefixed with the
+# script's name), `need_tools TOOL...`, `prepare_dirs` (creates CACHE and OUT and makes them
+# absolute), `start_work NAME` (a scratch directory WORK, deleted at exit, and the state
+# fetch_pkg keeps) and `fetch_pkg PKG`: downloads PKG into CACHE if no cached .deb of it
+# exists (running `apt-get update` once if the package lists look missing), extracts it
+# with `dpkg-deb -x` under WORK and sets DEB[PKG], VERSION[PKG], ROOT[PKG].
+
+PROG=${0##*/}
+die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+info() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+need_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool (this script needs a Debian-based system)"
+    done
+}
+
+prepare_dirs() {
+    [[ -n $OUT && -n $CACHE ]] || die "--out and --cache must not be empty"
+    mkdir -p "$CACHE" || die "cannot create cache directory $CACHE"
+    CACHE=$(cd "$CACHE" && pwd)
+    mkdir -p "$OUT" || die "cannot create output directory $OUT"
+    OUT=$(cd "$OUT" && pwd)
+}
+
+start_work() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap 'rm -rf -- "$WORK"' EXIT
+    UPDATED=0
+    declare -gA DEB=() VERSION=() ROOT=()
+}
 
 # newest cached .deb of package $1 (by dpkg version order), or nothing
 cached_deb() {

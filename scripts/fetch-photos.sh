@@ -76,10 +76,10 @@
 # extracted is named in the error).
 set -euo pipefail
 
-PROG=${0##*/}
-die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
-info() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+# die, warn, info, need_tools, prepare_dirs, start_work, fetch_pkg (shared with
+# fetch-test-photos.sh)
+# shellcheck source=debs.sh
+source "${BASH_SOURCE[0]%/*}/debs.sh"
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -100,37 +100,20 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $HOLDOUT =~ ^[0-5]$ ]] || die "--holdout must be 0 to 5 (how many of the five fixed validation photos), got '$HOLDOUT'"
-[[ -n $OUT && -n $CACHE ]] || die "--out and --cache must not be empty"
-
-for tool in apt-get dpkg dpkg-deb sha256sum awk sort gzip; do
-    command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool (this script needs a Debian-based system)"
-done
+need_tools apt-get dpkg dpkg-deb sha256sum awk sort gzip
 HAVE_FILE=0
 command -v file >/dev/null 2>&1 && HAVE_FILE=1
 
 export LC_ALL=C
 START=$(date +%s)
 
-mkdir -p "$CACHE" || die "cannot create cache directory $CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-mkdir -p "$OUT" || die "cannot create output directory $OUT"
-OUT=$(cd "$OUT" && pwd)
+prepare_dirs
 MARKER="$OUT/.pdpaint-photos"
 if [[ ! -e $MARKER ]] && { [[ -e $OUT/train ]] || [[ -e $OUT/val ]]; }; then
     die "$OUT already has train/ or val/ not made by this script (no $MARKER); refusing to overwrite — pick another --out"
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pdpaint-photos.XXXXXX")
-cleanup() { rm -rf -- "$WORK"; }
-trap cleanup EXIT
-
-# ---------------------------------------------------------------- packages
-UPDATED=0
-declare -A DEB=() VERSION=() ROOT=()
-
-# cached_deb, download and fetch_pkg (shared with fetch-test-photos.sh)
-# shellcheck source=debs.sh
-source "${BASH_SOURCE[0]%/*}/debs.sh"
+start_work pdpaint-photos
 
 # ---------------------------------------------------------------- selection
 # Each selected photo: "package<TAB>original path (relative to /)<TAB>output name"

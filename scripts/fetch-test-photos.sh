@@ -32,13 +32,12 @@
 # Requires: apt-get, dpkg-deb, sha256sum, python3.
 set -euo pipefail
 
-PROG=${0##*/}
-die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
-warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
-info() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+HERE=${BASH_SOURCE[0]%/*}
+# die, warn, info, need_tools, prepare_dirs, start_work, fetch_pkg (shared with fetch-photos.sh)
+# shellcheck source=debs.sh
+source "$HERE/debs.sh"
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 
-HERE=${BASH_SOURCE[0]%/*}
 OUT="${XDG_DATA_HOME:-$HOME/.local/share}/pdpaint/test-photos"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/pdpaint/debs"
 while [[ $# -gt 0 ]]; do
@@ -51,28 +50,15 @@ while [[ $# -gt 0 ]]; do
         *)         usage >&2; die "unknown argument: $1" ;;
     esac
 done
-[[ -n $OUT && -n $CACHE ]] || die "--out and --cache must not be empty"
-for tool in apt-get dpkg dpkg-deb sha256sum python3 awk; do
-    command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool (this script needs a Debian-based system)"
-done
+need_tools apt-get dpkg dpkg-deb sha256sum python3 awk
 export LC_ALL=C
-
-mkdir -p "$CACHE" || die "cannot create cache directory $CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-mkdir -p "$OUT" || die "cannot create output directory $OUT"
-OUT=$(cd "$OUT" && pwd)
+prepare_dirs
 MARKER="$OUT/.pdpaint-test-photos"
 if [[ ! -e $MARKER ]] && [[ -n $(ls -A "$OUT") ]]; then
     die "$OUT is not empty and was not made by this script (no $MARKER); refusing to overwrite — pick another --out"
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pdpaint-test-photos.XXXXXX")
-cleanup() { rm -rf -- "$WORK"; }
-trap cleanup EXIT
-UPDATED=0
-declare -A DEB=() VERSION=() ROOT=()
-# shellcheck source=debs.sh
-source "$HERE/debs.sh"
+start_work pdpaint-test-photos
 
 # ---------------------------------------------------------------- selection
 # GCompris: archive (under usr/share/gcompris-qt/rcc), resource path without ":/", sha256
