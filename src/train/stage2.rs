@@ -295,6 +295,18 @@ impl Stage2Trainer {
         self.opt_d = opt_d;
     }
 
+    /// Takes the generator out for a step (a step that failed after taking it leaves none).
+    fn take_generator(&mut self) -> Result<Generator> {
+        self.g.take().ok_or_else(lost_generator)
+    }
+
+    /// Takes the discriminator out for a step, as [`Self::take_generator`].
+    fn take_discriminator(&mut self) -> Result<Discriminator> {
+        self.d
+            .take()
+            .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))
+    }
+
     /// One D step and one G step on `batch`, with z drawn from `seeds` (two per image:
     /// `seeds[2i]` and `seeds[2i+1]`, so the noise is reproducible), at learning rates
     /// `lr_g · lr_factor` and `lr_d · lr_factor`. Non-finite losses skip the step (the networks
@@ -310,14 +322,8 @@ impl Stage2Trainer {
         let ad = gt.is_autodiff();
         // Before the networks are taken out: a prior that fails leaves the trainer whole.
         let prior = lifted(self.batch_prior(batch)?, ad);
-        let g = self
-            .g
-            .take()
-            .ok_or_else(|| Error::Input("the trainer lost its generator".into()))?;
-        let d = self
-            .d
-            .take()
-            .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
+        let g = self.take_generator()?;
+        let d = self.take_discriminator()?;
         let g = if self.cfg.critic_only {
             // Frozen: no autodiff graph for its forward pass (one that is never walked back
             // would be kept, and memory would grow every step).
@@ -513,11 +519,7 @@ impl Stage2Trainer {
         let Inputs { gt, hole, known } = self.inputs(batch, seeds)?;
         let ad = gt.is_autodiff();
         let prior = self.batch_prior(batch)?;
-        let frozen = to_plain(
-            self.g
-                .clone()
-                .ok_or_else(|| Error::Input("the trainer lost its generator".into()))?,
-        );
+        let frozen = to_plain(self.g.clone().ok_or_else(lost_generator)?);
         let z = plain(z_batch(seeds, b, frozen.z_dim, &self.device));
         let cond = frozen
             .condition(prior, plain(known), self.decay)
@@ -526,11 +528,7 @@ impl Stage2Trainer {
         let fake = lifted(fake, ad);
         let fake_a = fake.clone().narrow(0, 0, b);
         let fake_b = fake.narrow(0, b, b);
-        let d = self
-            .d
-            .take()
-            .ok_or_else(|| Error::Input("the trainer lost its discriminator".into()))?;
-        let d = power_iterate_discriminator(d);
+        let d = power_iterate_discriminator(self.take_discriminator()?);
         let (loss_d, _) = critic_loss(&d, &gt, &hole, [&fake_a, &fake_b], self.cfg.critic_hole);
         let d_val = crate::train::scalar(loss_d.clone())?;
         if !d_val.is_finite() {
@@ -616,6 +614,11 @@ fn critic_loss(
 /// The value of a term that was computed only when weighted; 0 when it was not.
 fn scalar_or_zero(term: Option<Tensor<1>>) -> Result<f32> {
     term.map_or(Ok(0.0), crate::train::scalar)
+}
+
+/// The error of a trainer whose generator a failed step took out and did not put back.
+fn lost_generator() -> Error {
+    Error::Input("the trainer lost its generator".into())
 }
 
 #[cfg(test)]
